@@ -1,0 +1,41 @@
+# One obvious command per action. Every target sets up .venv first when needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+export KALMANAC_DATABASE_URL ?= sqlite:///./var/kalmanac.db
+
+.PHONY: install run migrate worker test lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/alembic upgrade head
+
+run: migrate
+	$(BIN)/kalmanac serve --host $(HOST) --port $(PORT)
+
+worker: $(STAMP)
+	$(BIN)/celery -A workers.celery_app worker -Q cpu,gpu --loglevel INFO
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+bench: $(STAMP)
+	$(BIN)/python bench/forecast_speed.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

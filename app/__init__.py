@@ -1,0 +1,1 @@
+"""Kalmanac: forecasting with epistemic uncertainty and online data assimilation."""

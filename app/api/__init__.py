@@ -1,0 +1,1 @@
+"""HTTP front end: routers, schemas and request dependencies."""

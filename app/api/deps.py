@@ -1,0 +1,74 @@
+"""Request dependencies as Annotated aliases: settings, unit of work, tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db.session import get_sessionmaker
+from app.db.tables import Tenant
+from app.queue import Outbox
+from app.services import auth
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+class UnitOfWork:
+    """One transaction per request; queued tasks are sent only after it commits."""
+
+    def __init__(self, session: Session, settings: Settings) -> None:
+        self.session = session
+        self.outbox = Outbox()
+        self._settings = settings
+
+    def commit(self) -> None:
+        self.session.commit()
+        self.outbox.flush(self._settings)
+
+
+def get_uow(settings: SettingsDep) -> Iterator[UnitOfWork]:
+    session = get_sessionmaker(settings.database_url)()
+    uow = UnitOfWork(session, settings)
+    try:
+        yield uow
+    finally:
+        # Anything not committed explicitly by the handler is rolled back, tasks included.
+        uow.outbox.clear()
+        session.close()
+
+
+UowDep = Annotated[UnitOfWork, Depends(get_uow)]
+
+
+def _unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def current_tenant(request: Request, uow: UowDep, settings: SettingsDep) -> Tenant:
+    header = request.headers.get("authorization")
+    if header is None:
+        if settings.auth == "off":
+            tenant = auth.default_tenant(uow.session, settings)
+            uow.session.commit()
+            return tenant
+        raise _unauthorized("missing Authorization: Bearer <key> header")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        raise _unauthorized("Authorization header must be 'Bearer <key>'")
+    tenant = auth.authenticate(uow.session, key.strip(), settings)
+    if tenant is None:
+        raise _unauthorized("invalid or revoked API key")
+    return tenant
+
+
+TenantDep = Annotated[Tenant, Depends(current_tenant)]

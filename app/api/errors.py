@@ -1,0 +1,83 @@
+"""One error shape for every 4xx: {"error": code, "detail": [{loc, field, msg, type}] | str}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.services.errors import Conflict, InputError, NotFound
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"description": "Missing, invalid or revoked API key"},
+    413: {"description": "Request body over KALMANAC_MAX_BODY_BYTES"},
+    422: {"description": "Invalid input; `detail` names each field and the reason"},
+}
+
+
+def _field(loc: list[Any]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] or parts
+    return ".".join(parts)
+
+
+def _validation_items(errors: list[Any]) -> list[dict[str, Any]]:
+    items = []
+    for e in errors:
+        # Drop pydantic's union-branch tags ("list[...]") so the path reads as the client wrote it.
+        loc = [
+            p
+            for p in e["loc"]
+            if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
+        ]
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        items.append({"loc": loc, "field": _field(loc), "msg": msg, "type": e["type"]})
+    return items
+
+
+def error_response(
+    status: int, code: str, detail: Any, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return error_response(422, "validation_error", _validation_items(list(exc.errors())))
+
+    @app.exception_handler(InputError)
+    async def _input(_: Request, exc: InputError) -> JSONResponse:
+        item = {
+            "loc": exc.field.split("."),
+            "field": exc.field,
+            "msg": exc.reason,
+            "type": "value_error",
+        }
+        return error_response(exc.status_code, "validation_error", [item])
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return error_response(404, "not_found", str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
+        return error_response(409, "conflict", str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return error_response(exc.status_code, f"http_{exc.status_code}", exc.detail, exc.headers)
+
+    @app.exception_handler(OperationalError)
+    async def _db_down(_: Request, exc: OperationalError) -> JSONResponse:
+        return error_response(
+            503,
+            "database_unavailable",
+            "the database is unreachable; retry later",
+            {"Retry-After": "5"},
+        )

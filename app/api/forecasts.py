@@ -1,0 +1,116 @@
+"""/v1/forecasts: submit a forecast job, read it with its result."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import SettingsDep, TenantDep, UowDep
+from app.api.errors import ERROR_RESPONSES
+from app.api.schemas.common import example_response
+from app.api.schemas.forecasts import (
+    FORECAST_EXAMPLE,
+    ForecastCreate,
+    ForecastRead,
+    ForecastResultOut,
+)
+from app.api.schemas.jobs import JOB_EXAMPLE
+from app.db.tables import ForecastResult, Job
+from app.services import forecast_jobs
+from app.services.errors import InputError
+
+router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
+
+POLL_S = 0.05
+
+
+def forecast_read(job: Job, results: list[ForecastResult]) -> ForecastRead:
+    read = ForecastRead.model_validate(job, from_attributes=True)
+    if job.status == "succeeded":
+        read.result = ForecastResultOut.model_validate(
+            {"series": [{"id": r.series_id, **r.payload} for r in results]}
+        )
+    return read
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=ForecastRead,
+    response_model_exclude_none=True,
+    responses={
+        **example_response(202, {**JOB_EXAMPLE, "status": "queued"}, "Queued"),
+        **example_response(200, FORECAST_EXAMPLE, "Finished within ?wait=S; result included"),
+        409: {"description": "Idempotency-Key reused with a different body"},
+        **ERROR_RESPONSES,
+    },
+    summary="Submit a forecast job",
+)
+async def create_forecast(
+    body: ForecastCreate,
+    response: Response,
+    uow: UowDep,
+    tenant: TenantDep,
+    settings: SettingsDep,
+    wait: Annotated[
+        float | None, Query(ge=0, description="Seconds to wait for the result (at most 30)")
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=255, description="Same key and body give the same job")
+    ] = None,
+) -> ForecastRead:
+    """Queue a forecast of each posted series. Answers 202 with the job and a Location
+    header; with `?wait=S` answers 200 with the result if the job finishes in time."""
+    if wait is not None and wait > settings.max_wait_s:
+        raise InputError("wait", f"{wait} is over the limit of {settings.max_wait_s} seconds")
+    request = body.model_dump(mode="json")
+
+    def submit() -> Job:
+        job, _ = forecast_jobs.submit(
+            uow.session,
+            uow.outbox,
+            settings,
+            tenant_id=tenant.id,
+            request=request,
+            min_length=body.model.params.min_length,
+            idempotency_key=idempotency_key,
+        )
+        uow.commit()
+        return job
+
+    job = await run_in_threadpool(submit)
+    response.headers["Location"] = f"/v1/forecasts/{job.id}"
+    if wait:
+        deadline = time.monotonic() + wait
+        while True:
+            uow.session.expire_all()
+            job, results = await run_in_threadpool(
+                forecast_jobs.get_with_results, uow.session, tenant.id, job.id
+            )
+            if job.status in ("succeeded", "failed", "cancelled"):
+                response.status_code = 200
+                return forecast_read(job, results)
+            if time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(POLL_S)
+    return forecast_read(job, [])
+
+
+@router.get(
+    "/{forecast_id}",
+    response_model=ForecastRead,
+    response_model_exclude_none=True,
+    responses={
+        **example_response(200, FORECAST_EXAMPLE),
+        404: {"description": "No such forecast for this tenant"},
+        **ERROR_RESPONSES,
+    },
+    summary="Read a forecast job and its result",
+)
+def read_forecast(forecast_id: str, uow: UowDep, tenant: TenantDep) -> ForecastRead:
+    job, results = forecast_jobs.get_with_results(uow.session, tenant.id, forecast_id)
+    return forecast_read(job, results)

@@ -1,0 +1,10 @@
+"""Every router, collected in one place."""
+
+from fastapi import APIRouter
+
+from app.api import forecasts, health, jobs
+
+api_router = APIRouter()
+api_router.include_router(health.router)
+api_router.include_router(forecasts.router)
+api_router.include_router(jobs.router)

@@ -1,0 +1,219 @@
+"""Forecast request and response schemas (the v1 contract: fields may be added, not renamed)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
+
+from app.api.schemas.common import FiniteFloat, StrictModel
+from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
+
+Row = list[FiniteFloat]
+
+
+class BayesARParams(StrictModel):
+    max_lag: StrictInt = Field(12, ge=1, le=64, description="Largest lag order tried by evidence")
+    lags: StrictInt | None = Field(
+        None, ge=1, le=64, description="Fixed lag order (skips evidence-based selection)"
+    )
+    trend: StrictBool = Field(False, description="Add a linear time trend regressor")
+    season_length: StrictInt | None = Field(None, ge=2, le=10_000)
+    fourier_order: StrictInt = Field(0, ge=0, le=50, description="Fourier pairs per season")
+    prior_scale: FiniteFloat = Field(3.0, gt=0, le=1e6, description="Prior std of lag weights")
+
+    @model_validator(mode="after")
+    def _season_needs_length(self) -> BayesARParams:
+        if self.fourier_order > 0 and self.season_length is None:
+            raise ValueError("fourier_order > 0 needs season_length")
+        if self.season_length is not None and 2 * self.fourier_order > self.season_length:
+            raise ValueError("fourier_order may be at most season_length / 2")
+        return self
+
+    def min_length(self, dim: int = 1) -> int:
+        """Shortest series the model fits; mirrors models.forecasting.BayesianAR.min_length
+        (a test checks they agree) so the API can answer 422 without importing numerics."""
+        p = self.lags or 1
+        n_det = 1 + int(self.trend) + 2 * self.fourier_order
+        return max(3 * p + 1, p + n_det + p * dim + 3)
+
+
+class BayesARSpec(StrictModel):
+    kind: Literal["bayes_ar"] = "bayes_ar"
+    params: BayesARParams = Field(default_factory=BayesARParams)
+
+
+class SeriesIn(StrictModel):
+    id: str = Field(min_length=1, max_length=255, description="Your name for the series")
+    values: list[FiniteFloat] | list[Row] = Field(
+        description="Numbers (univariate) or equal-length rows (multivariate, T x d)"
+    )
+    timestamps: list[datetime] | None = Field(
+        None, description="Optional, strictly increasing, one per value"
+    )
+
+    @field_validator("values", mode="before")
+    @classmethod
+    def _check_values(cls, values: Any) -> Any:
+        # Precise messages before the typed parse, which would report a vague union mismatch.
+        if not isinstance(values, list):
+            raise ValueError("must be a list of numbers or a list of rows")
+        if not values:
+            raise ValueError("must not be empty")
+        rows = isinstance(values[0], list)
+        width = len(values[0]) if rows else None
+        for i, item in enumerate(values):
+            if rows != isinstance(item, list):
+                raise ValueError(f"item {i}: mixes numbers and rows")
+            for j, x in enumerate(item if rows else [item]):
+                where = f"item {i}" + (f", column {j}" if rows else "")
+                if isinstance(x, bool) or not isinstance(x, int | float):
+                    raise ValueError(f"{where}: {x!r} is not a number")
+                if not math.isfinite(x):
+                    raise ValueError(f"{where}: {x!r} is not finite (NaN and infinity are refused)")
+            if rows and len(item) != width:
+                raise ValueError(f"ragged rows: row {i} has {len(item)} values, row 0 has {width}")
+        if rows and width == 0:
+            raise ValueError("rows must not be empty")
+        return values
+
+    @model_validator(mode="after")
+    def _check_timestamps(self) -> SeriesIn:
+        if self.timestamps is None:
+            return self
+        if len(self.timestamps) != len(self.values):
+            raise ValueError(
+                f"timestamps: {len(self.timestamps)} given for {len(self.values)} values"
+            )
+        aware = {t.tzinfo is not None for t in self.timestamps}
+        if len(aware) > 1:
+            raise ValueError("timestamps: mixes timezone-aware and naive times")
+        for i in range(1, len(self.timestamps)):
+            if self.timestamps[i] <= self.timestamps[i - 1]:
+                raise ValueError(
+                    f"timestamps: item {i} ({self.timestamps[i].isoformat()}) is not after "
+                    f"item {i - 1}; they must be strictly increasing without duplicates"
+                )
+        return self
+
+    @property
+    def dimension(self) -> int:
+        first = self.values[0]
+        return len(first) if isinstance(first, list) else 1
+
+
+Level = Annotated[FiniteFloat, Field(gt=0, lt=100)]
+Quantile = Annotated[FiniteFloat, Field(gt=0, lt=1)]
+
+
+class ForecastCreate(StrictModel):
+    series: list[SeriesIn] = Field(min_length=1)
+    horizon: StrictInt = Field(ge=1, description="Steps ahead (limit: KALMANAC_MAX_HORIZON)")
+    levels: list[Level] = Field(
+        default_factory=lambda: [80, 95], max_length=20, description="Central interval levels, %"
+    )
+    quantiles: list[Quantile] = Field(default_factory=list, max_length=99)
+    num_samples: StrictInt = Field(1000, ge=10, description="Monte Carlo sample paths")
+    return_samples: StrictBool = False
+    seed: StrictInt = Field(0, ge=0, lt=2**63)
+    model: BayesARSpec = Field(default_factory=BayesARSpec)
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "series": [
+                        {
+                            "id": "s1",
+                            "values": [1.2, 0.8, 1.5, 1.1, 0.9, 1.4, 1.0, 1.3, 0.7, 1.2, 1.1, 0.9],
+                        }
+                    ],
+                    "horizon": 3,
+                    "levels": [80, 95],
+                    "quantiles": [0.1, 0.5, 0.9],
+                    "seed": 0,
+                    "model": {"kind": "bayes_ar", "params": {"max_lag": 2}},
+                }
+            ]
+        }
+    }
+
+    @field_validator("series")
+    @classmethod
+    def _unique_ids(cls, series: list[SeriesIn]) -> list[SeriesIn]:
+        seen: set[str] = set()
+        for s in series:
+            if s.id in seen:
+                raise ValueError(f"duplicate series id {s.id!r}")
+            seen.add(s.id)
+        return series
+
+    @field_validator("levels", "quantiles")
+    @classmethod
+    def _distinct(cls, values: list[float]) -> list[float]:
+        if len(set(values)) != len(values):
+            raise ValueError("values must be distinct")
+        return sorted(values)
+
+
+Steps = list[float] | list[list[float]]
+
+
+class Interval(BaseModel):
+    lower: Steps
+    upper: Steps
+
+
+class SeriesForecast(BaseModel):
+    id: str
+    mean: Steps
+    median: Steps
+    std: Steps = Field(description="Total predictive std: sqrt(epistemic^2 + aleatoric^2)")
+    epistemic_std: Steps = Field(description="Spread from what the model does not know")
+    aleatoric_std: Steps = Field(description="Noise the model expects")
+    intervals: dict[str, Interval] = Field(description='Central intervals keyed by level ("80")')
+    quantiles: dict[str, Steps] = Field(description='Keyed by quantile ("0.1")')
+    samples: list[Steps] | None = Field(None, description="Sample paths, when requested")
+    timestamps: list[datetime] | None = Field(
+        None, description="Forecast times, when the input timestamps were evenly spaced"
+    )
+    fitted: dict[str, Any] = Field(
+        default_factory=dict, description="What the fit chose (lag order, evidence, ...)"
+    )
+
+
+class ForecastResultOut(BaseModel):
+    series: list[SeriesForecast]
+
+
+class ForecastRead(JobRead):
+    result: ForecastResultOut | None = None
+
+
+FORECAST_EXAMPLE: dict[str, Any] = {
+    **JOB_EXAMPLE,
+    "result": {
+        "series": [
+            {
+                "id": "s1",
+                "mean": [8.6, 9.1],
+                "median": [8.6, 9.1],
+                "std": [0.62, 0.81],
+                "epistemic_std": [0.21, 0.33],
+                "aleatoric_std": [0.58, 0.74],
+                "intervals": {"80": {"lower": [7.8, 8.1], "upper": [9.4, 10.1]}},
+                "quantiles": {"0.5": [8.6, 9.1]},
+                "fitted": {"order": 2},
+            }
+        ]
+    },
+}

@@ -1,0 +1,96 @@
+"""The `kalmanac` command: serve the API, run migrations, manage API keys."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.config import get_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def migrate() -> None:
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config(str(ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "migrations"))
+    command.upgrade(config, "head")
+
+
+EXAMPLE_BODY = (
+    '{"series": [{"id": "s1", "values": [1,3,2,4,3,5,4,6,5,7,6,8,7,9,8,10]}],'
+    ' "horizon": 3, "levels": [80, 95]}'
+)
+
+
+def example_curl(base: str, auth: str) -> str:
+    return (
+        f"  curl -s -X POST '{base}/v1/forecasts?wait=10'{auth} \\\n"
+        f"    -H 'Content-Type: application/json' -d '{EXAMPLE_BODY}'"
+    )
+
+
+def serve(host: str, port: int) -> None:
+    import uvicorn
+
+    settings = get_settings()
+    base = f"http://{host}:{port}"
+    auth = "" if settings.auth == "off" else ' -H "Authorization: Bearer $KALMANAC_KEY"'
+    print(f"\nKalmanac API on {base}   docs: {base}/docs\n\nTry:\n{example_curl(base, auth)}\n")
+    uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="warning")
+
+
+def keys(args: argparse.Namespace) -> int:
+    from app.db.session import get_sessionmaker
+    from app.services import auth
+
+    settings = get_settings()
+    with get_sessionmaker(settings.database_url).begin() as session:
+        if args.keys_command == "create":
+            issued = auth.issue_key(session, args.tenant, settings)
+            print(issued.key)
+            print(
+                f"# key for tenant {issued.tenant!r}; it is shown only this once", file=sys.stderr
+            )
+            return 0
+        if auth.revoke_key(session, args.key):
+            print("revoked", file=sys.stderr)
+            return 0
+        print("no active key with that prefix", file=sys.stderr)
+        return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="kalmanac", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_serve = sub.add_parser(
+        "serve", help="serve the API (embedded worker when the broker is memory://)"
+    )
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--migrate", action="store_true", help="upgrade the schema first")
+    sub.add_parser("migrate", help="upgrade the database schema to the latest revision")
+    p_keys = sub.add_parser("keys", help="API keys")
+    keys_sub = p_keys.add_subparsers(dest="keys_command", required=True)
+    p_create = keys_sub.add_parser("create", help="issue a key for a tenant (printed once)")
+    p_create.add_argument("--tenant", required=True)
+    p_revoke = keys_sub.add_parser("revoke", help="revoke a key (the key or its prefix)")
+    p_revoke.add_argument("key")
+
+    args = parser.parse_args(argv)
+    if args.command == "migrate":
+        migrate()
+    elif args.command == "serve":
+        if args.migrate:
+            migrate()
+        serve(args.host, args.port)
+    elif args.command == "keys":
+        return keys(args)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

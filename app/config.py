@@ -1,0 +1,64 @@
+"""All settings, from environment variables prefixed KALMANAC_ (nothing is configured in code)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-insecure-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KALMANAC_", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    database_url: str = "sqlite:///./var/kalmanac.db"
+    broker_url: str = "memory://"
+    # None: run the worker inside the API process exactly when the broker is in-memory.
+    embedded_worker: bool | None = None
+    auth: Literal["off", "required"] = "off"
+    # Pepper for API-key hashes; production refuses the default.
+    secret_key: str = DEFAULT_SECRET
+    default_tenant: str = "default"
+    log_level: str = "INFO"
+    cors_origins: list[str] = Field(default_factory=list)
+    # Stamped by deployments (e.g. a git sha); defaults to the package version.
+    code_version: str = ""
+
+    # Request limits (answered with 413/422 naming the field).
+    max_body_bytes: int = 16 * 1024 * 1024
+    max_series: int = 100
+    max_series_length: int = 200_000
+    max_dimensions: int = 32
+    max_horizon: int = 2_000
+    max_num_samples: int = 10_000
+    max_sample_values: int = 5_000_000  # num_samples * horizon * d when samples are returned
+    max_wait_s: float = 30.0
+
+    # Worker behaviour.
+    task_max_retries: int = 3
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            if self.auth != "required":
+                raise ValueError("KALMANAC_AUTH must be 'required' when KALMANAC_ENV=production")
+            if self.secret_key == DEFAULT_SECRET or len(self.secret_key) < 16:
+                raise ValueError(
+                    "KALMANAC_SECRET_KEY must be set to a secret of 16+ characters in production"
+                )
+        return self
+
+    @property
+    def run_embedded_worker(self) -> bool:
+        if self.embedded_worker is None:
+            return self.broker_url.startswith("memory://")
+        return self.embedded_worker
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

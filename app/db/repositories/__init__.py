@@ -1,0 +1,1 @@
+"""All SQL lives in these modules; services and handlers call them."""

@@ -1,0 +1,140 @@
+"""Jobs: creation, tenant-scoped reads, history pages, and guarded status transitions.
+
+Transitions are conditional UPDATEs so a redelivered task, a cancel and a
+worker racing each other cannot move a job backwards or finish it twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import Session
+
+from app.db.base import utcnow
+from app.db.tables import Job
+
+ACTIVE = ("queued", "running")
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    status: str | None = None
+    kind: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+def add(session: Session, job: Job) -> Job:
+    session.add(job)
+    session.flush()
+    return job
+
+
+def get(session: Session, job_id: str) -> Job | None:
+    return session.get(Job, job_id)
+
+
+def get_for_tenant(
+    session: Session, tenant_id: str, job_id: str, kind: str | None = None
+) -> Job | None:
+    query = select(Job).where(Job.id == job_id, Job.tenant_id == tenant_id)
+    if kind is not None:
+        query = query.where(Job.kind == kind)
+    return session.scalars(query).one_or_none()
+
+
+def get_by_idempotency_key(session: Session, tenant_id: str, key: str) -> Job | None:
+    return session.scalars(
+        select(Job).where(Job.tenant_id == tenant_id, Job.idempotency_key == key)
+    ).one_or_none()
+
+
+def page_for_tenant(
+    session: Session,
+    tenant_id: str,
+    filters: JobFilter,
+    limit: int,
+    after: tuple[datetime, str] | None,
+) -> list[Job]:
+    """Newest first; `after` is the (created_at, id) of the last row of the previous page."""
+    query = select(Job).where(Job.tenant_id == tenant_id)
+    if filters.status:
+        query = query.where(Job.status == filters.status)
+    if filters.kind:
+        query = query.where(Job.kind == filters.kind)
+    if filters.created_after:
+        query = query.where(Job.created_at > filters.created_after)
+    if filters.created_before:
+        query = query.where(Job.created_at < filters.created_before)
+    if after is not None:
+        created, job_id = after
+        query = query.where(
+            or_(Job.created_at < created, and_(Job.created_at == created, Job.id < job_id))
+        )
+    query = query.order_by(Job.created_at.desc(), Job.id.desc()).limit(limit)
+    return list(session.scalars(query))
+
+
+def _transition(session: Session, job_id: str, allowed: tuple[str, ...], **values: Any) -> bool:
+    result = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(allowed))
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def claim(session: Session, job_id: str, worker: str, device: str) -> bool:
+    """Mark a queued (or re-delivered running) job as running; False if it is already final."""
+    return _transition(
+        session,
+        job_id,
+        ACTIVE,
+        status="running",
+        attempts=Job.attempts + 1,
+        started_at=utcnow(),
+        worker=worker,
+        device=device,
+    )
+
+
+def set_progress(session: Session, job_id: str, progress: float) -> bool:
+    return _transition(session, job_id, ("running",), progress=progress)
+
+
+def succeed(session: Session, job_id: str, summary: dict[str, Any] | None = None) -> bool:
+    return _transition(
+        session,
+        job_id,
+        ("running",),
+        status="succeeded",
+        progress=1.0,
+        finished_at=utcnow(),
+        summary=summary,
+        error=None,
+    )
+
+
+def fail(session: Session, job_id: str, error: dict[str, Any]) -> bool:
+    return _transition(session, job_id, ACTIVE, status="failed", finished_at=utcnow(), error=error)
+
+
+def requeue(session: Session, job_id: str, error: dict[str, Any]) -> bool:
+    """Put a running job back to queued after a retryable error, keeping the error seen."""
+    return _transition(session, job_id, ("running",), status="queued", error=error)
+
+
+def cancel(session: Session, job_id: str) -> bool:
+    return _transition(session, job_id, ACTIVE, status="cancelled", finished_at=utcnow())
+
+
+def lock_status(session: Session, job_id: str) -> str | None:
+    """The job's status, row-locked until the transaction ends (PostgreSQL; SQLite serialises)."""
+    return session.scalars(
+        select(Job.status).where(Job.id == job_id).with_for_update()
+    ).one_or_none()

@@ -1,0 +1,47 @@
+"""Tenants and their API keys."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.db.base import utcnow
+from app.db.tables import ApiKey, Tenant
+
+
+def get_by_name(session: Session, name: str) -> Tenant | None:
+    return session.scalars(select(Tenant).where(Tenant.name == name)).one_or_none()
+
+
+def get_or_create(session: Session, name: str) -> Tenant:
+    tenant = get_by_name(session, name)
+    if tenant is None:
+        tenant = Tenant(name=name)
+        session.add(tenant)
+        session.flush()
+    return tenant
+
+
+def add_key(session: Session, tenant: Tenant, prefix: str, key_hash: str) -> ApiKey:
+    key = ApiKey(tenant_id=tenant.id, prefix=prefix, key_hash=key_hash)
+    session.add(key)
+    session.flush()
+    return key
+
+
+def active_key_by_prefix(session: Session, prefix: str) -> tuple[ApiKey, Tenant] | None:
+    row = session.execute(
+        select(ApiKey, Tenant)
+        .join(Tenant, Tenant.id == ApiKey.tenant_id)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+    ).one_or_none()
+    return None if row is None else (row[0], row[1])
+
+
+def revoke_key(session: Session, prefix: str) -> bool:
+    result = session.execute(
+        update(ApiKey)
+        .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

@@ -1,0 +1,61 @@
+"""create_app(): routers, middleware, error handlers, and (in dev mode) the embedded worker."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from app.api import errors
+from app.api.limits import BodySizeLimit
+from app.api.router import api_router
+from app.config import Settings, get_settings
+from app.logs import configure_logging
+from app.version import code_version
+
+DESCRIPTION = """
+Forecasts with epistemic and aleatoric uncertainty reported apart, as asynchronous jobs.
+
+Authenticate with `Authorization: Bearer <key>` (keys: `kalmanac keys create --tenant NAME`).
+Every 4xx body is `{"error": code, "detail": [{"loc", "field", "msg", "type"}]}`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = None
+        if settings.run_embedded_worker:
+            # Imported by name: the API itself never depends on worker code.
+            worker = importlib.import_module("workers.embedded").EmbeddedWorker()
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.stop()
+
+    app = FastAPI(
+        title="Kalmanac",
+        version=code_version(),
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(api_router)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    return app

@@ -1,0 +1,22 @@
+"""Domain errors that the API turns into 4xx answers."""
+
+from __future__ import annotations
+
+
+class InputError(ValueError):
+    """A request that parsed but cannot be served as asked (422), naming the field."""
+
+    def __init__(self, field: str, reason: str, status_code: int = 422) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+        self.status_code = status_code
+
+
+class NotFound(LookupError):
+    def __init__(self, what: str) -> None:
+        super().__init__(f"{what} not found")
+
+
+class Conflict(RuntimeError):
+    """The request contradicts the state of a resource (409)."""

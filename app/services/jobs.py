@@ -1,0 +1,120 @@
+"""Job history and control, shared by every kind of job."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app.db.repositories import jobs
+from app.db.tables import Job
+from app.queue import Outbox
+from app.services.errors import Conflict, InputError, NotFound
+from app.version import code_version
+
+
+def request_fingerprint(request: dict[str, Any]) -> str:
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def submit(
+    session: Session,
+    outbox: Outbox,
+    *,
+    tenant_id: str,
+    kind: str,
+    task: str,
+    queue: str,
+    request: dict[str, Any],
+    model: dict[str, Any],
+    seed: int,
+    idempotency_key: str | None,
+) -> tuple[Job, bool]:
+    """Record a job and queue its task for after the commit; returns (job, created).
+
+    The same Idempotency-Key with the same request gives back the first job; with
+    a different request it is a Conflict.
+    """
+    fingerprint = request_fingerprint(request)
+    if idempotency_key is not None:
+        existing = jobs.get_by_idempotency_key(session, tenant_id, idempotency_key)
+        if existing is not None:
+            return _same_request(existing, fingerprint), False
+    job = Job(
+        tenant_id=tenant_id,
+        kind=kind,
+        queue=queue,
+        request=request,
+        model=model,
+        seed=seed,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+        code_version=code_version(),
+    )
+    try:
+        with session.begin_nested():
+            jobs.add(session, job)
+    except IntegrityError:
+        # A concurrent request with the same key won the race.
+        existing = jobs.get_by_idempotency_key(session, tenant_id, idempotency_key or "")
+        if existing is None:
+            raise
+        return _same_request(existing, fingerprint), False
+    outbox.add(task, job.id, queue=queue)
+    return job, True
+
+
+def _same_request(job: Job, fingerprint: str) -> Job:
+    if job.request_hash != fingerprint:
+        raise Conflict("Idempotency-Key was already used with a different request body")
+    return job
+
+
+def get(session: Session, tenant_id: str, job_id: str, kind: str | None = None) -> Job:
+    job = jobs.get_for_tenant(session, tenant_id, job_id, kind)
+    if job is None:
+        raise NotFound(f"{kind or 'job'} {job_id}")
+    return job
+
+
+def cancel(session: Session, tenant_id: str, job_id: str) -> Job:
+    job = get(session, tenant_id, job_id)
+    if job.status in jobs.TERMINAL and job.status != "cancelled":
+        raise Conflict(f"job {job_id} already {job.status}")
+    jobs.cancel(session, job_id)
+    session.refresh(job)
+    return job
+
+
+def encode_cursor(job: Job) -> str:
+    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created, job_id = raw.split("|", 1)
+        return datetime.fromisoformat(created), job_id
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError("cursor", "not a cursor returned by this API") from exc
+
+
+def page(
+    session: Session,
+    tenant_id: str,
+    filters: jobs.JobFilter,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[Job], str | None]:
+    after = decode_cursor(cursor) if cursor else None
+    rows = jobs.page_for_tenant(session, tenant_id, filters, limit + 1, after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (encode_cursor(rows[-1]) if more and rows else None)

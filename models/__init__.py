@@ -1,0 +1,1 @@
+"""Pure numerics for Kalmanac: forecasters and scoring rules (numpy/scipy only)."""

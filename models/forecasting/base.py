@@ -1,0 +1,120 @@
+"""The forecaster interface and the `Forecast` result shared by every model.
+
+Uncertainty is split by the law of total variance,
+Var(y) = Var_theta(E[y | theta]) + E_theta[Var(y | theta)]  (epistemic + aleatoric),
+estimated from Monte Carlo sample paths. Refs: Kendall & Gal 2017, "What uncertainties
+do we need in Bayesian deep learning?"; Depeweg et al. 2018 (decomposition of predictive
+uncertainty).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, Self, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """Raised when a forecaster is used before `fit` (an AttributeError too, like sklearn's)."""
+
+
+@dataclass(frozen=True, eq=False)
+class Forecast:
+    """Per-step forecast; every array is (h, d) (d = series dimension, 1 for univariate)."""
+
+    mean: FloatArray
+    median: FloatArray
+    std: FloatArray  # total = sqrt(epistemic^2 + aleatoric^2)
+    epistemic_std: FloatArray
+    aleatoric_std: FloatArray
+    intervals: dict[float, tuple[FloatArray, FloatArray]]  # level in (0,100) -> (lower, upper)
+    quantiles: dict[float, FloatArray]  # q in (0,1) -> values
+    samples: FloatArray | None = None  # (S, h, d) when requested
+
+
+@runtime_checkable
+class Forecaster(Protocol):
+    """`fit(y) -> self`, then `predict(h) -> Forecast`; `params_` is a JSON-able summary."""
+
+    def fit(self, y: NDArray[Any]) -> Self:
+        """Fit to y: (T,) or (T, d)."""
+        ...
+
+    def predict(
+        self,
+        horizon: int,
+        *,
+        levels: Sequence[float] = (80, 95),
+        quantiles: Sequence[float] = (),
+        num_samples: int = 1000,
+        seed: int = 0,
+        return_samples: bool = False,
+    ) -> Forecast:
+        """Forecast `horizon` steps past the end of the training series."""
+        ...
+
+    @property
+    def params_(self) -> dict[str, Any]:
+        """Fitted summary (JSON-serialisable)."""
+        ...
+
+
+def check_levels(levels: Sequence[float], quantiles: Sequence[float]) -> None:
+    """Raise ValueError unless every level is in (0, 100) and every quantile in (0, 1)."""
+    for L in levels:
+        if not 0.0 < float(L) < 100.0:
+            raise ValueError(f"interval levels must lie in (0, 100), got {L!r}")
+    for q in quantiles:
+        if not 0.0 < float(q) < 1.0:
+            raise ValueError(f"quantiles must lie in (0, 1), got {q!r}")
+
+
+def summarize_samples(
+    paths: FloatArray,
+    cond_means: FloatArray,
+    levels: Sequence[float] = (80, 95),
+    quantiles: Sequence[float] = (),
+    return_samples: bool = False,
+) -> Forecast:
+    """Summarise Monte Carlo forecasts into a `Forecast`.
+
+    paths: (S, h, d) noisy sample paths, one per parameter draw theta_s.
+    cond_means: (S, h, d) E[y | theta_s], the conditional-mean path under the same draw.
+    Epistemic var = Var_s(cond_means); aleatoric var = mean_s (paths - cond_means)^2, an
+    unbiased MC estimate of E_theta[Var(y | theta)]. Median, intervals and quantiles are
+    empirical quantiles of `paths`; the level-L interval is central.
+    """
+    Y = np.asarray(paths, dtype=np.float64)
+    M = np.asarray(cond_means, dtype=np.float64)
+    if Y.ndim != 3 or Y.shape != M.shape:
+        raise ValueError(
+            f"paths and cond_means must both be (S, h, d); got {Y.shape} and {M.shape}"
+        )
+    if Y.shape[0] < 2:
+        raise ValueError("need at least 2 sample paths")
+    check_levels(levels, quantiles)
+
+    epi_var = M.var(axis=0)
+    alea_var = np.mean((Y - M) ** 2, axis=0)
+
+    lv = [float(L) for L in levels]
+    qs = [float(q) for q in quantiles]
+    alphas = [(1.0 - L / 100.0) / 2.0 for L in lv]
+    probs = np.array([0.5, *alphas, *(1.0 - a for a in alphas), *qs])
+    Q = np.quantile(Y, probs, axis=0)  # one pass: (len(probs), h, d)
+    n = len(lv)
+    return Forecast(
+        mean=Y.mean(axis=0),
+        median=Q[0],
+        std=np.sqrt(epi_var + alea_var),
+        epistemic_std=np.sqrt(epi_var),
+        aleatoric_std=np.sqrt(alea_var),
+        intervals={L: (Q[1 + i], Q[1 + n + i]) for i, L in enumerate(lv)},
+        quantiles={q: Q[1 + 2 * n + i] for i, q in enumerate(qs)},
+        samples=Y if return_samples else None,
+    )

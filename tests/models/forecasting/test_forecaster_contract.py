@@ -1,0 +1,67 @@
+"""One contract every Forecaster must honour (cf. statsforecast's `assert_class`)."""
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from models.forecasting import BayesianAR, Forecast, Forecaster, NotFittedError, summarize_samples
+
+FACTORIES: list[Callable[[], Forecaster]] = [
+    BayesianAR,
+    lambda: BayesianAR(lags=2, trend=True, season_length=7, fourier_order=2),
+]
+
+
+@pytest.mark.parametrize("make", FACTORIES)
+@pytest.mark.parametrize("dim", [None, 1, 2])
+def test_forecaster_contract(make: Callable[[], Forecaster], dim: int | None) -> None:
+    rng = np.random.default_rng(0)
+    T, h, S = 120, 8, 400
+    y = np.cumsum(rng.standard_normal((T, dim or 1)), axis=0) * 0.3 + rng.standard_normal(
+        (T, dim or 1)
+    )
+    y_in = y[:, 0] if dim is None else y
+    d = dim or 1
+
+    with pytest.raises(NotFittedError):
+        make().predict(h)
+    model = make().fit(y_in)
+    assert isinstance(model, Forecaster)
+    json.dumps(model.params_)  # JSON-serialisable summary
+
+    levels, qs = (50, 80, 95), (0.05, 0.25, 0.5, 0.75, 0.95)
+    f = model.predict(h, levels=levels, quantiles=qs, num_samples=S, seed=1, return_samples=True)
+    assert isinstance(f, Forecast)
+    for a in (f.mean, f.median, f.std, f.epistemic_std, f.aleatoric_std):
+        assert a.shape == (h, d) and np.all(np.isfinite(a))
+    assert f.samples is not None and f.samples.shape == (S, h, d)
+    assert set(f.intervals) == {50.0, 80.0, 95.0} and set(f.quantiles) == set(qs)
+    np.testing.assert_allclose(f.std**2, f.epistemic_std**2 + f.aleatoric_std**2, rtol=1e-12)
+    assert np.all(f.epistemic_std >= 0) and np.all(f.aleatoric_std > 0)
+
+    outer_lo, outer_hi = f.median, f.median
+    for L in sorted(f.intervals):  # nested: wider level contains narrower
+        lo, hi = f.intervals[L]
+        assert lo.shape == hi.shape == (h, d)
+        assert np.all(lo <= outer_lo) and np.all(outer_hi <= hi)
+        outer_lo, outer_hi = lo, hi
+    Q = np.stack([f.quantiles[q] for q in sorted(f.quantiles)])
+    assert np.all(np.diff(Q, axis=0) >= 0)
+    np.testing.assert_allclose(f.quantiles[0.5], f.median)
+
+    assert model.predict(h, num_samples=S, seed=1).samples is None
+
+
+def test_summarize_samples_law_of_total_variance() -> None:
+    # theta_s ~ N(0, 1) shifts the mean; noise N(0, 2^2): epi ~ 1, alea ~ 2, total ~ sqrt(5).
+    rng = np.random.default_rng(0)
+    M = np.broadcast_to(rng.standard_normal((20_000, 1, 1)), (20_000, 3, 1))
+    Y = M + 2.0 * rng.standard_normal(M.shape)
+    f = summarize_samples(Y, M, levels=(95,), quantiles=(0.5,))
+    np.testing.assert_allclose(f.epistemic_std, 1.0, rtol=0.03)
+    np.testing.assert_allclose(f.aleatoric_std, 2.0, rtol=0.03)
+    np.testing.assert_allclose(f.intervals[95.0][1], 1.96 * np.sqrt(5.0), rtol=0.03)
+    with pytest.raises(ValueError):
+        summarize_samples(Y, M[:, :2], levels=(95,))

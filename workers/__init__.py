@@ -1,0 +1,1 @@
+"""Celery app, queues and thin tasks: take ids, call one service, commit."""

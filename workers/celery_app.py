@@ -1,0 +1,15 @@
+"""The Celery application the workers run (`celery -A workers.celery_app worker`)."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from app.config import get_settings
+from app.logs import configure_logging
+from app.queue import celery_config
+
+configure_logging(get_settings().log_level)
+
+celery_app = Celery("kalmanac", include=["workers.tasks"])
+celery_app.conf.update(celery_config(get_settings().broker_url))
+app = celery_app  # the name `celery -A workers.celery_app` looks for

@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     max_num_samples: int = 10_000
     max_sample_values: int = 5_000_000  # num_samples * horizon * d when samples are returned
     max_wait_s: float = 30.0
+    max_observations_per_post: int = 10_000
+    max_ensemble_values: int = 4_000_000  # ensemble_size * state size
 
     # Worker behaviour.
     task_max_retries: int = 3

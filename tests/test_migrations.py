@@ -8,7 +8,17 @@ from app.db import tables  # noqa: F401
 from app.db.base import Base
 from tests.conftest import Databases, alembic
 
-TABLES = {"tenants", "api_keys", "jobs", "forecast_results", "model_versions"}
+TABLES = {
+    "tenants",
+    "api_keys",
+    "jobs",
+    "forecast_results",
+    "model_versions",
+    "streams",
+    "observations",
+    "analyses",
+    "stream_gaps",
+}
 
 
 def table_names(url: str) -> set[str]:

@@ -7,39 +7,69 @@ database or broker being unreachable); a model error fails the job at once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import get_settings
 from app.db.repositories import jobs
 from app.db.session import get_sessionmaker
-from app.services import forecast_runs
+from app.services import assimilation_runs, forecast_runs
 from workers.celery_app import celery_app
 
 log = logging.getLogger(__name__)
 
 RETRYABLE = (OperationalError, DBAPIError, ConnectionError)
+JobRunner = Callable[[sessionmaker[Session], str, str], str]
 
 
 def _backoff(retries: int) -> float:
     return float(min(2**retries, 30))
 
 
-@celery_app.task(name="forecast.run", bind=True, acks_late=True, max_retries=None)
-def run_forecast(self: Any, job_id: str) -> str:
-    settings = get_settings()
-    factory = get_sessionmaker(settings.database_url)
+def _factory() -> sessionmaker[Session]:
+    return get_sessionmaker(get_settings().database_url)
+
+
+def _run_job(task: Any, job_id: str, runner: JobRunner) -> str:
+    factory = _factory()
     try:
-        return forecast_runs.run(factory, job_id, worker=self.request.hostname or "worker")
+        return runner(factory, job_id, task.request.hostname or "worker")
     except RETRYABLE as exc:
-        if self.request.retries >= settings.task_max_retries:
+        if task.request.retries >= get_settings().task_max_retries:
             raise
-        log.warning("forecast %s: retryable %s; retrying", job_id, type(exc).__name__)
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        log.warning("job %s: retryable %s; retrying", job_id, type(exc).__name__)
+        raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
     except Exception as exc:
         # A poison job: record why, and do not loop.
-        log.exception("forecast %s failed", job_id)
+        log.exception("job %s failed", job_id)
         with factory.begin() as session:
             jobs.fail(session, job_id, {"type": type(exc).__name__, "message": str(exc)})
         return "failed"
+
+
+@celery_app.task(name="forecast.run", bind=True, acks_late=True, max_retries=None)
+def run_forecast(self: Any, job_id: str) -> str:
+    return _run_job(self, job_id, forecast_runs.run)
+
+
+@celery_app.task(name="assimilation.forecast", bind=True, acks_late=True, max_retries=None)
+def stream_forecast(self: Any, job_id: str) -> str:
+    return _run_job(self, job_id, assimilation_runs.run_forecast)
+
+
+@celery_app.task(name="assimilation.cycle", bind=True, acks_late=True, max_retries=None)
+def assimilation_cycle(self: Any, stream_id: str) -> int:
+    try:
+        outcome = assimilation_runs.cycle(_factory(), stream_id)
+    except RETRYABLE as exc:
+        # Observations stay pending in the database; a later cycle assimilates them.
+        if self.request.retries >= get_settings().task_max_retries:
+            raise
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+    if outcome.retry_in_s is not None:
+        # A missing seq is awaited; come back when its timeout is up.
+        assimilation_cycle.apply_async(args=[stream_id], countdown=outcome.retry_in_s, queue="cpu")
+    return outcome.assimilated

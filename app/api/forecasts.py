@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SettingsDep, TenantDep, UowDep
+from app.api.deps import SettingsDep, TenantDep, UnitOfWork, UowDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.schemas.common import example_response
 from app.api.schemas.forecasts import (
@@ -26,6 +26,24 @@ from app.services.errors import InputError
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 
 POLL_S = 0.05
+
+
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+async def wait_for_job(
+    uow: UnitOfWork, tenant_id: str, job_id: str, wait_s: float, kind: str
+) -> tuple[Job, list[ForecastResult]]:
+    """Poll the job until it is final or `wait_s` has passed; returns it with any results."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        uow.session.expire_all()
+        job, results = await run_in_threadpool(
+            forecast_jobs.get_with_results, uow.session, tenant_id, job_id, kind
+        )
+        if job.status in TERMINAL or time.monotonic() >= deadline:
+            return job, results
+        await asyncio.sleep(POLL_S)
 
 
 def forecast_read(job: Job, results: list[ForecastResult]) -> ForecastRead:
@@ -85,18 +103,10 @@ async def create_forecast(
     job = await run_in_threadpool(submit)
     response.headers["Location"] = f"/v1/forecasts/{job.id}"
     if wait:
-        deadline = time.monotonic() + wait
-        while True:
-            uow.session.expire_all()
-            job, results = await run_in_threadpool(
-                forecast_jobs.get_with_results, uow.session, tenant.id, job.id
-            )
-            if job.status in ("succeeded", "failed", "cancelled"):
-                response.status_code = 200
-                return forecast_read(job, results)
-            if time.monotonic() >= deadline:
-                break
-            await asyncio.sleep(POLL_S)
+        job, results = await wait_for_job(uow, tenant.id, job.id, wait, "forecast")
+        if job.status in TERMINAL:
+            response.status_code = 200
+        return forecast_read(job, results)
     return forecast_read(job, [])
 
 

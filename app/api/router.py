@@ -2,9 +2,10 @@
 
 from fastapi import APIRouter
 
-from app.api import forecasts, health, jobs
+from app.api import forecasts, health, jobs, streams
 
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(forecasts.router)
 api_router.include_router(jobs.router)
+api_router.include_router(streams.router)

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Float,
     ForeignKey,
     Index,
@@ -17,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db.base import ID, Base, new_id, utcnow
+from app.db.base import ID, Base, JSONType, new_id, utcnow
 
 
 class Tenant(Base):
@@ -107,3 +108,78 @@ class ModelVersion(Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     notes: Mapped[str | None] = mapped_column(Text, default=None)
+
+
+class Stream(Base):
+    """An assimilation session: its config and the current ensemble (safetensors bytes)."""
+
+    __tablename__ = "streams"
+    __table_args__ = (Index("ix_streams_tenant_created", "tenant_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True, default=new_id)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    name: Mapped[str | None] = mapped_column(String(200), default=None)
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    config: Mapped[dict[str, Any]]
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    state_dim: Mapped[int] = mapped_column(Integer)
+    obs_dim: Mapped[int] = mapped_column(Integer)
+    t: Mapped[float] = mapped_column(Float, default=0.0)
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    n_assimilated: Mapped[int] = mapped_column(Integer, default=0)
+    n_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    ensemble: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    mean: Mapped[list[float] | None] = mapped_column(JSONType, default=None)
+    spread: Mapped[list[float] | None] = mapped_column(JSONType, default=None)
+    code_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Observation(Base):
+    """One measurement vector; (stream_id, seq) is unique, which makes posts idempotent."""
+
+    __tablename__ = "observations"
+    __table_args__ = (
+        UniqueConstraint("stream_id", "seq"),
+        Index("ix_observations_pending", "stream_id", "status", "seq"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    stream_id: Mapped[str] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    t: Mapped[float] = mapped_column(Float)
+    values: Mapped[list[float]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    reason: Mapped[str | None] = mapped_column(String(200), default=None)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Analysis(Base):
+    """The state estimate after assimilating one observation."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (UniqueConstraint("stream_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    stream_id: Mapped[str] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    t: Mapped[float] = mapped_column(Float)
+    mean: Mapped[list[float]] = mapped_column(JSONType)
+    spread: Mapped[list[float]] = mapped_column(JSONType)
+    innovation_rms: Mapped[float] = mapped_column(Float)
+    inflation: Mapped[float | None] = mapped_column(Float, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StreamGap(Base):
+    """Sequence numbers given up on after the gap timeout (they never arrived in time)."""
+
+    __tablename__ = "stream_gaps"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    stream_id: Mapped[str] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"), index=True)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    skipped_at: Mapped[datetime] = mapped_column(default=utcnow)

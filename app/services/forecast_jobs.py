@@ -89,8 +89,8 @@ def submit(
 
 
 def get_with_results(
-    session: Session, tenant_id: str, job_id: str
+    session: Session, tenant_id: str, job_id: str, kind: str | None = None
 ) -> tuple[Job, list[ForecastResult]]:
-    job = job_service.get(session, tenant_id, job_id, kind="forecast")
+    job = job_service.get(session, tenant_id, job_id, kind=kind)
     results = forecast_results.list_for_job(session, job.id) if job.status == "succeeded" else []
     return job, results

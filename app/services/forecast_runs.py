@@ -2,26 +2,15 @@
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.repositories import forecast_results, jobs
 from app.services.errors import InputError
+from app.services.job_runner import Progress, Rows, run_job
 from models.forecasting import BayesianAR, Forecast, Forecaster
-
-log = logging.getLogger(__name__)
-
-PROGRESS_EVERY_S = 0.5
-
-
-class Cancelled(Exception):
-    """The job stopped being ours to run (cancelled, or finished by another delivery)."""
 
 
 def build_forecaster(model: dict[str, Any]) -> Forecaster:
@@ -91,64 +80,15 @@ def forecast_series(series: dict[str, Any], request: dict[str, Any], seed: int) 
     return to_payload(forecast, univariate, model.params_, timestamps)
 
 
-def run(factory: sessionmaker[Session], job_id: str, worker: str) -> str:
-    """Run one forecast job to completion; safe to call again for the same job.
-
-    Returns the job's final status as seen by this call. Database errors
-    propagate (the task retries them); model errors fail the job.
-    """
-    with factory.begin() as session:
-        job = jobs.get(session, job_id)
-        if job is None:
-            log.warning("forecast job %s does not exist; dropping the task", job_id)
-            return "missing"
-        if not jobs.claim(session, job_id, worker=worker, device="cpu"):
-            return job.status
-        request, seed = job.request, job.seed
-
-    started = time.monotonic()
-    try:
-        rows = _forecast_all(factory, job_id, request, seed)
-    except Cancelled:
-        return "cancelled"
-    except (ValueError, np.linalg.LinAlgError) as exc:
-        with factory.begin() as session:
-            jobs.fail(session, job_id, {"type": "model_error", "message": str(exc)})
-        return "failed"
-
-    with factory.begin() as session:
-        if jobs.lock_status(session, job_id) != "running":
-            return "cancelled"
-        forecast_results.replace_for_job(session, job_id, rows)
-        jobs.succeed(session, job_id, {"duration_s": round(time.monotonic() - started, 4)})
-    return "succeeded"
-
-
-def _forecast_all(
-    factory: sessionmaker[Session], job_id: str, request: dict[str, Any], seed: int
-) -> list[tuple[str, dict[str, Any]]]:
+def compute(request: dict[str, Any], seed: int, progress: Progress) -> Rows:
     series = request["series"]
-    report = _progress_reporter(factory, job_id, len(series))
     rows = []
     for i, s in enumerate(series):
         rows.append((s["id"], forecast_series(s, request, series_seed(seed, i))))
-        report(i + 1)
+        progress((i + 1) / len(series))
     return rows
 
 
-def _progress_reporter(
-    factory: sessionmaker[Session], job_id: str, total: int
-) -> Callable[[int], None]:
-    """Commit progress at most every PROGRESS_EVERY_S, and notice cancellation when doing so."""
-    last = time.monotonic()
-
-    def report(done: int) -> None:
-        nonlocal last
-        if done < total and time.monotonic() - last < PROGRESS_EVERY_S:
-            return
-        last = time.monotonic()
-        with factory.begin() as session:
-            if not jobs.set_progress(session, job_id, min(done / total, 0.99)):
-                raise Cancelled
-
-    return report
+def run(factory: sessionmaker[Session], job_id: str, worker: str) -> str:
+    """Run one forecast job to completion; safe to call again for the same job."""
+    return run_job(factory, job_id, worker, device="cpu", compute=compute)

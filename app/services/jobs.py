@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +12,8 @@ from sqlalchemy.orm import Session
 from app.db.repositories import jobs
 from app.db.tables import Job
 from app.queue import Outbox
-from app.services.errors import Conflict, InputError, NotFound
+from app.services.errors import Conflict, NotFound
+from app.services.paging import decode_cursor, encode_cursor
 from app.version import code_version
 
 
@@ -92,20 +91,6 @@ def cancel(session: Session, tenant_id: str, job_id: str) -> Job:
     return job
 
 
-def encode_cursor(job: Job) -> str:
-    raw = f"{job.created_at.isoformat()}|{job.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created, job_id = raw.split("|", 1)
-        return datetime.fromisoformat(created), job_id
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InputError("cursor", "not a cursor returned by this API") from exc
-
-
 def page(
     session: Session,
     tenant_id: str,
@@ -117,4 +102,5 @@ def page(
     rows = jobs.page_for_tenant(session, tenant_id, filters, limit + 1, after)
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, (encode_cursor(rows[-1]) if more and rows else None)
+    last = rows[-1] if more and rows else None
+    return rows, (encode_cursor(last.created_at, last.id) if last else None)

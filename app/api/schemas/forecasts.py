@@ -186,6 +186,9 @@ class SeriesForecast(BaseModel):
     timestamps: list[datetime] | None = Field(
         None, description="Forecast times, when the input timestamps were evenly spaced"
     )
+    times: list[float] | None = Field(
+        None, description="Forecast times (stream forecasts, in the stream's time units)"
+    )
     fitted: dict[str, Any] = Field(
         default_factory=dict, description="What the fit chose (lag order, evidence, ...)"
     )

@@ -1,0 +1,288 @@
+"""/v1/streams: online data assimilation sessions, their observations and analyses."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+from starlette.concurrency import run_in_threadpool
+
+from app.api.deps import SettingsDep, TenantDep, UowDep
+from app.api.errors import ERROR_RESPONSES
+from app.api.forecasts import forecast_read, wait_for_job
+from app.api.schemas.common import example_response
+from app.api.schemas.forecasts import FORECAST_EXAMPLE, ForecastRead
+from app.api.schemas.streams import (
+    ANALYSES_EXAMPLE,
+    STREAM_EXAMPLE,
+    AnalysisList,
+    AnalysisRead,
+    ObservationBatch,
+    ObservationsAccepted,
+    StreamCreate,
+    StreamList,
+    StreamRead,
+)
+from app.db.session import get_sessionmaker
+from app.services import streams as stream_service
+from app.services.errors import InputError
+
+router = APIRouter(prefix="/v1/streams", tags=["streams"])
+# Query strings are text, so these parse numbers from it (the JSON bodies stay strict).
+QueryLevel = Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)]
+QueryQuantile = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
+NOT_FOUND = {404: {"description": "No such stream for this tenant"}}
+SSE_POLL_S = 0.2
+SSE_HEARTBEAT_S = 15.0
+
+
+def stream_read(v: stream_service.StreamView) -> StreamRead:
+    s = v.stream
+    return StreamRead(
+        id=s.id,
+        name=s.name,
+        status=s.status,  # type: ignore[arg-type]
+        t=s.t,
+        last_seq=s.last_seq,
+        n_assimilated=s.n_assimilated,
+        n_skipped=s.n_skipped,
+        pending=v.pending,
+        mean=s.mean,
+        spread=s.spread,
+        config=s.config,
+        seed=s.seed,
+        created_at=s.created_at,
+        updated_at=s.updated_at,
+        closed_at=s.closed_at,
+        gaps=[{"first_seq": g.first_seq, "last_seq": g.last_seq} for g in v.gaps],
+    )
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=StreamRead,
+    responses={**example_response(201, STREAM_EXAMPLE, "Created"), **ERROR_RESPONSES},
+    summary="Open a stream",
+)
+def create_stream(
+    body: StreamCreate, response: Response, uow: UowDep, tenant: TenantDep, settings: SettingsDep
+) -> StreamRead:
+    """Open an assimilation session: dynamics, observation operator and filter. The initial
+    ensemble is drawn by a worker right after; observations may be posted at once."""
+    stream = stream_service.create(
+        uow.session,
+        uow.outbox,
+        settings,
+        tenant_id=tenant.id,
+        config=body.model_dump(mode="json"),
+        state_dim=body.state_dim,
+        obs_dim=body.obs_dim,
+    )
+    uow.commit()
+    response.headers["Location"] = f"/v1/streams/{stream.id}"
+    return stream_read(stream_service.StreamView(stream, 0, []))
+
+
+@router.get(
+    "",
+    response_model=StreamList,
+    responses={
+        **example_response(200, {"items": [STREAM_EXAMPLE], "next_cursor": None}),
+        **ERROR_RESPONSES,
+    },
+    summary="List streams",
+)
+def list_streams(
+    uow: UowDep,
+    tenant: TenantDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=512)] = None,
+) -> StreamList:
+    views, next_cursor = stream_service.page(uow.session, tenant.id, limit, cursor)
+    return StreamList(items=[stream_read(v) for v in views], next_cursor=next_cursor)
+
+
+@router.get(
+    "/{stream_id}",
+    response_model=StreamRead,
+    responses={**example_response(200, STREAM_EXAMPLE), **NOT_FOUND, **ERROR_RESPONSES},
+    summary="Read a stream's current state",
+)
+def read_stream(stream_id: str, uow: UowDep, tenant: TenantDep) -> StreamRead:
+    return stream_read(stream_service.view(uow.session, tenant.id, stream_id))
+
+
+@router.post(
+    "/{stream_id}/observations",
+    status_code=202,
+    response_model=ObservationsAccepted,
+    responses={
+        **example_response(202, {"accepted": 1, "duplicates": 0, "pending": 1, "last_seq": 0}),
+        **NOT_FOUND,
+        409: {"description": "The stream is closed"},
+        **ERROR_RESPONSES,
+    },
+    summary="Push observations",
+)
+def post_observations(
+    stream_id: str, body: ObservationBatch, uow: UowDep, tenant: TenantDep, settings: SettingsDep
+) -> ObservationsAccepted:
+    """Commit observations (idempotent on `seq`) and assimilate them in `seq` order. A
+    missing `seq` is awaited for the stream's `gap_timeout_s`, then skipped and recorded."""
+    result = stream_service.ingest(
+        uow.session,
+        uow.outbox,
+        settings,
+        tenant_id=tenant.id,
+        stream_id=stream_id,
+        observations=[o.model_dump() for o in body.observations],
+    )
+    uow.commit()
+    return ObservationsAccepted(**result.__dict__)
+
+
+@router.get(
+    "/{stream_id}/analyses",
+    response_model=AnalysisList,
+    responses={**example_response(200, ANALYSES_EXAMPLE), **NOT_FOUND, **ERROR_RESPONSES},
+    summary="Analyses in seq order",
+)
+def list_analyses(
+    stream_id: str,
+    uow: UowDep,
+    tenant: TenantDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
+) -> AnalysisList:
+    rows, next_cursor = stream_service.analyses(uow.session, tenant.id, stream_id, after_seq, limit)
+    return AnalysisList(
+        items=[AnalysisRead.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/{stream_id}/forecast",
+    response_model=ForecastRead,
+    response_model_exclude_none=True,
+    responses={**example_response(200, FORECAST_EXAMPLE), **NOT_FOUND, **ERROR_RESPONSES},
+    summary="Ensemble forecast from the latest analysis",
+)
+async def stream_forecast(
+    stream_id: str,
+    response: Response,
+    uow: UowDep,
+    tenant: TenantDep,
+    settings: SettingsDep,
+    horizon: Annotated[int, Query(ge=1, description="Steps of the stream's dt")] = 20,
+    levels: Annotated[list[QueryLevel] | None, Query(max_length=20)] = None,
+    quantiles: Annotated[list[QueryQuantile] | None, Query(max_length=99)] = None,
+) -> ForecastRead:
+    """Integrates every ensemble member `horizon` steps of `dt` from the latest analysis.
+    The spread of the members is epistemic (state uncertainty); the dynamics add no noise,
+    so the aleatoric part is zero. Runs as a job: 200 with the result when it finishes within
+    KALMANAC_MAX_WAIT_S, otherwise 202 with the job to poll at /v1/forecasts/{id}."""
+    if horizon > settings.max_horizon:
+        raise InputError("horizon", f"{horizon} is over the limit of {settings.max_horizon}")
+    request = {
+        "horizon": horizon,
+        "levels": sorted(set(levels or [80, 95])),
+        "quantiles": sorted(set(quantiles or [])),
+    }
+
+    def submit() -> str:
+        job = stream_service.submit_forecast(
+            uow.session, uow.outbox, tenant_id=tenant.id, stream_id=stream_id, request=request
+        )
+        uow.commit()
+        return str(job.id)
+
+    job_id = await run_in_threadpool(submit)
+    response.headers["Location"] = f"/v1/forecasts/{job_id}"
+    job, results = await wait_for_job(
+        uow, tenant.id, job_id, settings.max_wait_s, "stream_forecast"
+    )
+    response.status_code = 200 if job.status in ("succeeded", "failed", "cancelled") else 202
+    return forecast_read(job, results)
+
+
+@router.delete(
+    "/{stream_id}",
+    response_model=StreamRead,
+    responses={
+        **example_response(200, {**STREAM_EXAMPLE, "status": "closed"}),
+        **NOT_FOUND,
+        **ERROR_RESPONSES,
+    },
+    summary="Close a stream (its history stays queryable)",
+)
+def close_stream(stream_id: str, uow: UowDep, tenant: TenantDep) -> StreamRead:
+    stream_service.close(uow.session, tenant.id, stream_id)
+    uow.commit()
+    return stream_read(stream_service.view(uow.session, tenant.id, stream_id))
+
+
+@router.get(
+    "/{stream_id}/events",
+    responses={
+        200: {
+            "description": "Server-sent events: one `analysis` event per new analysis",
+            "content": {
+                "text/event-stream": {
+                    "example": 'id: 1\nevent: analysis\ndata: {"seq": 1, "t": 0.05, ...}\n\n'
+                }
+            },
+        },
+        **NOT_FOUND,
+        **ERROR_RESPONSES,
+    },
+    summary="Live feed of analyses (server-sent events)",
+)
+def stream_events(
+    stream_id: str,
+    request: Request,
+    uow: UowDep,
+    tenant: TenantDep,
+    settings: SettingsDep,
+    after_seq: Annotated[int, Query(ge=0)] = 0,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """Pushes each new analysis as `event: analysis` with the seq as its id (reconnect with
+    `Last-Event-ID` to resume). Ends when the stream is closed and fully assimilated."""
+    stream_service.get(uow.session, tenant.id, stream_id)
+    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after_seq
+    factory = get_sessionmaker(settings.database_url)
+    tenant_id = tenant.id
+
+    def poll(after: int) -> tuple[list[AnalysisRead], bool]:
+        with factory() as session:
+            rows, _ = stream_service.analyses(session, tenant_id, stream_id, after, 500)
+            view = stream_service.view(session, tenant_id, stream_id)
+            done = view.stream.status == "closed" and view.pending == 0 and not rows
+            return [AnalysisRead.model_validate(r, from_attributes=True) for r in rows], done
+
+    async def events() -> AsyncIterator[str]:
+        after, quiet_since = start, time.monotonic()
+        while not await request.is_disconnected():
+            items, done = await run_in_threadpool(poll, after)
+            for item in items:
+                yield f"id: {item.seq}\nevent: analysis\ndata: {json.dumps(item.model_dump())}\n\n"
+                after, quiet_since = item.seq, time.monotonic()
+            if done:
+                yield "event: closed\ndata: {}\n\n"
+                return
+            if time.monotonic() - quiet_since > SSE_HEARTBEAT_S:
+                yield ": keep-alive\n\n"
+                quiet_since = time.monotonic()
+            await asyncio.sleep(SSE_POLL_S)
+
+    return StreamingResponse(
+        events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )

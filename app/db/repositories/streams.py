@@ -1,0 +1,157 @@
+"""Streams, their observations, analyses and skipped gaps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from app.db.tables import Analysis, Observation, Stream, StreamGap
+
+
+def add(session: Session, stream: Stream) -> Stream:
+    session.add(stream)
+    session.flush()
+    return stream
+
+
+def get_for_tenant(session: Session, tenant_id: str, stream_id: str) -> Stream | None:
+    return session.scalars(
+        select(Stream).where(Stream.id == stream_id, Stream.tenant_id == tenant_id)
+    ).one_or_none()
+
+
+def lock(session: Session, stream_id: str) -> Stream | None:
+    """The stream row, locked until the transaction ends: one assimilating worker at a time."""
+    return session.scalars(
+        select(Stream)
+        .where(Stream.id == stream_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def list_for_tenant(
+    session: Session, tenant_id: str, limit: int, after: tuple[datetime, str] | None
+) -> list[Stream]:
+    query = select(Stream).where(Stream.tenant_id == tenant_id)
+    if after is not None:
+        created, stream_id = after
+        query = query.where(
+            (Stream.created_at < created)
+            | ((Stream.created_at == created) & (Stream.id < stream_id))
+        )
+    return list(
+        session.scalars(query.order_by(Stream.created_at.desc(), Stream.id.desc()).limit(limit))
+    )
+
+
+def insert_observations(session: Session, stream_id: str, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert observations, ignoring (stream_id, seq) already present; returns how many were new."""
+    if not rows:
+        return 0
+    values = [{"stream_id": stream_id, "status": "pending", **r} for r in rows]
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Observation)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=["stream_id", "seq"])
+        .returning(Observation.seq)
+    )
+    return len(session.execute(stmt).all())
+
+
+def pending(session: Session, stream_id: str, after_seq: int, limit: int) -> list[Observation]:
+    return list(
+        session.scalars(
+            select(Observation)
+            .where(
+                Observation.stream_id == stream_id,
+                Observation.status == "pending",
+                Observation.seq > after_seq,
+            )
+            .order_by(Observation.seq)
+            .limit(limit)
+        )
+    )
+
+
+def count_pending(session: Session, stream_id: str) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Observation)
+            .where(Observation.stream_id == stream_id, Observation.status == "pending")
+        )
+        or 0
+    )
+
+
+def mark_observations(
+    session: Session, stream_id: str, seqs: Sequence[int], status: str, reason: str | None = None
+) -> None:
+    if seqs:
+        session.execute(
+            update(Observation)
+            .where(Observation.stream_id == stream_id, Observation.seq.in_(seqs))
+            .values(status=status, reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def add_analyses(session: Session, stream_id: str, rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(Analysis.__table__.insert(), [{"stream_id": stream_id, **r} for r in rows])
+
+
+def add_gap(session: Session, stream_id: str, first_seq: int, last_seq: int) -> None:
+    session.add(StreamGap(stream_id=stream_id, first_seq=first_seq, last_seq=last_seq))
+
+
+def gaps(session: Session, stream_id: str) -> list[StreamGap]:
+    return list(
+        session.scalars(
+            select(StreamGap).where(StreamGap.stream_id == stream_id).order_by(StreamGap.first_seq)
+        )
+    )
+
+
+def analyses_page(session: Session, stream_id: str, after_seq: int, limit: int) -> list[Analysis]:
+    return list(
+        session.scalars(
+            select(Analysis)
+            .where(Analysis.stream_id == stream_id, Analysis.seq > after_seq)
+            .order_by(Analysis.seq)
+            .limit(limit)
+        )
+    )
+
+
+def close(session: Session, stream_id: str, when: datetime) -> bool:
+    result = session.execute(
+        update(Stream)
+        .where(Stream.id == stream_id, Stream.status == "open")
+        .values(status="closed", closed_at=when)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def mark_late(session: Session, stream_id: str, last_seq: int) -> None:
+    """Observations that arrived after their seq was skipped as a gap are recorded, not used."""
+    session.execute(
+        update(Observation)
+        .where(
+            Observation.stream_id == stream_id,
+            Observation.status == "pending",
+            Observation.seq <= last_seq,
+        )
+        .values(status="skipped", reason="arrived after its gap was skipped")
+        .execution_options(synchronize_session=False)
+    )

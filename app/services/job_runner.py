@@ -1,0 +1,77 @@
+"""Running any job that yields forecast-shaped results: claim, compute, store, finish.
+
+Safe to call again for the same job (a redelivered task): a final job is left alone,
+results are replaced rather than duplicated, and a cancelled job is not overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.repositories import forecast_results, jobs
+
+log = logging.getLogger(__name__)
+
+PROGRESS_EVERY_S = 0.5
+
+Progress = Callable[[float], None]
+Rows = list[tuple[str, dict[str, Any]]]
+Compute = Callable[[dict[str, Any], int, Progress], Rows]
+
+
+class Cancelled(Exception):
+    """The job stopped being ours to run (cancelled, or finished by another delivery)."""
+
+
+def run_job(
+    factory: sessionmaker[Session], job_id: str, worker: str, device: str, compute: Compute
+) -> str:
+    """Returns the job's final status as seen by this call. Database errors propagate (the
+    task retries them); ValueError/LinAlgError from the numerics fail the job."""
+    with factory.begin() as session:
+        job = jobs.get(session, job_id)
+        if job is None:
+            log.warning("job %s does not exist; dropping the task", job_id)
+            return "missing"
+        if not jobs.claim(session, job_id, worker=worker, device=device):
+            return job.status
+        request, seed = job.request, job.seed
+
+    started = time.monotonic()
+    try:
+        rows = compute(request, seed, progress_reporter(factory, job_id))
+    except Cancelled:
+        return "cancelled"
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        with factory.begin() as session:
+            jobs.fail(session, job_id, {"type": "model_error", "message": str(exc)})
+        return "failed"
+
+    with factory.begin() as session:
+        if jobs.lock_status(session, job_id) != "running":
+            return "cancelled"
+        forecast_results.replace_for_job(session, job_id, rows)
+        jobs.succeed(session, job_id, {"duration_s": round(time.monotonic() - started, 4)})
+    return "succeeded"
+
+
+def progress_reporter(factory: sessionmaker[Session], job_id: str) -> Progress:
+    """Commit progress at most every PROGRESS_EVERY_S, and notice cancellation when doing so."""
+    last = time.monotonic()
+
+    def report(fraction: float) -> None:
+        nonlocal last
+        if time.monotonic() - last < PROGRESS_EVERY_S:
+            return
+        last = time.monotonic()
+        with factory.begin() as session:
+            if not jobs.set_progress(session, job_id, min(fraction, 0.99)):
+                raise Cancelled
+
+    return report

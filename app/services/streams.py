@@ -1,0 +1,182 @@
+"""Streams as the API sees them: create, ingest observations, read, close.
+
+Imports no numerics. The worker side (assimilation) is app.services.assimilation_runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.config import Settings
+from app.db.base import utcnow
+from app.db.repositories import streams as repo
+from app.db.tables import Analysis, Stream, StreamGap
+from app.queue import Outbox
+from app.services import jobs as job_service
+from app.services.errors import Conflict, InputError, NotFound
+from app.services.paging import decode_cursor, encode_cursor
+from app.version import code_version
+
+CYCLE_TASK = "assimilation.cycle"
+FORECAST_TASK = "assimilation.forecast"
+QUEUE = "cpu"
+
+
+def create(
+    session: Session,
+    outbox: Outbox,
+    settings: Settings,
+    *,
+    tenant_id: str,
+    config: dict[str, Any],
+    state_dim: int,
+    obs_dim: int,
+) -> Stream:
+    ensemble_values = config["filter"]["ensemble_size"] * state_dim
+    if ensemble_values > settings.max_ensemble_values:
+        raise InputError(
+            "filter.ensemble_size",
+            f"ensemble_size x state size = {ensemble_values}; the limit is "
+            f"{settings.max_ensemble_values}",
+        )
+    stream = repo.add(
+        session,
+        Stream(
+            tenant_id=tenant_id,
+            name=config.get("name"),
+            config=config,
+            seed=config["seed"],
+            state_dim=state_dim,
+            obs_dim=obs_dim,
+            t=config["t0"],
+            mean=config["initial"]["mean"],
+            code_version=code_version(),
+        ),
+    )
+    # The worker draws the initial ensemble, so the API never needs numerics.
+    outbox.add(CYCLE_TASK, stream.id, queue=QUEUE)
+    return stream
+
+
+def get(session: Session, tenant_id: str, stream_id: str) -> Stream:
+    stream = repo.get_for_tenant(session, tenant_id, stream_id)
+    if stream is None:
+        raise NotFound(f"stream {stream_id}")
+    return stream
+
+
+@dataclass(frozen=True)
+class StreamView:
+    stream: Stream
+    pending: int
+    gaps: list[StreamGap]
+
+
+def view(session: Session, tenant_id: str, stream_id: str) -> StreamView:
+    stream = get(session, tenant_id, stream_id)
+    return StreamView(stream, repo.count_pending(session, stream.id), repo.gaps(session, stream.id))
+
+
+@dataclass(frozen=True)
+class Ingested:
+    accepted: int
+    duplicates: int
+    pending: int
+    last_seq: int
+
+
+def ingest(
+    session: Session,
+    outbox: Outbox,
+    settings: Settings,
+    *,
+    tenant_id: str,
+    stream_id: str,
+    observations: list[dict[str, Any]],
+) -> Ingested:
+    """Commit-ready insert of new observations (idempotent on seq) and a cycle for after commit."""
+    stream = get(session, tenant_id, stream_id)
+    if stream.status != "open":
+        raise Conflict(f"stream {stream_id} is closed")
+    if len(observations) > settings.max_observations_per_post:
+        raise InputError(
+            "observations",
+            f"{len(observations)} observations; the limit per post is "
+            f"{settings.max_observations_per_post}",
+        )
+    for i, o in enumerate(observations):
+        if len(o["values"]) != stream.obs_dim:
+            raise InputError(
+                f"observations.{i}.values",
+                f"{len(o['values'])} values; this stream observes {stream.obs_dim} components",
+            )
+    unique = list({o["seq"]: o for o in observations}.values())
+    accepted = repo.insert_observations(
+        session, stream.id, [{"seq": o["seq"], "t": o["t"], "values": o["values"]} for o in unique]
+    )
+    outbox.add(CYCLE_TASK, stream.id, queue=QUEUE)
+    return Ingested(
+        accepted=accepted,
+        duplicates=len(observations) - accepted,
+        pending=repo.count_pending(session, stream.id),
+        last_seq=stream.last_seq,
+    )
+
+
+def analyses(
+    session: Session, tenant_id: str, stream_id: str, after_seq: int, limit: int
+) -> tuple[list[Analysis], str | None]:
+    stream = get(session, tenant_id, stream_id)
+    rows = repo.analyses_page(session, stream.id, after_seq, limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (str(rows[-1].seq) if more else None)
+
+
+def page(
+    session: Session, tenant_id: str, limit: int, cursor: str | None
+) -> tuple[list[StreamView], str | None]:
+    after = decode_cursor(cursor) if cursor else None
+    rows = repo.list_for_tenant(session, tenant_id, limit + 1, after)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    views = [
+        StreamView(s, repo.count_pending(session, s.id), repo.gaps(session, s.id)) for s in rows
+    ]
+    last = rows[-1] if more and rows else None
+    return views, (encode_cursor(last.created_at, last.id) if last else None)
+
+
+def close(session: Session, tenant_id: str, stream_id: str) -> Stream:
+    stream = get(session, tenant_id, stream_id)
+    repo.close(session, stream.id, utcnow())
+    session.refresh(stream)
+    return stream
+
+
+def submit_forecast(
+    session: Session,
+    outbox: Outbox,
+    *,
+    tenant_id: str,
+    stream_id: str,
+    request: dict[str, Any],
+) -> Any:
+    """An ensemble forecast from the latest analysis, run as a job (numerics stay on workers)."""
+    stream = get(session, tenant_id, stream_id)
+    job, _ = job_service.submit(
+        session,
+        outbox,
+        tenant_id=tenant_id,
+        kind="stream_forecast",
+        task=FORECAST_TASK,
+        queue=QUEUE,
+        request={**request, "stream_id": stream.id},
+        model={"kind": "stream", "stream_id": stream.id, "filter": stream.config["filter"]},
+        seed=stream.seed,
+        idempotency_key=None,
+    )
+    return job

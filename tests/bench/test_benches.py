@@ -1,0 +1,18 @@
+"""The benchmarks run (quick mode) and write well-formed JSON; their numbers are for bench/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.forecast_speed import main as forecast_speed
+
+
+def test_forecast_speed_quick(tmp_path: Path) -> None:
+    out = tmp_path / "forecast_speed.json"
+    result = forecast_speed(["--quick", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    methods = {row["method"] for row in saved["summary"]}
+    assert methods == {"bayes_ar", "AutoARIMA", "AutoETS"}
+    for row in result["summary"]:
+        assert row["median_seconds"] > 0 and 0 <= row["coverage95"] <= 1

@@ -1,0 +1,58 @@
+"""Lorenz-63/96: batching, climatology of L96 (F=8, n=40), device and dtype handling."""
+
+import pytest
+import torch
+
+from models.dynamics import Lorenz63, Lorenz96, integrate
+
+
+@pytest.mark.parametrize("model", [Lorenz63(), Lorenz96(n=12)])
+def test_batched_step_equals_per_member_steps(model: Lorenz63 | Lorenz96) -> None:
+    g = torch.Generator().manual_seed(1)
+    E = torch.randn(5, 2, model.n, generator=g, dtype=torch.float64) * 3
+    batched = model.step(E, 0.01)
+    for i in range(5):
+        for j in range(2):
+            assert torch.equal(batched[i, j], model.step(E[i, j], 0.01))
+
+
+def test_lorenz96_tendency_matches_definition() -> None:
+    x = torch.arange(6, dtype=torch.float64)
+    n, F = 6, 8.0
+    want = [(x[(i + 1) % n] - x[i - 2]) * x[i - 1] - x[i] + F for i in range(n)]
+    assert torch.allclose(Lorenz96(n=n, F=F).rhs(x), torch.stack(want))
+
+
+def test_lorenz96_climatology() -> None:
+    """n=40, F=8: time mean ~2.3, std ~3.6 per variable (Lorenz & Emanuel 1998)."""
+    model = Lorenz96()
+    g = torch.Generator().manual_seed(0)
+    x = 8.0 + torch.randn(8, 40, generator=g, dtype=torch.float64)
+    x = integrate(model, x, 0.0, 25.0)  # discard the transient
+    xs = []
+    for _ in range(4000):
+        x = model.step(x, 0.05)
+        xs.append(x)
+    X = torch.stack(xs)
+    assert X.mean().item() == pytest.approx(2.3, abs=0.2)
+    assert X.std().item() == pytest.approx(3.6, abs=0.2)
+
+
+def test_lorenz96_rejects_small_n() -> None:
+    with pytest.raises(ValueError, match="n >= 4"):
+        Lorenz96(n=3)
+
+
+def test_float32_stays_float32() -> None:
+    x = torch.ones(4, 40, dtype=torch.float32)
+    assert Lorenz96().step(x, 0.05).dtype == torch.float32
+    assert Lorenz63().step(x[:, :3], 0.01).dtype == torch.float32
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu() -> None:
+    x = torch.randn(6, 40, dtype=torch.float64)
+    model = Lorenz96()
+    got = integrate(model, x.cuda(), 0.0, 1.0)
+    assert got.is_cuda
+    assert torch.allclose(got.cpu(), integrate(model, x, 0.0, 1.0), atol=1e-10)

@@ -11,54 +11,18 @@ import os
 import secrets
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from app.config import Settings, get_settings
 from app.db.session import get_sessionmaker
 from app.services import auth
+from bench.stack import ADMIN_URL, REDIS_URL, Databases, alembic
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN_URL = os.environ.get(
-    "KALMANAC_TEST_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
-REDIS_URL = os.environ.get("KALMANAC_TEST_REDIS_URL", "redis://127.0.0.1:6379")
-
-
-def alembic(url: str, *args: str) -> None:
-    from alembic import command
-    from alembic.config import Config
-
-    config = Config(str(ROOT / "alembic.ini"))
-    config.attributes["url"] = url
-    config.attributes["configure_logging"] = False
-    getattr(command, args[0])(config, *args[1:])
-
-
-class Databases:
-    """Creates uniquely named PostgreSQL databases and drops them at the end."""
-
-    def __init__(self) -> None:
-        self.admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-        self.created: list[str] = []
-
-    def create(self) -> str:
-        name = f"kalmanac_test_{uuid.uuid4().hex[:12]}"
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        self.created.append(name)
-        return make_url(ADMIN_URL).set(database=name).render_as_string(hide_password=False)
-
-    def drop_all(self) -> None:
-        with self.admin.connect() as conn:
-            for name in self.created:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self.admin.dispose()
+__all__ = ["Databases", "alembic", "issue_key"]
 
 
 @pytest.fixture(scope="session")

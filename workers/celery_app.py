@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from celery import Celery
 
 from app.config import get_settings
@@ -9,6 +10,7 @@ from app.logs import configure_logging
 from app.queue import celery_config
 
 configure_logging(get_settings().log_level)
+torch.set_num_threads(get_settings().torch_threads)
 
 celery_app = Celery("kalmanac", include=["workers.tasks"])
 celery_app.conf.update(celery_config(get_settings().broker_url))

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.base import utcnow
 from app.db.repositories import streams as repo
-from app.db.tables import Observation, Stream
+from app.db.tables import Stream
 from app.services.forecast_runs import to_payload
 from app.services.job_runner import Progress, Rows, run_job
 from models.assimilation import FilterConfig, LinearObs, analysis, ensemble_init
@@ -42,6 +42,11 @@ class Setup:
     dt: float
     obs: LinearObs
     filter: FilterConfig
+
+    @property
+    def random(self) -> bool:
+        """Whether an analysis draws random numbers (perturbed observations, rotations)."""
+        return self.filter.method == "enkf" or self.filter.rotate
 
     @classmethod
     def of(cls, config: dict[str, Any]) -> Setup:
@@ -161,7 +166,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
 
 
 def _assimilate(
-    E: torch.Tensor, o: Observation, stream: Stream, setup: Setup
+    E: torch.Tensor, o: repo.PendingObservation, stream: Stream, setup: Setup
 ) -> tuple[torch.Tensor, dict[str, Any]]:
     Ef = integrate(setup.dynamics, E, stream.t, o.t, setup.dt)
     y = torch.tensor(o.values, dtype=E.dtype)
@@ -171,7 +176,7 @@ def _assimilate(
         setup.obs,
         setup.filter,
         periodic=setup.dynamics.periodic,
-        generator=generator(stream.seed, o.seq),
+        generator=generator(stream.seed, o.seq) if setup.random else None,
     )
     mean, spread = _summary(Ea)
     return Ea, {

@@ -16,3 +16,13 @@ def test_forecast_speed_quick(tmp_path: Path) -> None:
     assert methods == {"bayes_ar", "AutoARIMA", "AutoETS"}
     for row in result["summary"]:
         assert row["median_seconds"] > 0 and 0 <= row["coverage95"] <= 1
+
+
+def test_stream_throughput_quick_loses_nothing(tmp_path: Path, redis_url: str) -> None:
+    from bench.stream_throughput import main as stream_throughput
+
+    out = tmp_path / "stream_throughput.json"
+    result = stream_throughput(["--quick", "--redis", redis_url, "--out", str(out)])
+    assert json.loads(out.read_text())["rows"] == result["rows"]
+    for row in result["rows"]:
+        assert row["lost"] == 0 and row["assimilated_obs_per_s"] > 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -58,28 +58,38 @@ def insert_observations(session: Session, stream_id: str, rows: Sequence[dict[st
     values = [{"stream_id": stream_id, "status": "pending", **r} for r in rows]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # One cached statement run over many parameter sets (insertmanyvalues), not a
+    # freshly compiled multi-VALUES statement per post: compiling dominated ingestion.
     stmt = (
-        insert(Observation)
-        .values(values)
+        insert(Observation.__table__)
         .on_conflict_do_nothing(index_elements=["stream_id", "seq"])
-        .returning(Observation.seq)
+        .returning(Observation.__table__.c.seq)
     )
-    return len(session.execute(stmt).all())
+    return len(session.connection().execute(stmt, values).all())
 
 
-def pending(session: Session, stream_id: str, after_seq: int, limit: int) -> list[Observation]:
-    return list(
-        session.scalars(
-            select(Observation)
-            .where(
-                Observation.stream_id == stream_id,
-                Observation.status == "pending",
-                Observation.seq > after_seq,
-            )
-            .order_by(Observation.seq)
-            .limit(limit)
+class PendingObservation(NamedTuple):
+    seq: int
+    t: float
+    values: list[float]
+    received_at: datetime
+
+
+def pending(
+    session: Session, stream_id: str, after_seq: int, limit: int
+) -> list[PendingObservation]:
+    """Plain tuples in seq order, not ORM objects: this is the assimilation hot path."""
+    rows = session.execute(
+        select(Observation.seq, Observation.t, Observation.values, Observation.received_at)
+        .where(
+            Observation.stream_id == stream_id,
+            Observation.status == "pending",
+            Observation.seq > after_seq,
         )
+        .order_by(Observation.seq)
+        .limit(limit)
     )
+    return [PendingObservation(*r) for r in rows]
 
 
 def count_pending(session: Session, stream_id: str) -> int:

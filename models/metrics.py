@@ -1,13 +1,15 @@
 """Forecast accuracy and scoring rules (pure functions on numpy arrays).
 
 Refs: Gneiting & Raftery 2007, "Strictly proper scoring rules, prediction, and estimation"
-(CRPS energy form, interval score); Winkler 1972; Hyndman & Koehler 2006 (MASE, sMAPE).
+(CRPS energy form, Gaussian closed form, interval score); Winkler 1972; Hyndman & Koehler 2006
+(MASE, sMAPE); Gilpin 2023 (valid prediction time of chaotic forecasts).
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+from scipy.stats import norm
 
 FloatArray = NDArray[np.float64]
 
@@ -74,3 +76,47 @@ def rmse(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     """Root mean squared error, pooled over all entries."""
     Yt, Yp = (np.asarray(a, dtype=np.float64) for a in (y_true, y_pred))
     return float(np.sqrt(np.mean((Yt - Yp) ** 2)))
+
+
+def smape_terms(y_true: ArrayLike, y_pred: ArrayLike) -> FloatArray:
+    """Per-entry sMAPE terms on the 0-200 scale, 200 |y - yhat| / (|y| + |yhat|); 0/0 -> 0.
+
+    `smape(y, yhat)` is the mean of these terms.
+    """
+    Yt, Yp = (np.asarray(a, dtype=np.float64) for a in (y_true, y_pred))
+    den = np.abs(Yt) + np.abs(Yp)
+    out = np.zeros(np.broadcast(Yt, Yp).shape)
+    return np.asarray(200.0 * np.divide(np.abs(Yt - Yp), den, out=out, where=den > 0))
+
+
+def crps_gaussian(mu: ArrayLike, sigma: ArrayLike, y: ArrayLike) -> FloatArray:
+    """Closed-form CRPS of N(mu, sigma^2) at y, elementwise (Gneiting & Raftery 2007, eq. 21):
+    sigma (z (2 Phi(z) - 1) + 2 phi(z) - 1/sqrt(pi)), z = (y - mu)/sigma; sigma = 0 gives |y - mu|.
+    """
+    M, Sd, Y = (np.asarray(a, dtype=np.float64) for a in (mu, sigma, y))
+    if np.any(Sd < 0):
+        raise ValueError("sigma must be >= 0")
+    safe = np.where(Sd > 0, Sd, 1.0)
+    z = (Y - M) / safe
+    crps = safe * (z * (2.0 * norm.cdf(z) - 1.0) + 2.0 * norm.pdf(z) - 1.0 / np.sqrt(np.pi))
+    return np.asarray(np.where(Sd > 0, crps, np.abs(Y - M)))
+
+
+def valid_prediction_steps(y_true: ArrayLike, y_pred: ArrayLike, threshold: float = 30.0) -> int:
+    """Number of leading steps whose sMAPE (0-200, averaged over dims) stays <= threshold.
+
+    y_true, y_pred: (h,) or (h, d). Returns the 0-based index of the first step whose sMAPE
+    exceeds `threshold`, or h when none does (right-censored at the horizon). Times valid
+    prediction time (VPT) = steps * dt / lyapunov_time. Ref: Gilpin 2023, "Model scale versus
+    domain knowledge in statistical forecasting of chaotic systems" (VPT at sMAPE > 30).
+    """
+    T = smape_terms(y_true, y_pred)
+    per_step = T.reshape(T.shape[0], -1).mean(axis=1) if T.ndim > 1 else T
+    bad = np.flatnonzero(per_step > threshold)
+    return int(bad[0]) if bad.size else int(per_step.shape[0])
+
+
+def nrmse(y_true: ArrayLike, y_pred: ArrayLike, scale: float) -> float:
+    """RMSE divided by `scale` (e.g. the std of the training window); inf/nan when scale is 0."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(rmse(y_true, y_pred) / scale)

@@ -18,6 +18,7 @@ TABLES = {
     "observations",
     "analyses",
     "stream_gaps",
+    "model_aliases",
 }
 
 

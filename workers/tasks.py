@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.config import get_settings
 from app.db.repositories import jobs
 from app.db.session import get_sessionmaker
-from app.services import assimilation_runs, forecast_runs
+from app.services import assimilation_runs, forecast_runs, training_runs
 from workers.celery_app import celery_app
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,16 @@ def _run_job(task: Any, job_id: str, runner: JobRunner) -> str:
 @celery_app.task(name="forecast.run", bind=True, acks_late=True, max_retries=None)
 def run_forecast(self: Any, job_id: str) -> str:
     return _run_job(self, job_id, forecast_runs.run)
+
+
+@celery_app.task(name="backtest.run", bind=True, acks_late=True, max_retries=None)
+def run_backtest(self: Any, job_id: str) -> str:
+    return _run_job(self, job_id, forecast_runs.run_backtest)
+
+
+@celery_app.task(name="model.train", bind=True, acks_late=True, max_retries=None)
+def train_model(self: Any, job_id: str) -> str:
+    return _run_job(self, job_id, training_runs.run)
 
 
 @celery_app.task(name="assimilation.forecast", bind=True, acks_late=True, max_retries=None)

@@ -26,15 +26,29 @@ def _field(loc: list[Any]) -> str:
     return ".".join(parts)
 
 
+# Tagged unions put the chosen tag into error paths ("model.ensemble.params.lags"); a client
+# wrote "model.params.lags", so the tag is dropped where it follows its union's field.
+UNION_TAGS = {
+    "model": {"bayes_ar", "ensemble", "auto", "stored"},
+    "dynamics": {"lorenz63", "lorenz96", "ks"},
+}
+
+
+def _client_loc(loc: tuple[Any, ...]) -> list[str | int]:
+    out: list[str | int] = []
+    for part in loc:
+        if isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue  # pydantic's union-branch names, e.g. "list[float]"
+        if out and isinstance(out[-1], str) and part in UNION_TAGS.get(out[-1], ()):
+            continue
+        out.append(part)
+    return out
+
+
 def _validation_items(errors: list[Any]) -> list[dict[str, Any]]:
     items = []
     for e in errors:
-        # Drop pydantic's union-branch tags ("list[...]") so the path reads as the client wrote it.
-        loc = [
-            p
-            for p in e["loc"]
-            if not (isinstance(p, str) and ("[" in p or p.startswith("function-")))
-        ]
+        loc = _client_loc(e["loc"])
         msg = str(e["msg"]).removeprefix("Value error, ")
         items.append({"loc": loc, "field": _field(loc), "msg": msg, "type": e["type"]})
     return items

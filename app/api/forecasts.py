@@ -94,7 +94,7 @@ async def create_forecast(
             settings,
             tenant_id=tenant.id,
             request=request,
-            min_length=body.model.params.min_length,
+            min_length=body.model.min_length,
             idempotency_key=idempotency_key,
         )
         uow.commit()

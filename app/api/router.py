@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter
 
-from app.api import forecasts, health, jobs, streams
+from app.api import backtests, forecasts, health, jobs, models, streams
 
 api_router = APIRouter()
 api_router.include_router(health.router)
 api_router.include_router(forecasts.router)
 api_router.include_router(jobs.router)
 api_router.include_router(streams.router)
+api_router.include_router(models.router)
+api_router.include_router(backtests.router)

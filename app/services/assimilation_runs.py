@@ -23,7 +23,7 @@ from app.db.base import utcnow
 from app.db.repositories import streams as repo
 from app.db.tables import Stream
 from app.services.forecast_runs import to_payload
-from app.services.job_runner import Progress, Rows, run_job
+from app.services.job_runner import JobInput, Progress, Store, run_job, store_rows
 from models.assimilation import FilterConfig, LinearObs, analysis, ensemble_init
 from models.dynamics import Dynamics, integrate, make_dynamics
 from models.forecasting import summarize_samples
@@ -192,7 +192,8 @@ def _assimilate(
 def forecast_compute(factory: sessionmaker[Session]) -> Any:
     """The compute step of a stream-forecast job: integrate every member from the latest state."""
 
-    def compute(request: dict[str, Any], seed: int, progress: Progress) -> Rows:
+    def compute(job: JobInput, progress: Progress) -> Store:
+        request = job.request
         with factory() as session:
             stream = session.get(Stream, request["stream_id"])
             if stream is None or stream.ensemble is None:
@@ -216,10 +217,10 @@ def forecast_compute(factory: sessionmaker[Session]) -> Any:
             forecast, univariate=False, fitted={"t0": t0, "dt": setup.dt}, timestamps=None
         )
         payload["times"] = [t0 + setup.dt * (k + 1) for k in range(horizon)]
-        return [(name or request["stream_id"], payload)]
+        return store_rows([(name or request["stream_id"], payload)])
 
     return compute
 
 
 def run_forecast(factory: sessionmaker[Session], job_id: str, worker: str) -> str:
-    return run_job(factory, job_id, worker, device="cpu", compute=forecast_compute(factory))
+    return run_job(factory, job_id, worker, forecast_compute(factory))

@@ -1,4 +1,4 @@
-"""Forecast jobs as the API sees them: limits, submission, reading results.
+"""Forecast and backtest jobs as the API sees them: limits, submission, reading results.
 
 Imports no numerics, so the API process stays free of numpy/torch.
 """
@@ -15,10 +15,11 @@ from app.db.repositories import forecast_results
 from app.db.tables import ForecastResult, Job
 from app.queue import Outbox
 from app.services import jobs as job_service
+from app.services import model_versions
 from app.services.errors import InputError
 
-TASK = "forecast.run"
-QUEUE_OF_KIND = {"bayes_ar": "cpu"}
+FORECAST_TASK = "forecast.run"
+BACKTEST_TASK = "backtest.run"
 
 
 def check_limits(
@@ -44,15 +45,9 @@ def check_limits(
             raise InputError(
                 where, f"{len(values)} points; the limit is {settings.max_series_length}"
             )
-        if len(values) < min_length(d):
-            raise InputError(
-                where,
-                f"{len(values)} points is too short for this model; it needs at least "
-                f"{min_length(d)}",
-            )
         if d > settings.max_dimensions:
             raise InputError(where, f"{d} dimensions; the limit is {settings.max_dimensions}")
-        if request["return_samples"]:
+        if request.get("return_samples"):
             size = request["num_samples"] * request["horizon"] * d
             if size > settings.max_sample_values:
                 raise InputError(
@@ -60,6 +55,19 @@ def check_limits(
                     f"num_samples*horizon*d = {size} values per series; the limit is "
                     f"{settings.max_sample_values}",
                 )
+    model_versions.check_series_length(series, min_length)
+
+
+def _model_and_queue(
+    session: Session, tenant_id: str, model: dict[str, Any], series: list[dict[str, Any]]
+) -> tuple[dict[str, Any], str]:
+    """Resolve a stored-model reference now, so the job records exactly which version ran."""
+    if "name" not in model:
+        return model, model_versions.queue_for(model)
+    version = model_versions.resolve(session, tenant_id, model)
+    context = int(version.metrics.get("min_context", 1))
+    model_versions.check_series_length(series, lambda _d: context)
+    return model_versions.stored_spec(version), model_versions.queue_for({"kind": version.kind})
 
 
 def submit(
@@ -71,16 +79,17 @@ def submit(
     request: dict[str, Any],
     min_length: Callable[[int], int],
     idempotency_key: str | None,
+    kind: str = "forecast",
 ) -> tuple[Job, bool]:
     check_limits(request, settings, min_length)
-    model = request["model"]
+    model, queue = _model_and_queue(session, tenant_id, request["model"], request["series"])
     return job_service.submit(
         session,
         outbox,
         tenant_id=tenant_id,
-        kind="forecast",
-        task=TASK,
-        queue=QUEUE_OF_KIND[model["kind"]],
+        kind=kind,
+        task=FORECAST_TASK if kind == "forecast" else BACKTEST_TASK,
+        queue=queue,
         request=request,
         model=model,
         seed=request["seed"],

@@ -1,4 +1,4 @@
-"""Running a forecast job: fit each series, forecast, store the results (worker side)."""
+"""Forecast and backtest jobs on workers: fit (or load) per series, predict, store results."""
 
 from __future__ import annotations
 
@@ -8,15 +8,11 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.services.errors import InputError
-from app.services.job_runner import Progress, Rows, run_job
-from models.forecasting import BayesianAR, Forecast, Forecaster
-
-
-def build_forecaster(model: dict[str, Any]) -> Forecaster:
-    if model["kind"] == "bayes_ar":
-        return BayesianAR(**model.get("params", {}))
-    raise InputError("model.kind", f"unknown model kind {model['kind']!r}")
+from app.services.fitting import device_for, fit_spec, load_stored
+from app.services.job_runner import JobInput, Progress, Rows, Store, run_job, store_rows
+from models.forecasting import Forecast, Forecaster, make_forecaster
+from models.forecasting.backtest import rolling_origin
+from models.forecasting.conformal import conformal_adjust
 
 
 def series_seed(seed: int, index: int) -> int:
@@ -27,6 +23,15 @@ def series_seed(seed: int, index: int) -> int:
 def _steps(a: np.ndarray, univariate: bool) -> list[Any]:
     """(h, d) -> per-step lists: numbers for univariate series, rows of d otherwise."""
     return a[:, 0].tolist() if univariate else a.tolist()
+
+
+def _intervals(
+    intervals: dict[float, tuple[np.ndarray, np.ndarray]], univariate: bool
+) -> dict[str, dict[str, list[Any]]]:
+    return {
+        f"{level:g}": {"lower": _steps(lo, univariate), "upper": _steps(hi, univariate)}
+        for level, (lo, hi) in intervals.items()
+    }
 
 
 def future_timestamps(timestamps: list[str] | None, horizon: int) -> list[str] | None:
@@ -50,10 +55,7 @@ def to_payload(
         "std": _steps(forecast.std, univariate),
         "epistemic_std": _steps(forecast.epistemic_std, univariate),
         "aleatoric_std": _steps(forecast.aleatoric_std, univariate),
-        "intervals": {
-            f"{level:g}": {"lower": _steps(lo, univariate), "upper": _steps(hi, univariate)}
-            for level, (lo, hi) in forecast.intervals.items()
-        },
+        "intervals": _intervals(forecast.intervals, univariate),
         "quantiles": {f"{q:g}": _steps(v, univariate) for q, v in forecast.quantiles.items()},
         "fitted": fitted,
     }
@@ -64,31 +66,136 @@ def to_payload(
     return payload
 
 
-def forecast_series(series: dict[str, Any], request: dict[str, Any], seed: int) -> dict[str, Any]:
-    values = np.asarray(series["values"], dtype=float)
-    univariate = values.ndim == 1
-    model = build_forecaster(request["model"]).fit(values)
-    forecast = model.predict(
-        request["horizon"],
-        levels=request["levels"],
-        quantiles=request["quantiles"],
-        num_samples=request["num_samples"],
-        seed=seed,
-        return_samples=request["return_samples"],
+def _fitter(spec: dict[str, Any]) -> Any:
+    """A zero-argument factory of unfitted models, for backtests (auto resolves per fold)."""
+    if spec["kind"] == "auto":
+        raise ValueError("backtests and calibration need a concrete kind, not auto")
+    return lambda: make_forecaster(spec["kind"], spec.get("params", {}))
+
+
+def forecast_series(
+    factory: sessionmaker[Session],
+    s: dict[str, Any],
+    job: JobInput,
+    seed: int,
+    progress: Progress,
+) -> dict[str, Any]:
+    request, spec = job.request, job.model
+    y = np.asarray(s["values"], dtype=float)
+    model: Forecaster
+    if "version_id" in spec:
+        model, fitted = load_stored(factory, spec), {"stored": spec}
+        forecast = model.predict(  # conditioned on the posted series, without refitting
+            request["horizon"],
+            levels=request["levels"],
+            quantiles=request["quantiles"],
+            num_samples=request["num_samples"],
+            seed=seed,
+            return_samples=request["return_samples"],
+            context=y,
+        )
+    else:
+        model, fitted = fit_spec(spec, y, request["horizon"], seed, progress)
+        forecast = model.predict(
+            request["horizon"],
+            levels=request["levels"],
+            quantiles=request["quantiles"],
+            num_samples=request["num_samples"],
+            seed=seed,
+            return_samples=request["return_samples"],
+        )
+    payload = to_payload(
+        forecast, y.ndim == 1, fitted, future_timestamps(s.get("timestamps"), request["horizon"])
     )
-    timestamps = future_timestamps(series.get("timestamps"), request["horizon"])
-    return to_payload(forecast, univariate, model.params_, timestamps)
+    if request.get("calibration") == "conformal":
+        payload.update(_calibrate(spec, fitted, y, forecast, request, seed))
+    return payload
 
 
-def compute(request: dict[str, Any], seed: int, progress: Progress) -> Rows:
-    series = request["series"]
+def _calibrate(
+    spec: dict[str, Any],
+    fitted: dict[str, Any],
+    y: np.ndarray,
+    forecast: Forecast,
+    request: dict[str, Any],
+    seed: int,
+) -> dict[str, Any]:
+    """Split-conformal intervals from rolling-origin backtests on the posted series."""
+    concrete = spec
+    if spec["kind"] == "auto":
+        choice = fitted["auto"]["choice"]
+        concrete = {"kind": choice, "params": spec["params"][choice]}
+    elif "version_id" in spec:
+        concrete = {"kind": spec["kind"], "params": spec["params"]}
+    folds = request["calibration_folds"]
+    bt = rolling_origin(
+        y,
+        _fitter(concrete),
+        horizon=request["horizon"],
+        folds=folds,
+        levels=request["levels"],
+        num_samples=min(request["num_samples"], 500),
+        seed=seed,
+    )
+    calibrated = conformal_adjust(forecast, bt.scores)
+    return {
+        "calibrated_intervals": _intervals(calibrated, y.ndim == 1),
+        "calibration": {
+            "method": "split_conformal",
+            "folds": folds,
+            "backtest_coverage": {f"{L:g}": float(bt.coverage[L].mean()) for L in bt.levels},
+        },
+    }
+
+
+def _per_series(job: JobInput, progress: Progress, one: Any) -> Rows:
+    series = job.request["series"]
     rows = []
     for i, s in enumerate(series):
-        rows.append((s["id"], forecast_series(s, request, series_seed(seed, i))))
+
+        def within(f: float, i: int = i) -> None:
+            progress((i + f) / len(series))
+
+        rows.append((s["id"], one(s, series_seed(job.seed, i), within)))
         progress((i + 1) / len(series))
     return rows
 
 
+def forecast_compute(factory: sessionmaker[Session]) -> Any:
+    def compute(job: JobInput, progress: Progress) -> Store:
+        def one(s: dict[str, Any], seed: int, p: Progress) -> dict[str, Any]:
+            return forecast_series(factory, s, job, seed, p)
+
+        return store_rows(_per_series(job, progress, one))
+
+    return compute
+
+
+def backtest_compute(job: JobInput, progress: Progress) -> Store:
+    request = job.request
+
+    def one(s: dict[str, Any], seed: int, p: Progress) -> dict[str, Any]:
+        result = rolling_origin(
+            np.asarray(s["values"], dtype=float),
+            _fitter(job.model),
+            horizon=request["horizon"],
+            folds=request["folds"],
+            levels=request["levels"],
+            num_samples=request["num_samples"],
+            seed=seed,
+            lyapunov_time=request.get("lyapunov_time"),
+            dt=request.get("dt", 1.0),
+            progress=p,
+        )
+        return result.to_dict(arrays=False)
+
+    return store_rows(_per_series(job, progress, one))
+
+
 def run(factory: sessionmaker[Session], job_id: str, worker: str) -> str:
     """Run one forecast job to completion; safe to call again for the same job."""
-    return run_job(factory, job_id, worker, device="cpu", compute=compute)
+    return run_job(factory, job_id, worker, forecast_compute(factory), device_for)
+
+
+def run_backtest(factory: sessionmaker[Session], job_id: str, worker: str) -> str:
+    return run_job(factory, job_id, worker, backtest_compute, device_for)

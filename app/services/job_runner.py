@@ -1,7 +1,7 @@
-"""Running any job that yields forecast-shaped results: claim, compute, store, finish.
+"""Running any job: claim it, compute (numerics, outside any transaction), store, finish.
 
 Safe to call again for the same job (a redelivered task): a final job is left alone,
-results are replaced rather than duplicated, and a cancelled job is not overwritten.
+stored results are replaced or unique, and a cancelled job is not overwritten.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,15 +23,39 @@ PROGRESS_EVERY_S = 0.5
 
 Progress = Callable[[float], None]
 Rows = list[tuple[str, dict[str, Any]]]
-Compute = Callable[[dict[str, Any], int, Progress], Rows]
+# Writes the results inside the final transaction; returns extra summary for the job.
+Store = Callable[[Session, str], dict[str, Any] | None]
+
+
+@dataclass(frozen=True)
+class JobInput:
+    request: dict[str, Any]
+    model: dict[str, Any]
+    seed: int
+
+
+Compute = Callable[[JobInput, Progress], Store]
 
 
 class Cancelled(Exception):
     """The job stopped being ours to run (cancelled, or finished by another delivery)."""
 
 
+def store_rows(rows: Rows) -> Store:
+    """A Store that writes forecast-shaped result rows, one per series."""
+
+    def store(session: Session, job_id: str) -> None:
+        forecast_results.replace_for_job(session, job_id, rows)
+
+    return store
+
+
 def run_job(
-    factory: sessionmaker[Session], job_id: str, worker: str, device: str, compute: Compute
+    factory: sessionmaker[Session],
+    job_id: str,
+    worker: str,
+    compute: Compute,
+    device: Callable[[dict[str, Any]], str] = lambda _model: "cpu",
 ) -> str:
     """Returns the job's final status as seen by this call. Database errors propagate (the
     task retries them); ValueError/LinAlgError from the numerics fail the job."""
@@ -39,13 +64,13 @@ def run_job(
         if job is None:
             log.warning("job %s does not exist; dropping the task", job_id)
             return "missing"
-        if not jobs.claim(session, job_id, worker=worker, device=device):
+        if not jobs.claim(session, job_id, worker=worker, device=device(job.model)):
             return job.status
-        request, seed = job.request, job.seed
+        job_input = JobInput(job.request, job.model, job.seed)
 
     started = time.monotonic()
     try:
-        rows = compute(request, seed, progress_reporter(factory, job_id))
+        store = compute(job_input, progress_reporter(factory, job_id))
     except Cancelled:
         return "cancelled"
     except (ValueError, np.linalg.LinAlgError) as exc:
@@ -56,8 +81,9 @@ def run_job(
     with factory.begin() as session:
         if jobs.lock_status(session, job_id) != "running":
             return "cancelled"
-        forecast_results.replace_for_job(session, job_id, rows)
-        jobs.succeed(session, job_id, {"duration_s": round(time.monotonic() - started, 4)})
+        extra = store(session, job_id) or {}
+        summary = {"duration_s": round(time.monotonic() - started, 4), **extra}
+        jobs.succeed(session, job_id, summary)
     return "succeeded"
 
 

@@ -10,11 +10,12 @@ uncertainty).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Protocol, Self, runtime_checkable
 
 import numpy as np
-from numpy.typing import NDArray
+import torch
+from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
 
@@ -39,7 +40,8 @@ class Forecast:
 
 @runtime_checkable
 class Forecaster(Protocol):
-    """`fit(y) -> self`, then `predict(h) -> Forecast`; `params_` is a JSON-able summary."""
+    """`fit(y) -> self`, then `predict(h) -> Forecast`; `params_` is a JSON-able summary;
+    `to_state` / `from_state` round-trip a fitted model through JSON + named tensors."""
 
     def fit(self, y: NDArray[Any]) -> Self:
         """Fit to y: (T,) or (T, d)."""
@@ -54,14 +56,68 @@ class Forecaster(Protocol):
         num_samples: int = 1000,
         seed: int = 0,
         return_samples: bool = False,
+        context: ArrayLike | None = None,
     ) -> Forecast:
-        """Forecast `horizon` steps past the end of the training series."""
+        """Forecast `horizon` steps past the end of the training series, or of `context`
+        (a series of the same dimension) with the fitted parameters."""
         ...
 
     @property
     def params_(self) -> dict[str, Any]:
         """Fitted summary (JSON-serialisable)."""
         ...
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """(JSON-able metadata with a "kind" key, named tensors) describing the fitted model."""
+        ...
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Self:
+        """Rebuild the fitted model written by `to_state`."""
+        ...
+
+
+def hyperparameters(model: object) -> dict[str, Any]:
+    """The constructor arguments of a dataclass forecaster (its `init=True` fields)."""
+    return {f.name: getattr(model, f.name) for f in fields(model) if f.init}  # type: ignore[arg-type]
+
+
+def as_series(y: ArrayLike, name: str = "y") -> FloatArray:
+    """Validate y and return it as (T, d) float64."""
+    try:
+        Y = np.asarray(y, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric: {exc}") from exc
+    if Y.ndim == 1:
+        Y = Y[:, None]
+    if Y.ndim != 2:
+        raise ValueError(f"{name} must be (T,) or (T, d), got shape {Y.shape}")
+    if Y.shape[1] == 0:
+        raise ValueError(f"{name} has zero columns")
+    if not np.all(np.isfinite(Y)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return Y
+
+
+def check_context(context: ArrayLike, d: int, need: int) -> FloatArray:
+    """Validate a prediction context: (n,) or (n, d) with n >= need -> (n, d) float64."""
+    C = as_series(context, "context")
+    if C.shape[1] != d:
+        raise ValueError(f"context has dimension {C.shape[1]}, the model was fitted on d={d}")
+    if C.shape[0] < need:
+        raise ValueError(f"context too short: got {C.shape[0]} values, need >= {need}")
+    return C
+
+
+def check_predict_args(
+    horizon: int, num_samples: int, levels: Sequence[float], quantiles: Sequence[float]
+) -> None:
+    """Raise ValueError on a non-positive horizon, num_samples < 2 or bad levels/quantiles."""
+    if int(horizon) != horizon or horizon < 1:
+        raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
+    if int(num_samples) != num_samples or num_samples < 2:
+        raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
+    check_levels(levels, quantiles)
 
 
 def check_levels(levels: Sequence[float], quantiles: Sequence[float]) -> None:

@@ -15,13 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 import numpy as np
+import torch
 from numpy.typing import ArrayLike
 
 from models.forecasting.base import (
     FloatArray,
     Forecast,
     NotFittedError,
-    check_levels,
+    as_series,
+    check_context,
+    check_predict_args,
+    hyperparameters,
     summarize_samples,
 )
 from models.forecasting.mniw import (
@@ -31,63 +35,12 @@ from models.forecasting.mniw import (
     mniw_sample,
     mniw_update,
 )
-
-
-def deterministic_terms(t: FloatArray, T: int, trend: bool, m: float | None, K: int) -> FloatArray:
-    """Columns [1, t/T (if trend), sin/cos(2 pi k t/m) for k = 1..K]: t (n,) -> (n, n_det)."""
-    cols = [np.ones_like(t)]
-    if trend:
-        cols.append(t / T)
-    if K > 0 and m is not None:
-        for k in range(1, K + 1):
-            w = 2.0 * np.pi * k * t / m
-            cols += [np.sin(w), np.cos(w)]
-    return np.stack(cols, axis=1)
-
-
-def lagged_design(z: FloatArray, P: int, D: FloatArray) -> tuple[FloatArray, FloatArray]:
-    """X = [D, z_{t-1}, ..., z_{t-P}]: (T-P, n_det + P d) and Y = z_t: (T-P, d), t = P..T-1.
-
-    Lag 1 comes first, so the design of any order p <= P is a column prefix of X.
-    z: (T, d); D: (T-P, n_det) deterministic terms for the same rows.
-    """
-    T = z.shape[0]
-    X = np.hstack([D, *(z[P - i : T - i] for i in range(1, P + 1))])
-    return X, z[P:]
-
-
-def _feasible(T: int, p: int, n_det: int, d: int) -> bool:
-    """Enough rows for order p: p <= (T-1)//3 and n_rows > n_regressors + 2."""
-    return 1 <= p <= (T - 1) // 3 and T - p > n_det + p * d + 2
-
-
-def rollout(
-    B: FloatArray, U: FloatArray, z_tail: FloatArray, D: FloatArray, rng: np.random.Generator
-) -> tuple[FloatArray, FloatArray]:
-    """Roll out S draws h steps ahead in standardised units (loop over steps only).
-
-    B: (S, k, d) coefficients; U: (S, d, d) noise roots; z_tail: (p, d) last p observations,
-    oldest first; D: (h, n_det) future deterministic terms.
-    Returns the noisy paths and the conditional-mean paths E[z | B_s, Sigma_s], both (S, h, d).
-    """
-    S, _, d = B.shape
-    h, n_det = D.shape
-    p = z_tail.shape[0]
-    B_lag = B[:, n_det:]  # (S, p d, d)
-    base = D @ B[:, :n_det]  # (S, h, d)
-    E = rng.standard_normal((S, h, d)) @ U.transpose(0, 2, 1)
-    # Row 0 carries the noisy path, row 1 the noiseless one, so one product serves both.
-    # History is stored newest-first, so each step's lag vector [z_{t-1}, ..., z_{t-p}] is a
-    # contiguous slice (no copying) and the new value is written just in front of it.
-    H = np.empty((S, 2, (h + p) * d))
-    H[:, :, h * d :] = z_tail[::-1].reshape(-1)
-    for j in range(h):
-        s = (h - j) * d
-        m = base[:, None, j] + np.einsum("sck,skd->scd", H[:, :, s : s + p * d], B_lag)
-        m[:, 0] += E[:, j]
-        H[:, :, s - d : s] = m
-    out = H[:, :, : h * d].reshape(S, 2, h, d)[:, :, ::-1]
-    return out[:, 0], out[:, 1]
+from models.forecasting.var_design import (
+    deterministic_terms,
+    feasible,
+    lagged_design,
+    rollout,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -152,14 +105,14 @@ class BayesianAR:
 
     def fit(self, y: ArrayLike) -> Self:
         """Fit to y: (T,) or (T, d); selects the lag order by log evidence unless `lags`."""
-        Yraw = _as_series(y)
+        Yraw = as_series(y)
         T, d = Yraw.shape
         n_det = self.n_det
         if self.lags is not None:
-            P = self.lags if _feasible(T, self.lags, n_det, d) else 0
+            P = self.lags if feasible(T, self.lags, n_det, d) else 0
             orders = [self.lags]
         else:
-            P = next((p for p in range(self.max_lag, 0, -1) if _feasible(T, p, n_det, d)), 0)
+            P = next((p for p in range(self.max_lag, 0, -1) if feasible(T, p, n_det, d)), 0)
             orders = list(range(1, P + 1))
         if P == 0:
             need = self.min_length(self.lags, self.trend, self.fourier_order, d)
@@ -241,39 +194,62 @@ class BayesianAR:
         num_samples: int = 1000,
         seed: int = 0,
         return_samples: bool = False,
+        context: ArrayLike | None = None,
     ) -> Forecast:
-        """Posterior-predictive forecast; arrays are (horizon, d), samples (S, horizon, d)."""
+        """Posterior-predictive forecast; arrays are (horizon, d), samples (S, horizon, d).
+
+        context: (n,) or (n, d), n >= order: forecast from its end with the fitted posterior
+        (no refit). Trend and Fourier terms take the context to start where the training
+        series started, so its first forecast step has time index n (the training series
+        itself as context gives the same forecast as no context).
+        """
         st = self._state()
-        if int(horizon) != horizon or horizon < 1:
-            raise ValueError(f"horizon must be a positive integer, got {horizon!r}")
-        if int(num_samples) != num_samples or num_samples < 2:
-            raise ValueError(f"num_samples must be an integer >= 2, got {num_samples!r}")
-        check_levels(levels, quantiles)
+        check_predict_args(horizon, num_samples, levels, quantiles)
+        T0, z_tail = st.T, st.z_tail
+        if context is not None:
+            C = check_context(context, st.mu.shape[0], z_tail.shape[0])
+            T0, z_tail = C.shape[0], (C[C.shape[0] - z_tail.shape[0] :] - st.mu) / st.sd
         rng = np.random.default_rng(seed)
         B, U = mniw_sample(st.post, int(num_samples), rng)
-        t = np.arange(st.T, st.T + int(horizon), dtype=np.float64)
+        t = np.arange(T0, T0 + int(horizon), dtype=np.float64)
         D = deterministic_terms(t, st.T, self.trend, self.season_length, self.fourier_order)
-        Zy, Zm = rollout(B, U, st.z_tail, D, rng)
+        Zy, Zm = rollout(B, U, z_tail, D, rng)
         return summarize_samples(
             st.mu + st.sd * Zy, st.mu + st.sd * Zm, levels, quantiles, return_samples
         )
 
+    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Hyperparameters, summary and the exact posterior (float64 tensors)."""
+        st = self._state()
+        meta = {
+            "kind": "bayes_ar",
+            "hyper": hyperparameters(self),
+            "params": st.params,
+            "T": st.T,
+            "nu": st.post.nu,
+        }
+        arrays = {"M": st.post.M, "L": st.post.L, "Psi": st.post.Psi, "mu": st.mu, "sd": st.sd}
+        tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
+        tensors["z_tail"] = torch.from_numpy(np.ascontiguousarray(st.z_tail))
+        return meta, tensors
 
-def _as_series(y: ArrayLike) -> FloatArray:
-    """Validate y and return it as (T, d) float64."""
-    try:
-        Y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"y must be numeric: {exc}") from exc
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2:
-        raise ValueError(f"y must be (T,) or (T, d), got shape {Y.shape}")
-    if Y.shape[1] == 0:
-        raise ValueError("y has zero columns")
-    if not np.all(np.isfinite(Y)):
-        raise ValueError("y contains NaN or infinite values")
-    return Y
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Self:
+        """Rebuild the fitted model written by `to_state`."""
+        if meta.get("kind") != "bayes_ar":
+            raise ValueError(f"not a bayes_ar state: kind={meta.get('kind')!r}")
+        a = {k: tensors[k].to(torch.float64).numpy() for k in ("M", "L", "Psi", "mu", "sd")}
+        post = MNIWPosterior(M=a["M"], L=a["L"], Psi=a["Psi"], nu=float(meta["nu"]))
+        model = cls(**meta["hyper"])
+        model._fit = _Fitted(
+            post=post,
+            mu=a["mu"],
+            sd=a["sd"],
+            z_tail=tensors["z_tail"].to(torch.float64).numpy(),
+            T=int(meta["T"]),
+            params=meta["params"],
+        )
+        return model
 
 
 def _ar_coef(

@@ -171,8 +171,8 @@ def test_close_keeps_history(client: TestClient, headers: dict[str, str]) -> Non
 
 BAD = [
     ({"dynamics": {"system": "pendulum"}}, "dynamics"),
-    ({"dynamics": {"system": "lorenz96", "params": {"n": 2}}}, "dynamics.lorenz96.params.n"),
-    ({"dynamics": {"system": "ks", "params": {"n": 33}}}, "dynamics.ks.params.n"),
+    ({"dynamics": {"system": "lorenz96", "params": {"n": 2}}}, "dynamics.params.n"),
+    ({"dynamics": {"system": "ks", "params": {"n": 33}}}, "dynamics.params.n"),
     ({"dynamics": L96, "observation": {"indices": [0, 40]}}, ""),
     ({"dynamics": L96, "filter": {"method": "letkf"}}, "filter"),
     ({"dynamics": L96, "filter": {"inflation": 0.9}}, "filter.inflation"),

@@ -17,39 +17,9 @@ from pydantic import (
 
 from app.api.schemas.common import FiniteFloat, StrictModel
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
+from app.api.schemas.model_specs import BayesARSpec, ModelSpec
 
 Row = list[FiniteFloat]
-
-
-class BayesARParams(StrictModel):
-    max_lag: StrictInt = Field(12, ge=1, le=64, description="Largest lag order tried by evidence")
-    lags: StrictInt | None = Field(
-        None, ge=1, le=64, description="Fixed lag order (skips evidence-based selection)"
-    )
-    trend: StrictBool = Field(False, description="Add a linear time trend regressor")
-    season_length: StrictInt | None = Field(None, ge=2, le=10_000)
-    fourier_order: StrictInt = Field(0, ge=0, le=50, description="Fourier pairs per season")
-    prior_scale: FiniteFloat = Field(3.0, gt=0, le=1e6, description="Prior std of lag weights")
-
-    @model_validator(mode="after")
-    def _season_needs_length(self) -> BayesARParams:
-        if self.fourier_order > 0 and self.season_length is None:
-            raise ValueError("fourier_order > 0 needs season_length")
-        if self.season_length is not None and 2 * self.fourier_order > self.season_length:
-            raise ValueError("fourier_order may be at most season_length / 2")
-        return self
-
-    def min_length(self, dim: int = 1) -> int:
-        """Shortest series the model fits; mirrors models.forecasting.BayesianAR.min_length
-        (a test checks they agree) so the API can answer 422 without importing numerics."""
-        p = self.lags or 1
-        n_det = 1 + int(self.trend) + 2 * self.fourier_order
-        return max(3 * p + 1, p + n_det + p * dim + 3)
-
-
-class BayesARSpec(StrictModel):
-    kind: Literal["bayes_ar"] = "bayes_ar"
-    params: BayesARParams = Field(default_factory=BayesARParams)
 
 
 class SeriesIn(StrictModel):
@@ -125,7 +95,18 @@ class ForecastCreate(StrictModel):
     num_samples: StrictInt = Field(1000, ge=10, description="Monte Carlo sample paths")
     return_samples: StrictBool = False
     seed: StrictInt = Field(0, ge=0, lt=2**63)
-    model: BayesARSpec = Field(default_factory=BayesARSpec)
+    model: ModelSpec = Field(
+        default_factory=BayesARSpec,
+        description='{"kind": "bayes_ar"|"ensemble"|"auto", "params": {...}} trains on the '
+        'posted series; {"name", "version"|"alias"} uses a stored model version with the series '
+        "as context",
+    )
+    calibration: Literal["none", "conformal"] = Field(
+        "none",
+        description="conformal: also report intervals recalibrated on rolling-origin backtests "
+        "of the posted series (split conformal), next to the model's own",
+    )
+    calibration_folds: StrictInt = Field(8, ge=2, le=50)
 
     model_config = {
         "json_schema_extra": {
@@ -185,6 +166,12 @@ class SeriesForecast(BaseModel):
     samples: list[Steps] | None = Field(None, description="Sample paths, when requested")
     timestamps: list[datetime] | None = Field(
         None, description="Forecast times, when the input timestamps were evenly spaced"
+    )
+    calibrated_intervals: dict[str, Interval] | None = Field(
+        None, description='With "calibration": "conformal": split-conformal intervals by level'
+    )
+    calibration: dict[str, Any] | None = Field(
+        None, description="How the calibrated intervals were made (method, folds, coverage)"
     )
     times: list[float] | None = Field(
         None, description="Forecast times (stream forecasts, in the stream's time units)"

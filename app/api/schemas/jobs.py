@@ -22,6 +22,7 @@ class JobRead(BaseModel):
     finished_at: datetime | None
     error: dict[str, Any] | None = Field(description='{"type", "message"} when the job failed')
     model: dict[str, Any]
+    queue: str = Field(description="Celery queue: cpu, or gpu for neural models")
     seed: int
     attempts: int
     device: str | None
@@ -44,6 +45,7 @@ JOB_EXAMPLE: dict[str, Any] = {
     "finished_at": "2026-11-27T12:00:00.120Z",
     "error": None,
     "model": {"kind": "bayes_ar", "params": {"max_lag": 12}},
+    "queue": "cpu",
     "seed": 0,
     "attempts": 1,
     "device": "cpu",

@@ -215,3 +215,30 @@ def test_invalid_predict_arguments_raise() -> None:
     ):
         with pytest.raises(ValueError):
             m.predict(**kw)
+
+
+def test_context_equal_to_training_series_changes_nothing() -> None:
+    y = simulate_ar([0.6, -0.3], 300, np.random.default_rng(5))
+    m = BayesianAR(trend=True, season_length=12, fourier_order=2).fit(y)
+    a = m.predict(8, seed=2, return_samples=True)
+    b = m.predict(8, seed=2, return_samples=True, context=y)
+    c = m.predict(8, seed=2, return_samples=True, context=y[:200] + 3.0)
+    assert a.samples is not None and b.samples is not None and c.samples is not None
+    assert np.array_equal(a.samples, b.samples)
+    assert not np.allclose(a.mean, c.mean)
+
+
+def test_context_keeps_the_training_clock_for_seasonal_terms() -> None:
+    # The context is taken to start where training started, so a context ending at t = n
+    # forecasts the season's phase at n, n+1, ... (here checked against the true future).
+    T, m = 240, 24
+    t = np.arange(T)
+    y = 3 * np.sin(2 * np.pi * t / m) + 0.2 * np.random.default_rng(6).standard_normal(T)
+    model = BayesianAR(lags=1, season_length=m, fourier_order=1).fit(y)
+    for n in (100, 131, 150):
+        f = model.predict(12, context=y[:n], num_samples=400)
+        assert rmse(y[n : n + 12], f.mean[:, 0]) < 0.35
+    with pytest.raises(ValueError, match="dimension"):
+        model.predict(3, context=np.zeros((10, 2)))
+    with pytest.raises(ValueError, match="too short"):
+        model.predict(3, context=np.zeros(0))

@@ -6,15 +6,27 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from models.forecasting import BayesianAR, Forecast, Forecaster, NotFittedError, summarize_samples
+from models.forecasting import (
+    AnchoredEnsembleAR,
+    BayesianAR,
+    Forecast,
+    Forecaster,
+    NotFittedError,
+    dumps,
+    loads,
+    summarize_samples,
+)
 
 FACTORIES: list[Callable[[], Forecaster]] = [
     BayesianAR,
     lambda: BayesianAR(lags=2, trend=True, season_length=7, fourier_order=2),
+    lambda: AnchoredEnsembleAR(
+        lags=4, hidden=16, depth=1, members=4, epochs=15, batch_size=32, patience=5
+    ),
 ]
 
 
-@pytest.mark.parametrize("make", FACTORIES)
+@pytest.mark.parametrize("make", FACTORIES, ids=["bayes_ar", "bayes_ar_seasonal", "ensemble"])
 @pytest.mark.parametrize("dim", [None, 1, 2])
 def test_forecaster_contract(make: Callable[[], Forecaster], dim: int | None) -> None:
     rng = np.random.default_rng(0)
@@ -52,6 +64,19 @@ def test_forecaster_contract(make: Callable[[], Forecaster], dim: int | None) ->
     np.testing.assert_allclose(f.quantiles[0.5], f.median)
 
     assert model.predict(h, num_samples=S, seed=1).samples is None
+
+    # The training series as context reproduces the plain forecast; another context does not.
+    g = model.predict(h, num_samples=S, seed=1, return_samples=True, context=y_in)
+    assert g.samples is not None and np.array_equal(g.samples, f.samples)
+    g = model.predict(h, num_samples=S, seed=1, return_samples=True, context=y_in[: T // 2])
+    assert g.samples is not None and not np.allclose(g.samples, f.samples)
+
+    # A serialised model forecasts identically.
+    g = loads(dumps(model)).predict(
+        h, levels=levels, quantiles=qs, num_samples=S, seed=1, return_samples=True
+    )
+    assert g.samples is not None and np.array_equal(g.samples, f.samples)
+    assert np.array_equal(g.std, f.std) and g.quantiles.keys() == f.quantiles.keys()
 
 
 def test_summarize_samples_law_of_total_variance() -> None:

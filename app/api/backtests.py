@@ -1,0 +1,87 @@
+"""/v1/backtests: rolling-origin evaluation of a model on posted series, as a job."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+
+from app.api.deps import SettingsDep, TenantDep, UowDep
+from app.api.errors import ERROR_RESPONSES
+from app.api.schemas.backtests import (
+    BACKTEST_EXAMPLE,
+    BacktestCreate,
+    BacktestRead,
+    BacktestResultOut,
+)
+from app.api.schemas.common import example_response
+from app.api.schemas.jobs import JOB_EXAMPLE
+from app.db.tables import ForecastResult, Job
+from app.services import forecast_jobs
+from app.services.errors import InputError
+
+router = APIRouter(prefix="/v1/backtests", tags=["backtests"])
+
+
+def backtest_read(job: Job, results: list[ForecastResult]) -> BacktestRead:
+    read = BacktestRead.model_validate(job, from_attributes=True)
+    if job.status == "succeeded":
+        read.result = BacktestResultOut.model_validate(
+            {"series": [{"id": r.series_id, "metrics": r.payload} for r in results]}
+        )
+    return read
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=BacktestRead,
+    response_model_exclude_none=True,
+    responses={
+        **example_response(202, {**JOB_EXAMPLE, "kind": "backtest", "status": "queued"}),
+        **ERROR_RESPONSES,
+    },
+    summary="Run a rolling-origin backtest",
+)
+def create_backtest(
+    body: BacktestCreate,
+    response: Response,
+    uow: UowDep,
+    tenant: TenantDep,
+    settings: SettingsDep,
+    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
+) -> BacktestRead:
+    """`folds` origins `horizon` apart at the end of each series; at each a fresh model is
+    fitted on the data before it and scored on the next `horizon` points."""
+    if body.model.kind == "auto":
+        raise InputError("model.kind", "backtests need a concrete kind: bayes_ar or ensemble")
+    held_out = body.folds * body.horizon
+    job, _ = forecast_jobs.submit(
+        uow.session,
+        uow.outbox,
+        settings,
+        tenant_id=tenant.id,
+        request=body.model_dump(mode="json"),
+        min_length=lambda d: body.model.min_length(d) + held_out,
+        idempotency_key=idempotency_key,
+        kind="backtest",
+    )
+    uow.commit()
+    response.headers["Location"] = f"/v1/backtests/{job.id}"
+    return backtest_read(job, [])
+
+
+@router.get(
+    "/{backtest_id}",
+    response_model=BacktestRead,
+    response_model_exclude_none=True,
+    responses={
+        **example_response(200, BACKTEST_EXAMPLE),
+        404: {"description": "No such backtest for this tenant"},
+        **ERROR_RESPONSES,
+    },
+    summary="Read a backtest and its metrics",
+)
+def read_backtest(backtest_id: str, uow: UowDep, tenant: TenantDep) -> BacktestRead:
+    job, results = forecast_jobs.get_with_results(uow.session, tenant.id, backtest_id, "backtest")
+    return backtest_read(job, results)

@@ -1,0 +1,90 @@
+"""Training a model version on workers: fit, serialise to safetensors, record the version."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.db.repositories import jobs, model_versions
+from app.db.tables import ModelVersion
+from app.services.fitting import device_for, fit_spec
+from app.services.job_runner import JobInput, Progress, Store, run_job
+from app.version import code_version
+from models.forecasting import dumps
+
+VALIDATION_HORIZON = 10  # what "auto" scores candidates on when training a version
+
+
+def fingerprint(values: np.ndarray) -> str:
+    """sha256 of the training data (shape and float64 bytes)."""
+    digest = hashlib.sha256(str(values.shape).encode())
+    digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+    return digest.hexdigest()
+
+
+def min_context(kind: str, params: dict[str, Any], fitted: dict[str, Any]) -> int:
+    """The shortest series a forecast with this version can be conditioned on."""
+    if kind == "ensemble":
+        return int(params.get("lags", 32))
+    return int(fitted.get("order", params.get("lags") or 1))
+
+
+def train_compute(job: JobInput, progress: Progress) -> Store:
+    request, spec = job.request, job.model
+    y = np.asarray(request["series"][0]["values"], dtype=float)
+    started = time.monotonic()
+    model, fitted = fit_spec(spec, y, VALIDATION_HORIZON, job.seed, progress)
+    seconds = time.monotonic() - started
+    kind, params = spec["kind"], spec.get("params", {})
+    if kind == "auto":  # the version is the chosen concrete model
+        kind = fitted["auto"]["choice"]
+        params = params[kind]
+    artifact = dumps(model)
+    metrics = {
+        "fitted": fitted,
+        "train_seconds": round(seconds, 3),
+        "n_obs": int(y.shape[0]),
+        "min_context": min_context(kind, params, fitted),
+        "device": device_for(spec),
+    }
+
+    def store(session: Session, job_id: str) -> dict[str, Any]:
+        existing = model_versions.by_job(session, job_id)
+        if existing is not None:  # a redelivered task: the version is already recorded
+            return {"model": existing.name, "version": existing.version}
+        tenant_id = _tenant_of(session, job_id)
+        parent = model_versions.latest(session, tenant_id, request["name"])
+        version = model_versions.add(
+            session,
+            ModelVersion(
+                tenant_id=tenant_id,
+                name=request["name"],
+                version=(parent.version + 1) if parent else 1,
+                kind=kind,
+                params=params,
+                artifact=artifact,
+                data_fingerprint=fingerprint(y),
+                metrics=metrics,
+                code_version=code_version(),
+                parent_id=parent.id if parent else None,
+                job_id=job_id,
+            ),
+        )
+        return {"model": version.name, "version": version.version}
+
+    return store
+
+
+def _tenant_of(session: Session, job_id: str) -> str:
+    job = jobs.get(session, job_id)
+    if job is None:
+        raise ValueError(f"job {job_id} vanished")
+    return job.tenant_id
+
+
+def run(factory: sessionmaker[Session], job_id: str, worker: str) -> str:
+    return run_job(factory, job_id, worker, train_compute, device_for)

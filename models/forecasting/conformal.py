@@ -1,0 +1,109 @@
+"""Split-conformal recalibration of a forecaster's own intervals, per horizon step.
+
+Calibration scores come from rolling-origin backtest folds (`backtest.rolling_origin`): for
+level L and step j the CQR nonconformity score of fold f, dimension i is
+    s = max(lower_L - y, y - upper_L)                   (Romano et al. 2019, eq. 6),
+negative inside the interval. With n scores for step j, q_j is their k-th smallest value,
+k = ceil((n + 1) L / 100), and the calibrated interval is [lower - q_j, upper + q_j]: it widens
+an overconfident model's intervals (q > 0) and narrows an underconfident one's (q < 0). Under
+exchangeability of calibration and test scores, coverage is >= L/100 marginally for each step
+(Vovk, Gammerman & Shafer 2005, ch. 2 and 4; Romano et al. 2019, thm. 1). Each step is
+calibrated on its own, as in Stankeviciute, Alaa & van der Schaar 2021 ("Conformal time-series
+forecasting"), whose Bonferroni correction for joint coverage over the horizon is not applied
+here: coverage is per step. Rolling-origin folds of one series are only approximately
+exchangeable (dependence, growing training windows), so the guarantee is approximate.
+
+Pooling: a level-L quantile is finite only when n >= n_min(L), the smallest n with
+ceil((n + 1) L / 100) <= n (4 at 80%, 19 at 95%). Scores of all dimensions are pooled. When a
+step has fewer than max(n_min(L), min_scores) scores, the window of steps
+[j - w, j + w] (clipped to the horizon) is widened one step at a time until it holds enough;
+if all steps pooled are still too few, q_j = +inf (the interval is unbounded, honestly).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from models.forecasting.base import FloatArray, Forecast
+
+
+def cqr_scores(lower: ArrayLike, upper: ArrayLike, y: ArrayLike) -> FloatArray:
+    """CQR nonconformity max(lower - y, y - upper), elementwise (Romano et al. 2019)."""
+    lo, hi, Y = (np.asarray(a, dtype=np.float64) for a in (lower, upper, y))
+    return np.asarray(np.maximum(lo - Y, Y - hi))
+
+
+def min_calibration_size(level: float) -> int:
+    """Smallest n for which the level-% conformal quantile of n scores is finite."""
+    if not 0.0 < level < 100.0:
+        raise ValueError(f"level must lie in (0, 100), got {level}")
+    n = 1
+    while math.ceil((n + 1) * level / 100.0 - 1e-9) > n:
+        n += 1
+    return n
+
+
+def conformal_quantile(scores: ArrayLike, level: float) -> float:
+    """The ceil((n + 1) L/100)-th smallest of n scores (+inf when that exceeds n)."""
+    s = np.sort(np.asarray(scores, dtype=np.float64).ravel())
+    n = s.size
+    k = math.ceil((n + 1) * level / 100.0 - 1e-9)  # guard against (n+1)L/100 = 19.000000001
+    return float(s[k - 1]) if 1 <= k <= n else math.inf
+
+
+def stepwise_margins(
+    scores: ArrayLike, level: float, min_scores: int | None = None
+) -> tuple[FloatArray, FloatArray]:
+    """Per-step conformal margins from scores (n, h) (rows: fold x dimension; NaN = missing).
+
+    Returns q (h,) and the number of scores used per step (h,), after pooling the window of
+    neighbouring steps needed to reach max(min_scores, min_calibration_size(level)).
+    """
+    S = np.asarray(scores, dtype=np.float64)
+    if S.ndim != 2 or S.shape[1] == 0:
+        raise ValueError(f"scores must be (n, h) with h >= 1, got shape {S.shape}")
+    if min_scores is not None and min_scores < 1:
+        raise ValueError(f"min_scores must be >= 1, got {min_scores}")
+    need = max(min_calibration_size(level), int(min_scores or 1))
+    h = S.shape[1]
+    ok = np.isfinite(S)
+    q, used = np.empty(h), np.empty(h)
+    for j in range(h):
+        for w in range(h):
+            a, b = max(0, j - w), min(h, j + w + 1)
+            pooled = S[:, a:b][ok[:, a:b]]
+            if pooled.size >= need or (a == 0 and b == h):
+                break
+        q[j] = conformal_quantile(pooled, level)
+        used[j] = pooled.size
+    return q, used
+
+
+def conformal_adjust(
+    forecast: Forecast, scores: dict[float, FloatArray], min_scores: int | None = None
+) -> dict[float, tuple[FloatArray, FloatArray]]:
+    """Calibrated intervals {L: (lower - q, upper + q)} for each level L in `scores`.
+
+    forecast: the model's own forecast, intervals (h, d) (left unchanged; report the result
+    next to them). scores: L -> (n_folds d, H) CQR scores from backtests with H >= h; margins
+    are computed over all H steps (so pooling may borrow from later steps) and the first h are
+    used. Where q < -(upper - lower)/2 the interval collapses to its midpoint.
+    """
+    out: dict[float, tuple[FloatArray, FloatArray]] = {}
+    for L, S in scores.items():
+        key = float(L)
+        if key not in forecast.intervals:
+            raise ValueError(f"the forecast has no {key:g}% interval to calibrate")
+        lo, hi = forecast.intervals[key]
+        h = lo.shape[0]
+        if np.shape(S)[-1] < h:
+            raise ValueError(f"scores cover {np.shape(S)[-1]} steps, the forecast has {h}")
+        q = stepwise_margins(S, key, min_scores)[0][:h].reshape((h,) + (1,) * (lo.ndim - 1))
+        new_lo, new_hi = lo - q, hi + q
+        mid = 0.5 * (lo + hi)
+        crossed = new_lo > new_hi
+        out[key] = (np.where(crossed, mid, new_lo), np.where(crossed, mid, new_hi))
+    return out

@@ -1,0 +1,74 @@
+"""Model selection by held-out CRPS: nonlinear dynamics pick the ensemble, linear the AR."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from models.forecasting import AnchoredEnsembleAR, BayesianAR, Forecaster, select_by_crps
+from models.forecasting.auto import one_se_choice
+
+
+def henon_x(T: int, seed: int) -> np.ndarray:
+    """x-series of the Henon map x' = 1 - 1.4 x^2 + y, y' = 0.3 x, plus 1% noise: (T,)."""
+    x, y = 0.1, 0.0
+    out = np.empty(T + 100)
+    for t in range(T + 100):
+        x, y = 1.0 - 1.4 * x * x + y, 0.3 * x
+        out[t] = x
+    return out[100:] + 0.01 * np.random.default_rng(seed).standard_normal(T)
+
+
+def ar2(T: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    e = rng.standard_normal(T + 200)
+    y = np.zeros(T + 200)
+    for t in range(2, T + 200):
+        y[t] = 0.6 * y[t - 1] - 0.3 * y[t - 2] + e[t]
+    return y[200:]
+
+
+def candidates() -> dict[str, Callable[[], Forecaster]]:
+    return {
+        "bayes_ar": BayesianAR,
+        "ensemble": lambda: AnchoredEnsembleAR(
+            lags=4, hidden=32, members=8, epochs=100, patience=15, batch_size=64
+        ),
+    }
+
+
+def test_picks_the_ensemble_on_the_henon_map() -> None:
+    best, scores = select_by_crps(henon_x(400, 0), candidates(), horizon=5)
+    assert best == "ensemble"
+    assert scores["ensemble"] < 0.3 * scores["bayes_ar"], scores
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_picks_the_bayesian_ar_on_linear_ar2(seed: int) -> None:
+    best, scores = select_by_crps(ar2(400, seed), candidates(), horizon=5)
+    assert best == "bayes_ar", scores
+    assert set(scores) == {"bayes_ar", "ensemble"} and all(np.isfinite(list(scores.values())))
+
+
+def test_one_standard_error_rule() -> None:
+    a = np.array([1.0, 2.0, 3.0, 4.0])
+    wiggle = np.array([0.02, -0.03, 0.01, -0.01])  # better on average, within one s.e.
+    assert one_se_choice({"simple": a, "flexible": a + wiggle}) == "simple"
+    assert one_se_choice({"simple": a, "flexible": a - 0.5}) == "flexible"
+    assert one_se_choice({"simple": a + np.nan, "flexible": a}) == "flexible"
+    assert one_se_choice({"simple": np.array([1.0]), "flexible": np.array([0.9])}) == "flexible"
+
+
+def test_invalid_arguments_raise() -> None:
+    y = ar2(100, 0)
+    for kw in (
+        {"horizon": 0},
+        {"horizon": 3, "val_fraction": 1.0},
+        {"horizon": 3, "val_fraction": 0.001},
+    ):
+        with pytest.raises(ValueError):
+            select_by_crps(y, {"bayes_ar": BayesianAR}, **kw)  # type: ignore[arg-type]
+    with pytest.raises(ValueError):
+        select_by_crps(y, {}, horizon=3)

@@ -1,0 +1,136 @@
+"""Split-conformal recalibration: the quantile rule, pooling, and coverage on fresh data."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Self
+
+import numpy as np
+import pytest
+
+from models.forecasting import BayesianAR, Forecast, summarize_samples
+from models.forecasting.backtest import rolling_origin
+from models.forecasting.conformal import (
+    conformal_adjust,
+    conformal_quantile,
+    cqr_scores,
+    min_calibration_size,
+    stepwise_margins,
+)
+
+
+@dataclass
+class Shrunk:
+    """A deliberately overconfident forecaster: BayesianAR paths shrunk towards the median."""
+
+    factor: float = 0.5
+
+    def fit(self, y: Any) -> Self:
+        self.inner = BayesianAR(lags=1).fit(y)
+        return self
+
+    def predict(
+        self,
+        horizon: int,
+        *,
+        levels: Sequence[float] = (80, 95),
+        quantiles: Sequence[float] = (),
+        num_samples: int = 1000,
+        seed: int = 0,
+        return_samples: bool = False,
+    ) -> Forecast:
+        f = self.inner.predict(horizon, num_samples=num_samples, seed=seed, return_samples=True)
+        assert f.samples is not None
+        P = f.median + self.factor * (f.samples - f.median)
+        return summarize_samples(P, P, levels, quantiles, return_samples)
+
+    @property
+    def params_(self) -> dict[str, Any]:
+        return {"factor": self.factor}
+
+
+def ar1(n: int, rng: np.random.Generator, phi: float = 0.7) -> np.ndarray:
+    e = rng.standard_normal(n + 100)
+    y = np.zeros(n + 100)
+    for t in range(1, n + 100):
+        y[t] = phi * y[t - 1] + e[t]
+    return 3.0 + y[100:]
+
+
+def test_quantile_rule_and_minimum_size() -> None:
+    s = np.arange(1.0, 20.0)  # 19 scores
+    assert conformal_quantile(s, 95) == 19.0  # k = ceil(20 * 0.95) = 19
+    assert conformal_quantile(s[:18], 95) == math.inf  # k = ceil(19 * 0.95) = 19 > 18
+    assert conformal_quantile(s, 80) == 16.0  # k = ceil(16.0) = 16
+    assert conformal_quantile(s[::-1], 50) == 10.0  # order does not matter
+    assert [min_calibration_size(L) for L in (50, 80, 90, 95)] == [1, 4, 9, 19]
+    with pytest.raises(ValueError):
+        min_calibration_size(100)
+    np.testing.assert_allclose(
+        cqr_scores([0.0, 0.0, 0.0], [2.0, 2.0, 2.0], [-1, 1.5, 3]), [1, -0.5, 1]
+    )
+
+
+def test_pooling_widens_the_window_of_steps_until_enough_scores() -> None:
+    S = np.array([[1.0, 2.0, 3.0, 4.0, 5.0], [1.5, 2.5, 3.5, 4.5, 5.5]])  # 2 scores per step
+    q, used = stepwise_margins(S, 80)  # needs 4 scores: one step either side
+    np.testing.assert_array_equal(used, [4, 6, 6, 6, 4])
+    # step 0 pools {1, 1.5, 2, 2.5}: k = ceil(5 * 0.8) = 4 -> 2.5
+    # step 2 pools {2, 2.5, 3, 3.5, 4, 4.5}: k = ceil(7 * 0.8) = 6 -> 4.5
+    np.testing.assert_allclose(q, [2.5, 3.5, 4.5, 5.5, 5.5])
+    q50, used50 = stepwise_margins(S, 50)  # 1 score is enough at 50%: no pooling
+    np.testing.assert_array_equal(used50, 2)
+    np.testing.assert_allclose(q50, S.max(axis=0))  # k = ceil(3 * 0.5) = 2 of 2
+    q_all, used_all = stepwise_margins(S[:, :2], 95)  # 4 < 19 even with all steps: unbounded
+    assert np.all(np.isinf(q_all)) and np.all(used_all == 4)
+    _, used_many = stepwise_margins(S, 80, min_scores=10)
+    np.testing.assert_array_equal(used_many, 10)
+
+
+def test_adjust_shifts_each_bound_and_leaves_the_forecast_alone() -> None:
+    rng = np.random.default_rng(0)
+    P = rng.standard_normal((200, 3, 2))
+    f = summarize_samples(P, P, levels=(80, 95))
+    lo80 = f.intervals[80.0][0].copy()
+    S80 = np.tile([[0.5, -0.1, 2.0]], (10, 1))  # constant scores per step -> q = that score
+    S95 = np.full((10, 4), -50.0)  # pooled over 2 steps (19 needed); collapses to the midpoint
+    out = conformal_adjust(f, {80: S80, 95.0: S95}, min_scores=1)
+    np.testing.assert_allclose(out[80.0][0], lo80 - np.array([0.5, -0.1, 2.0])[:, None])
+    np.testing.assert_allclose(
+        out[80.0][1], f.intervals[80.0][1] + np.array([0.5, -0.1, 2])[:, None]
+    )
+    np.testing.assert_array_equal(f.intervals[80.0][0], lo80)  # not overwritten
+    mid = 0.5 * (f.intervals[95.0][0] + f.intervals[95.0][1])
+    np.testing.assert_allclose(out[95.0][0], mid)
+    np.testing.assert_allclose(out[95.0][1], mid)
+    with pytest.raises(ValueError, match="steps"):
+        conformal_adjust(f, {80: S80[:, :2]})
+    with pytest.raises(ValueError, match="50% interval"):
+        conformal_adjust(f, {50: S80})
+
+
+def test_calibrated_coverage_is_nominal_on_fresh_data_where_the_raw_is_not() -> None:
+    # Calibrate on backtest folds of one AR(1) series; check on the same origins of an
+    # independent series (so calibration and test folds are exchangeable).
+    h, F, T0 = 3, 400, 60
+    y_cal = ar1(T0 + F * h, np.random.default_rng(1))
+    cal = rolling_origin(y_cal, Shrunk, horizon=h, folds=F, num_samples=200)
+    y_new = ar1(T0 + F * h, np.random.default_rng(2))
+    raw = {80.0: [], 95.0: []}
+    calibrated = {80.0: [], 95.0: []}
+    for k, o in enumerate(cal.origins):
+        f = Shrunk().fit(y_new[:o]).predict(h, num_samples=200, seed=k)
+        truth = y_new[o : o + h, None]
+        adj = conformal_adjust(f, cal.scores)
+        for L in (80.0, 95.0):
+            lo, hi = f.intervals[L]
+            raw[L].append(np.mean((lo <= truth) & (truth <= hi)))
+            lo, hi = adj[L]
+            calibrated[L].append(np.mean((lo <= truth) & (truth <= hi)))
+    cov_raw = {L: float(np.mean(v)) for L, v in raw.items()}
+    cov_cal = {L: float(np.mean(v)) for L, v in calibrated.items()}
+    assert cov_raw[80.0] < 0.65 and cov_raw[95.0] < 0.85, cov_raw
+    assert abs(cov_cal[80.0] - 0.80) < 0.05, cov_cal
+    assert abs(cov_cal[95.0] - 0.95) < 0.03, cov_cal

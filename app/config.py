@@ -42,6 +42,13 @@ class Settings(BaseSettings):
 
     # Worker behaviour.
     task_max_retries: int = 3
+    # The reaper (a periodic task) re-sends jobs and stream cycles that went silent:
+    # queued but never picked up (the broker lost the message, or the send failed after
+    # the commit), or running on a worker that vanished.
+    reap_interval_s: float = 30.0
+    resend_queued_after_s: float = 300.0
+    requeue_running_after_s: float = 900.0
+    max_job_attempts: int = 5
     # Intra-op threads per worker process: the ensembles here are small, and with more
     # threads than free cores they spin-wait (measured 12x slower on 2 busy cores).
     torch_threads: int = 1

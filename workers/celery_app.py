@@ -14,4 +14,7 @@ torch.set_num_threads(get_settings().torch_threads)
 
 celery_app = Celery("kalmanac", include=["workers.tasks"])
 celery_app.conf.update(celery_config(get_settings().broker_url))
+celery_app.conf.beat_schedule = {
+    "reap-silent-work": {"task": "jobs.reap", "schedule": get_settings().reap_interval_s},
+}
 app = celery_app  # the name `celery -A workers.celery_app` looks for

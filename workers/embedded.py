@@ -11,7 +11,8 @@ import threading
 
 from celery.worker import WorkController
 
-from app.queue import QUEUES
+from app.config import get_settings
+from app.queue import QUEUES, producer
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,24 @@ class EmbeddedWorker:
         self._thread = threading.Thread(
             target=self._worker.start, name="celery-embedded", daemon=True
         )
+        # Celery beat would fork a process, which cannot reach an in-memory broker; a timer
+        # thread sends the reaper's task on the same schedule instead.
+        self._stopping = threading.Event()
+        self._timer = threading.Thread(target=self._schedule_reaper, name="reaper", daemon=True)
+
+    def _schedule_reaper(self) -> None:
+        settings = get_settings()
+        while not self._stopping.wait(settings.reap_interval_s):
+            producer(settings.broker_url).send_task("jobs.reap", queue="cpu")
 
     def start(self, timeout: float = 30.0) -> None:
         self._thread.start()
         if not self._worker.ready.wait(timeout):
             raise RuntimeError("embedded Celery worker did not start")
+        self._timer.start()
         log.info("embedded Celery worker consuming %s", ",".join(QUEUES))
 
     def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
         self._worker.stop(in_sighandler=False)
         self._thread.join(timeout)

@@ -14,9 +14,11 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import get_settings
+from app.db.base import utcnow
 from app.db.repositories import jobs
 from app.db.session import get_sessionmaker
-from app.services import assimilation_runs, forecast_runs, training_runs
+from app.queue import Outbox
+from app.services import assimilation_runs, forecast_runs, reaper, training_runs
 from workers.celery_app import celery_app
 
 log = logging.getLogger(__name__)
@@ -83,3 +85,16 @@ def assimilation_cycle(self: Any, stream_id: str) -> int:
         # A missing seq is awaited; come back when its timeout is up.
         assimilation_cycle.apply_async(args=[stream_id], countdown=outcome.retry_in_s, queue="cpu")
     return outcome.assimilated
+
+
+@celery_app.task(name="jobs.reap", acks_late=True, ignore_result=True)
+def reap() -> dict[str, int]:
+    settings = get_settings()
+    outbox = Outbox()
+    with _factory().begin() as session:
+        report = reaper.reap(session, outbox, settings, utcnow())
+    outbox.flush(settings)  # after the commit, like every other send
+    counts = {k: len(v) for k, v in vars(report).items()}
+    if any(counts.values()):
+        log.warning("reaper re-sent silent work: %s", counts)
+    return counts

@@ -69,6 +69,8 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Last sign of life: sent to the broker (queued) or progress from a worker (running).
+    heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     summary: Mapped[dict[str, Any] | None] = mapped_column(default=None)
 
 

@@ -26,3 +26,11 @@ def test_stream_throughput_quick_loses_nothing(tmp_path: Path, redis_url: str) -
     assert json.loads(out.read_text())["rows"] == result["rows"]
     for row in result["rows"]:
         assert row["lost"] == 0 and row["assimilated_obs_per_s"] > 0
+
+
+def test_ensemble_training_quick(tmp_path: Path) -> None:
+    from bench.ensemble_training import main as ensemble_training
+
+    result = ensemble_training(["--quick", "--out", str(tmp_path / "e.json")])
+    assert {r["device"] for r in result["rows"]} >= {"cpu"}
+    assert all(r["epochs_run"] >= 1 and r["seconds"] > 0 for r in result["rows"])

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
@@ -98,13 +98,14 @@ def claim(session: Session, job_id: str, worker: str, device: str) -> bool:
         status="running",
         attempts=Job.attempts + 1,
         started_at=utcnow(),
+        heartbeat_at=utcnow(),
         worker=worker,
         device=device,
     )
 
 
 def set_progress(session: Session, job_id: str, progress: float) -> bool:
-    return _transition(session, job_id, ("running",), progress=progress)
+    return _transition(session, job_id, ("running",), progress=progress, heartbeat_at=utcnow())
 
 
 def succeed(session: Session, job_id: str, summary: dict[str, Any] | None = None) -> bool:
@@ -138,3 +139,22 @@ def lock_status(session: Session, job_id: str) -> str | None:
     return session.scalars(
         select(Job.status).where(Job.id == job_id).with_for_update()
     ).one_or_none()
+
+
+def silent_since(session: Session, status: str, cutoff: datetime, limit: int) -> list[Job]:
+    """Jobs in `status` with no sign of life (heartbeat, else creation) since `cutoff`."""
+    last_seen = func.coalesce(Job.heartbeat_at, Job.created_at)
+    return list(
+        session.scalars(
+            select(Job)
+            .where(Job.status == status, last_seen < cutoff)
+            .order_by(last_seen)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def mark_sent(session: Session, job_id: str, status: str) -> bool:
+    """Back to queued (from `status`) with the time it was sent again as its heartbeat."""
+    return _transition(session, job_id, (status,), status="queued", heartbeat_at=utcnow())

@@ -165,3 +165,15 @@ def mark_late(session: Session, stream_id: str, last_seq: int) -> None:
         .values(status="skipped", reason="arrived after its gap was skipped")
         .execution_options(synchronize_session=False)
     )
+
+
+def with_stale_pending(session: Session, received_before: datetime, limit: int) -> list[str]:
+    """Streams holding an observation still pending since before `received_before`."""
+    return list(
+        session.scalars(
+            select(Observation.stream_id)
+            .where(Observation.status == "pending", Observation.received_at < received_before)
+            .group_by(Observation.stream_id)
+            .limit(limit)
+        )
+    )

@@ -36,7 +36,6 @@ def backtest_read(job: Job, results: list[ForecastResult]) -> BacktestRead:
     "",
     status_code=202,
     response_model=BacktestRead,
-    response_model_exclude_none=True,
     responses={
         **example_response(202, {**JOB_EXAMPLE, "kind": "backtest", "status": "queued"}),
         **ERROR_RESPONSES,
@@ -74,7 +73,6 @@ def create_backtest(
 @router.get(
     "/{backtest_id}",
     response_model=BacktestRead,
-    response_model_exclude_none=True,
     responses={
         **example_response(200, BACKTEST_EXAMPLE),
         404: {"description": "No such backtest for this tenant"},

@@ -59,7 +59,6 @@ def forecast_read(job: Job, results: list[ForecastResult]) -> ForecastRead:
     "",
     status_code=202,
     response_model=ForecastRead,
-    response_model_exclude_none=True,
     responses={
         **example_response(202, {**JOB_EXAMPLE, "status": "queued"}, "Queued"),
         **example_response(200, FORECAST_EXAMPLE, "Finished within ?wait=S; result included"),
@@ -113,7 +112,6 @@ async def create_forecast(
 @router.get(
     "/{forecast_id}",
     response_model=ForecastRead,
-    response_model_exclude_none=True,
     responses={
         **example_response(200, FORECAST_EXAMPLE),
         404: {"description": "No such forecast for this tenant"},

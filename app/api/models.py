@@ -123,7 +123,7 @@ def read_model(name: Name, uow: UowDep, tenant: TenantDep) -> ModelRead:
     summary="One version of a model",
 )
 def read_version(
-    name: Name, version: Annotated[int, Path(ge=1)], uow: UowDep, tenant: TenantDep
+    name: Name, version: Annotated[int, Path(ge=1, lt=2**31)], uow: UowDep, tenant: TenantDep
 ) -> ModelVersionRead:
     return version_read(service.get_version(uow.session, tenant.id, name, version))
 

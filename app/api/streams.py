@@ -39,6 +39,7 @@ QueryLevel = Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)]
 QueryQuantile = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
 NOT_FOUND = {404: {"description": "No such stream for this tenant"}}
 SSE_POLL_S = 0.2
+MAX_SEQ = 2**62  # as in ObservationIn.seq; keeps numbers inside a BIGINT
 SSE_HEARTBEAT_S = 15.0
 
 
@@ -158,7 +159,7 @@ def list_analyses(
     stream_id: str,
     uow: UowDep,
     tenant: TenantDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, lt=MAX_SEQ)] = 0,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
 ) -> AnalysisList:
     rows, next_cursor = stream_service.analyses(uow.session, tenant.id, stream_id, after_seq, limit)
@@ -171,7 +172,6 @@ def list_analyses(
 @router.get(
     "/{stream_id}/forecast",
     response_model=ForecastRead,
-    response_model_exclude_none=True,
     responses={**example_response(200, FORECAST_EXAMPLE), **NOT_FOUND, **ERROR_RESPONSES},
     summary="Ensemble forecast from the latest analysis",
 )
@@ -251,13 +251,14 @@ def stream_events(
     uow: UowDep,
     tenant: TenantDep,
     settings: SettingsDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, lt=MAX_SEQ)] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Pushes each new analysis as `event: analysis` with the seq as its id (reconnect with
     `Last-Event-ID` to resume). Ends when the stream is closed and fully assimilated."""
     stream_service.get(uow.session, tenant.id, stream_id)
-    start = int(last_event_id) if last_event_id and last_event_id.isdigit() else after_seq
+    resume = last_event_id.isdigit() and int(last_event_id) < MAX_SEQ if last_event_id else False
+    start = int(last_event_id) if resume and last_event_id else after_seq
     factory = get_sessionmaker(settings.database_url)
     tenant_id = tenant.id
 

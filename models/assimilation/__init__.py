@@ -4,7 +4,7 @@ from models.assimilation.config import METHODS, AnalysisInfo, FilterConfig, anal
 from models.assimilation.cycle import CycleResult, assimilate, ensemble_init
 from models.assimilation.enkf import enkf_analysis
 from models.assimilation.etkf import etkf_analysis, etkf_step
-from models.assimilation.inflation import enkf_n_inflation, inflate
+from models.assimilation.inflation import enkf_n_factor, enkf_n_inflation, inflate
 from models.assimilation.letkf import letkf_analysis, letkf_step
 from models.assimilation.localization import gaspari_cohn, taper_matrix
 from models.assimilation.observation import LinearObs, whitened_anomalies
@@ -19,6 +19,7 @@ __all__ = [
     "analysis",
     "assimilate",
     "enkf_analysis",
+    "enkf_n_factor",
     "enkf_n_inflation",
     "ensemble_init",
     "etkf_analysis",

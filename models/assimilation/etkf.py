@@ -23,7 +23,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from models.assimilation.inflation import enkf_n_inflation, inflate
+from models.assimilation.inflation import enkf_n_factor, inflate
 from models.assimilation.observation import LinearObs, whitened_anomalies
 from models.assimilation.rotation import rotate_anomalies
 
@@ -62,34 +62,47 @@ def etkf_step(
     N, m = Yw.shape
     N1 = N - 1
     adaptive = infl == "adaptive"
-    one = torch.ones((), dtype=E.dtype, device=E.device)
+    # Without adaptive inflation l1 = 1 and every product with it below is skipped (exact).
+    l1 = 1.0
     if m >= N:  # ensemble space: G = Yw Yw^T = V diag(lam) V^T
         lam, V = torch.linalg.eigh(Yw @ Yw.T)
         lam = lam.clamp(min=0.0)
         vb = V.T @ (Yw @ dyw)  # (N,)
-        l1 = enkf_n_inflation(lam, vb**2, N, xN=xN) if adaptive else one
-        lam_i = l1**2 * lam  # spectrum of the inflated G
-        w = l1 * (V @ (vb / (lam_i + N1)))
-        T = (V * torch.sqrt(N1 / (lam_i + N1))) @ V.T
-        Xa = l1 * (w[None, :] + T) @ A  # (1 w^T + T) applied to the inflated anomalies
+        lam_i = lam
+        if adaptive:  # solved on the host: one transfer of two N-vectors
+            lam_h, vb_h = torch.stack((lam, vb)).tolist()
+            l1 = enkf_n_factor(lam_h, [v * v for v in vb_h], N, xN=xN)
+            lam_i = (l1 * l1) * lam  # spectrum of the inflated G
+        d = lam_i + N1
+        w = V @ (vb / d)
+        T = (V * torch.sqrt(N1 / d)) @ V.T
+        # 1 w^T + T (w broadcast along the rows), applied to the inflated anomalies l1 A
+        W = l1 * (l1 * w + T) if adaptive else w + T
+        Xa = W @ A
     else:  # observation space: S = Yw^T Yw = U diag(lam) U^T, G's non-zero spectrum
         lam, U = torch.linalg.eigh(Yw.T @ Yw)
         lam = lam.clamp(min=0.0)
         ud = U.T @ dyw  # (m,)
-        l1 = enkf_n_inflation(lam, lam * ud**2, N, xN=xN) if adaptive else one
-        lam_i = l1**2 * lam
-        Yi, Ai = l1 * Yw, l1 * A
-        w = Yi @ (U @ (ud / (lam_i + N1)))  # Pw Yw dyw = Yw (S + N1 I)^{-1} dyw
-        a = torch.sqrt(N1 / (lam_i + N1))
-        f = -1.0 / ((lam_i + N1) * (a + 1.0))  # (a - 1) / lam without the 0/0
+        lam_i, Yi, Ai = lam, Yw, A
+        if adaptive:
+            lam_h, ud_h = torch.stack((lam, ud)).tolist()
+            b2 = [la * (u * u) for la, u in zip(lam_h, ud_h, strict=True)]
+            l1 = enkf_n_factor(lam_h, b2, N, xN=xN)
+            lam_i = (l1 * l1) * lam
+            Yi, Ai = l1 * Yw, l1 * A
+        d = lam_i + N1
+        w = Yi @ (U @ (ud / d))  # Pw Yw dyw = Yw (S + N1 I)^{-1} dyw
+        a = torch.sqrt(N1 / d)
+        f = -1.0 / (d * (a + 1.0))  # (a - 1) / lam without the 0/0
         TA = Ai + Yi @ (U @ (f[:, None] * (U.T @ (Yi.T @ Ai))))  # T = I + Yw U f U^T Yw^T
-        Xa = (w @ Ai)[None, :] + TA
+        Xa = (w @ Ai) + TA
     E_a = xbar + Xa
     if rotate:
         E_a = rotate_anomalies(E_a, generator)
     if not adaptive and infl != 1.0:
         E_a = inflate(E_a, float(infl))
-    return E_a, (l1 if adaptive else one * float(infl))
+    used = l1 if adaptive else float(infl)
+    return E_a, torch.full((), used, dtype=E.dtype, device=E.device)
 
 
 def etkf_analysis(

@@ -20,12 +20,15 @@ DAPPER's `EnKF_N` (Raanes et al., nansencenter/DAPPER).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor
 
 _L1_BRACKET = (1e-3, 1e3)  # prior inflation factors searched (then clamped to)
 _MAX_ITER = 60
-_TOL = 1e-12
+_TOL = 1e-12  # relative step at which to stop (Newton's error is then at round-off)
 
 
 def inflate(E: Tensor, factor: float | Tensor) -> Tensor:
@@ -37,18 +40,81 @@ def inflate(E: Tensor, factor: float | Tensor) -> Tensor:
     return xbar + (E - xbar) * factor
 
 
+def _check(N: int, xN: float, g: int) -> None:
+    if N < 2:
+        raise ValueError(f"EnKF-N needs N >= 2 members, got {N}")
+    if xN <= 0:
+        raise ValueError(f"xN must be positive, got {xN}")
+    if N + g <= 0:
+        raise ValueError(f"EnKF-N needs N + g > 0, got N={N}, g={g}")
+
+
+def enkf_n_factor(
+    lam: Sequence[float], b2: Sequence[float], N: int, *, xN: float = 1.0, g: int = 0
+) -> float:
+    """The single (global) EnKF-N prior inflation l1, solved on the host in Python floats.
+
+    Same problem and the same safeguarded Newton iteration as `enkf_n_inflation` (which is
+    the batched, on-device version), for one factor: lam and b2 are the k <= N eigenvalues
+    of G and squared projections (Python floats, e.g. from `Tensor.tolist()`). A handful
+    of scalar iterations on k values are far cheaper in Python than as tiny tensor ops with
+    a device sync each. Agrees with `enkf_n_inflation` to round-off (sums in another order).
+    """
+    _check(N, xN, g)
+    N1 = float(N - 1)
+    if len(b2) != len(lam):
+        raise ValueError(f"lam and b2 must have the same length, got {len(lam)} and {len(b2)}")
+    lam_c = [max(v, 0.0) for v in lam]  # (NaN stays NaN, as with Tensor.clamp)
+    k = len(lam_c)
+    eN = (N + 1) / N
+    cL = (N + g) / N1
+    tr = 0.0
+    for v in lam_c:
+        tr += 1.0 / (v + N1)
+    I_KH = N1 / N * (tr + (N - k) / N1)
+    mc = math.sqrt((eN / cL) ** I_KH)
+    eN_t = xN * eN / mc
+    cL_t = xN * cL * mc
+    lo, hi = _L1_BRACKET
+    l1 = 1.0
+    for _ in range(_MAX_ITER):
+        l2 = l1 * l1
+        il2 = 1.0 / l2
+        s1 = s2 = 0.0  # sum b2 / d^2, sum lam b2 / d^3 with d = l2 lam + N1
+        for la, bb in zip(lam_c, b2, strict=True):
+            d = l2 * la + N1
+            r = bb / (d * d)
+            s1 += r
+            s2 += r * la / d
+        Jp = (-2.0 * l2 * s1 - 2.0 * eN_t * il2 + 2.0 * cL_t) / l1
+        Jpp = -2.0 * s1 + 8.0 * l2 * s2 + il2 * (6.0 * eN_t * il2 - 2.0 * cL_t)
+        if Jp < 0:
+            lo = l1
+        else:  # also for a NaN slope, as in the batched version
+            hi = l1
+        new = l1 - Jp / Jpp if Jpp > 0 else math.nan
+        if not lo <= new <= hi:
+            new = math.sqrt(lo * hi)
+        done = abs(new - l1) <= _TOL * l1
+        l1 = new
+        if done:
+            break
+    return min(max(l1, _L1_BRACKET[0]), _L1_BRACKET[1])
+
+
 def enkf_n_inflation(lam: Tensor, b2: Tensor, N: int, *, xN: float = 1.0, g: int = 0) -> Tensor:
     """Prior inflation l1 (...) minimising the dual EnKF-N cost, batched over leading dims.
 
     lam: (..., k) eigenvalues of G = Yw Yw^T (k <= N; the N - k missing ones are zero);
     b2: (..., k) squared projections (v_i^T Yw dyw)^2 on the matching eigenvectors.
     Solved by Newton's method safeguarded with bisection in log(l1) on a bracket where
-    J' changes sign (so it converges to a local minimum), to 1e-12 relative.
+    J' changes sign (so it converges to a local minimum), to 1e-12 relative. A single
+    problem (1-D lam) is solved on the host by `enkf_n_factor` instead.
     """
-    if N < 2:
-        raise ValueError(f"EnKF-N needs N >= 2 members, got {N}")
-    if xN <= 0:
-        raise ValueError(f"xN must be positive, got {xN}")
+    _check(N, xN, g)
+    if lam.ndim == 1:
+        l1_host = enkf_n_factor(lam.tolist(), b2.tolist(), N, xN=xN, g=g)
+        return torch.tensor(l1_host, dtype=lam.dtype, device=lam.device)
     N1 = float(N - 1)
     lam = lam.clamp(min=0.0)
     k = lam.shape[-1]

@@ -154,9 +154,13 @@ def whitened_anomalies(
         raise ValueError(f"y must have shape ({obs.m},), got {tuple(y.shape)}")
     xbar = E.mean(dim=0)
     A = E - xbar
-    HE = obs.H_apply(E)
-    ybar = HE.mean(dim=0)
     std = obs.std.to(device=E.device, dtype=E.dtype)
-    Yw = (HE - ybar) / std
+    if obs.indices is None and obs.H is None:  # H = I: H E - H xbar is A itself (same ops)
+        ybar = xbar
+        Yw = A / std
+    else:
+        HE = obs.H_apply(E)
+        ybar = HE.mean(dim=0)
+        Yw = (HE - ybar) / std
     dyw = (y.to(device=E.device, dtype=E.dtype) - ybar) / std
     return xbar, A, Yw, dyw

@@ -36,7 +36,9 @@ class Lorenz96:
         xp1 = torch.roll(x, -1, dims=-1)
         xm1 = torch.roll(x, 1, dims=-1)
         xm2 = torch.roll(x, 2, dims=-1)
-        return (xp1 - xm2) * xm1 - x + self.F
+        # ((xp1 - xm2) * xm1 - x) + F, in place on the fresh difference. (Gathering the three
+        # neighbours with cached indices, or with a matmul, measured no faster than the rolls.)
+        return (xp1 - xm2).mul_(xm1).sub_(x).add_(self.F)
 
     def step(self, x: Tensor, dt: float) -> Tensor:
         """One RK4 step: (..., n) -> (..., n)."""

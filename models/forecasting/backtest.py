@@ -14,15 +14,31 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, Self
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from models.forecasting.base import FloatArray, Forecast, Forecaster, check_levels
+from models.forecasting.base import FloatArray, Forecast, as_series, check_levels
 from models.metrics import crps_from_samples, smape_terms, valid_prediction_steps, winkler_score
 
 VPT_THRESHOLD = 30.0  # sMAPE (0-200) above which a chaotic forecast stops being "valid"
+
+
+class Backtestable(Protocol):
+    """The part of the `Forecaster` interface a backtest uses."""
+
+    def fit(self, y: Any) -> Self: ...
+
+    def predict(
+        self,
+        horizon: int,
+        *,
+        levels: Sequence[float] = ...,
+        num_samples: int = ...,
+        seed: int = ...,
+        return_samples: bool = ...,
+    ) -> Forecast: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +51,7 @@ class FoldScores:
     covered: dict[float, FloatArray]  # level -> 0/1
     interval_score: dict[float, FloatArray]  # level -> Winkler score
     cqr: dict[float, FloatArray]  # level -> max(lower - y, y - upper)
+    half_width: dict[float, FloatArray]  # level -> (upper - lower) / 2
     residual: FloatArray  # y - median
     vpt_steps: int
 
@@ -56,12 +73,13 @@ def score_fold(
     resid = y_test - fc.median
     with np.errstate(divide="ignore", invalid="ignore"):
         ase = np.abs(resid) / scale
-    covered, wink, cqr = {}, {}, {}
+    covered, wink, cqr, half = {}, {}, {}, {}
     for L in levels:
         lo, hi = fc.intervals[float(L)]
         covered[float(L)] = ((lo <= y_test) & (y_test <= hi)).astype(np.float64)
         wink[float(L)] = winkler_score(lo, hi, y_test, float(L))
         cqr[float(L)] = np.maximum(lo - y_test, y_test - hi)
+        half[float(L)] = (hi - lo) / 2.0
     return FoldScores(
         crps=crps_from_samples(fc.samples, y_test),
         abs_scaled_error=ase,
@@ -69,6 +87,7 @@ def score_fold(
         covered=covered,
         interval_score=wink,
         cqr=cqr,
+        half_width=half,
         residual=resid,
         vpt_steps=valid_prediction_steps(y_test, fc.median, VPT_THRESHOLD),
     )
@@ -80,7 +99,8 @@ class BacktestResult:
 
     residuals: (F, h, d) y - median per fold. scores: level -> (F d, h) CQR nonconformity
     scores max(lower_L - y, y - upper_L), row f d + j = fold f, dimension j (the input of
-    `conformal.conformal_adjust`). vpt: mean over folds of the valid prediction time in
+    `conformal.conformal_adjust`); half_widths: level -> (F d, h) (upper_L - lower_L)/2, same
+    layout (for normalised scores). vpt: mean over folds of the valid prediction time in
     Lyapunov times (None without `lyapunov_time`); vpt_folds: (F,) per fold.
     """
 
@@ -94,6 +114,7 @@ class BacktestResult:
     interval_score: dict[float, FloatArray]
     residuals: FloatArray
     scores: dict[float, FloatArray]
+    half_widths: dict[float, FloatArray]
     vpt: float | None = None
     vpt_folds: FloatArray | None = None
 
@@ -114,7 +135,7 @@ class BacktestResult:
         return out
 
     def to_dict(self, arrays: bool = True) -> dict[str, Any]:
-        """JSON-able summary; `arrays=False` leaves out residuals and scores."""
+        """JSON-able summary; `arrays=False` leaves out residuals, scores and half-widths."""
         out: dict[str, Any] = {
             "horizon": self.horizon,
             "folds": self.folds,
@@ -134,12 +155,13 @@ class BacktestResult:
         if arrays:
             out["residuals"] = self.residuals.tolist()
             out["scores"] = {f"{L:g}": self.scores[L].tolist() for L in self.levels}
+            out["half_widths"] = {f"{L:g}": self.half_widths[L].tolist() for L in self.levels}
         return out
 
 
 def rolling_origin(
     y: ArrayLike,
-    make_model: Callable[[], Forecaster],
+    make_model: Callable[[], Backtestable],
     *,
     horizon: int,
     folds: int,
@@ -164,8 +186,8 @@ def rolling_origin(
     shortest training part allowed (>= mase_lag + 1); a model that rejects its training part is
     reported with the fold and its length.
     """
-    Y = _as_2d(y)
-    T, d = Y.shape
+    Y = as_series(y)
+    T = Y.shape[0]
     h = _positive_int(horizon, "horizon")
     F = _positive_int(folds, "folds")
     s = h if step is None else _positive_int(step, "step")
@@ -221,23 +243,10 @@ def rolling_origin(
         interval_score={L: avg(lambda f, L=L: f.interval_score[L]) for L in lv},
         residuals=np.stack([f.residual for f in per_fold]),
         scores={L: np.concatenate([f.cqr[L].T for f in per_fold]) for L in lv},
+        half_widths={L: np.concatenate([f.half_width[L].T for f in per_fold]) for L in lv},
         vpt=None if vpt_folds is None else float(vpt_folds.mean()),
         vpt_folds=vpt_folds,
     )
-
-
-def _as_2d(y: ArrayLike) -> FloatArray:
-    try:
-        Y = np.asarray(y, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"y must be numeric: {exc}") from exc
-    if Y.ndim == 1:
-        Y = Y[:, None]
-    if Y.ndim != 2 or Y.shape[1] == 0:
-        raise ValueError(f"y must be (T,) or (T, d) with d >= 1, got shape {Y.shape}")
-    if not np.all(np.isfinite(Y)):
-        raise ValueError("y contains NaN or infinite values")
-    return Y
 
 
 def _positive_int(x: object, name: str) -> int:

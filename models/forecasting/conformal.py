@@ -13,6 +13,14 @@ forecasting"), whose Bonferroni correction for joint coverage over the horizon i
 here: coverage is per step. Rolling-origin folds of one series are only approximately
 exchangeable (dependence, growing training windows), so the guarantee is approximate.
 
+Normalised scores (optional): with the half-widths w = (upper - lower)/2 of the backtest
+intervals, s / w is calibrated instead and the interval becomes [lower - q w, upper + q w]
+with w the forecast's own half-width (Papadopoulos et al. 2008, "Normalized nonconformity
+measures for regression conformal prediction"; Lei et al. 2018, "Distribution-free predictive
+inference for regression", sec. 5.2). It rescales rather than shifts, so it transfers better
+when the backtest models' intervals are systematically wider or narrower than the final
+model's (e.g. fitted on less data). Coverage is still >= L/100 under exchangeability.
+
 Pooling: a level-L quantile is finite only when n >= n_min(L), the smallest n with
 ceil((n + 1) L / 100) <= n (4 at 80%, 19 at 95%). Scores of all dimensions are pooled. When a
 step has fewer than max(n_min(L), min_scores) scores, the window of steps
@@ -69,7 +77,7 @@ def stepwise_margins(
         raise ValueError(f"min_scores must be >= 1, got {min_scores}")
     need = max(min_calibration_size(level), int(min_scores or 1))
     h = S.shape[1]
-    ok = np.isfinite(S)
+    ok = ~np.isnan(S)
     q, used = np.empty(h), np.empty(h)
     for j in range(h):
         for w in range(h):
@@ -83,14 +91,21 @@ def stepwise_margins(
 
 
 def conformal_adjust(
-    forecast: Forecast, scores: dict[float, FloatArray], min_scores: int | None = None
+    forecast: Forecast,
+    scores: dict[float, FloatArray],
+    *,
+    min_scores: int | None = None,
+    half_widths: dict[float, FloatArray] | None = None,
 ) -> dict[float, tuple[FloatArray, FloatArray]]:
     """Calibrated intervals {L: (lower - q, upper + q)} for each level L in `scores`.
 
     forecast: the model's own forecast, intervals (h, d) (left unchanged; report the result
     next to them). scores: L -> (n_folds d, H) CQR scores from backtests with H >= h; margins
     are computed over all H steps (so pooling may borrow from later steps) and the first h are
-    used. Where q < -(upper - lower)/2 the interval collapses to its midpoint.
+    used. half_widths: L -> (n_folds d, H) half-widths of the backtest intervals; when given,
+    the normalised scores s / w are calibrated and the margin is q times the forecast's own
+    half-width. Where the margin is below -(upper - lower)/2 the interval collapses to its
+    midpoint.
     """
     out: dict[float, tuple[FloatArray, FloatArray]] = {}
     for L, S in scores.items():
@@ -101,7 +116,16 @@ def conformal_adjust(
         h = lo.shape[0]
         if np.shape(S)[-1] < h:
             raise ValueError(f"scores cover {np.shape(S)[-1]} steps, the forecast has {h}")
+        S = np.asarray(S, dtype=np.float64)
+        if half_widths is not None:
+            W = np.asarray(half_widths[L], dtype=np.float64)
+            if W.shape != S.shape:
+                raise ValueError(f"half_widths {W.shape} and scores {S.shape} disagree")
+            zero_width = np.where(S > 0, np.inf, np.where(S < 0, -np.inf, 0.0))
+            S = np.divide(S, W, out=zero_width, where=W > 0)
         q = stepwise_margins(S, key, min_scores)[0][:h].reshape((h,) + (1,) * (lo.ndim - 1))
+        if half_widths is not None:
+            q = q * (hi - lo) / 2.0
         new_lo, new_hi = lo - q, hi + q
         mid = 0.5 * (lo + hi)
         crossed = new_lo > new_hi

@@ -43,7 +43,7 @@ def test_202_then_poll(client: TestClient, headers: dict[str, str]) -> None:
     assert r.status_code == 202, r.text
     job = r.json()
     assert job["status"] in ("queued", "running", "succeeded")
-    assert "result" not in job
+    assert job["result"] is None
     final = wait_for(client, r.headers["location"], headers)
     assert final["status"] == "succeeded"
     assert final["attempts"] == 1 and final["device"] == "cpu" and final["worker"]

@@ -19,7 +19,7 @@ class BacktestCreate(StrictModel):
     folds: StrictInt = Field(5, ge=1, le=100, description="Rolling origins, `horizon` apart")
     levels: list[Level] = Field(default_factory=lambda: [80, 95], max_length=20)
     num_samples: StrictInt = Field(500, ge=10)
-    seed: StrictInt = Field(0, ge=0, lt=2**63)
+    seed: StrictInt = Field(0, ge=0, lt=2**31)
     lyapunov_time: FiniteFloat | None = Field(
         None, gt=0, description="Reports valid prediction time in Lyapunov times when given"
     )

@@ -94,7 +94,7 @@ class ForecastCreate(StrictModel):
     quantiles: list[Quantile] = Field(default_factory=list, max_length=99)
     num_samples: StrictInt = Field(1000, ge=10, description="Monte Carlo sample paths")
     return_samples: StrictBool = False
-    seed: StrictInt = Field(0, ge=0, lt=2**63)
+    seed: StrictInt = Field(0, ge=0, lt=2**31)
     model: ModelSpec = Field(
         default_factory=BayesARSpec,
         description='{"kind": "bayes_ar"|"ensemble"|"auto", "params": {...}} trains on the '

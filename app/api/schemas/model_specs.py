@@ -91,7 +91,7 @@ class AutoSpec(StrictModel):
 
 class StoredModelRef(StrictModel):
     name: str = Field(min_length=1, max_length=200)
-    version: StrictInt | None = Field(None, ge=1)
+    version: StrictInt | None = Field(None, ge=1, lt=2**31)
     alias: str | None = Field(None, min_length=1, max_length=100)
 
     @model_validator(mode="after")

@@ -18,7 +18,7 @@ class ModelTrain(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="Model name; each training adds a version")
     model: TrainableSpec = Field(default_factory=BayesARSpec)
     series: list[SeriesIn] = Field(min_length=1, max_length=1, description="The training series")
-    seed: StrictInt = Field(0, ge=0, lt=2**63)
+    seed: StrictInt = Field(0, ge=0, lt=2**31)
 
     model_config = {
         "json_schema_extra": {
@@ -34,7 +34,7 @@ class ModelTrain(StrictModel):
 
 
 class AliasSet(StrictModel):
-    version: StrictInt = Field(ge=1)
+    version: StrictInt = Field(ge=1, lt=2**31)
 
     model_config = {"json_schema_extra": {"examples": [{"version": 2}]}}
 

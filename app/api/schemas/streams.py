@@ -111,7 +111,7 @@ class StreamCreate(StrictModel):
     filter: FilterSpec = Field(default_factory=FilterSpec)
     initial: InitialSpec = Field(default_factory=InitialSpec)
     t0: FiniteFloat = Field(0.0, description="Time of the initial ensemble")
-    seed: StrictInt = Field(0, ge=0, lt=2**63)
+    seed: StrictInt = Field(0, ge=0, lt=2**31)
     gap_timeout_s: FiniteFloat = Field(
         30.0, ge=0, le=86_400, description="How long a missing seq is awaited before it is skipped"
     )

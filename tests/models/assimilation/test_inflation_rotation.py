@@ -11,6 +11,7 @@ from models.assimilation import (
     FilterConfig,
     LinearObs,
     analysis,
+    enkf_n_factor,
     enkf_n_inflation,
     etkf_step,
     random_rotation,
@@ -98,3 +99,38 @@ def test_rotation_keeps_analysis_mean_and_covariance(config: FilterConfig) -> No
     (mu_r, P_r), (mu_0, P_0) = moments(E_rot), moments(E_ref)
     assert torch.allclose(mu_r, mu_0, atol=1e-12) and torch.allclose(P_r, P_0, atol=1e-11)
     assert (E_rot - E_ref).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize(("N", "k"), [(10, 3), (10, 10), (24, 24), (24, 40), (7, 5)])
+def test_host_factor_matches_batched_solver(N: int, k: int) -> None:
+    """The scalar host solve (ETKF) and the batched torch solve (LETKF) agree to round-off."""
+    g = torch.Generator().manual_seed(N + k)
+    lam = 10 ** (4 * torch.rand(16, k, generator=g, dtype=F64) - 2)
+    b2 = lam * 10 ** (3 * torch.rand(16, k, generator=g, dtype=F64) - 1)
+    batched = enkf_n_inflation(lam, b2, N)
+    host = [enkf_n_factor(lam[i].tolist(), b2[i].tolist(), N) for i in range(16)]
+    assert torch.allclose(batched, torch.tensor(host, dtype=F64), rtol=1e-13, atol=0)
+    one = enkf_n_inflation(lam[0], b2[0], N)  # a single problem goes to the host solver
+    assert one.shape == () and one.dtype == F64 and one.item() == host[0]
+
+
+def test_host_factor_without_information_and_bad_input() -> None:
+    assert enkf_n_factor([0.0] * 4, [0.0] * 4, 10) == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match="same length"):
+        enkf_n_factor([1.0, 2.0], [1.0], 10)
+    with pytest.raises(ValueError, match="N >= 2"):
+        enkf_n_factor([1.0], [1.0], 1)
+
+
+def test_random_rotation_draws_are_unchanged_by_the_cached_basis() -> None:
+    """Same generator state -> the same Omega as building the basis afresh (bit for bit)."""
+    N = 9
+    Om = [random_rotation(N, generator=torch.Generator().manual_seed(3)) for _ in range(2)]
+    g = torch.Generator().manual_seed(3)
+    ones = torch.full((N, 1), N**-0.5, dtype=F64)
+    eye = torch.eye(N, dtype=F64)
+    V = torch.linalg.qr(torch.cat((ones, eye[:, :-1]), dim=1))[0][:, 1:]
+    Q, Rz = torch.linalg.qr(torch.randn((N - 1, N - 1), generator=g, dtype=F64))
+    want = ones @ ones.T + V @ (Q * torch.sign(torch.diagonal(Rz))) @ V.T
+    assert torch.equal(Om[0], want) and torch.equal(Om[1], want)
+    assert random_rotation(N, dtype=torch.float32).dtype == torch.float32

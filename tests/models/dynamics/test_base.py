@@ -77,3 +77,16 @@ def test_rk4_fourth_order_convergence_on_lorenz63() -> None:
     errs = [(integrate(model, x0, 0.0, 0.2, dt) - ref).norm().item() for dt in (0.02, 0.01, 0.005)]
     assert errs[0] / errs[1] == pytest.approx(16, abs=1.5)
     assert errs[1] / errs[2] == pytest.approx(16, abs=1.5)
+
+
+def test_rk4_matches_the_textbook_formula_to_round_off() -> None:
+    model = Lorenz63()
+    x = 5 * torch.randn(10, 3, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    f, dt = model.rhs, 0.01
+    k1 = f(x)
+    k2 = f(x + (0.5 * dt) * k1)
+    k3 = f(x + (0.5 * dt) * k2)
+    k4 = f(x + dt * k3)
+    # Fused multiply-adds round differently from the textbook order, by round-off only.
+    expected = x + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+    torch.testing.assert_close(rk4_step(f, x, dt), expected, rtol=1e-14, atol=1e-14)

@@ -56,3 +56,29 @@ def test_cuda_matches_cpu() -> None:
     got = integrate(model, x.cuda(), 0.0, 1.0)
     assert got.is_cuda
     assert torch.allclose(got.cpu(), integrate(model, x, 0.0, 1.0), atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("shape", [(10, 3), (3,), (4, 2, 3), (0, 3)])
+def test_lorenz63_tendency_rounds_like_the_textbook_formula(
+    shape: tuple[int, ...], dtype: torch.dtype
+) -> None:
+    model = Lorenz63(sigma=10.0, rho=28.0, beta=8.0 / 3.0)
+    x = 10 * torch.randn(shape, generator=torch.Generator().manual_seed(2), dtype=torch.float64)
+    x = x.to(dtype)
+    a, b, c = x.unbind(-1)
+    want = torch.stack((10.0 * (b - a), a * (28.0 - c) - b, a * b - (8.0 / 3.0) * c), dim=-1)
+    got = model.rhs(x)
+    assert got.shape == x.shape and got.dtype == dtype
+    assert torch.equal(got, want)
+
+
+def test_lorenz63_rejects_wrong_state_size() -> None:
+    with pytest.raises(ValueError, match="3 components"):
+        Lorenz63().step(torch.zeros(6), 0.01)
+
+
+def test_lorenz96_tendency_rounds_like_the_textbook_formula() -> None:
+    x = 5 * torch.randn(7, 40, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    xp1, xm1, xm2 = (torch.roll(x, s, dims=-1) for s in (-1, 1, 2))
+    assert torch.equal(Lorenz96().rhs(x), (xp1 - xm2) * xm1 - x + 8.0)

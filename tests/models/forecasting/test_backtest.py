@@ -1,4 +1,5 @@
-"""Rolling-origin backtests: fold layout, metrics against brute force, VPT, validation."""
+"""Rolling-origin backtests: fold layout, metrics against brute force, VPT, validation (and the
+metric helpers they use)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,18 @@ from typing import Any, Self
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from models.forecasting import BayesianAR, Forecast, summarize_samples
 from models.forecasting.backtest import rolling_origin
+from models.metrics import (
+    crps_from_samples,
+    crps_gaussian,
+    nrmse,
+    smape,
+    smape_terms,
+    valid_prediction_steps,
+)
 
 
 @dataclass
@@ -232,3 +242,24 @@ def test_bayes_ar_backtest_is_calibrated_on_its_own_model() -> None:
     assert abs(r.overall["coverage_80"] - 0.80) < 0.05
     assert abs(r.overall["coverage_95"] - 0.95) < 0.03
     assert r.scores[95.0].shape == (150, 5)
+
+
+def test_metric_helpers_used_by_the_backtest() -> None:
+    y, yhat = np.array([100.0, 0.0, 1.0]), np.array([110.0, 0.0, -1.0])
+    np.testing.assert_allclose(smape_terms(y, yhat), [200 * 10 / 210, 0.0, 200.0])
+    assert np.mean(smape_terms(y, yhat)) == pytest.approx(smape(y, yhat))
+    # Gaussian CRPS: closed form equals the sample CRPS of a fine quantile grid; sigma 0 -> |e|.
+    grid = stats.norm.ppf((np.arange(4000) + 0.5) / 4000)
+    for obs in (0.0, 0.7, 3.0):
+        exact = crps_gaussian(1.0, 2.0, obs)
+        assert exact == pytest.approx(crps_from_samples(1 + 2 * grid, np.array(obs)), rel=1e-4)
+    np.testing.assert_allclose(crps_gaussian([0.0, 1.0], [0.0, 1.0], [2.0, 1.0])[0], 2.0)
+    with pytest.raises(ValueError):
+        crps_gaussian(0.0, -1.0, 0.0)
+    # VPT steps: first step whose mean sMAPE over dims exceeds 30 (censored at h).
+    truth = np.full((4, 2), 10.0)
+    assert valid_prediction_steps(truth, truth) == 4
+    bad = truth.copy()
+    bad[2:, 0] = 30.0  # sMAPE 100 in dim 0, 0 in dim 1 -> 50 > 30 from step 2
+    assert valid_prediction_steps(truth, bad) == 2
+    assert nrmse([1.0, 2.0], [2.0, 4.0], 2.0) == pytest.approx(np.sqrt(2.5) / 2)

@@ -111,6 +111,28 @@ def test_adjust_shifts_each_bound_and_leaves_the_forecast_alone() -> None:
         conformal_adjust(f, {50: S80})
 
 
+def test_normalised_scores_rescale_the_interval() -> None:
+    P = np.random.default_rng(1).standard_normal((400, 3, 1))
+    f = summarize_samples(P, P, levels=(80,))
+    lo, hi = f.intervals[80.0]
+    W = np.full((10, 3), 2.0)  # backtest half-widths
+    S = np.tile([[1.0, -0.5, 0.0]], (10, 1))  # -> normalised scores 0.5, -0.25, 0
+    out = conformal_adjust(f, {80: S}, half_widths={80: W})[80.0]
+    half = (hi - lo) / 2
+    np.testing.assert_allclose(out[0], lo - np.array([0.5, -0.25, 0.0])[:, None] * half)
+    np.testing.assert_allclose(out[1], hi + np.array([0.5, -0.25, 0.0])[:, None] * half)
+    # a zero-width backtest interval: a miss counts as +inf, a hit on it as 0
+    W0, S0 = W.copy(), S.copy()
+    W0[:, 0], S0[:, 0] = 0.0, 0.0
+    out0 = conformal_adjust(f, {80: S0}, half_widths={80: W0})[80.0]
+    np.testing.assert_allclose(out0[0][0], lo[0])
+    S0[:, 0] = 1.0
+    out1 = conformal_adjust(f, {80: S0}, half_widths={80: W0})[80.0]
+    assert np.isinf(out1[1][0, 0])
+    with pytest.raises(ValueError, match="disagree"):
+        conformal_adjust(f, {80: S}, half_widths={80: W[:, :2]})
+
+
 def test_calibrated_coverage_is_nominal_on_fresh_data_where_the_raw_is_not() -> None:
     # Calibrate on backtest folds of one AR(1) series; check on the same origins of an
     # independent series (so calibration and test folds are exchangeable).
@@ -118,19 +140,23 @@ def test_calibrated_coverage_is_nominal_on_fresh_data_where_the_raw_is_not() -> 
     y_cal = ar1(T0 + F * h, np.random.default_rng(1))
     cal = rolling_origin(y_cal, Shrunk, horizon=h, folds=F, num_samples=200)
     y_new = ar1(T0 + F * h, np.random.default_rng(2))
-    raw = {80.0: [], 95.0: []}
-    calibrated = {80.0: [], 95.0: []}
+    hits: dict[str, dict[float, list[float]]] = {
+        k: {80.0: [], 95.0: []} for k in ("raw", "cqr", "normalised")
+    }
     for k, o in enumerate(cal.origins):
         f = Shrunk().fit(y_new[:o]).predict(h, num_samples=200, seed=k)
         truth = y_new[o : o + h, None]
-        adj = conformal_adjust(f, cal.scores)
-        for L in (80.0, 95.0):
-            lo, hi = f.intervals[L]
-            raw[L].append(np.mean((lo <= truth) & (truth <= hi)))
-            lo, hi = adj[L]
-            calibrated[L].append(np.mean((lo <= truth) & (truth <= hi)))
-    cov_raw = {L: float(np.mean(v)) for L, v in raw.items()}
-    cov_cal = {L: float(np.mean(v)) for L, v in calibrated.items()}
-    assert cov_raw[80.0] < 0.65 and cov_raw[95.0] < 0.85, cov_raw
-    assert abs(cov_cal[80.0] - 0.80) < 0.05, cov_cal
-    assert abs(cov_cal[95.0] - 0.95) < 0.03, cov_cal
+        intervals = {
+            "raw": f.intervals,
+            "cqr": conformal_adjust(f, cal.scores),
+            "normalised": conformal_adjust(f, cal.scores, half_widths=cal.half_widths),
+        }
+        for name, ivs in intervals.items():
+            for L in (80.0, 95.0):
+                lo, hi = ivs[L]
+                hits[name][L].append(np.mean((lo <= truth) & (truth <= hi)))
+    cov = {name: {L: float(np.mean(v)) for L, v in d.items()} for name, d in hits.items()}
+    assert cov["raw"][80.0] < 0.65 and cov["raw"][95.0] < 0.85, cov
+    for name in ("cqr", "normalised"):
+        assert abs(cov[name][80.0] - 0.80) < 0.05, cov
+        assert abs(cov[name][95.0] - 0.95) < 0.03, cov

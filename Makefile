@@ -24,7 +24,7 @@ run: migrate
 	$(BIN)/kalmanac serve --host $(HOST) --port $(PORT)
 
 worker: $(STAMP)
-	$(BIN)/celery -A workers.celery_app worker -Q cpu,gpu --loglevel INFO
+	$(BIN)/celery -A workers.celery_app worker -B -Q cpu,gpu --loglevel INFO
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -36,6 +36,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/forecast_speed.py
+	$(BIN)/python bench/ensemble_training.py
+	$(BIN)/python bench/assimilation.py
+	$(BIN)/python bench/stream_throughput.py
+	$(BIN)/python bench/chaos.py
+	$(BIN)/python bench/real_series.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

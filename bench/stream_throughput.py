@@ -148,6 +148,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small counts, for the smoke test")
     parser.add_argument("--workers", type=int, default=2, help="Celery worker processes")
+    parser.add_argument(
+        "--batch", type=int, default=1000, help="observations per post (one stream)"
+    )
     parser.add_argument("--redis", default=f"{REDIS_URL}/0", help="broker URL (a Redis DB)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/stream_throughput.json")
     args = parser.parse_args(argv)
@@ -163,8 +166,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         stack.start_api()
         auth = {"Authorization": f"Bearer {create_key(stack.env)}"}
         with httpx.Client(base_url=stack.base, headers=auth, timeout=60) as http:
-            rows.append(one_stream(http, n_one, 250, "etkf", 1.02))
-            rows.append(one_stream(http, n_one, 250, "etkf", "adaptive"))
+            rows.append(one_stream(http, n_one, args.batch, "etkf", 1.02))
+            rows.append(one_stream(http, n_one, args.batch, "etkf", "adaptive"))
             rows.append(many_streams(http, n_streams, n_each, 25))
     finally:
         stack.stop_all()

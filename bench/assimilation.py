@@ -12,11 +12,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import datetime as dt
-import json
-import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -29,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # lets `python bench/assimilation.py` work without the install
     sys.path.insert(0, str(ROOT))
 
+from bench._common import machine_info, write_json  # noqa: E402
 from bench._da_setups import (  # noqa: E402
     DAPPER_VERSION,
     DIVERGENCE_WINDOW,
@@ -38,38 +34,10 @@ from bench._da_setups import (  # noqa: E402
     warm_up,
 )
 
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 QUICK = {  # setup -> (cycles, burn-in time, method labels)
     "L63": (200, 16.0, None),
     "L96": (300, 5.0, ("ETKF N=24 infl=1.013",)),
 }
-
-
-def machine_info(threads: int) -> dict:
-    try:
-        from threadpoolctl import threadpool_info
-
-        pools = [
-            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads")}
-            for p in threadpool_info()
-        ]
-    except ImportError:
-        pools = "threadpoolctl not installed"
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "dapper": DAPPER_VERSION,
-        "threads": threads,
-        "torch_num_threads": torch.get_num_threads(),
-        "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},
-        "thread_pools": pools,
-    }
 
 
 def _mean(xs: list[float]) -> float:
@@ -236,7 +204,12 @@ def main(argv: list[str] | None = None) -> dict:
             print(f"  done after {time.perf_counter() - t_start:.0f} s", flush=True)
 
     rows = summarise(records)
-    machine = machine_info(args.threads)
+    machine = machine_info(
+        torch=torch.__version__,
+        dapper=DAPPER_VERSION,
+        threads=args.threads,
+        torch_num_threads=torch.get_num_threads(),
+    )
     print()
     print_table(rows, setups)
     print(f"\ncpus={machine['cpu_count']}  torch {machine['torch']}  dapper {machine['dapper']}")
@@ -252,23 +225,9 @@ def main(argv: list[str] | None = None) -> dict:
         "summary": rows,
         "runs": records,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(_finite(result), indent=2, allow_nan=False))
+    write_json(args.out, result)
     print(f"\nwrote {args.out}")
     return result
-
-
-def _finite(x: object) -> object:
-    """JSON-safe copy: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_finite(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ if str(ROOT) not in sys.path:  # lets `python bench/chaos.py` work without the i
 
 from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
 
-from bench.forecast_speed import machine_info  # noqa: E402
+from bench._common import json_safe, machine_info  # noqa: E402
 from models.forecasting import BayesianAR, Forecast, summarize_samples  # noqa: E402
 from models.forecasting.backtest import Backtestable, rolling_origin  # noqa: E402
 from models.forecasting.conformal import conformal_adjust  # noqa: E402
@@ -686,7 +686,9 @@ def main(argv: list[str] | None = None) -> dict:
     uq_rows = summarise_uq(records)
     print_uq(uq_rows, vpt_unit)
 
-    machine = machine_info()
+    machine = machine_info(
+        scipy=_version("scipy"), statsforecast=_version("statsforecast"), torch=_version("torch")
+    )
     total = time.perf_counter() - t_start
     print("notes:\n" + "\n".join(f"  - {n}" for n in notes))
     print(f"total {total:.0f} s with {jobs} job(s)")
@@ -736,7 +738,7 @@ def main(argv: list[str] | None = None) -> dict:
         "uncertainty": {"summary": uq_rows, "records": records},
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(_finite(result), indent=2, allow_nan=False))
+    args.out.write_text(json.dumps(json_safe(result), indent=2, allow_nan=False))
     print(f"\nwrote {args.out}")
     return result
 
@@ -748,19 +750,6 @@ def _version(pkg: str) -> str | None:
         return version(pkg)
     except PackageNotFoundError:
         return None
-
-
-def _finite(x: object) -> object:
-    """JSON-safe copy: numpy scalars to Python, NaN and infinities to None."""
-    if isinstance(x, dict):
-        return {k: _finite(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_finite(v) for v in x]
-    if isinstance(x, np.generic):
-        x = x.item()
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    return x
 
 
 if __name__ == "__main__":

@@ -7,10 +7,7 @@ continuation (h=200). Run from the repo root: `python bench/forecast_speed.py [-
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import statistics
 import sys
 import time
@@ -28,6 +25,7 @@ if str(ROOT) not in sys.path:  # lets `python bench/forecast_speed.py` work with
 import statsforecast  # noqa: E402
 from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
 
+from bench._common import machine_info  # noqa: E402
 from models.forecasting import BayesianAR  # noqa: E402
 from models.metrics import crps_from_samples, interval_coverage  # noqa: E402
 
@@ -38,7 +36,6 @@ PROCESSES = {  # name -> (AR coefficients, mean); noise std 1
 }
 FULL_REPS = {1_000: 5, 10_000: 3, 100_000: 2}
 QUICK_REPS = {1_000: 2}
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
 
 
 def simulate(phi: tuple[float, ...], mean: float, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -91,31 +88,6 @@ def score(method: str, out: dict, future: np.ndarray) -> dict:
         crps = sd * (z * (2 * norm.cdf(z) - 1) + 2 * norm.pdf(z) - 1 / np.sqrt(np.pi))
         res["crps"] = float(np.mean(crps))
     return res
-
-
-def machine_info() -> dict:
-    try:
-        from threadpoolctl import threadpool_info
-
-        pools = [
-            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads")}
-            for p in threadpool_info()
-        ]
-    except ImportError:
-        pools = "threadpoolctl not installed"
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "platform": platform.platform(),
-        "processor": platform.processor() or platform.machine(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "statsforecast": statsforecast.__version__,
-        "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},  # as found; not changed
-        "thread_pools": pools,
-    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -187,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
         for row in rows[-len(METHODS) :]:
             row["bayes_ar_speedup"] = row["median_seconds"] / medians["bayes_ar"]
 
-    machine = machine_info()
+    machine = machine_info(scipy=scipy.__version__, statsforecast=statsforecast.__version__)
     print_table(rows)
     pools = machine["thread_pools"]
     if isinstance(pools, list):

@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:  # lets `python bench/real_series.py` work without
 
 from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive  # noqa: E402
 
-from bench.chaos import StatsForecastModel, _finite, _version, pmap  # noqa: E402
-from bench.forecast_speed import machine_info  # noqa: E402
+from bench._common import json_safe, machine_info  # noqa: E402
+from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from models.forecasting import BayesianAR, Forecast  # noqa: E402
 from models.forecasting.backtest import rolling_origin  # noqa: E402
 
@@ -269,7 +269,7 @@ def main(argv: list[str] | None = None) -> dict:
         "records": records,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(_finite(result), indent=2, allow_nan=False))
+    args.out.write_text(json.dumps(json_safe(result), indent=2, allow_nan=False))
     print(f"\nwrote {args.out}")
     return result
 

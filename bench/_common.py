@@ -1,0 +1,58 @@
+"""What every benchmark records: the machine it ran on, and JSON-safe results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def machine_info(**versions: Any) -> dict[str, Any]:
+    """CPU, platform, Python/numpy and the given package versions, and thread settings as found."""
+    try:
+        from threadpoolctl import threadpool_info
+
+        pools: Any = [
+            {k: p.get(k) for k in ("user_api", "internal_api", "num_threads")}
+            for p in threadpool_info()
+        ]
+    except ImportError:
+        pools = "threadpoolctl not installed"
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        **versions,
+        "thread_env": {v: os.environ.get(v) for v in THREAD_VARS},  # as found; not changed
+        "thread_pools": pools,
+    }
+
+
+def json_safe(x: object) -> object:
+    """JSON-safe copy: numpy scalars to Python, NaN and infinities to None."""
+    if isinstance(x, dict):
+        return {k: json_safe(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [json_safe(v) for v in x]
+    if isinstance(x, np.generic):
+        x = x.item()
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+def write_json(path: Path, result: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(json_safe(result), indent=2, allow_nan=False))

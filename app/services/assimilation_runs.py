@@ -195,7 +195,7 @@ def forecast_compute(factory: sessionmaker[Session]) -> Any:
     def compute(job: JobInput, progress: Progress) -> Store:
         request = job.request
         with factory() as session:
-            stream = session.get(Stream, request["stream_id"])
+            stream = repo.get(session, request["stream_id"])
             if stream is None or stream.ensemble is None:
                 raise ValueError("the stream has no ensemble yet; try again in a moment")
             setup, E, t0, name = (

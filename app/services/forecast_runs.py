@@ -83,27 +83,21 @@ def forecast_series(
     request, spec = job.request, job.model
     y = np.asarray(s["values"], dtype=float)
     model: Forecaster
-    if "version_id" in spec:
+    stored = "version_id" in spec
+    if stored:
         model, fitted = load_stored(factory, spec), {"stored": spec}
-        forecast = model.predict(  # conditioned on the posted series, without refitting
-            request["horizon"],
-            levels=request["levels"],
-            quantiles=request["quantiles"],
-            num_samples=request["num_samples"],
-            seed=seed,
-            return_samples=request["return_samples"],
-            context=y,
-        )
     else:
         model, fitted = fit_spec(spec, y, request["horizon"], seed, progress)
-        forecast = model.predict(
-            request["horizon"],
-            levels=request["levels"],
-            quantiles=request["quantiles"],
-            num_samples=request["num_samples"],
-            seed=seed,
-            return_samples=request["return_samples"],
-        )
+    forecast = model.predict(
+        request["horizon"],
+        levels=request["levels"],
+        quantiles=request["quantiles"],
+        num_samples=request["num_samples"],
+        seed=seed,
+        return_samples=request["return_samples"],
+        # A stored version is conditioned on the posted series, without refitting.
+        context=y if stored else None,
+    )
     payload = to_payload(
         forecast, y.ndim == 1, fitted, future_timestamps(s.get("timestamps"), request["horizon"])
     )

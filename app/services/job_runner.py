@@ -29,6 +29,7 @@ Store = Callable[[Session, str], dict[str, Any] | None]
 
 @dataclass(frozen=True)
 class JobInput:
+    tenant_id: str
     request: dict[str, Any]
     model: dict[str, Any]
     seed: int
@@ -66,7 +67,7 @@ def run_job(
             return "missing"
         if not jobs.claim(session, job_id, worker=worker, device=device(job.model)):
             return job.status
-        job_input = JobInput(job.request, job.model, job.seed)
+        job_input = JobInput(job.tenant_id, job.request, job.model, job.seed)
 
     started = time.monotonic()
     try:

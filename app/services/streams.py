@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.base import utcnow
 from app.db.repositories import streams as repo
-from app.db.tables import Analysis, Stream, StreamGap
+from app.db.tables import Analysis, Job, Stream, StreamGap
 from app.queue import Outbox
 from app.services import jobs as job_service
 from app.services.errors import Conflict, InputError, NotFound
@@ -143,9 +143,9 @@ def page(
     rows = repo.list_for_tenant(session, tenant_id, limit + 1, after)
     more = len(rows) > limit
     rows = rows[:limit]
-    views = [
-        StreamView(s, repo.count_pending(session, s.id), repo.gaps(session, s.id)) for s in rows
-    ]
+    ids = [s.id for s in rows]
+    pending, gaps = repo.pending_counts(session, ids), repo.gaps_by_stream(session, ids)
+    views = [StreamView(s, pending.get(s.id, 0), gaps.get(s.id, [])) for s in rows]
     last = rows[-1] if more and rows else None
     return views, (encode_cursor(last.created_at, last.id) if last else None)
 
@@ -164,7 +164,7 @@ def submit_forecast(
     tenant_id: str,
     stream_id: str,
     request: dict[str, Any],
-) -> Any:
+) -> Job:
     """An ensemble forecast from the latest analysis, run as a job (numerics stay on workers)."""
     stream = get(session, tenant_id, stream_id)
     job, _ = job_service.submit(

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.db.repositories import jobs, model_versions
+from app.db.repositories import model_versions
 from app.db.tables import ModelVersion
 from app.services.fitting import device_for, fit_spec
 from app.services.job_runner import JobInput, Progress, Store, run_job
@@ -56,7 +56,7 @@ def train_compute(job: JobInput, progress: Progress) -> Store:
         existing = model_versions.by_job(session, job_id)
         if existing is not None:  # a redelivered task: the version is already recorded
             return {"model": existing.name, "version": existing.version}
-        tenant_id = _tenant_of(session, job_id)
+        tenant_id = job.tenant_id
         parent = model_versions.latest(session, tenant_id, request["name"])
         version = model_versions.add(
             session,
@@ -77,13 +77,6 @@ def train_compute(job: JobInput, progress: Progress) -> Store:
         return {"model": version.name, "version": version.version}
 
     return store
-
-
-def _tenant_of(session: Session, job_id: str) -> str:
-    job = jobs.get(session, job_id)
-    if job is None:
-        raise ValueError(f"job {job_id} vanished")
-    return job.tenant_id
 
 
 def run(factory: sessionmaker[Session], job_id: str, worker: str) -> str:

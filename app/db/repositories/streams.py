@@ -20,6 +20,10 @@ def add(session: Session, stream: Stream) -> Stream:
     return stream
 
 
+def get(session: Session, stream_id: str) -> Stream | None:
+    return session.get(Stream, stream_id)
+
+
 def get_for_tenant(session: Session, tenant_id: str, stream_id: str) -> Stream | None:
     return session.scalars(
         select(Stream).where(Stream.id == stream_id, Stream.tenant_id == tenant_id)
@@ -177,3 +181,22 @@ def with_stale_pending(session: Session, received_before: datetime, limit: int) 
             .limit(limit)
         )
     )
+
+
+def pending_counts(session: Session, stream_ids: Sequence[str]) -> dict[str, int]:
+    """Pending observations per stream, for a page of streams in one query."""
+    rows = session.execute(
+        select(Observation.stream_id, func.count())
+        .where(Observation.stream_id.in_(stream_ids), Observation.status == "pending")
+        .group_by(Observation.stream_id)
+    )
+    return {sid: int(n) for sid, n in rows}
+
+
+def gaps_by_stream(session: Session, stream_ids: Sequence[str]) -> dict[str, list[StreamGap]]:
+    out: dict[str, list[StreamGap]] = {}
+    for gap in session.scalars(
+        select(StreamGap).where(StreamGap.stream_id.in_(stream_ids)).order_by(StreamGap.first_seq)
+    ):
+        out.setdefault(gap.stream_id, []).append(gap)
+    return out

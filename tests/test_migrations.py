@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine, inspect
+import json
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
 
 from app.db import tables  # noqa: F401
-from app.db.base import Base
+from app.db.base import Base, unpack_floats
 from tests.conftest import Databases, alembic
 
 TABLES = {
@@ -52,3 +55,63 @@ def test_sqlite_upgrade_downgrade(tmp_path: object) -> None:
     assert table_names(url) == TABLES
     alembic(url, "downgrade", "base")
     assert table_names(url) == set()
+
+
+def _seed_vectors(url: str) -> None:
+    """A stream with one observation and one analysis, written as revision 0004 stored them."""
+    now = "2026-11-27 00:00:00+00"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO tenants (id, name, created_at) VALUES ('t', 't', :now)"), {"now": now}
+        )
+        conn.execute(
+            text(
+                "INSERT INTO streams (id, tenant_id, status, config, seed, state_dim, obs_dim, t,"
+                " last_seq, n_assimilated, n_skipped, code_version, created_at, updated_at)"
+                " VALUES ('s', 't', 'open', '{}', 0, 3, 3, 0, 0, 0, 0, 'v', :now, :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                'INSERT INTO observations (stream_id, seq, t, "values", status, received_at)'
+                " VALUES ('s', 1, 0.5, '[1.5, -2.25, 3e-300]', 'pending', :now)"
+            ),
+            {"now": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO analyses (stream_id, seq, t, mean, spread, innovation_rms, created_at)"
+                " VALUES ('s', 1, 0.5, '[0.1, 0.2, 0.3]', '[1.0, 2.0, 0.5]', 0.7, :now)"
+            ),
+            {"now": now},
+        )
+    engine.dispose()
+
+
+def _vectors(url: str) -> tuple[object, object, object]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        (values,) = conn.execute(text('SELECT "values" FROM observations')).one()
+        mean, spread = conn.execute(text("SELECT mean, spread FROM analyses")).one()
+    engine.dispose()
+    return values, mean, spread
+
+
+@pytest.mark.parametrize("backend", ["postgresql", "sqlite"])
+def test_vectors_survive_the_move_to_packed_floats(
+    backend: str, databases: Databases, tmp_path: object
+) -> None:
+    url = databases.create() if backend == "postgresql" else f"sqlite:///{tmp_path}/v.db"
+    alembic(url, "upgrade", "0004")
+    _seed_vectors(url)
+    alembic(url, "upgrade", "0005")
+    values, mean, spread = _vectors(url)
+    assert unpack_floats(bytes(values)) == [1.5, -2.25, 3e-300]
+    assert unpack_floats(bytes(mean)) == [0.1, 0.2, 0.3]
+    assert unpack_floats(bytes(spread)) == [1.0, 2.0, 0.5]
+    alembic(url, "downgrade", "0004")
+    values, mean, _ = _vectors(url)
+    as_list = (lambda v: v) if backend == "postgresql" else json.loads
+    assert as_list(values) == [1.5, -2.25, 3e-300] and as_list(mean) == [0.1, 0.2, 0.3]

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db.base import ID, Base, JSONType, new_id, utcnow
+from app.db.base import ID, Base, Float64Vector, JSONType, new_id, utcnow
 
 
 class Tenant(Base):
@@ -152,7 +152,7 @@ class Observation(Base):
     stream_id: Mapped[str] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger)
     t: Mapped[float] = mapped_column(Float)
-    values: Mapped[list[float]] = mapped_column(JSONType)
+    values: Mapped[list[float]] = mapped_column(Float64Vector)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -168,8 +168,8 @@ class Analysis(Base):
     stream_id: Mapped[str] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger)
     t: Mapped[float] = mapped_column(Float)
-    mean: Mapped[list[float]] = mapped_column(JSONType)
-    spread: Mapped[list[float]] = mapped_column(JSONType)
+    mean: Mapped[list[float]] = mapped_column(Float64Vector)
+    spread: Mapped[list[float]] = mapped_column(Float64Vector)
     innovation_rms: Mapped[float] = mapped_column(Float)
     inflation: Mapped[float | None] = mapped_column(Float, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,14 +11,21 @@ import math
 from collections.abc import Callable
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import Tensor
 
 Rhs = Callable[[Tensor], Tensor]
+HostRhs = Callable[[np.ndarray], np.ndarray]
 
 # Relative slack when deciding whether (t1 - t0) / dt is a whole number of steps, so that
 # e.g. 0.3 / 0.1 = 2.9999999999999996 takes 3 steps rather than 3 plus one of ~1e-16.
 _STEP_RTOL = 1e-9
+
+# Up to this many state entries a CPU integration runs its steps on NumPy views of the
+# tensor: tiny ensembles pay per op, and a NumPy op costs about a third of a torch op
+# (an L96 RK4 step with N=24, n=40: ~25 us vs ~75 us). Larger states stay on torch's kernels.
+HOST_MAX_ELEMENTS = 1 << 14
 
 
 @runtime_checkable
@@ -43,6 +50,15 @@ class Dynamics(Protocol):
         ...
 
 
+@runtime_checkable
+class HostStepper(Protocol):
+    """A model that can also step a NumPy array (the small-CPU-state path of `integrate`)."""
+
+    def step_numpy(self, x: np.ndarray, dt: float) -> np.ndarray:
+        """`step` on an array: x (..., n) at t -> a new array at t + dt; x is not modified."""
+        ...
+
+
 def rk4_step(f: Rhs, x: Tensor, dt: float) -> Tensor:
     """Classical 4th-order Runge-Kutta step of the autonomous ODE x' = f(x); x (..., n)."""
     h = 0.5 * dt
@@ -55,6 +71,22 @@ def rk4_step(f: Rhs, x: Tensor, dt: float) -> Tensor:
     acc = torch.add(k1, k2, alpha=2.0)
     acc.add_(k3, alpha=2.0).add_(k4)
     return torch.add(x, acc, alpha=dt / 6.0)
+
+
+def rk4_step_numpy(f: HostRhs, x: np.ndarray, dt: float) -> np.ndarray:
+    """`rk4_step` on NumPy arrays (same stages; in-place accumulation into a fresh array)."""
+    h = 0.5 * dt
+    k1 = f(x)
+    k2 = f(x + h * k1)
+    k3 = f(x + h * k2)
+    k4 = f(x + dt * k3)
+    acc = k2 + k3
+    acc *= 2.0
+    acc += k1
+    acc += k4
+    acc *= dt / 6.0
+    acc += x
+    return acc
 
 
 def step_sizes(t0: float, t1: float, dt: float) -> list[float]:
@@ -85,6 +117,22 @@ def integrate(model: Dynamics, x: Tensor, t0: float, t1: float, dt: float | None
     Takes ceil((t1 - t0) / dt) steps: all of size dt but the last, which is shortened to
     land exactly on t1. t1 == t0 returns x itself.
     """
-    for h in step_sizes(t0, t1, model.default_dt if dt is None else dt):
+    steps = step_sizes(t0, t1, model.default_dt if dt is None else dt)
+    if steps and _on_host(model, x):
+        a = x.detach().numpy()  # a view; every step returns a new array, so x is untouched
+        for h in steps:
+            a = model.step_numpy(a, h)
+        return torch.from_numpy(a)
+    for h in steps:
         x = model.step(x, h)
     return x
+
+
+def _on_host(model: Dynamics, x: Tensor) -> bool:
+    return (
+        isinstance(model, HostStepper)
+        and x.device.type == "cpu"
+        and not x.requires_grad
+        and x.dtype in (torch.float32, torch.float64)
+        and x.numel() <= HOST_MAX_ELEMENTS
+    )

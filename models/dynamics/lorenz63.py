@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from models.dynamics.base import rk4_step
+from models.dynamics.base import rk4_step, rk4_step_numpy
 
 
 @lru_cache(maxsize=64)
@@ -35,6 +36,15 @@ def _coefficients(
             [sigma, 0.0, 0.0, 0.0, rho, 0.0, 0.0, 0.0, 0.0], dtype=dtype, device=device
         )
     return D, bias
+
+
+@lru_cache(maxsize=64)
+def _host_coefficients(
+    sigma: float, rho: float, beta: float, dtype: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """`_coefficients` as NumPy arrays of the given dtype, for `Lorenz63.step_numpy`."""
+    D, bias = _coefficients(sigma, rho, beta, torch.device("cpu"), torch.float64)
+    return D.numpy().astype(dtype), bias.numpy().astype(dtype)
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,19 @@ class Lorenz63:
         x2 = self._as_2d(x)
         x2 = rk4_step(self._tendency(x2), x2, dt)
         return x2 if x.ndim == 2 else x2.view(x.shape)
+
+    def step_numpy(self, x: np.ndarray, dt: float) -> np.ndarray:
+        """`step` on an array (..., 3), with the same affine-map tendency."""
+        D, bias = _host_coefficients(self.sigma, self.rho, self.beta, x.dtype.str)
+
+        def f(s: np.ndarray) -> np.ndarray:
+            A = np.dot(s, D)
+            A += bias
+            out = A[:, 0:3] * A[:, 3:6]
+            out -= A[:, 6:9]
+            return out
+
+        return rk4_step_numpy(f, x.reshape(-1, 3), dt).reshape(x.shape)
 
     @staticmethod
     def _as_2d(x: Tensor) -> Tensor:

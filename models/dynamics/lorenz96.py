@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import Tensor
 
-from models.dynamics.base import rk4_step
+from models.dynamics.base import rk4_step, rk4_step_numpy
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,18 @@ class Lorenz96:
         # neighbours with cached indices, or with a matmul, measured no faster than the rolls.)
         return (xp1 - xm2).mul_(xm1).sub_(x).add_(self.F)
 
+    def rhs_numpy(self, x: np.ndarray) -> np.ndarray:
+        """`rhs` on an array, from one padded copy (x_{n-2}, x_{n-1} | x | x_0)."""
+        xp = np.concatenate((x[..., -2:], x, x[..., :1]), axis=-1)
+        out = xp[..., 3:] - xp[..., :-3]
+        out *= xp[..., 1:-2]
+        out -= x
+        out += self.F
+        return out
+
     def step(self, x: Tensor, dt: float) -> Tensor:
         """One RK4 step: (..., n) -> (..., n)."""
         return rk4_step(self.rhs, x, dt)
+
+    def step_numpy(self, x: np.ndarray, dt: float) -> np.ndarray:
+        return rk4_step_numpy(self.rhs_numpy, x, dt)

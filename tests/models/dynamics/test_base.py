@@ -90,3 +90,34 @@ def test_rk4_matches_the_textbook_formula_to_round_off() -> None:
     # Fused multiply-adds round differently from the textbook order, by round-off only.
     expected = x + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
     torch.testing.assert_close(rk4_step(f, x, dt), expected, rtol=1e-14, atol=1e-14)
+
+
+def _torch_only(model: Dynamics, x: torch.Tensor, t0: float, t1: float, dt: float) -> torch.Tensor:
+    for h in step_sizes(t0, t1, dt):
+        x = model.step(x, h)
+    return x
+
+
+@pytest.mark.parametrize("model", [Lorenz63(), Lorenz96(n=40)], ids=["L63", "L96"])
+@pytest.mark.parametrize("shape", [(), (10,), (2, 5)], ids=["state", "ensemble", "batched"])
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_host_path_matches_torch_steps(
+    model: Dynamics, shape: tuple[int, ...], dtype: torch.dtype
+) -> None:
+    """Small CPU states integrate on NumPy views; the result is the torch steps' to round-off,
+    keeps shape and dtype, and leaves the input alone."""
+    g = torch.Generator().manual_seed(0)
+    x = (3 * torch.randn((*shape, model.n), generator=g, dtype=torch.float64)).to(dtype)
+    before = x.clone()
+    got = integrate(model, x, 0.0, 0.37, 0.01)
+    want = _torch_only(model, x, 0.0, 0.37, 0.01)
+    assert got.shape == x.shape and got.dtype == dtype
+    tol = 1e-10 if dtype == torch.float64 else 1e-3
+    assert torch.allclose(got, want, rtol=tol, atol=tol)
+    assert torch.equal(x, before)
+
+
+def test_gradients_take_the_torch_path() -> None:
+    x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
+    integrate(Lorenz63(), x, 0.0, 0.1).sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()

@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export KALMANAC_DATABASE_URL ?= sqlite:///./var/kalmanac.db
 
-.PHONY: install run migrate worker test lint bench clean
+.PHONY: install run migrate worker test lint audit bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,9 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+audit: $(STAMP)
+	$(BIN)/python .ci/audit.py constraints.txt
 
 bench: $(STAMP)
 	$(BIN)/python bench/forecast_speed.py

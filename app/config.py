@@ -40,6 +40,17 @@ class Settings(BaseSettings):
     max_observations_per_post: int = 10_000
     max_ensemble_values: int = 4_000_000  # ensemble_size * state size
 
+    # Per-tenant limits, answered with 429 and Retry-After. Requests: a token bucket holding
+    # `rate_limit_burst` requests, refilled at `rate_limit_per_s` (0 disables it), kept in
+    # Redis at `redis_url` so every API replica shares it; without a URL it lives in the
+    # process (the single-process development mode).
+    redis_url: str | None = None
+    rate_limit_per_s: float = Field(100.0, ge=0)
+    rate_limit_burst: int = Field(200, ge=1)
+    # Queued + running jobs of one tenant (forecasts, backtests, training, stream forecasts);
+    # 0 disables the quota.
+    max_active_jobs: int = Field(100, ge=0)
+
     # Worker behaviour.
     task_max_retries: int = 3
     # The reaper (a periodic task) re-sends jobs and stream cycles that went silent:
@@ -52,6 +63,13 @@ class Settings(BaseSettings):
     # Intra-op threads per worker process: the ensembles here are small, and with more
     # threads than free cores they spin-wait (measured 12x slower on 2 busy cores).
     torch_threads: int = 1
+
+    # /metrics reads jobs and stream lag from the database at scrape time, bounded by these:
+    # jobs finished within the window (at most `metrics_job_cap` of the newest), and the
+    # lag of at most `metrics_max_streams` open streams (the newest).
+    metrics_job_window_s: float = Field(900.0, gt=0)
+    metrics_job_cap: int = Field(10_000, ge=1)
+    metrics_max_streams: int = Field(50, ge=1)
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Settings:

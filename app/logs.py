@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
+
+from app import context
 
 _RESERVED = set(vars(logging.makeLogRecord({})))
 
@@ -24,7 +28,27 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def _stamp_ids(factory: Callable[..., logging.LogRecord]) -> Callable[..., logging.LogRecord]:
+    """Wrap the record factory so every record carries the ids of the work in hand.
+
+    Stamped when the record is made (in the emitting thread and context), so every
+    handler sees them, whatever thread or queue later formats the record.
+    """
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        for name, value in context.current().items():
+            setattr(record, name, value)
+        return record
+
+    make.stamps_ids = True  # type: ignore[attr-defined]
+    return make
+
+
 def configure_logging(level: str = "INFO") -> None:
+    factory = logging.getLogRecordFactory()
+    if not getattr(factory, "stamps_ids", False):
+        logging.setLogRecordFactory(_stamp_ids(factory))
     root = logging.getLogger()
     if any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         return

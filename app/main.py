@@ -9,8 +9,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import errors
-from app.api.limits import BodySizeLimit
+from app.api import errors, ratelimit
+from app.api.limits import BodySizeLimit, RejectNul
+from app.api.observability import RequestObservability
 from app.api.router import api_router
 from app.config import Settings, get_settings
 from app.logs import configure_logging
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.rate_limiter = ratelimit.from_settings(settings)
     errors.install(app)
     app.include_router(api_router)
     if settings.cors_origins:
@@ -58,4 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RejectNul)
+    # Added last, so outermost: its request id and timing cover every other layer.
+    app.add_middleware(RequestObservability)
     return app

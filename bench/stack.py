@@ -74,11 +74,13 @@ class Stack:
         self.procs[name] = proc
         return proc
 
-    def start_api(self) -> None:
-        port = free_port()
-        self.start(
-            "api", [str(BIN / "uvicorn"), "app.main:create_app", "--factory", "--port", str(port)]
-        )
+    def start_api(self, port: int | None = None, workers: int = 1) -> None:
+        """Starts uvicorn (on `port`, e.g. the old one after a restart) and waits for /readyz.
+
+        `workers` > 1 runs that many server processes (`uvicorn --workers`)."""
+        port = port or free_port()
+        cmd = [str(BIN / "uvicorn"), "app.main:create_app", "--factory", "--port", str(port)]
+        self.start("api", cmd + (["--workers", str(workers)] if workers > 1 else []))
         self.base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -116,6 +118,12 @@ class Stack:
                 raise RuntimeError(f"worker {name} did not start:\n" + self.log(name))
             time.sleep(0.1)
         return proc
+
+    def start_beat(self, name: str = "beat") -> subprocess.Popen[bytes]:
+        """`celery beat`, which schedules the reaper; its schedule file stays in the logs."""
+        schedule = str(self.logs / f"{name}-schedule")
+        cmd = [str(BIN / "celery"), "-A", "workers.celery_app", "beat", "--schedule", schedule]
+        return self.start(name, [*cmd, "--loglevel", "INFO"])
 
     def log(self, name: str, tail: int = 4000) -> str:
         return (self.logs / f"{name}.log").read_text()[-tail:]

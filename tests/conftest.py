@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 import redis
@@ -88,6 +88,18 @@ def client(settings: Settings) -> Iterator[TestClient]:
 
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+@pytest.fixture(scope="session")
+def make_client(settings: Settings) -> Callable[..., TestClient]:
+    """A client of a second app with some settings changed (limits, say). It starts no worker
+    of its own: what it queues runs on the session's embedded worker if `client` started one."""
+    from app.main import create_app
+
+    def make(**overrides: object) -> TestClient:
+        return TestClient(create_app(settings.model_copy(update=overrides)))
+
+    return make
 
 
 def issue_key(settings: Settings, tenant: str | None = None) -> str:

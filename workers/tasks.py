@@ -10,9 +10,10 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from app import context
 from app.config import get_settings
 from app.db.base import utcnow
 from app.db.repositories import jobs
@@ -23,7 +24,10 @@ from workers.celery_app import celery_app
 
 log = logging.getLogger(__name__)
 
-RETRYABLE = (OperationalError, DBAPIError, ConnectionError)
+# The database or broker out of reach, or a unique-key race (two versions of one model
+# numbered at once) that a retry re-reads past. Not DBAPIError as a whole: a DataError or
+# ProgrammingError fails the same way every time, so it fails the job with its error.
+RETRYABLE = (OperationalError, InterfaceError, IntegrityError, ConnectionError)
 JobRunner = Callable[[sessionmaker[Session], str, str], str]
 
 
@@ -36,6 +40,11 @@ def _factory() -> sessionmaker[Session]:
 
 
 def _run_job(task: Any, job_id: str, runner: JobRunner) -> str:
+    with context.bound(job_id=job_id):
+        return _run_job_logged(task, job_id, runner)
+
+
+def _run_job_logged(task: Any, job_id: str, runner: JobRunner) -> str:
     factory = _factory()
     try:
         return runner(factory, job_id, task.request.hostname or "worker")
@@ -74,13 +83,18 @@ def stream_forecast(self: Any, job_id: str) -> str:
 
 @celery_app.task(name="assimilation.cycle", bind=True, acks_late=True, max_retries=None)
 def assimilation_cycle(self: Any, stream_id: str) -> int:
+    with context.bound(stream_id=stream_id):
+        return _cycle(self, stream_id)
+
+
+def _cycle(task: Any, stream_id: str) -> int:
     try:
         outcome = assimilation_runs.cycle(_factory(), stream_id)
     except RETRYABLE as exc:
         # Observations stay pending in the database; a later cycle assimilates them.
-        if self.request.retries >= get_settings().task_max_retries:
+        if task.request.retries >= get_settings().task_max_retries:
             raise
-        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
     if outcome.retry_in_s is not None:
         # A missing seq is awaited; come back when its timeout is up.
         assimilation_cycle.apply_async(args=[stream_id], countdown=outcome.retry_in_s, queue="cpu")

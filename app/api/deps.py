@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
+from app.api import ratelimit
 from app.config import Settings
 from app.db.session import get_sessionmaker
 from app.db.tables import Tenant
@@ -54,7 +55,7 @@ def _unauthorized(message: str) -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def current_tenant(request: Request, uow: UowDep, settings: SettingsDep) -> Tenant:
+def _authenticate(request: Request, uow: UowDep, settings: SettingsDep) -> Tenant:
     header = request.headers.get("authorization")
     if header is None:
         if settings.auth == "off":
@@ -68,6 +69,13 @@ def current_tenant(request: Request, uow: UowDep, settings: SettingsDep) -> Tena
     tenant = auth.authenticate(uow.session, key.strip(), settings)
     if tenant is None:
         raise _unauthorized("invalid or revoked API key")
+    return tenant
+
+
+def current_tenant(request: Request, uow: UowDep, settings: SettingsDep) -> Tenant:
+    """The caller's tenant, each of its requests counted against its rate limit (429)."""
+    tenant = _authenticate(request, uow, settings)
+    ratelimit.enforce(request.app.state.rate_limiter, tenant.id, settings)
     return tenant
 
 

@@ -10,12 +10,13 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.services.errors import Conflict, InputError, NotFound
+from app.services.errors import Conflict, InputError, LimitExceeded, NotFound
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"description": "Missing, invalid or revoked API key"},
     413: {"description": "Request body over KALMANAC_MAX_BODY_BYTES"},
     422: {"description": "Invalid input; `detail` names each field and the reason"},
+    429: {"description": "A per-tenant limit (request rate, active jobs); see Retry-After"},
 }
 
 
@@ -82,6 +83,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(Conflict)
     async def _conflict(_: Request, exc: Conflict) -> JSONResponse:
         return error_response(409, "conflict", str(exc))
+
+    @app.exception_handler(LimitExceeded)
+    async def _limited(_: Request, exc: LimitExceeded) -> JSONResponse:
+        item = {"loc": [exc.limit], "field": exc.limit, "msg": exc.reason, "type": exc.code}
+        headers = {"Retry-After": str(exc.retry_after_s)}
+        return error_response(429, exc.code, [item], headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

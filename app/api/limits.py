@@ -1,4 +1,6 @@
-"""Refuse request bodies over the configured size with 413, before parsing them."""
+"""Refuse, before any parsing, request bodies over the configured size (413) and paths or
+query strings holding a NUL character (422: no identifier or filter may contain one, and
+PostgreSQL cannot even compare text with one, so it must not reach a query)."""
 
 from __future__ import annotations
 
@@ -48,28 +50,33 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, send: Send) -> None:
-        body = json.dumps(
-            {
-                "error": "payload_too_large",
-                "detail": [
-                    {
-                        "loc": ["body"],
-                        "field": "body",
-                        "msg": f"request body is over the limit of {self.max_bytes} bytes",
-                        "type": "payload_too_large",
-                    }
-                ],
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"connection", b"close"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        msg = f"request body is over the limit of {self.max_bytes} bytes"
+        await send_error(send, 413, "payload_too_large", "body", msg, close=True)
+
+
+class RejectNul:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = (scope.get("raw_path") or b"") + scope["path"].encode("utf-8", "replace")
+            for field, raw in (("path", path), ("query", scope["query_string"])):
+                if b"%00" in raw or b"\x00" in raw:
+                    msg = f"the {field} contains a NUL character"
+                    await send_error(send, 422, "validation_error", field, msg)
+                    return
+        await self.app(scope, receive, send)
+
+
+async def send_error(
+    send: Send, status: int, code: str, field: str, msg: str, close: bool = False
+) -> None:
+    """The uniform error body, sent from an ASGI middleware (outside FastAPI's handlers)."""
+    item = {"loc": [field], "field": field, "msg": msg, "type": code}
+    body = json.dumps({"error": code, "detail": [item]}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -2,10 +2,11 @@
 
 from fastapi import APIRouter
 
-from app.api import backtests, forecasts, health, jobs, models, streams
+from app.api import backtests, forecasts, health, jobs, metrics, models, streams
 
 api_router = APIRouter()
 api_router.include_router(health.router)
+api_router.include_router(metrics.router)
 api_router.include_router(forecasts.router)
 api_router.include_router(jobs.router)
 api_router.include_router(streams.router)

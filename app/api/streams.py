@@ -199,7 +199,12 @@ async def stream_forecast(
 
     def submit() -> str:
         job = stream_service.submit_forecast(
-            uow.session, uow.outbox, tenant_id=tenant.id, stream_id=stream_id, request=request
+            uow.session,
+            uow.outbox,
+            tenant_id=tenant.id,
+            stream_id=stream_id,
+            request=request,
+            max_active_jobs=settings.max_active_jobs,
         )
         uow.commit()
         return str(job.id)

@@ -68,7 +68,8 @@ class Job(Base):
     worker: Mapped[str | None] = mapped_column(String(255), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
-    finished_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Indexed: the metrics collector reads the newest finished jobs without a scan.
+    finished_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     # Last sign of life: sent to the broker (queued) or progress from a worker (running).
     heartbeat_at: Mapped[datetime | None] = mapped_column(default=None)
     summary: Mapped[dict[str, Any] | None] = mapped_column(default=None)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from app import context
 from app.config import Settings
 from app.db.repositories import tenants
 from app.db.tables import Tenant
@@ -51,9 +52,14 @@ def authenticate(session: Session, key: str, settings: Settings) -> Tenant | Non
         hmac.compare_digest(hash_key(key, settings), "0" * 64)
         return None
     api_key, tenant = found
-    return tenant if hmac.compare_digest(hash_key(key, settings), api_key.key_hash) else None
+    if not hmac.compare_digest(hash_key(key, settings), api_key.key_hash):
+        return None
+    context.note_tenant(tenant.id)  # for the request's access log line
+    return tenant
 
 
 def default_tenant(session: Session, settings: Settings) -> Tenant:
     """The single tenant used when auth is off (embedded development mode)."""
-    return tenants.get_or_create(session, settings.default_tenant)
+    tenant = tenants.get_or_create(session, settings.default_tenant)
+    context.note_tenant(tenant.id)
+    return tenant

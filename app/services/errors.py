@@ -20,3 +20,14 @@ class NotFound(LookupError):
 
 class Conflict(RuntimeError):
     """The request contradicts the state of a resource (409)."""
+
+
+class LimitExceeded(RuntimeError):
+    """A per-tenant limit is reached (429); `limit` names the setting, `retry_after_s` >= 1."""
+
+    def __init__(self, limit: str, reason: str, retry_after_s: int, code: str) -> None:
+        super().__init__(f"{limit}: {reason}")
+        self.limit = limit
+        self.reason = reason
+        self.retry_after_s = max(1, retry_after_s)
+        self.code = code

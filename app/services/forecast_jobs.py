@@ -94,6 +94,7 @@ def submit(
         model=model,
         seed=request["seed"],
         idempotency_key=idempotency_key,
+        max_active_jobs=settings.max_active_jobs,
     )
 
 

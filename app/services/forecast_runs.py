@@ -46,9 +46,25 @@ def future_timestamps(timestamps: list[str] | None, horizon: int) -> list[str] |
     return [(times[-1] + step * (k + 1)).isoformat() for k in range(horizon)]
 
 
+def _require_finite(forecast: Forecast) -> None:
+    """NaN or infinity cannot be stored (JSON has no such numbers) and tells a client nothing:
+    a model error that fails the job at once, not a database error to retry."""
+    arrays = [forecast.mean, forecast.median, forecast.std, *forecast.quantiles.values()]
+    arrays += [a for pair in forecast.intervals.values() for a in pair]
+    arrays += [forecast.epistemic_std, forecast.aleatoric_std]
+    if forecast.samples is not None:
+        arrays.append(forecast.samples)
+    if not all(np.isfinite(a).all() for a in arrays):
+        raise ValueError(
+            "the forecast is not finite (NaN or infinity), e.g. because the values' scale "
+            "overflows float64 arithmetic; rescale them"
+        )
+
+
 def to_payload(
     forecast: Forecast, univariate: bool, fitted: dict[str, Any], timestamps: list[str] | None
 ) -> dict[str, Any]:
+    _require_finite(forecast)
     payload: dict[str, Any] = {
         "mean": _steps(forecast.mean, univariate),
         "median": _steps(forecast.median, univariate),

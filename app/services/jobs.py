@@ -9,12 +9,16 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.db.repositories import jobs
+from app.db.repositories import jobs, tenants
 from app.db.tables import Job
 from app.queue import Outbox
-from app.services.errors import Conflict, NotFound
+from app.services.errors import Conflict, LimitExceeded, NotFound
 from app.services.paging import decode_cursor, encode_cursor
 from app.version import code_version
+
+# Jobs finish at no predictable time; this is how soon a client refused by the quota of
+# active jobs is told to try again.
+QUOTA_RETRY_AFTER_S = 5
 
 
 def request_fingerprint(request: dict[str, Any]) -> str:
@@ -34,17 +38,25 @@ def submit(
     model: dict[str, Any],
     seed: int,
     idempotency_key: str | None,
+    max_active_jobs: int = 0,
 ) -> tuple[Job, bool]:
     """Record a job and queue its task for after the commit; returns (job, created).
 
     The same Idempotency-Key with the same request gives back the first job; with
-    a different request it is a Conflict.
+    a different request it is a Conflict. A new job beyond the tenant's `max_active_jobs`
+    queued or running ones is refused with LimitExceeded (0: no quota).
     """
     fingerprint = request_fingerprint(request)
+    if max_active_jobs:
+        # Locked first, so that a concurrent request with the same key, once it has the
+        # lock, finds the job committed and is answered as a replay, not refused.
+        tenants.lock(session, tenant_id)
     if idempotency_key is not None:
         existing = jobs.get_by_idempotency_key(session, tenant_id, idempotency_key)
         if existing is not None:
             return _same_request(existing, fingerprint), False
+    if max_active_jobs:
+        check_quota(session, tenant_id, max_active_jobs)
     job = Job(
         tenant_id=tenant_id,
         kind=kind,
@@ -67,6 +79,26 @@ def submit(
         return _same_request(existing, fingerprint), False
     outbox.add(task, job.id, queue=queue)
     return job, True
+
+
+def check_quota(session: Session, tenant_id: str, max_active_jobs: int) -> None:
+    """Refuse a new job when the tenant already has `max_active_jobs` queued or running.
+
+    Call it holding the tenant's row lock (tenants.lock), kept until the submitting
+    transaction ends: concurrent submissions of one tenant then count one after another and
+    cannot overshoot together (PostgreSQL, READ COMMITTED: the count after the lock sees
+    every committed job). What remains: on SQLite (development) two submissions can count
+    before either inserts; and the count is of jobs, not of their cost.
+    """
+    active = jobs.count_active(session, tenant_id)
+    if active >= max_active_jobs:
+        raise LimitExceeded(
+            "max_active_jobs",
+            f"this tenant has {active} queued or running jobs; the limit is {max_active_jobs} "
+            "(KALMANAC_MAX_ACTIVE_JOBS). Wait for some to finish, or cancel them",
+            QUOTA_RETRY_AFTER_S,
+            "too_many_active_jobs",
+        )
 
 
 def _same_request(job: Job, fingerprint: str) -> Job:

@@ -66,6 +66,7 @@ def submit_training(
         model={**request["model"], "name": request["name"]},
         seed=request["seed"],
         idempotency_key=idempotency_key,
+        max_active_jobs=settings.max_active_jobs,
     )
     return job
 

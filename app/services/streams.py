@@ -164,6 +164,7 @@ def submit_forecast(
     tenant_id: str,
     stream_id: str,
     request: dict[str, Any],
+    max_active_jobs: int,
 ) -> Job:
     """An ensemble forecast from the latest analysis, run as a job (numerics stay on workers)."""
     stream = get(session, tenant_id, stream_id)
@@ -178,5 +179,6 @@ def submit_forecast(
         model={"kind": "stream", "stream_id": stream.id, "filter": stream.config["filter"]},
         seed=stream.seed,
         idempotency_key=None,
+        max_active_jobs=max_active_jobs,
     )
     return job

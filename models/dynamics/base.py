@@ -120,8 +120,10 @@ def integrate(model: Dynamics, x: Tensor, t0: float, t1: float, dt: float | None
     steps = step_sizes(t0, t1, model.default_dt if dt is None else dt)
     if steps and _on_host(model, x):
         a = x.detach().numpy()  # a view; every step returns a new array, so x is untouched
-        for h in steps:
-            a = model.step_numpy(a, h)
+        # Overflow gives inf/NaN silently, as torch does; callers check finiteness.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for h in steps:
+                a = model.step_numpy(a, h)
         return torch.from_numpy(a)
     for h in steps:
         x = model.step(x, h)

@@ -189,3 +189,21 @@ def test_oversized_body_is_413(client: TestClient, headers: dict[str, str]) -> N
 def test_unknown_forecast_is_404(client: TestClient, headers: dict[str, str]) -> None:
     r = client.get("/v1/forecasts/does-not-exist", headers=headers)
     assert r.status_code == 404 and r.json()["error"] == "not_found"
+
+
+@pytest.mark.parametrize(
+    ("url", "field"),
+    [
+        ("/v1/jobs/a%00b", "path"),
+        ("/v1/streams/a%00", "path"),
+        ("/v1/forecasts/x%00", "path"),
+        ("/v1/jobs?kind=a%00", "query"),
+    ],
+)
+def test_nul_in_path_or_query_is_422(
+    client: TestClient, headers: dict[str, str], url: str, field: str
+) -> None:
+    """PostgreSQL cannot compare text holding NUL: refused before any query, never a 500."""
+    r = client.get(url, headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == field

@@ -4,9 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 FiniteFloat = Annotated[StrictFloat | StrictInt, Field(allow_inf_nan=False)]
+
+
+def _storable(text: str) -> str:
+    if "\x00" in text:
+        raise ValueError("must not contain NUL (\\u0000) characters")
+    return text
+
+
+# Free text that is stored: PostgreSQL text and JSONB cannot hold NUL, which would otherwise
+# surface as a 500 from the database instead of a 422 naming the field.
+StoredText = Annotated[str, AfterValidator(_storable)]
 
 
 class StrictModel(BaseModel):

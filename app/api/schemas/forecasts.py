@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.api.schemas.common import FiniteFloat, StrictModel
+from app.api.schemas.common import FiniteFloat, StoredText, StrictModel
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
 from app.api.schemas.model_specs import BayesARSpec, ModelSpec
 
@@ -23,7 +23,7 @@ Row = list[FiniteFloat]
 
 
 class SeriesIn(StrictModel):
-    id: str = Field(min_length=1, max_length=255, description="Your name for the series")
+    id: StoredText = Field(min_length=1, max_length=255, description="Your name for the series")
     values: list[FiniteFloat] | list[Row] = Field(
         description="Numbers (univariate) or equal-length rows (multivariate, T x d)"
     )

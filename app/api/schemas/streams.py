@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator, model_validator
 
-from app.api.schemas.common import FiniteFloat, StrictModel
+from app.api.schemas.common import FiniteFloat, StoredText, StrictModel
 
 
 class Lorenz63Params(StrictModel):
@@ -105,7 +105,7 @@ class InitialSpec(StrictModel):
 
 
 class StreamCreate(StrictModel):
-    name: str | None = Field(None, max_length=200)
+    name: StoredText | None = Field(None, max_length=200)
     dynamics: DynamicsSpec
     observation: ObservationSpec = Field(default_factory=ObservationSpec)
     filter: FilterSpec = Field(default_factory=FilterSpec)

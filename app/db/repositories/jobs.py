@@ -53,6 +53,16 @@ def get_by_idempotency_key(session: Session, tenant_id: str, key: str) -> Job | 
     ).one_or_none()
 
 
+def count_active(session: Session, tenant_id: str) -> int:
+    """Queued and running jobs of the tenant, of every kind."""
+    query = (
+        select(func.count())
+        .select_from(Job)
+        .where(Job.tenant_id == tenant_id, Job.status.in_(ACTIVE))
+    )
+    return int(session.scalar(query) or 0)
+
+
 def page_for_tenant(
     session: Session,
     tenant_id: str,

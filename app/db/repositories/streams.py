@@ -31,11 +31,15 @@ def get_for_tenant(session: Session, tenant_id: str, stream_id: str) -> Stream |
 
 
 def lock(session: Session, stream_id: str) -> Stream | None:
-    """The stream row, locked until the transaction ends: one assimilating worker at a time."""
+    """The stream row, locked until the transaction ends: one assimilating worker at a time.
+
+    FOR NO KEY UPDATE, not FOR UPDATE: it still excludes a second cycle, but not the key-share
+    lock that inserting an observation takes on its stream through the foreign key, so posts
+    are not held up for as long as a cycle computes (on PostgreSQL; SQLite serialises)."""
     return session.scalars(
         select(Stream)
         .where(Stream.id == stream_id)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     ).one_or_none()
 

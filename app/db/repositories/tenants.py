@@ -45,3 +45,9 @@ def revoke_key(session: Session, prefix: str) -> bool:
         .values(revoked_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def lock(session: Session, tenant_id: str) -> None:
+    """Row-lock the tenant until the transaction ends, serialising its job submissions
+    (PostgreSQL; SQLite ignores FOR UPDATE and serialises writers itself)."""
+    session.execute(select(Tenant.id).where(Tenant.id == tenant_id).with_for_update())

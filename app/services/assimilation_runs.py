@@ -31,6 +31,9 @@ from models.forecasting import summarize_samples
 log = logging.getLogger(__name__)
 
 BATCH = 1000  # observations assimilated per transaction
+# A forecast or analysis that overflowed (e.g. an observation far off the model's scale):
+# the observation is recorded as skipped and the last finite ensemble carries on.
+NOT_FINITE = "the forecast or analysis overflowed; the previous ensemble was kept"
 DTYPE = torch.float64
 
 
@@ -132,6 +135,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     analyses: list[dict[str, Any]] = []
     done: list[int] = []
     stale: list[int] = []
+    diverged: list[int] = []
     blocked = False
     for o in pending:
         if o.seq != stream.last_seq + 1:
@@ -145,8 +149,10 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
             outcome.skipped += o.seq - 1 - stream.last_seq
         if o.t < stream.t:
             stale.append(o.seq)
+        elif (result := _assimilate(E, o, stream, setup)) is None:
+            diverged.append(o.seq)
         else:
-            E, row = _assimilate(E, o, stream, setup)
+            E, row = result
             analyses.append(row)
             done.append(o.seq)
             stream.t = o.t
@@ -157,6 +163,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     repo.mark_observations(
         session, stream.id, stale, "skipped", "observation time is before the stream's time"
     )
+    repo.mark_observations(session, stream.id, diverged, "skipped", NOT_FINITE)
     outcome.assimilated += len(done)
     if stream.ensemble is None or analyses:
         stream.ensemble = to_bytes(E)
@@ -167,17 +174,26 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
 
 def _assimilate(
     E: torch.Tensor, o: repo.PendingObservation, stream: Stream, setup: Setup
-) -> tuple[torch.Tensor, dict[str, Any]]:
+) -> tuple[torch.Tensor, dict[str, Any]] | None:
+    """The analysis at o, or None when it overflowed (the ensemble is then kept)."""
     Ef = integrate(setup.dynamics, E, stream.t, o.t, setup.dt)
     y = torch.tensor(o.values, dtype=E.dtype)
-    Ea, info = analysis(
-        Ef,
-        y,
-        setup.obs,
-        setup.filter,
-        periodic=setup.dynamics.periodic,
-        generator=generator(stream.seed, o.seq) if setup.random else None,
-    )
+    try:
+        if not bool(torch.isfinite(Ef).all()):
+            raise OverflowError("forecast")
+        Ea, info = analysis(
+            Ef,
+            y,
+            setup.obs,
+            setup.filter,
+            periodic=setup.dynamics.periodic,
+            generator=generator(stream.seed, o.seq) if setup.random else None,
+        )
+        if not bool(torch.isfinite(Ea).all()):
+            raise OverflowError("analysis")
+    except (OverflowError, torch.linalg.LinAlgError) as exc:
+        log.warning("stream %s: seq %d skipped: %s (%s)", stream.id, o.seq, NOT_FINITE, exc)
+        return None
     mean, spread = _summary(Ea)
     return Ea, {
         "seq": o.seq,

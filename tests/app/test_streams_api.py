@@ -231,3 +231,24 @@ def test_other_tenant_sees_nothing(
     assert client.get(f"/v1/streams/{sid}/events", headers=other).status_code == 404
     assert client.delete(f"/v1/streams/{sid}", headers=other).status_code == 404
     assert client.get("/v1/streams", headers=other).json()["items"] == []
+
+
+def test_overflowing_observations_are_skipped_not_stuck(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """Values far off the model's scale overflow the forecast: those observations are recorded
+    as skipped, the stream keeps its last finite state and goes on (no endless retries)."""
+    stream = create(client, headers, filter={"method": "etkf", "ensemble_size": 8})
+    sid = stream["id"]
+    huge = [{"seq": k, "t": 0.05 * k, "values": [1e300] * 40} for k in (1, 2, 3)]
+    r = client.post(f"/v1/streams/{sid}/observations", json={"observations": huge}, headers=headers)
+    assert r.status_code == 202, r.text
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        state = client.get(f"/v1/streams/{sid}", headers=headers).json()
+        if state["last_seq"] == 3 and state["pending"] == 0:
+            break
+        time.sleep(0.05)
+    assert state["last_seq"] == 3 and state["pending"] == 0, state
+    assert state["n_assimilated"] < 3  # at least the overflowing forecasts were skipped
+    assert all(np.isfinite(state["mean"])) and all(np.isfinite(state["spread"]))

@@ -87,8 +87,9 @@ def from_bytes(data: bytes) -> torch.Tensor:
     return load_tensors(data)["E"]
 
 
-def _summary(E: torch.Tensor) -> tuple[list[float], list[float]]:
-    return E.mean(0).tolist(), E.std(0, unbiased=True).tolist()
+def _summary(E: torch.Tensor, dim: int = 0) -> tuple[list[Any], list[Any]]:
+    """Ensemble mean and spread (std over members, axis `dim`), as lists."""
+    return E.mean(dim).tolist(), E.std(dim, unbiased=True).tolist()
 
 
 def initial_ensemble(stream: Stream, n: int, N: int) -> torch.Tensor:
@@ -133,6 +134,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     pending = repo.pending(session, stream.id, stream.last_seq, BATCH)
     timeout = timedelta(seconds=float(stream.config["gap_timeout_s"]))
     analyses: list[dict[str, Any]] = []
+    ensembles: list[torch.Tensor] = []
     done: list[int] = []
     stale: list[int] = []
     diverged: list[int] = []
@@ -154,10 +156,15 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
         else:
             E, row = result
             analyses.append(row)
+            ensembles.append(E)
             done.append(o.seq)
             stream.t = o.t
             stream.n_assimilated += 1
         stream.last_seq = o.seq
+    if analyses:  # mean and spread of every analysis at once: per-analysis calls add up
+        means, spreads = _summary(torch.stack(ensembles), dim=1)
+        for row, mean, spread in zip(analyses, means, spreads, strict=True):
+            row["mean"], row["spread"] = mean, spread
     repo.add_analyses(session, stream.id, analyses)
     repo.mark_observations(session, stream.id, done, "assimilated")
     repo.mark_observations(
@@ -178,9 +185,7 @@ def _assimilate(
     """The analysis at o, or None when it overflowed (the ensemble is then kept)."""
     Ef = integrate(setup.dynamics, E, stream.t, o.t, setup.dt)
     y = torch.tensor(o.values, dtype=E.dtype)
-    try:
-        if not bool(torch.isfinite(Ef).all()):
-            raise OverflowError("forecast")
+    try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
         Ea, info = analysis(
             Ef,
             y,
@@ -194,12 +199,9 @@ def _assimilate(
     except (OverflowError, torch.linalg.LinAlgError) as exc:
         log.warning("stream %s: seq %d skipped: %s (%s)", stream.id, o.seq, NOT_FINITE, exc)
         return None
-    mean, spread = _summary(Ea)
     return Ea, {
         "seq": o.seq,
         "t": o.t,
-        "mean": mean,
-        "spread": spread,
         "innovation_rms": float(info.innovation.pow(2).mean().sqrt()),
         "inflation": float(info.inflation.mean()),
     }

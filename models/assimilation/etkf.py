@@ -23,7 +23,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from models.assimilation.inflation import enkf_n_factor, inflate
+from models.assimilation.inflation import enkf_n_factor
 from models.assimilation.observation import LinearObs, whitened_anomalies
 from models.assimilation.rotation import rotate_anomalies
 
@@ -62,6 +62,7 @@ def etkf_step(
     N, m = Yw.shape
     N1 = N - 1
     adaptive = infl == "adaptive"
+    post = 1.0 if adaptive else float(infl)  # posterior (fixed) inflation factor
     # Without adaptive inflation l1 = 1 and every product with it below is skipped (exact).
     l1 = 1.0
     if m >= N:  # ensemble space: G = Yw Yw^T = V diag(lam) V^T
@@ -76,8 +77,9 @@ def etkf_step(
         d = lam_i + N1
         w = V @ (vb / d)
         T = (V * torch.sqrt(N1 / d)) @ V.T
-        # 1 w^T + T (w broadcast along the rows), applied to the inflated anomalies l1 A
-        W = l1 * (l1 * w + T) if adaptive else w + T
+        # 1 w^T + T (w broadcast along the rows), applied to the inflated anomalies l1 A; a
+        # fixed posterior factor scales T A alone, the analysis anomalies (mean unchanged)
+        W = l1 * (l1 * w + T) if adaptive else w + (T if post == 1.0 else post * T)
         Xa = W @ A
     else:  # observation space: S = Yw^T Yw = U diag(lam) U^T, G's non-zero spectrum
         lam, U = torch.linalg.eigh(Yw.T @ Yw)
@@ -95,12 +97,10 @@ def etkf_step(
         a = torch.sqrt(N1 / d)
         f = -1.0 / (d * (a + 1.0))  # (a - 1) / lam without the 0/0
         TA = Ai + Yi @ (U @ (f[:, None] * (U.T @ (Yi.T @ Ai))))  # T = I + Yw U f U^T Yw^T
-        Xa = (w @ Ai) + TA
+        Xa = (w @ Ai) + (TA if post == 1.0 else post * TA)
     E_a = xbar + Xa
-    if rotate:
+    if rotate:  # mean-preserving and linear in the anomalies: commutes with the factor above
         E_a = rotate_anomalies(E_a, generator)
-    if not adaptive and infl != 1.0:
-        E_a = inflate(E_a, float(infl))
     used = l1 if adaptive else float(infl)
     return E_a, torch.full((), used, dtype=E.dtype, device=E.device)
 

@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from app.db.base import pack_floats, utcnow
 from app.db.tables import Analysis, Observation, Stream, StreamGap
 
 
@@ -114,18 +115,49 @@ def count_pending(session: Session, stream_id: str) -> int:
 def mark_observations(
     session: Session, stream_id: str, seqs: Sequence[int], status: str, reason: str | None = None
 ) -> None:
-    if seqs:
-        session.execute(
-            update(Observation)
-            .where(Observation.stream_id == stream_id, Observation.seq.in_(seqs))
-            .values(status=status, reason=reason)
-            .execution_options(synchronize_session=False)
-        )
+    """Set the status of distinct seqs; a contiguous run is one range, not a long IN list."""
+    if not seqs:
+        return
+    lo, hi = min(seqs), max(seqs)
+    in_seqs = (
+        Observation.seq.between(lo, hi) if hi - lo + 1 == len(seqs) else Observation.seq.in_(seqs)
+    )
+    session.execute(
+        update(Observation)
+        .where(Observation.stream_id == stream_id, in_seqs)
+        .values(status=status, reason=reason)
+        .execution_options(synchronize_session=False)
+    )
+
+
+_ANALYSIS_COLUMNS = ("seq", "t", "mean", "spread", "innovation_rms", "inflation")
 
 
 def add_analyses(session: Session, stream_id: str, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
         session.execute(Analysis.__table__.insert(), [{"stream_id": stream_id, **r} for r in rows])
+        return
+    # COPY: a thousand analyses a batch on the streaming hot path; an order of magnitude
+    # cheaper than row-by-row INSERTs, on both sides. Same connection, same transaction.
+    now = utcnow()
+    columns = ", ".join(("stream_id", *_ANALYSIS_COLUMNS, "created_at"))
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor, cursor.copy(f"COPY analyses ({columns}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row(
+                (
+                    stream_id,
+                    r["seq"],
+                    r["t"],
+                    pack_floats(r["mean"]),
+                    pack_floats(r["spread"]),
+                    r["innovation_rms"],
+                    r["inflation"],
+                    now,
+                )
+            )
 
 
 def add_gap(session: Session, stream_id: str, first_seq: int, last_seq: int) -> None:

@@ -12,7 +12,7 @@ export KALMANAC_DATABASE_URL ?= sqlite:///./var/kalmanac.db
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench,client]'
 	touch $(STAMP)
 
 install: $(STAMP)

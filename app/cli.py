@@ -1,4 +1,5 @@
-"""The `kalmanac` command: serve the API, run migrations, manage API keys."""
+"""The `kalmanac` command: serve the API, run migrations, manage API keys; the client
+commands (forecast, backtest, models, jobs, stream) come from the `kalmanac` package."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from pathlib import Path
 
 from app.config import get_settings
+from kalmanac import cli as client_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -79,8 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     p_create.add_argument("--tenant", required=True)
     p_revoke = keys_sub.add_parser("revoke", help="revoke a key (the key or its prefix)")
     p_revoke.add_argument("key")
+    client_cli.add_commands(sub)
 
     args = parser.parse_args(argv)
+    if getattr(args, "handler", None) is not None:
+        return client_cli.run(args)
     if args.command == "migrate":
         migrate()
     elif args.command == "serve":

@@ -31,7 +31,7 @@ def _field(loc: list[Any]) -> str:
 # wrote "model.params.lags", so the tag is dropped where it follows its union's field.
 UNION_TAGS = {
     "model": {"bayes_ar", "ensemble", "auto", "stored"},
-    "dynamics": {"lorenz63", "lorenz96", "ks"},
+    "dynamics": {"system", "surrogate", "lorenz63", "lorenz96", "ks"},
 }
 
 

@@ -77,7 +77,7 @@ def train_model(
         settings,
         tenant_id=tenant.id,
         request=body.model_dump(mode="json"),
-        min_length=body.model.min_length,
+        min_length=body.min_length,
         idempotency_key=idempotency_key,
     )
     uow.commit()

@@ -187,8 +187,10 @@ async def stream_forecast(
 ) -> ForecastRead:
     """Integrates every ensemble member `horizon` steps of `dt` from the latest analysis.
     The spread of the members is epistemic (state uncertainty); the dynamics add no noise,
-    so the aleatoric part is zero. Runs as a job: 200 with the result when it finishes within
-    KALMANAC_MAX_WAIT_S, otherwise 202 with the job to poll at /v1/forecasts/{id}."""
+    so the aleatoric part is zero. With model dynamics (a learned surrogate) the forecast is of
+    the series, steps of 1, and its aleatoric part is the model's noise. Runs as a job: 200
+    with the result when it finishes within KALMANAC_MAX_WAIT_S, otherwise 202 with the job
+    to poll at /v1/forecasts/{id}."""
     if horizon > settings.max_horizon:
         raise InputError("horizon", f"{horizon} is over the limit of {settings.max_horizon}")
     request = {

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -22,10 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.base import utcnow
 from app.db.repositories import streams as repo
 from app.db.tables import Stream
+from app.services import observers, surrogate_runs
 from app.services.forecast_runs import to_payload
 from app.services.job_runner import JobInput, Progress, Store, run_job, store_rows
 from models.assimilation import FilterConfig, LinearObs, analysis, ensemble_init
+from models.assimilation.observer import NeuralObserver
 from models.dynamics import Dynamics, integrate, make_dynamics
+from models.dynamics.surrogate import SurrogateDynamics
 from models.forecasting import summarize_samples
 
 log = logging.getLogger(__name__)
@@ -37,6 +40,16 @@ NOT_FINITE = "the forecast or analysis overflowed; the previous ensemble was kep
 DTYPE = torch.float64
 
 
+class Analysed(NamedTuple):
+    """One analysis: the ensemble, the variance its members do not show (a neural
+    observer's predicted error variance; None for the EnKF family), and diagnostics."""
+
+    E: torch.Tensor
+    extra_var: torch.Tensor | None
+    innovation_rms: float
+    inflation: float | None
+
+
 @dataclass(frozen=True)
 class Setup:
     """A stream's numerics, rebuilt from its stored config."""
@@ -44,26 +57,37 @@ class Setup:
     dynamics: Dynamics
     dt: float
     obs: LinearObs
-    filter: FilterConfig
+    filter: FilterConfig | None  # the EnKF family
+    observer: NeuralObserver | None = None
 
     @property
     def random(self) -> bool:
         """Whether an analysis draws random numbers (perturbed observations, rotations)."""
-        return self.filter.method == "enkf" or self.filter.rotate
+        return self.filter is not None and (self.filter.method == "enkf" or self.filter.rotate)
 
     @classmethod
-    def of(cls, config: dict[str, Any]) -> Setup:
+    def of(cls, config: dict[str, Any], session: Session) -> Setup:
         dyn, obs, flt = config["dynamics"], config["observation"], config["filter"]
-        dynamics = make_dynamics(dyn["system"], dyn["params"])
+        dynamics: Dynamics
+        indices = obs["indices"]
+        if "model" in dyn:  # a learned surrogate: it observes the series' newest value
+            dynamics = surrogate_runs.load(session, config)
+            indices = dynamics.newest_indices(indices)
+        else:
+            dynamics = make_dynamics(dyn["system"], dyn["params"])
         n = dynamics.n
+        operator = (
+            LinearObs.identity(n, obs["noise_std"])
+            if indices is None
+            else LinearObs.subset(n, indices, obs["noise_std"])
+        )
+        if flt["method"] == "observer":
+            observer = observers.load(session, flt["model"]["version_id"])
+            return cls(dynamics, float(dyn["dt"]), operator, None, observer)
         return cls(
             dynamics=dynamics,
             dt=float(dyn["dt"]),
-            obs=(
-                LinearObs.identity(n, obs["noise_std"])
-                if obs["indices"] is None
-                else LinearObs.subset(n, obs["indices"], obs["noise_std"])
-            ),
+            obs=operator,
             filter=FilterConfig(
                 method=flt["method"],
                 ensemble_size=flt["ensemble_size"],
@@ -71,6 +95,26 @@ class Setup:
                 localization_radius=flt["localization_radius"],
                 rotate=flt["rotate"],
             ),
+        )
+
+    def dynamics_up_to(self, seed: int, seq: int) -> Dynamics:
+        """The dynamics for the steps up to observation seq: a surrogate's step noise is
+        keyed by (seed, seq), so batching never changes it."""
+        if isinstance(self.dynamics, SurrogateDynamics):
+            return surrogate_runs.up_to(self.dynamics, seed, seq)
+        return self.dynamics
+
+    def analyse(self, Ef: torch.Tensor, y: torch.Tensor, gen: torch.Generator | None) -> Analysed:
+        if self.observer is not None:
+            Ea, var = self.observer.analysis(Ef, y)
+            innovation = y - self.obs.H_apply(Ef.mean(0))
+            return Analysed(Ea, var.mean(0), float(innovation.pow(2).mean().sqrt()), None)
+        assert self.filter is not None
+        Ea, info = analysis(
+            Ef, y, self.obs, self.filter, periodic=self.dynamics.periodic, generator=gen
+        )
+        return Analysed(
+            Ea, None, float(info.innovation.pow(2).mean().sqrt()), float(info.inflation.mean())
         )
 
 
@@ -87,13 +131,22 @@ def from_bytes(data: bytes) -> torch.Tensor:
     return load_tensors(data)["E"]
 
 
-def _summary(E: torch.Tensor, dim: int = 0) -> tuple[list[Any], list[Any]]:
-    """Ensemble mean and spread (std over members, axis `dim`), as lists."""
-    return E.mean(dim).tolist(), E.std(dim, unbiased=True).tolist()
+def _summary(
+    E: torch.Tensor, dim: int = 0, extra_var: torch.Tensor | None = None
+) -> tuple[list[Any], list[Any]]:
+    """Ensemble mean and spread (std over members, axis `dim`, plus any variance the members
+    do not show), as lists."""
+    var = E.var(dim, unbiased=True)
+    if extra_var is not None:
+        var = var + extra_var
+    return E.mean(dim).tolist(), var.sqrt().tolist()
 
 
 def initial_ensemble(stream: Stream, n: int, N: int) -> torch.Tensor:
     initial = stream.config["initial"]
+    start = surrogate_runs.start(stream.config, DTYPE)
+    if start is not None:  # the series' window is known: the forecaster supplies the spread
+        return start.expand(N, -1).clone()
     mean = torch.tensor(initial["mean"] or [0.0] * n, dtype=DTYPE)
     return ensemble_init(mean, float(initial["std"]), N, generator(stream.seed, 0))
 
@@ -123,8 +176,8 @@ def cycle(
 
 def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: datetime) -> bool:
     """One transaction's worth. Returns True when another batch may be waiting."""
-    setup = Setup.of(stream.config)
-    N = setup.filter.ensemble_size
+    setup = Setup.of(stream.config, session)
+    N = stream.config["filter"]["ensemble_size"]
     E = (
         from_bytes(stream.ensemble)
         if stream.ensemble is not None
@@ -135,6 +188,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     timeout = timedelta(seconds=float(stream.config["gap_timeout_s"]))
     analyses: list[dict[str, Any]] = []
     ensembles: list[torch.Tensor] = []
+    extra: list[torch.Tensor | None] = []
     done: list[int] = []
     stale: list[int] = []
     diverged: list[int] = []
@@ -154,15 +208,24 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
         elif (result := _assimilate(E, o, stream, setup)) is None:
             diverged.append(o.seq)
         else:
-            E, row = result
-            analyses.append(row)
+            E = result.E
+            analyses.append(
+                {
+                    "seq": o.seq,
+                    "t": o.t,
+                    "innovation_rms": result.innovation_rms,
+                    "inflation": result.inflation,
+                }
+            )
             ensembles.append(E)
+            extra.append(result.extra_var)
             done.append(o.seq)
             stream.t = o.t
             stream.n_assimilated += 1
         stream.last_seq = o.seq
     if analyses:  # mean and spread of every analysis at once: per-analysis calls add up
-        means, spreads = _summary(torch.stack(ensembles), dim=1)
+        extra_var = None if extra[0] is None else torch.stack(extra)  # type: ignore[arg-type]
+        means, spreads = _summary(torch.stack(ensembles), dim=1, extra_var=extra_var)
         for row, mean, spread in zip(analyses, means, spreads, strict=True):
             row["mean"], row["spread"] = mean, spread
     repo.add_analyses(session, stream.id, analyses)
@@ -174,37 +237,26 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     outcome.assimilated += len(done)
     if stream.ensemble is None or analyses:
         stream.ensemble = to_bytes(E)
-        stream.mean, stream.spread = _summary(E)
+        stream.mean, stream.spread = _summary(E, extra_var=extra[-1] if extra else None)
         stream.updated_at = now
     return len(pending) == BATCH and not blocked
 
 
 def _assimilate(
     E: torch.Tensor, o: repo.PendingObservation, stream: Stream, setup: Setup
-) -> tuple[torch.Tensor, dict[str, Any]] | None:
+) -> Analysed | None:
     """The analysis at o, or None when it overflowed (the ensemble is then kept)."""
-    Ef = integrate(setup.dynamics, E, stream.t, o.t, setup.dt)
+    Ef = integrate(setup.dynamics_up_to(stream.seed, o.seq), E, stream.t, o.t, setup.dt)
     y = torch.tensor(o.values, dtype=E.dtype)
+    gen = generator(stream.seed, o.seq) if setup.random else None
     try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
-        Ea, info = analysis(
-            Ef,
-            y,
-            setup.obs,
-            setup.filter,
-            periodic=setup.dynamics.periodic,
-            generator=generator(stream.seed, o.seq) if setup.random else None,
-        )
-        if not bool(torch.isfinite(Ea).all()):
+        result = setup.analyse(Ef, y, gen)
+        if not bool(torch.isfinite(result.E).all()):
             raise OverflowError("analysis")
     except (OverflowError, torch.linalg.LinAlgError) as exc:
         log.warning("stream %s: seq %d skipped: %s (%s)", stream.id, o.seq, NOT_FINITE, exc)
         return None
-    return Ea, {
-        "seq": o.seq,
-        "t": o.t,
-        "innovation_rms": float(info.innovation.pow(2).mean().sqrt()),
-        "inflation": float(info.inflation.mean()),
-    }
+    return result
 
 
 def forecast_compute(factory: sessionmaker[Session]) -> Any:
@@ -217,12 +269,18 @@ def forecast_compute(factory: sessionmaker[Session]) -> Any:
             if stream is None or stream.ensemble is None:
                 raise ValueError("the stream has no ensemble yet; try again in a moment")
             setup, E, t0, name = (
-                Setup.of(stream.config),
+                Setup.of(stream.config, session),
                 from_bytes(stream.ensemble),
                 stream.t,
                 stream.name,
             )
+            seed, last_seq = stream.seed, stream.last_seq
         horizon = int(request["horizon"])
+        if isinstance(setup.dynamics, SurrogateDynamics):  # a forecast of the series itself
+            payload = surrogate_runs.forecast_payload(
+                setup.dynamics, E, t0, (seed, last_seq), request, progress
+            )
+            return store_rows([(name or request["stream_id"], payload)])
         path = torch.empty((E.shape[0], horizon, E.shape[1]), dtype=E.dtype)
         for k in range(horizon):
             E = setup.dynamics.step(E, setup.dt)

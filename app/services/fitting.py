@@ -57,8 +57,12 @@ def fit_spec(
 
 def load_stored(factory: sessionmaker[Session], spec: dict[str, Any]) -> Forecaster:
     with factory() as session:
-        version = model_versions.get_by_id(session, spec["version_id"])
-        if version is None or version.artifact is None:
-            raise ValueError(f"model {spec['name']!r} version {spec['version']} has no artifact")
-        data = version.artifact
-    return loads(data)  # safetensors only: stored bytes are never unpickled
+        return load_version(session, spec)
+
+
+def load_version(session: Session, spec: dict[str, Any]) -> Forecaster:
+    """The stored version a resolved spec {"name", "version", "version_id"} pins."""
+    version = model_versions.get_by_id(session, spec["version_id"])
+    if version is None or version.artifact is None:
+        raise ValueError(f"model {spec['name']!r} version {spec['version']} has no artifact")
+    return loads(version.artifact)  # safetensors only: stored bytes are never unpickled

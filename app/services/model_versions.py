@@ -20,7 +20,7 @@ from app.services.errors import InputError, NotFound
 
 TRAIN_TASK = "model.train"
 # Neural ensembles go to the gpu queue (they run on the CPU where no GPU is present).
-QUEUE_OF_KIND = {"bayes_ar": "cpu", "ensemble": "gpu", "auto": "gpu"}
+QUEUE_OF_KIND = {"bayes_ar": "cpu", "ensemble": "gpu", "auto": "gpu", "observer": "gpu"}
 
 
 def queue_for(model: dict[str, Any]) -> str:
@@ -52,9 +52,10 @@ def submit_training(
     idempotency_key: str | None = None,
 ) -> Job:
     series = request["series"]
-    if len(series[0]["values"]) > settings.max_series_length:
-        raise InputError("series.0.values", f"longer than {settings.max_series_length} points")
-    check_series_length(series, min_length)
+    if series is not None:  # None: an observer, trained on simulations
+        if len(series[0]["values"]) > settings.max_series_length:
+            raise InputError("series.0.values", f"longer than {settings.max_series_length} points")
+        check_series_length(series, min_length)
     job, _ = job_service.submit(
         session,
         outbox,

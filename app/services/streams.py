@@ -16,6 +16,7 @@ from app.db.repositories import streams as repo
 from app.db.tables import Analysis, Job, Stream, StreamGap
 from app.queue import Outbox
 from app.services import jobs as job_service
+from app.services import model_versions, surrogates
 from app.services.errors import Conflict, InputError, NotFound
 from app.services.paging import decode_cursor, encode_cursor
 from app.version import code_version
@@ -32,9 +33,15 @@ def create(
     *,
     tenant_id: str,
     config: dict[str, Any],
-    state_dim: int,
-    obs_dim: int,
+    state_dim: int | None,
+    obs_dim: int | None,
 ) -> Stream:
+    """state_dim and obs_dim are None for model dynamics: the pinned version sets them."""
+    if "model" in config["dynamics"]:
+        config, state_dim, obs_dim = surrogates.pin(session, tenant_id, config)
+    assert state_dim is not None and obs_dim is not None
+    if config["filter"]["method"] == "observer":
+        config = _pin_observer(session, tenant_id, config)
     ensemble_values = config["filter"]["ensemble_size"] * state_dim
     if ensemble_values > settings.max_ensemble_values:
         raise InputError(
@@ -59,6 +66,32 @@ def create(
     # The worker draws the initial ensemble, so the API never needs numerics.
     outbox.add(CYCLE_TASK, stream.id, queue=QUEUE)
     return stream
+
+
+def _pin_observer(session: Session, tenant_id: str, config: dict[str, Any]) -> dict[str, Any]:
+    """The config with its observer resolved to a concrete version (a later alias move does
+    not change a running stream) and the observer's own number of members."""
+    ref = config["filter"]["model"]
+    try:
+        version = model_versions.resolve(session, tenant_id, ref)
+    except NotFound as exc:
+        raise InputError("filter.model", f"{exc} was not found") from exc
+    if version.kind != "observer":
+        raise InputError(
+            "filter.model",
+            f"{version.name} v{version.version} is a {version.kind}, not an observer",
+        )
+    trained = version.params
+    for part in ("dynamics", "observation"):
+        if trained[part] != config[part]:
+            raise InputError(
+                part,
+                f"differs from what observer {version.name} v{version.version} was trained for: "
+                f"{trained[part]}",
+            )
+    pinned = {"name": version.name, "version": version.version, "version_id": version.id}
+    flt = {**config["filter"], "model": pinned, "ensemble_size": trained["members"]}
+    return {**config, "filter": flt}
 
 
 def get(session: Session, tenant_id: str, stream_id: str) -> Stream:
@@ -113,6 +146,8 @@ def ingest(
                 f"observations.{i}.values",
                 f"{len(o['values'])} values; this stream observes {stream.obs_dim} components",
             )
+    if "model" in stream.config["dynamics"]:
+        surrogates.check_times(stream.config, observations)
     unique = list({o["seq"]: o for o in observations}.values())
     accepted = repo.insert_observations(
         session, stream.id, [{"seq": o["seq"], "t": o["t"], "values": o["values"]} for o in unique]

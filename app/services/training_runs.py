@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.repositories import model_versions
 from app.db.tables import ModelVersion
+from app.services import observers
 from app.services.fitting import device_for, fit_spec
 from app.services.job_runner import JobInput, Progress, Store, run_job
 from app.version import code_version
@@ -33,9 +34,20 @@ def min_context(kind: str, params: dict[str, Any], fitted: dict[str, Any]) -> in
     return int(fitted.get("order", params.get("lags") or 1))
 
 
-def train_compute(job: JobInput, progress: Progress) -> Store:
-    request, spec = job.request, job.model
-    y = np.asarray(request["series"][0]["values"], dtype=float)
+class Trained(NamedTuple):
+    """What a version records of its training."""
+
+    kind: str
+    params: dict[str, Any]
+    artifact: bytes
+    data_fingerprint: str
+    metrics: dict[str, Any]
+
+
+def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
+    """A forecaster fitted on the posted series."""
+    spec = job.model
+    y = np.asarray(job.request["series"][0]["values"], dtype=float)
     started = time.monotonic()
     model, fitted = fit_spec(spec, y, VALIDATION_HORIZON, job.seed, progress)
     seconds = time.monotonic() - started
@@ -43,7 +55,6 @@ def train_compute(job: JobInput, progress: Progress) -> Store:
     if kind == "auto":  # the version is the chosen concrete model
         kind = fitted["auto"]["choice"]
         params = params[kind]
-    artifact = dumps(model)
     metrics = {
         "fitted": fitted,
         "train_seconds": round(seconds, 3),
@@ -51,6 +62,24 @@ def train_compute(job: JobInput, progress: Progress) -> Store:
         "min_context": min_context(kind, params, fitted),
         "device": device_for(spec),
     }
+    return Trained(kind, params, dumps(model), fingerprint(y), metrics)
+
+
+def _train_observer(job: JobInput, progress: Progress) -> Trained:
+    """A neural observer trained on simulations of its dynamics (no series)."""
+    params = job.model["params"]
+    started = time.monotonic()
+    artifact, metrics = observers.train(params, job.seed, progress)
+    metrics |= {"train_seconds": round(time.monotonic() - started, 3), "device": "cpu"}
+    return Trained(
+        "observer", params, artifact, observers.simulation_fingerprint(params, job.seed), metrics
+    )
+
+
+def train_compute(job: JobInput, progress: Progress) -> Store:
+    request = job.request
+    trainer = _train_observer if job.model["kind"] == "observer" else _fit_forecaster
+    kind, params, artifact, data_fingerprint, metrics = trainer(job, progress)
 
     def store(session: Session, job_id: str) -> dict[str, Any]:
         existing = model_versions.by_job(session, job_id)
@@ -67,7 +96,7 @@ def train_compute(job: JobInput, progress: Progress) -> Store:
                 kind=kind,
                 params=params,
                 artifact=artifact,
-                data_fingerprint=fingerprint(y),
+                data_fingerprint=data_fingerprint,
                 metrics=metrics,
                 code_version=code_version(),
                 parent_id=parent.id if parent else None,

@@ -77,6 +77,26 @@ class Forecaster(Protocol):
         ...
 
 
+@runtime_checkable
+class OneStepSampler(Protocol):
+    """A fitted forecaster's one-step predictive for a batch of windows, with fixed
+    parameter draws (`members` of them): row r of a batch always uses draw r % members, so
+    a row's trajectory is that of one draw (the surrogate dynamics of a stream)."""
+
+    @property
+    def members(self) -> int:
+        """Number of distinct parameter draws."""
+        ...
+
+    def __call__(
+        self, W: torch.Tensor, generator: torch.Generator | None = None, noise: bool = True
+    ) -> torch.Tensor:
+        """W: (B, p, d) windows in data units, oldest row first -> the next value (B, d),
+        float64: a draw from the predictive, or its conditional mean when noise is False.
+        Noise comes from the CPU `generator` (None: torch's global one)."""
+        ...
+
+
 def hyperparameters(model: object) -> dict[str, Any]:
     """The constructor arguments of a dataclass forecaster (its `init=True` fields)."""
     return {f.name: getattr(model, f.name) for f in fields(model) if f.init}  # type: ignore[arg-type]

@@ -112,6 +112,19 @@ def count_params(sizes: list[int]) -> int:
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
 
 
+def sample_step(theta: list[Tensor], x: Tensor, eps: Tensor | None) -> tuple[Tensor, Tensor]:
+    """One step of every member from windows x: (M, B, lags d), standardised units.
+
+    Returns (z, mu), both (M, B, d): mu the member's mean, z = mu + sqrt(var) eps (mu itself
+    when eps is None), both clipped to +-_STATE_BOUND.
+    """
+    mu, var = forward(theta, x)
+    mu = torch.clamp(mu, -_STATE_BOUND, _STATE_BOUND)
+    if eps is None:
+        return mu, mu
+    return torch.clamp(mu + var.sqrt() * eps, -_STATE_BOUND, _STATE_BOUND), mu
+
+
 def rollout(
     theta: list[Tensor], x0: Tensor, h: int, S: int, generator: torch.Generator
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
@@ -132,9 +145,7 @@ def rollout(
     zs, mus = [], []
     with torch.no_grad():
         for j in range(h):
-            mu, var = forward(theta, x)
-            mu = torch.clamp(mu, -_STATE_BOUND, _STATE_BOUND)
-            z = torch.clamp(mu + var.sqrt() * eps[j], -_STATE_BOUND, _STATE_BOUND)
+            z, mu = sample_step(theta, x, eps[j])
             zs.append(z)
             mus.append(mu)
             x = torch.cat([x[..., d:], z], dim=-1)

@@ -22,6 +22,7 @@ from models.forecasting.base import (
     FloatArray,
     Forecast,
     NotFittedError,
+    OneStepSampler,
     as_series,
     check_context,
     check_predict_args,
@@ -218,6 +219,29 @@ class BayesianAR:
             st.mu + st.sd * Zy, st.mu + st.sd * Zm, levels, quantiles, return_samples
         )
 
+    @property
+    def window_shape_(self) -> tuple[int, int]:
+        """(p, d): the fitted order and dimension, the window a one-step prediction needs."""
+        p, d = self._state().z_tail.shape
+        return int(p), int(d)
+
+    def one_step_sampler(self, draws: int, seed: int = 0) -> OneStepSampler:
+        """`draws` posterior draws (B_k, Sigma_k) as a batched one-step predictive.
+
+        Only for models without trend or Fourier terms: those depend on absolute time,
+        which a window of recent values does not carry.
+        """
+        st = self._state()
+        if self.n_det != 1:
+            raise ValueError(
+                "one-step sampling needs a model without trend or Fourier terms "
+                "(they depend on absolute time, which a window does not carry)"
+            )
+        if int(draws) != draws or draws < 1:
+            raise ValueError(f"draws must be a positive integer, got {draws!r}")
+        B, U = mniw_sample(st.post, int(draws), np.random.default_rng(seed))
+        return _ARSampler(*(torch.from_numpy(a) for a in (B, U, st.mu, st.sd)))
+
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """Hyperparameters, summary and the exact posterior (float64 tensors)."""
         st = self._state()
@@ -250,6 +274,40 @@ class BayesianAR:
             params=meta["params"],
         )
         return model
+
+
+@dataclass(frozen=True, eq=False)
+class _ARSampler:
+    """Posterior draws of an intercept-only VAR(p), stepping windows in torch float64.
+
+    B: (S, 1 + p d, d) intercept then lags 1..p (standardised units); U: (S, d, d) noise
+    roots (U U' = Sigma); mu, sd: (d,) the standardisation. Same draw-then-step as
+    `var_design.rollout`, one step at a time for a caller that owns the window.
+    """
+
+    B: torch.Tensor
+    U: torch.Tensor
+    mu: torch.Tensor
+    sd: torch.Tensor
+
+    @property
+    def members(self) -> int:
+        return int(self.B.shape[0])
+
+    def __call__(
+        self, W: torch.Tensor, generator: torch.Generator | None = None, noise: bool = True
+    ) -> torch.Tensor:
+        """W: (R, p, d) windows, oldest first -> next values (R, d); row r uses draw r % S."""
+        R, p, d = W.shape
+        k = torch.arange(R) % self.members
+        z = (W.detach().to("cpu", torch.float64) - self.mu) / self.sd
+        lags = z.flip(1).reshape(R, p * d)  # [z_{t-1}, ..., z_{t-p}]: the design's column order
+        B = self.B[k]
+        m = B[:, 0] + torch.einsum("rk,rkd->rd", lags, B[:, 1:])
+        if noise:
+            e = torch.randn((R, d), generator=generator, dtype=torch.float64)
+            m = m + torch.einsum("rij,rj->ri", self.U[k], e)
+        return (self.mu + self.sd * m).to(W.device)
 
 
 def _ar_coef(

@@ -32,6 +32,7 @@ from models.forecasting.base import (
     FloatArray,
     Forecast,
     NotFittedError,
+    OneStepSampler,
     as_series,
     check_context,
     check_predict_args,
@@ -47,6 +48,7 @@ from models.forecasting.batched_mlp import (
     prior_stds,
     rollout,
     sample_prior,
+    sample_step,
 )
 from models.forecasting.ensemble_train import Progress, TrainConfig, train_anchored
 from models.forecasting.torch_runtime import cpu_threads, resolve_device, step_macs
@@ -222,6 +224,19 @@ class AnchoredEnsembleAR:
             return_samples,
         )
 
+    @property
+    def window_shape_(self) -> tuple[int, int]:
+        """(lags, d): the window a one-step prediction needs."""
+        return self.lags, int(self._state().mu.shape[0])
+
+    def one_step_sampler(self, draws: int = 0, seed: int = 0) -> OneStepSampler:
+        """The members as a batched one-step predictive: row r uses member r % members.
+
+        `draws` and `seed` are unused: the trained members are the ensemble's draws.
+        """
+        st = self._state()
+        return _EnsembleSampler(st.theta, torch.from_numpy(st.mu), torch.from_numpy(st.sd))
+
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """Hyperparameters and summary; weights (float32), scaler and tail (float64)."""
         st = self._state()
@@ -251,3 +266,34 @@ class AnchoredEnsembleAR:
         theta = [p.to(device=device, dtype=torch.float32) for p in theta]
         model._fit = _Fitted(theta, a["mu"], a["sd"], a["y_tail"], device, meta["params"])
         return model
+
+
+@dataclass(frozen=True, eq=False)
+class _EnsembleSampler:
+    """The members stepping windows: member m's mean plus its own (aleatoric) noise."""
+
+    theta: list[Tensor]  # leading axis M, float32 on the model's device
+    mu: Tensor  # (d,) float64 scaler
+    sd: Tensor
+
+    @property
+    def members(self) -> int:
+        return int(self.theta[0].shape[0])
+
+    def __call__(
+        self, W: Tensor, generator: torch.Generator | None = None, noise: bool = True
+    ) -> Tensor:
+        """W: (R, lags, d) windows, oldest first -> next values (R, d) float64."""
+        R, lags, d = W.shape
+        M, device = self.members, self.theta[0].device
+        J = -(-R // M)
+        x = ((W.detach().to("cpu", torch.float64) - self.mu) / self.sd).reshape(R, lags * d)
+        x = torch.cat([x, x.new_zeros(J * M - R, lags * d)])  # pad to the (M, J) grid
+        x = x.reshape(J, M, lags * d).transpose(0, 1)  # x[m, j] is row j M + m, as in rollout
+        eps = None
+        if noise:
+            eps = torch.randn((J, M, d), generator=generator).transpose(0, 1).to(device)
+        with torch.no_grad():
+            z, _ = sample_step(self.theta, x.to(device, torch.float32), eps)
+        z = z.transpose(0, 1).reshape(J * M, d)[:R].to("cpu", torch.float64)
+        return (self.mu + self.sd * z).to(W.device)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictFloat, StrictInt
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictFloat,
+    StrictInt,
+    model_validator,
+)
 
 FiniteFloat = Annotated[StrictFloat | StrictInt, Field(allow_inf_nan=False)]
 
@@ -24,6 +32,23 @@ class StrictModel(BaseModel):
     """Request bodies: unknown fields are errors, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class StoredModelRef(StrictModel):
+    """A stored model version, by number or by alias."""
+
+    name: str = Field(min_length=1, max_length=200)
+    version: StrictInt | None = Field(None, ge=1, lt=2**31)
+    alias: str | None = Field(None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _one_of(self) -> StoredModelRef:
+        if (self.version is None) == (self.alias is None):
+            raise ValueError("give exactly one of version and alias")
+        return self
+
+    def min_length(self, dim: int = 1) -> int:
+        return 1  # checked against the stored version when it is resolved
 
 
 class ErrorItem(BaseModel):

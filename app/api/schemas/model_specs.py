@@ -6,7 +6,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
 
-from app.api.schemas.common import FiniteFloat, StrictModel
+__all__ = ["StoredModelRef"]  # defined in common (streams refer to stored models too)
+
+from app.api.schemas.common import FiniteFloat, StoredModelRef, StrictModel
+from app.api.schemas.observers import ObserverSpec
 
 
 class BayesARParams(StrictModel):
@@ -89,21 +92,6 @@ class AutoSpec(StrictModel):
         return int(need / (1 - self.params.val_fraction)) + 1
 
 
-class StoredModelRef(StrictModel):
-    name: str = Field(min_length=1, max_length=200)
-    version: StrictInt | None = Field(None, ge=1, lt=2**31)
-    alias: str | None = Field(None, min_length=1, max_length=100)
-
-    @model_validator(mode="after")
-    def _one_of(self) -> StoredModelRef:
-        if (self.version is None) == (self.alias is None):
-            raise ValueError("give exactly one of version and alias")
-        return self
-
-    def min_length(self, dim: int = 1) -> int:
-        return 1  # checked against the stored version when it is resolved
-
-
 def _spec_tag(value: Any) -> str:
     if isinstance(value, dict):
         return "stored" if "name" in value else str(value.get("kind", "bayes_ar"))
@@ -130,5 +118,17 @@ ModelSpec = Annotated[
         custom_error_type="unknown_model_kind",
         custom_error_message="kind must be one of bayes_ar, ensemble, auto; or give a stored "
         "model's name with its version or alias",
+    ),
+]
+# What `POST /v1/models` trains: a forecaster, or a neural observer for streams.
+VersionSpec = Annotated[
+    Annotated[BayesARSpec, Tag("bayes_ar")]
+    | Annotated[EnsembleSpec, Tag("ensemble")]
+    | Annotated[AutoSpec, Tag("auto")]
+    | Annotated[ObserverSpec, Tag("observer")],
+    Discriminator(
+        _spec_tag,
+        custom_error_type="unknown_model_kind",
+        custom_error_message="kind must be one of bayes_ar, ensemble, auto, observer",
     ),
 ]

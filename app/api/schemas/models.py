@@ -5,20 +5,40 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, StrictInt
+from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from app.api.schemas.common import StrictModel
 from app.api.schemas.forecasts import SeriesIn
-from app.api.schemas.model_specs import BayesARSpec, TrainableSpec
+from app.api.schemas.model_specs import BayesARSpec, VersionSpec
+from app.api.schemas.observers import ObserverSpec
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 
 
 class ModelTrain(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="Model name; each training adds a version")
-    model: TrainableSpec = Field(default_factory=BayesARSpec)
-    series: list[SeriesIn] = Field(min_length=1, max_length=1, description="The training series")
+    model: VersionSpec = Field(default_factory=BayesARSpec)
+    series: list[SeriesIn] | None = Field(
+        None,
+        min_length=1,
+        max_length=1,
+        description="The training series of a forecaster; none for an observer (it trains on "
+        "simulations of its dynamics)",
+    )
     seed: StrictInt = Field(0, ge=0, lt=2**31)
+
+    @model_validator(mode="after")
+    def _series_for_forecasters(self) -> ModelTrain:
+        observer = isinstance(self.model, ObserverSpec)
+        if observer and self.series is not None:
+            raise ValueError("series: an observer trains on simulations; give no series")
+        if not observer and self.series is None:
+            raise ValueError("series: required to train a forecaster")
+        return self
+
+    def min_length(self, dim: int = 1) -> int:
+        """Shortest training series (an observer takes none)."""
+        return 0 if isinstance(self.model, ObserverSpec) else self.model.min_length(dim)
 
     model_config = {
         "json_schema_extra": {

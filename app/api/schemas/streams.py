@@ -6,9 +6,18 @@ import math
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, StrictBool, StrictInt, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
-from app.api.schemas.common import FiniteFloat, StoredText, StrictModel
+from app.api.schemas.common import FiniteFloat, StoredModelRef, StoredText, StrictModel
 
 
 class Lorenz63Params(StrictModel):
@@ -70,6 +79,34 @@ class KSSpec(StrictModel):
 DynamicsSpec = Annotated[Lorenz63Spec | Lorenz96Spec | KSSpec, Field(discriminator="system")]
 
 
+class ModelDynamicsSpec(StrictModel):
+    """A stored forecaster version as the dynamics (a learned surrogate). The state is its lag
+    window: the last p values of the d-dimensional series, oldest first, n = p d; time counts
+    series steps (one step per unit). The version is resolved and pinned at creation."""
+
+    model: StoredModelRef
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_a_system_too(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "system" in data:
+            raise ValueError("give either dynamics.system or dynamics.model, not both")
+        return data
+
+
+def _dynamics_tag(value: Any) -> str:
+    if isinstance(value, dict):
+        return "surrogate" if "model" in value else "system"
+    return "surrogate" if isinstance(value, ModelDynamicsSpec) else "system"
+
+
+# A stream's dynamics: a simulated system, or a learned surrogate (a stored forecaster).
+StreamDynamicsSpec = Annotated[
+    Annotated[DynamicsSpec, Tag("system")] | Annotated[ModelDynamicsSpec, Tag("surrogate")],
+    Discriminator(_dynamics_tag),
+]
+
+
 class ObservationSpec(StrictModel):
     indices: list[Annotated[StrictInt, Field(ge=0)]] | None = Field(
         None, description="Observed state components; null observes all"
@@ -80,8 +117,10 @@ class ObservationSpec(StrictModel):
 
 
 class FilterSpec(StrictModel):
-    method: Literal["enkf", "etkf", "letkf"] = "etkf"
-    ensemble_size: StrictInt = Field(24, ge=2, le=1000)
+    method: Literal["enkf", "etkf", "letkf", "observer"] = "etkf"
+    ensemble_size: StrictInt = Field(
+        24, ge=2, le=1000, description="Members (an observer brings its own number)"
+    )
     inflation: Annotated[FiniteFloat, Field(ge=1, le=10)] | Literal["adaptive"] = Field(
         1.02, description='Multiplicative factor, or "adaptive" (finite-size EnKF-N)'
     )
@@ -89,9 +128,14 @@ class FilterSpec(StrictModel):
         None, gt=0, le=1e4, description="Gaspari-Cohn radius in grid units (LETKF)"
     )
     rotate: StrictBool = Field(False, description="Random mean-preserving rotation of anomalies")
+    model: StoredModelRef | None = Field(
+        None, description='The neural observer version (method "observer" only)'
+    )
 
     @model_validator(mode="after")
     def _radius_for_letkf(self) -> FilterSpec:
+        if (self.method == "observer") != (self.model is not None):
+            raise ValueError('model (a trained observer) is required with method "observer", only')
         if self.method == "letkf" and self.localization_radius is None:
             raise ValueError("localization_radius is required for letkf")
         if self.method != "letkf" and self.localization_radius is not None:
@@ -102,11 +146,16 @@ class FilterSpec(StrictModel):
 class InitialSpec(StrictModel):
     mean: list[FiniteFloat] | None = Field(None, description="Initial ensemble mean (length n)")
     std: FiniteFloat = Field(1.0, gt=0, le=1e6)
+    series: list[FiniteFloat] | list[list[FiniteFloat]] | None = Field(
+        None,
+        description="Model dynamics only: the series up to t0 (numbers, or rows of d values); "
+        "every member starts at its last p values, and the forecaster supplies the spread",
+    )
 
 
 class StreamCreate(StrictModel):
     name: StoredText | None = Field(None, max_length=200)
-    dynamics: DynamicsSpec
+    dynamics: StreamDynamicsSpec
     observation: ObservationSpec = Field(default_factory=ObservationSpec)
     filter: FilterSpec = Field(default_factory=FilterSpec)
     initial: InitialSpec = Field(default_factory=InitialSpec)
@@ -132,25 +181,46 @@ class StreamCreate(StrictModel):
 
     @model_validator(mode="after")
     def _fits_the_state(self) -> StreamCreate:
-        n = self.state_dim
+        n = self.state_dim  # None for model dynamics: checked once the version is resolved
         if self.observation.indices is not None:
             idx = self.observation.indices
             if not idx:
                 raise ValueError("observation.indices must not be empty (null observes all)")
-            if max(idx) >= n:
+            if n is not None and max(idx) >= n:
                 raise ValueError(f"observation.indices: {max(idx)} is outside the state (n={n})")
             if len(set(idx)) != len(idx):
                 raise ValueError("observation.indices must be distinct")
-        if self.initial.mean is not None and len(self.initial.mean) != n:
+        if n is not None and self.initial.mean is not None and len(self.initial.mean) != n:
             raise ValueError(f"initial.mean has {len(self.initial.mean)} values; the state has {n}")
+        self._check_surrogate_start()
         return self
 
+    def _check_surrogate_start(self) -> None:
+        """Model dynamics start from a window of the series (or an explicit mean)."""
+        initial = self.initial
+        if not isinstance(self.dynamics, ModelDynamicsSpec):
+            if initial.series is not None:
+                raise ValueError("initial.series applies only to model dynamics")
+            return
+        if (initial.series is None) == (initial.mean is None):
+            raise ValueError(
+                "initial: give series (the series up to t0) or mean (a window), exactly one"
+            )
+        if initial.series is not None and "std" in initial.model_fields_set:
+            raise ValueError(
+                "initial.std: members start at the window of initial.series exactly; "
+                "the forecaster supplies the spread"
+            )
+
     @property
-    def state_dim(self) -> int:
+    def state_dim(self) -> int | None:
+        """n, or None for model dynamics (the window size of the stored version)."""
+        if isinstance(self.dynamics, ModelDynamicsSpec):
+            return None
         return self.dynamics.params.state_dim
 
     @property
-    def obs_dim(self) -> int:
+    def obs_dim(self) -> int | None:
         idx = self.observation.indices
         return self.state_dim if idx is None else len(idx)
 

@@ -1,0 +1,77 @@
+"""Neural observers on workers: train one as a model version, load one for a stream.
+
+An observer version is trained on simulations of the dynamics and observation operator in
+its params (no series); its artifact is safetensors bytes, never unpickled. Loaded
+observers are cached per process by version id: versions are immutable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.db.repositories import model_versions
+from models.assimilation import LinearObs
+from models.assimilation.observer import NeuralObserver, ObserverConfig, evaluate, train_observer
+from models.dynamics import Dynamics, make_dynamics
+
+CACHE_SIZE = 16
+_cache: OrderedDict[str, NeuralObserver] = OrderedDict()
+
+
+def numerics(params: dict[str, Any]) -> tuple[Dynamics, LinearObs, float, float]:
+    """(dynamics, observation operator, observation interval, integration step) of params."""
+    dyn, obs = params["dynamics"], params["observation"]
+    dynamics = make_dynamics(dyn["system"], dyn["params"])
+    operator = (
+        LinearObs.identity(dynamics.n, obs["noise_std"])
+        if obs["indices"] is None
+        else LinearObs.subset(dynamics.n, obs["indices"], obs["noise_std"])
+    )
+    dt = float(dyn["dt"])
+    return dynamics, operator, float(params.get("interval") or dt), dt
+
+
+def simulation_fingerprint(params: dict[str, Any], seed: int) -> str:
+    """sha256 of what the training data is simulated from (there is no dataset)."""
+    canonical = json.dumps({"params": params, "seed": seed}, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def train(
+    params: dict[str, Any], seed: int, progress: Callable[[float], object]
+) -> tuple[bytes, dict[str, Any]]:
+    """Train, then score on a fresh twin experiment; returns (artifact, metrics)."""
+    dynamics, obs, interval, dt = numerics(params)
+    fields = ObserverConfig.__dataclass_fields__
+    config = ObserverConfig(**{k: v for k, v in params.items() if k in fields})
+    model = train_observer(dynamics, obs, interval, dt, config, seed, lambda f: progress(0.9 * f))
+    score = evaluate(model, dynamics, interval, dt)
+    progress(1.0)
+    metrics = {
+        "twin_rmse": score.rmse,
+        "twin_spread": score.spread,
+        "twin_cycles": score.cycles,
+        "obs_noise_std": float(obs.std.mean()),
+    }
+    return model.dumps(), metrics
+
+
+def load(session: Session, version_id: str) -> NeuralObserver:
+    """The stored observer of a version (cached per process)."""
+    if version_id in _cache:
+        _cache.move_to_end(version_id)
+        return _cache[version_id]
+    version = model_versions.get_by_id(session, version_id)
+    if version is None or version.artifact is None or version.kind != "observer":
+        raise ValueError(f"observer version {version_id} is missing")
+    model = NeuralObserver.loads(version.artifact)
+    _cache[version_id] = model
+    if len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return model

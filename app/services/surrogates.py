@@ -1,0 +1,108 @@
+"""Streams whose dynamics is a stored forecaster (a learned surrogate), as the API sees them.
+
+Imports no numerics: the window (p lags of a d-dimensional series) is read from what
+training recorded about the version. The worker side is app.services.surrogate_runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from app.db.tables import ModelVersion
+from app.services import model_versions
+from app.services.errors import InputError, NotFound
+
+FORECASTER_KINDS = ("bayes_ar", "ensemble")
+# Observation times must sit on the stream's grid t0 + k (one unit per series step) to
+# within this; the worker treats a leftover sliver of a step as none (surrogate._DT_TOL).
+GRID_TOL = 1e-7
+
+
+def _resolve(session: Session, tenant_id: str, ref: dict[str, Any]) -> ModelVersion:
+    try:
+        version = model_versions.resolve(session, tenant_id, ref)
+    except NotFound as exc:
+        raise InputError("dynamics.model", str(exc)) from exc
+    what = f"model {version.name!r} version {version.version}"
+    if version.kind not in FORECASTER_KINDS:
+        raise InputError("dynamics.model", f"{what} is a {version.kind}, not a forecaster")
+    if version.params.get("trend") or version.params.get("fourier_order"):
+        raise InputError(
+            "dynamics.model",
+            f"{what} has trend or Fourier terms, which depend on absolute time; a stream's "
+            "dynamics must depend on the recent values only",
+        )
+    return version
+
+
+def window_shape(version: ModelVersion) -> tuple[int, int]:
+    """(p, d): the lags the version conditions on and the series dimension."""
+    return int(version.metrics["min_context"]), int(version.metrics["fitted"]["dim"])
+
+
+def _window(series: list[Any], p: int, d: int) -> list[list[float]]:
+    """The last p rows of initial.series, checked against the model's dimension."""
+    if len(series) < p:
+        raise InputError(
+            "initial.series", f"{len(series)} values; the model's window needs at least {p}"
+        )
+    rows = [row if isinstance(row, list) else [row] for row in series[len(series) - p :]]
+    for i, row in enumerate(rows, start=len(series) - p):
+        if len(row) != d:
+            raise InputError(
+                f"initial.series.{i}", f"{len(row)} values; the model's series has d={d}"
+            )
+    return rows
+
+
+def pin(
+    session: Session, tenant_id: str, config: dict[str, Any]
+) -> tuple[dict[str, Any], int, int]:
+    """(config, state_dim, obs_dim) of a surrogate stream: the model is pinned to the concrete
+    version it resolves to now (a later alias move does not change a running stream) and
+    initial.series is cut to the window the stream starts from."""
+    ref = config["dynamics"]["model"]
+    version = _resolve(session, tenant_id, ref)
+    p, d = window_shape(version)
+    n = p * d
+    indices = config["observation"]["indices"]
+    if indices is not None and max(indices) >= d:
+        raise InputError(
+            "observation.indices",
+            f"{max(indices)} is outside the series (d={d}): a model stream observes the "
+            "components of the series' newest value",
+        )
+    initial = dict(config["initial"])
+    if initial["mean"] is not None and len(initial["mean"]) != n:
+        raise InputError(
+            "initial.mean",
+            f"{len(initial['mean'])} values; the state is the model's window of {p} x {d} = {n}",
+        )
+    if initial["series"] is not None:
+        initial["series"] = _window(initial["series"], p, d)
+    pinned = {
+        **{k: v for k, v in ref.items() if v is not None},  # the alias asked for, on record
+        "version": version.version,
+        "version_id": version.id,
+        "kind": version.kind,
+        "lags": p,
+        "dim": d,
+    }
+    dynamics = {"model": pinned, "dt": 1.0}
+    obs_dim = d if indices is None else len(indices)
+    return {**config, "dynamics": dynamics, "initial": initial}, n, obs_dim
+
+
+def check_times(config: dict[str, Any], observations: list[dict[str, Any]]) -> None:
+    """A surrogate advances in whole series steps: each t must be t0 + k, k an integer."""
+    t0 = float(config["t0"])
+    for i, o in enumerate(observations):
+        k = o["t"] - t0
+        if abs(k - round(k)) > GRID_TOL:
+            raise InputError(
+                f"observations.{i}.t",
+                f"{o['t']} is not a whole number of series steps after t0={t0:g} (a model "
+                "stream's time counts series steps)",
+            )

@@ -1,0 +1,231 @@
+"""Neural observer vs ETKF / LETKF vs 3D-Var (a fixed gain), in twin experiments.
+
+Setups: Lorenz-96 (n=40, F=8, dt = interval = 0.05, R = I) observed everywhere and at every
+other variable; Kuramoto-Sivashinsky (n=128, L=32 pi, dt 0.5, observed every 1.0 at every
+4th grid point, R = I). Every method filters the same truth and observations from the same
+kind of start; scores are over the cycles after burn-in: RMSE of the analysis mean,
+spread/RMSE, and the time per cycle (forecast + analysis + recording the mean and spread),
+through one loop shared by all methods. The observer's training (offline, on its own
+simulations) is timed apart. 3D-Var's background covariance is the climatological one
+scaled by a factor tuned on a separate training run.
+Run from the repo root: `python bench/observer.py [--quick] [--out PATH]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # lets `python bench/observer.py` work without the install
+    sys.path.insert(0, str(ROOT))
+
+from bench._common import machine_info, write_json  # noqa: E402
+from models.assimilation import FilterConfig, LinearObs, analysis  # noqa: E402
+from models.assimilation.observer import (  # noqa: E402
+    NeuralObserver,
+    ObserverConfig,
+    climatology,
+    train_observer,
+)
+from models.dynamics import Dynamics, KuramotoSivashinsky, Lorenz96, integrate  # noqa: E402
+
+Analyse = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
+
+
+@dataclass(frozen=True)
+class Setup:
+    name: str
+    dynamics: Dynamics
+    obs: LinearObs
+    dt: float
+    interval: float
+    cycles: int
+    burn_in: int
+    filters: dict[str, FilterConfig]
+    observer: ObserverConfig
+    notes: list[str] = field(default_factory=list)
+
+
+def setups(quick: bool) -> list[Setup]:
+    l96, ks = Lorenz96(n=40), KuramotoSivashinsky(n=128, L=32 * math.pi)
+    cycles, burn = (300, 100) if quick else (2000, 300)
+    its = 150 if quick else 1500
+
+    def obs_cfg(iterations: int) -> ObserverConfig:
+        return ObserverConfig(iterations=iterations, window=16, reset_fraction=0.02)
+
+    etkf = FilterConfig("etkf", 24, "adaptive")  # fixed 1.02 can collapse from a poor start
+    letkf = FilterConfig("letkf", 16, 1.04, localization_radius=4.0)
+    out = [
+        Setup("L96 full", l96, LinearObs.identity(40, 1.0), 0.05, 0.05, cycles, burn,
+              {"ETKF N=24 adaptive": etkf, "LETKF N=16 r=4": letkf}, obs_cfg(its)),
+        Setup("L96 half", l96, LinearObs.subset(40, list(range(0, 40, 2)), 1.0), 0.05, 0.05,
+              cycles, burn, {"ETKF N=24 adaptive": etkf, "LETKF N=16 r=4": letkf}, obs_cfg(its)),
+    ]  # fmt: skip
+    if not quick:
+        out.append(
+            Setup("KS quarter", ks, LinearObs.subset(128, list(range(0, 128, 4)), 1.0), 0.5,
+                  1.0, 500, 100, {"LETKF N=16 r=8": FilterConfig("letkf", 16, 1.02, 8.0)},
+                  obs_cfg(400))
+        )  # fmt: skip
+    return out
+
+
+def twin(setup: Setup, cycles: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Truth (K, n) after spin-up and its observations (K, m)."""
+    g = torch.Generator().manual_seed(seed)
+    x = climatology(setup.dynamics, 1, setup.dt, g, spinup=50.0)[0]
+    truth = []
+    for _ in range(cycles):
+        x = integrate(setup.dynamics, x, 0.0, setup.interval, setup.dt)
+        truth.append(x)
+    X = torch.stack(truth)
+    noise = setup.obs.std * torch.randn((cycles, setup.obs.m), generator=g, dtype=X.dtype)
+    return X, setup.obs.H_apply(X) + noise
+
+
+def run(
+    setup: Setup, analyse: Analyse, E0: torch.Tensor, truth: torch.Tensor, ys: torch.Tensor
+) -> dict[str, float]:
+    """The shared loop: forecast, analyse, record; scored after burn-in."""
+    K = truth.shape[0]
+    means = torch.empty_like(truth)
+    spreads = torch.empty_like(truth)
+    E = E0
+    start = time.perf_counter()
+    with torch.no_grad():
+        for k in range(K):
+            E = integrate(setup.dynamics, E, 0.0, setup.interval, setup.dt)
+            E, extra = analyse(E, ys[k])
+            var = E.var(0) if E.shape[0] > 1 else torch.zeros_like(E[0])
+            means[k] = E.mean(0)
+            spreads[k] = (var if extra is None else var + extra).sqrt()
+    seconds = time.perf_counter() - start
+    b = setup.burn_in
+    rmse = (means[b:] - truth[b:]).pow(2).mean(1).sqrt()
+    spread = spreads[b:].pow(2).mean(1).sqrt()
+    ok = bool(torch.isfinite(rmse).all())
+    return {
+        "rmse": float(rmse.mean()) if ok else math.inf,
+        "spread_over_rmse": float(spread.mean() / rmse.mean()) if ok else math.nan,
+        "ms_per_cycle": 1e3 * seconds / K,
+    }
+
+
+def three_d_var(setup: Setup, clim: torch.Tensor, scale: float) -> Analyse:
+    """x_a = x_f + K (y - H x_f), K = B H^T (H B H^T + R)^-1, B = scale x climatology."""
+    H = setup.obs.dense()
+    B = scale * clim
+    K = B @ H.T @ torch.linalg.inv(H @ B @ H.T + torch.diag(setup.obs.R_diag))
+
+    def analyse(E: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return E + (y - setup.obs.H_apply(E)) @ K.T, None
+
+    return analyse
+
+
+def tuned_3dvar(setup: Setup, seed: int) -> tuple[Analyse, float]:
+    """The climatological B scaled by the factor (of a log grid) best on a training run."""
+    g = torch.Generator().manual_seed(seed)
+    states = climatology(setup.dynamics, 256, setup.dt, g, spinup=50.0)
+    clim = torch.cov(states.T)
+    truth, ys = twin(setup, 400, seed + 1)
+    scores = {}
+    for scale in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5):
+        start = truth[:1] + 2.0 * torch.randn(truth[:1].shape, generator=g, dtype=truth.dtype)
+        r = run(setup, three_d_var(setup, clim, scale), start, truth, ys)
+        scores[scale] = r["rmse"]
+    best = min(scores, key=lambda s: scores[s])
+    return three_d_var(setup, clim, best), best
+
+
+def enkf_family(setup: Setup, cfg: FilterConfig) -> Analyse:
+    def analyse(E: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return analysis(E, y, setup.obs, cfg, periodic=setup.dynamics.periodic)[0], None
+
+    return analyse
+
+
+def observer(model: NeuralObserver) -> Analyse:
+    def analyse(E: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        Xa, var = model.analysis(E, y)
+        return Xa, var.mean(0)
+
+    return analyse
+
+
+def bench_setup(setup: Setup, seed: int) -> list[dict[str, Any]]:
+    """Every method on one truth; all start around the same perturbed state."""
+    truth, ys = twin(setup, setup.cycles, seed + 100)
+    g = torch.Generator().manual_seed(seed)
+    start = truth[0] + 2.0 * torch.randn(truth.shape[1], generator=g, dtype=truth.dtype)
+
+    def ensemble(N: int) -> torch.Tensor:
+        # spread as large as the start's error: an ensemble that knows how wrong it is
+        return start + 2.0 * torch.randn((N, truth.shape[1]), generator=g, dtype=truth.dtype)
+
+    rows = []
+    for label, cfg in setup.filters.items():
+        result = run(setup, enkf_family(setup, cfg), ensemble(cfg.ensemble_size), truth, ys)
+        rows.append({"method": label} | result)
+    var3d, scale = tuned_3dvar(setup, seed + 7)
+    rows.append({"method": f"3D-Var (B x {scale:g})"} | run(setup, var3d, start[None], truth, ys))
+    t0 = time.perf_counter()
+    model = train_observer(
+        setup.dynamics, setup.obs, setup.interval, setup.dt, setup.observer, seed=seed
+    )
+    train_s = time.perf_counter() - t0
+    result = run(setup, observer(model), ensemble(model.members), truth, ys)
+    label = f"observer M={model.members} ({setup.observer.iterations} its)"
+    rows.append({"method": label, "train_s": train_s} | result)
+    etkf_ms = next((r["ms_per_cycle"] for r in rows if r["method"].startswith("ETKF")), None)
+    for r in rows:
+        r["setup"] = setup.name
+        r["time_vs_etkf"] = r["ms_per_cycle"] / etkf_ms if etkf_ms else None
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = (
+        f"{'setup':<11} {'method':<28} {'RMSE':>7} {'spr/RMSE':>8} {'ms/cyc':>7} "
+        f"{'vs ETKF':>7} {'train s':>7}"
+    )
+    print("\n" + head + "\n" + "-" * len(head))
+    for r in rows:
+        ratio = "" if r["time_vs_etkf"] is None else f"{r['time_vs_etkf']:.2f}"
+        train = f"{r['train_s']:.1f}" if "train_s" in r else ""
+        print(
+            f"{r['setup']:<11} {r['method']:<28} {r['rmse']:>7.3f} {r['spread_over_rmse']:>8.2f} "
+            f"{r['ms_per_cycle']:>7.3f} {ratio:>7} {train:>7}"
+        )
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short runs, L96 only, small training")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/observer.json")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(1)
+    rows: list[dict[str, Any]] = []
+    for setup in setups(args.quick):
+        rows += bench_setup(setup, args.seed)
+        print(f"{setup.name}: done", flush=True)
+    print_table(rows)
+    result = {"rows": rows, "machine": machine_info(torch=torch.__version__), "quick": args.quick}
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

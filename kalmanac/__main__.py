@@ -1,0 +1,3 @@
+from kalmanac.cli import main
+
+raise SystemExit(main())

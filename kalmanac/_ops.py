@@ -1,0 +1,465 @@
+"""Every API operation, written once as a generator over `_protocol` steps.
+
+The clients expose these as methods (`Client.forecast` runs `forecast` to completion with
+blocking I/O, `AsyncClient.forecast` awaits it); the first argument, the `Core`, carries
+what the operations share: the retry policy and the long-poll length.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from kalmanac._protocol import Call, Op, Reply, RetryPolicy, Sleep, request
+from kalmanac.errors import JobFailed, JobTimeout
+from kalmanac.results import (
+    Analyses,
+    Analysis,
+    Backtest,
+    Forecast,
+    Job,
+    Model,
+    ModelVersion,
+    Page,
+    Pushed,
+    Stream,
+)
+from kalmanac.series import to_observations, to_series_list
+from kalmanac.sse import SseParser
+
+T = TypeVar("T")
+Progress = Callable[[Job], None]
+POLL_FIRST_S, POLL_MAX_S = 0.1, 1.0
+ANALYSES_PAGE = 1000
+PUSH_BATCH = 1000
+
+
+@dataclass
+class Core:
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # The transport's "never sent" error: safe to retry for any request.
+    sent_safely: type[BaseException] = ConnectionRefusedError
+    long_poll_s: float = 10.0  # the server's ?wait= is capped (KALMANAC_MAX_WAIT_S, 30 s)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def send(self, call: Call) -> Op[Reply]:
+        return request(call, self.policy, self.rng, self.sent_safely)
+
+    def get(self, path: str, params: dict[str, Any] | None = None) -> Op[Any]:
+        reply = yield from self.send(Call("GET", path, _params(params)))
+        return reply.body
+
+
+def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    return {k: v for k, v in params.items() if v is not None} if params else None
+
+
+def _given(**fields: Any) -> dict[str, Any]:
+    """Only the fields the caller set, so the server's defaults stay the defaults."""
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def model_spec(model: str | dict[str, Any] | None) -> dict[str, Any] | None:
+    """`"bayes_ar"` (a kind), `"demand@3"` (a stored version), `"demand@production"` (an
+    alias), or the JSON spec itself."""
+    if model is None or isinstance(model, dict):
+        return model
+    name, at, ref = model.partition("@")
+    if not at:
+        return {"kind": model}
+    return {"name": name, "version": int(ref)} if ref.isdigit() else {"name": name, "alias": ref}
+
+
+def poll(
+    core: Core,
+    path: str,
+    parse: Callable[[Any], T],
+    timeout: float | None,
+    progress: Progress | None,
+    body: Any = None,
+    started: float | None = None,
+    check: bool = True,
+) -> Op[T]:
+    """GETs `path` (a job resource) until the job is final; `body`: an answer already in
+    hand. Raises JobTimeout after `timeout` s, and (with `check`) JobFailed unless it
+    succeeded."""
+    started = time.monotonic() if started is None else started
+    interval = POLL_FIRST_S
+    if body is None:
+        body = yield from core.get(path)
+    while True:
+        job = Job.from_json(body)
+        if progress is not None:
+            progress(job)
+        if job.done:
+            break
+        left = None if timeout is None else started + timeout - time.monotonic()
+        if left is not None and left <= 0:
+            raise JobTimeout(job, timeout or 0.0)
+        yield Sleep(interval if left is None else min(interval, left))
+        interval = min(interval * 1.5, POLL_MAX_S)
+        body = yield from core.get(path)
+    if check and job.status != "succeeded":
+        raise JobFailed(job)
+    return parse(body)
+
+
+def _submit(
+    core: Core,
+    path: str,
+    body: dict[str, Any],
+    idempotency_key: str | None,
+    wait_s: float | None = None,
+) -> Op[Reply]:
+    # A fresh Idempotency-Key per call makes resending after a dropped connection safe:
+    # the server answers with the job it already made.
+    headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+    params = {"wait": round(wait_s, 3)} if wait_s else None
+    call = Call("POST", path, params, body, headers, extra_timeout=wait_s or 0.0)
+    return (yield from core.send(call))
+
+
+def forecast(
+    core: Core,
+    series: Any,
+    horizon: int,
+    *,
+    levels: Sequence[float] = (80, 95),
+    quantiles: Sequence[float] = (),
+    model: str | dict[str, Any] | None = None,
+    num_samples: int | None = None,
+    return_samples: bool = False,
+    seed: int | None = None,
+    calibration: str | None = None,
+    wait: bool = True,
+    timeout: float | None = None,
+    progress: Progress | None = None,
+    idempotency_key: str | None = None,
+) -> Op[Forecast]:
+    """Forecast `horizon` steps of `series`: a list, a 1-D/2-D numpy array, a pandas Series
+    or DataFrame (a DatetimeIndex becomes timestamps, and the forecast is indexed by the
+    future ones), or a dict of id to any of those. `model`: a kind (`"bayes_ar"`,
+    `"ensemble"`, `"auto"`), `"name@version"`/`"name@alias"`, or a spec dict.
+
+    With `wait` (the default) returns once the job is final (raising JobFailed if it did
+    not succeed, JobTimeout after `timeout` s), calling `progress(job)` as it goes; without,
+    returns the queued job at once (fetch it later with `get_forecast`)."""
+    started = time.monotonic()
+    inputs = to_series_list(series)
+    body = {
+        "series": [s.payload() for s in inputs],
+        "horizon": horizon,
+        "levels": list(levels),
+        "quantiles": list(quantiles),
+        "return_samples": return_samples,
+        **_given(
+            model=model_spec(model), num_samples=num_samples, seed=seed, calibration=calibration
+        ),
+    }
+    columns = {s.id: s.columns for s in inputs}
+
+    def parse(d: Any) -> Forecast:
+        return Forecast.from_json(d, columns)
+
+    # The server's long-poll answers the common case in one round trip; a longer job is
+    # then polled, which also feeds the progress callback.
+    wait_s = min(core.long_poll_s, timeout if timeout is not None else core.long_poll_s)
+    if progress is not None:
+        wait_s = min(wait_s, 1.0)
+    reply = yield from _submit(
+        core, "/v1/forecasts", body, idempotency_key, wait_s if wait else None
+    )
+    if not wait:
+        return parse(reply.body)
+    path = f"/v1/forecasts/{reply.body['id']}"
+    return (yield from poll(core, path, parse, timeout, progress, reply.body, started))
+
+
+def get_forecast(core: Core, forecast_id: str) -> Op[Forecast]:
+    """A forecast job and, once it succeeded, its result."""
+    return Forecast.from_json((yield from core.get(f"/v1/forecasts/{forecast_id}")))
+
+
+def backtest(
+    core: Core,
+    series: Any,
+    horizon: int,
+    *,
+    folds: int = 5,
+    model: str | dict[str, Any] | None = None,
+    levels: Sequence[float] = (80, 95),
+    num_samples: int | None = None,
+    seed: int | None = None,
+    wait: bool = True,
+    timeout: float | None = None,
+    progress: Progress | None = None,
+    idempotency_key: str | None = None,
+) -> Op[Backtest]:
+    """Rolling-origin backtest: `folds` origins `horizon` apart at the end of each series;
+    returns CRPS, MASE, sMAPE, coverage and Winkler score per series."""
+    started = time.monotonic()
+    body = {
+        "series": [s.payload() for s in to_series_list(series)],
+        "horizon": horizon,
+        "folds": folds,
+        "levels": list(levels),
+        **_given(model=model_spec(model), num_samples=num_samples, seed=seed),
+    }
+    reply = yield from _submit(core, "/v1/backtests", body, idempotency_key)
+    if not wait:
+        return Backtest.from_json(reply.body)
+    path = f"/v1/backtests/{reply.body['id']}"
+    return (yield from poll(core, path, Backtest.from_json, timeout, progress, None, started))
+
+
+def get_backtest(core: Core, backtest_id: str) -> Op[Backtest]:
+    return Backtest.from_json((yield from core.get(f"/v1/backtests/{backtest_id}")))
+
+
+# Jobs
+
+
+def list_jobs(
+    core: Core,
+    *,
+    status: str | None = None,
+    kind: str | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+) -> Op[Page[Job]]:
+    """One page of the job history, newest first; pass `next_cursor` back as `cursor`."""
+    params = {"status": status, "kind": kind, "limit": limit, "cursor": cursor}
+    body = yield from core.get("/v1/jobs", params)
+    return Page([Job.from_json(j) for j in body["items"]], body.get("next_cursor"))
+
+
+def get_job(core: Core, job_id: str) -> Op[Job]:
+    return Job.from_json((yield from core.get(f"/v1/jobs/{job_id}")))
+
+
+def cancel_job(core: Core, job_id: str) -> Op[Job]:
+    reply = yield from core.send(Call("POST", f"/v1/jobs/{job_id}/cancel"))
+    return Job.from_json(reply.body)
+
+
+def wait_job(
+    core: Core, job_id: str, *, timeout: float | None = None, progress: Progress | None = None
+) -> Op[Job]:
+    """Waits until the job is final and returns it, whatever the outcome."""
+    return (
+        yield from poll(core, f"/v1/jobs/{job_id}", Job.from_json, timeout, progress, check=False)
+    )
+
+
+# Models
+
+
+def list_models(core: Core, *, limit: int = 100, cursor: str | None = None) -> Op[Page[Model]]:
+    body = yield from core.get("/v1/models", {"limit": limit, "cursor": cursor})
+    return Page([Model.from_json(m) for m in body["items"]], body.get("next_cursor"))
+
+
+def get_model(core: Core, name: str) -> Op[Model]:
+    """A model with all its versions and aliases."""
+    return Model.from_json((yield from core.get(f"/v1/models/{name}")))
+
+
+def get_version(core: Core, name: str, version: int) -> Op[ModelVersion]:
+    return ModelVersion.from_json((yield from core.get(f"/v1/models/{name}/versions/{version}")))
+
+
+def set_alias(core: Core, name: str, alias: str, version: int) -> Op[Model]:
+    """Points `alias` at `version`; forecasts may then use `model="name@alias"`."""
+    call = Call("PUT", f"/v1/models/{name}/aliases/{alias}", json={"version": version})
+    return Model.from_json((yield from core.send(call)).body)
+
+
+def train_model(
+    core: Core,
+    name: str,
+    series: Any = None,
+    *,
+    model: str | dict[str, Any] | None = None,
+    seed: int | None = None,
+    timeout: float | None = None,
+    progress: Progress | None = None,
+    idempotency_key: str | None = None,
+) -> Op[ModelVersion]:
+    """Trains a new version of `name` on `series` (none for an observer) and returns it."""
+    started = time.monotonic()
+    body: dict[str, Any] = {"name": name, **_given(model=model_spec(model), seed=seed)}
+    if series is not None:
+        body["series"] = [s.payload() for s in to_series_list(series)]
+    reply = yield from _submit(core, "/v1/models", body, idempotency_key)
+    job_id = reply.body["id"]
+    yield from poll(core, f"/v1/jobs/{job_id}", Job.from_json, timeout, progress, None, started)
+    trained = yield from get_model(core, name)
+    return next(v for v in trained.versions if v.job_id == job_id)
+
+
+# Streams
+
+
+def create_stream(
+    core: Core,
+    dynamics: dict[str, Any],
+    *,
+    observation: dict[str, Any] | None = None,
+    filter: dict[str, Any] | None = None,
+    initial: dict[str, Any] | None = None,
+    name: str | None = None,
+    t0: float | None = None,
+    seed: int | None = None,
+    gap_timeout_s: float | None = None,
+) -> Op[Stream]:
+    """Opens an assimilation stream, e.g. `dynamics={"system": "lorenz63", "dt": 0.01}`,
+    `observation={"indices": [0, 2], "noise_std": 1.0}`, `filter={"method": "etkf"}`."""
+    body = {
+        "dynamics": dynamics,
+        **_given(
+            observation=observation,
+            filter=filter,
+            initial=initial,
+            name=name,
+            t0=t0,
+            seed=seed,
+            gap_timeout_s=gap_timeout_s,
+        ),
+    }
+    # Not idempotent: a create that may have reached the server is not sent twice.
+    reply = yield from core.send(Call("POST", "/v1/streams", json=body, idempotent=False))
+    return Stream.from_json(reply.body)
+
+
+def get_stream(core: Core, stream_id: str) -> Op[Stream]:
+    return Stream.from_json((yield from core.get(f"/v1/streams/{stream_id}")))
+
+
+def list_streams(core: Core, *, limit: int = 50, cursor: str | None = None) -> Op[Page[Stream]]:
+    body = yield from core.get("/v1/streams", {"limit": limit, "cursor": cursor})
+    return Page([Stream.from_json(s) for s in body["items"]], body.get("next_cursor"))
+
+
+def push(
+    core: Core,
+    stream_id: str,
+    observations: Any,
+    *,
+    t: Sequence[float] | None = None,
+    start_seq: int | None = None,
+    batch_size: int = PUSH_BATCH,
+) -> Op[Pushed]:
+    """Pushes observations: a DataFrame (`seq`?, `t`, value columns), an array of rows
+    with times `t`, or a list of `{"seq", "t", "values"}`. Rows without a seq are numbered
+    from `start_seq`, by default the stream's last seq + pending + 1 (right when no seq is
+    missing). Safe to resend: the server ignores a seq it already has."""
+    if start_seq is None and not _has_seqs(observations):
+        stream = yield from get_stream(core, stream_id)
+        start_seq = stream.last_seq + stream.pending + 1
+    rows = to_observations(observations, t, start_seq)
+    accepted = duplicates = pending = last_seq = 0
+    for i in range(0, len(rows), batch_size):
+        call = Call(
+            "POST",
+            f"/v1/streams/{stream_id}/observations",
+            json={"observations": rows[i : i + batch_size]},
+        )
+        body = (yield from core.send(call)).body
+        accepted += body["accepted"]
+        duplicates += body["duplicates"]
+        pending, last_seq = body["pending"], body["last_seq"]
+    return Pushed(accepted, duplicates, pending, last_seq)
+
+
+def _has_seqs(observations: Any) -> bool:
+    columns = getattr(observations, "columns", None)
+    if columns is not None:
+        return "seq" in columns
+    return (
+        isinstance(observations, list) and bool(observations) and isinstance(observations[0], dict)
+    )
+
+
+def analyses(
+    core: Core, stream_id: str, *, after_seq: int = 0, limit: int | None = None
+) -> Op[Analyses]:
+    """Analyses after `after_seq` in seq order (all of them, or the first `limit`)."""
+    items: list[Analysis] = []
+    cursor: Any = after_seq
+    while cursor is not None and (limit is None or len(items) < limit):
+        page = ANALYSES_PAGE if limit is None else min(ANALYSES_PAGE, limit - len(items))
+        params = {"after_seq": cursor, "limit": page}
+        body = yield from core.get(f"/v1/streams/{stream_id}/analyses", params)
+        items.extend(Analysis.from_json(a) for a in body["items"])
+        cursor = body.get("next_cursor")
+    return Analyses(items)
+
+
+def wait_assimilated(
+    core: Core, stream_id: str, seq: int, *, timeout: float | None = 60.0
+) -> Op[Stream]:
+    """Waits until every observation up to `seq` is assimilated (or skipped as a gap)."""
+    started, interval = time.monotonic(), POLL_FIRST_S
+    while True:
+        stream = yield from get_stream(core, stream_id)
+        if stream.last_seq >= seq:
+            return stream
+        if timeout is not None and time.monotonic() - started > timeout:
+            raise TimeoutError(
+                f"stream {stream_id}: seq {stream.last_seq} of {seq} after {timeout:g} s"
+            )
+        yield Sleep(interval)
+        interval = min(interval * 1.5, POLL_MAX_S)
+
+
+def stream_forecast(
+    core: Core,
+    stream_id: str,
+    horizon: int = 20,
+    *,
+    levels: Sequence[float] = (80, 95),
+    quantiles: Sequence[float] = (),
+    timeout: float | None = None,
+    progress: Progress | None = None,
+) -> Op[Forecast]:
+    """Ensemble forecast from the latest analysis (`times` index the steps)."""
+    started = time.monotonic()
+    params = {"horizon": horizon, "levels": list(levels), "quantiles": list(quantiles) or None}
+    # The server waits up to its KALMANAC_MAX_WAIT_S before answering 202.
+    call = Call("GET", f"/v1/streams/{stream_id}/forecast", _params(params), extra_timeout=30.0)
+    reply = yield from core.send(call)
+    path = f"/v1/forecasts/{reply.body['id']}"
+    return (yield from poll(core, path, Forecast.from_json, timeout, progress, reply.body, started))
+
+
+def close_stream(core: Core, stream_id: str) -> Op[Stream]:
+    """Closes the stream; its history stays queryable."""
+    reply = yield from core.send(Call("DELETE", f"/v1/streams/{stream_id}"))
+    return Stream.from_json(reply.body)
+
+
+def watch_call(stream_id: str, after_seq: int) -> Call:
+    """The server-sent events feed of a stream's analyses (see `analysis_of`)."""
+    return Call("GET", f"/v1/streams/{stream_id}/events", {"after_seq": after_seq})
+
+
+class WatchFeed:
+    """Lines of the events feed in, analyses out; `closed` once the server says the stream
+    is closed and fully assimilated (the feed's end)."""
+
+    def __init__(self) -> None:
+        self.parser = SseParser()
+        self.closed = False
+
+    def feed(self, line: str) -> Analysis | None:
+        event = self.parser.feed(line)
+        if event is None:
+            return None
+        if event.event == "closed":
+            self.closed = True
+        return Analysis.from_json(json.loads(event.data)) if event.event == "analysis" else None

@@ -1,0 +1,96 @@
+"""`kalmanac forecast` and `kalmanac backtest`: a series from a CSV or Parquet file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from kalmanac.cli.inputs import InputError, read_series
+from kalmanac.cli.progress import ProgressBar
+from kalmanac.cli.tables import forecast_table
+from kalmanac.client import Client
+
+
+def model_arg(args: argparse.Namespace) -> str | dict[str, Any] | None:
+    """--model KIND | NAME@VERSION | NAME@ALIAS, with --params JSON for a kind."""
+    if args.params is None:
+        return args.model
+    try:
+        params = json.loads(args.params)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"--params: not JSON ({exc})") from exc
+    if "@" in (args.model or ""):
+        raise InputError("--params applies to a model kind, not a stored version")
+    return {"kind": args.model or "bayes_ar", "params": params}
+
+
+def add_series_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("file", help="CSV or Parquet (.parquet); '-' reads CSV from stdin")
+    p.add_argument("--horizon", type=int, required=True, help="steps ahead")
+    p.add_argument("--levels", type=float, nargs="+", default=[80, 95], help="interval levels, %%")
+    p.add_argument("--model", help="bayes_ar (default), ensemble, auto, NAME@VERSION or NAME@ALIAS")
+    p.add_argument("--params", help="model params as JSON, e.g. '{\"max_lag\": 24}'")
+    p.add_argument("--time-column", help="column of times (default: time/date/ds/... if any)")
+    p.add_argument("--columns", nargs="+", help="value columns (default: every numeric one)")
+    p.add_argument("--num-samples", type=int)
+    p.add_argument("--seed", type=int)
+
+
+def add_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("forecast", parents=[parent], help="forecast a series from a file")
+    add_series_args(p)
+    p.add_argument("--quantiles", type=float, nargs="+", default=[])
+    p.add_argument("--conformal", action="store_true", help="also split-conformal intervals")
+    p.add_argument("--plot", metavar="PNG", help="write a fan chart to this file")
+    p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.set_defaults(handler=forecast)
+
+    p = sub.add_parser("backtest", parents=[parent], help="rolling-origin backtest of a file")
+    add_series_args(p)
+    p.add_argument("--folds", type=int, default=5)
+    p.set_defaults(handler=backtest)
+
+
+def forecast(client: Client, args: argparse.Namespace) -> int:
+    history = read_series(args.file, args.time_column, args.columns)
+    result = client.forecast(
+        history,
+        horizon=args.horizon,
+        levels=args.levels,
+        quantiles=args.quantiles,
+        model=model_arg(args),
+        num_samples=args.num_samples,
+        seed=args.seed,
+        calibration="conformal" if args.conformal else None,
+        timeout=args.timeout,
+        progress=None if args.quiet else ProgressBar(),
+    )
+    series = result[0]
+    print(forecast_table(series, args.format))
+    if args.plot:
+        from kalmanac.cli.plot import fan_chart
+
+        fan_chart(history, series, args.plot)
+        if not args.quiet:
+            print(f"fan chart written to {args.plot}", file=sys.stderr)
+    return 0
+
+
+def backtest(client: Client, args: argparse.Namespace) -> int:
+    history = read_series(args.file, args.time_column, args.columns)
+    result = client.backtest(
+        history,
+        horizon=args.horizon,
+        folds=args.folds,
+        levels=args.levels,
+        model=model_arg(args),
+        num_samples=args.num_samples,
+        seed=args.seed,
+        timeout=args.timeout,
+        progress=None if args.quiet else ProgressBar(),
+    )
+    frame = result.to_frame().T
+    print(frame.to_string(float_format=lambda x: f"{x:.4f}"))
+    return 0

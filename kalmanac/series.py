@@ -1,0 +1,136 @@
+"""Client-side inputs: numbers, numpy arrays and pandas objects to the request payloads.
+
+pandas is optional: it is imported only when a pandas object is passed in (so it is
+already loaded) or a DataFrame is asked for; numpy arrays and lists always work.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PANDAS_HINT = "pandas is needed for this; install it with `pip install 'kalmanac[client]'`"
+
+
+def pandas() -> Any:
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise ImportError(PANDAS_HINT) from exc
+    return pd
+
+
+def is_pandas(obj: object, kind: str) -> bool:
+    """Is `obj` a pandas `kind` ("Series", "DataFrame")? Never imports pandas itself: if the
+    object is one, pandas is already in sys.modules."""
+    pd = sys.modules.get("pandas")
+    return pd is not None and isinstance(obj, getattr(pd, kind))
+
+
+@dataclass(frozen=True)
+class SeriesInput:
+    """One series as sent: the payload, and what is needed to label the answer."""
+
+    id: str
+    values: np.ndarray  # (T,) or (T, d)
+    timestamps: list[str] | None
+    columns: tuple[str, ...] | None  # component names of a multivariate series
+
+    def payload(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "values": self.values.tolist()}
+        if self.timestamps is not None:
+            out["timestamps"] = self.timestamps
+        return out
+
+
+def _finite(id: str, values: np.ndarray) -> np.ndarray:
+    # The service refuses NaN and infinity (no silent coercion); saying so here names the
+    # position instead of failing to encode the JSON.
+    bad = np.argwhere(~np.isfinite(values))
+    if bad.size:
+        where = ", ".join(str(int(i)) for i in bad[0])
+        raise ValueError(
+            f"series {id!r}: value at position {where} is {values[tuple(bad[0])]!r}; "
+            "the service refuses NaN and infinity (drop or fill them first)"
+        )
+    return values
+
+
+def _timestamps(index: Any) -> list[str] | None:
+    pd = sys.modules.get("pandas")
+    if pd is not None and isinstance(index, pd.DatetimeIndex):
+        return [t.isoformat() for t in index]
+    return None
+
+
+def to_series(data: Any, id: str | None = None) -> SeriesInput:
+    """A list, a 1-D or 2-D array (T x d), a pandas Series or DataFrame (one column:
+    univariate; several: one multivariate series). A DatetimeIndex becomes the timestamps."""
+    if is_pandas(data, "Series"):
+        name = id or (str(data.name) if data.name is not None else "y")
+        values = np.asarray(data.to_numpy(dtype=float))
+        return SeriesInput(name, _finite(name, values), _timestamps(data.index), None)
+    if is_pandas(data, "DataFrame"):
+        name = id or "y"
+        values = np.asarray(data.to_numpy(dtype=float))
+        columns = tuple(str(c) for c in data.columns)
+        if values.shape[1] == 1:
+            values, columns = values[:, 0], None  # type: ignore[assignment]
+        return SeriesInput(name, _finite(name, values), _timestamps(data.index), columns or None)
+    name = id or "y"
+    try:
+        values = np.asarray(data, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"series {name!r}: expected numbers, a 1-D/2-D array, a pandas Series or "
+            f"DataFrame; got {type(data).__name__} ({exc})"
+        ) from exc
+    if values.ndim not in (1, 2):
+        raise ValueError(f"series {name!r}: expected 1-D or 2-D values, got shape {values.shape}")
+    return SeriesInput(name, _finite(name, values), None, None)
+
+
+def to_series_list(data: Any) -> list[SeriesInput]:
+    """One series, or a mapping of id to series for several at once."""
+    if isinstance(data, Mapping):
+        return [to_series(v, str(k)) for k, v in data.items()]
+    return [to_series(data)]
+
+
+def to_observations(
+    data: Any, t: Sequence[float] | np.ndarray | None = None, start_seq: int | None = None
+) -> list[dict[str, Any]]:
+    """Observations `{"seq", "t", "values"}` from a DataFrame (columns `seq` (optional),
+    `t` and the values, or `t` as the index), an array of rows with `t`, or dicts as sent.
+    Missing seqs are numbered from `start_seq`."""
+    if isinstance(data, Sequence) and data and isinstance(data[0], Mapping):
+        return [dict(o) for o in data]
+    seqs: np.ndarray | None = None
+    if is_pandas(data, "DataFrame"):
+        frame = data if "t" in data.columns else data.reset_index()
+        if "t" not in frame.columns:
+            raise ValueError("observations: a DataFrame needs a `t` column (or index named t)")
+        if "seq" in frame.columns:
+            seqs = frame["seq"].to_numpy(dtype=np.int64)
+        times = frame["t"].to_numpy(dtype=float)
+        values = frame.drop(columns=[c for c in ("seq", "t") if c in frame.columns])
+        rows = _finite("observations", values.to_numpy(dtype=float))
+    else:
+        rows = _finite("observations", np.atleast_2d(np.asarray(data, dtype=float)))
+        if t is None:
+            raise ValueError("observations: give the times `t`, one per row")
+        times = np.asarray(t, dtype=float)
+    if len(times) != len(rows):
+        raise ValueError(f"observations: {len(times)} times for {len(rows)} rows")
+    if seqs is None:
+        if start_seq is None:
+            raise ValueError("observations: give `seq` per row or a `start_seq`")
+        seqs = np.arange(start_seq, start_seq + len(rows))
+    return [
+        {"seq": int(s), "t": float(ti), "values": row.tolist()}
+        for s, ti, row in zip(seqs, times, rows, strict=True)
+    ]

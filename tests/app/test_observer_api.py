@@ -1,0 +1,112 @@
+"""Neural observers through HTTP: train a version on simulations, filter a stream with it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.app.test_models_api import ar2, train, wait_job
+from tests.streams_support import twin, wait_assimilated
+
+L96 = {"system": "lorenz96", "params": {"n": 12, "F": 8.0}, "dt": 0.05}
+OBS = {"indices": None, "noise_std": 1.0}
+TINY = {"members": 2, "hidden": 8, "trajectories": 4, "window": 4, "iterations": 20}
+
+
+def train_observer(client: TestClient, headers: dict[str, str], name: str) -> dict[str, Any]:
+    body = {
+        "name": name,
+        "model": {"kind": "observer", "params": {"dynamics": L96, "observation": OBS, **TINY}},
+    }
+    r = client.post("/v1/models", json=body, headers=headers)
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"], headers)
+    assert job["status"] == "succeeded", job
+    return job
+
+
+def observer_stream(name: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "dynamics": L96,
+        "observation": OBS,
+        "filter": {"method": "observer", "model": {"name": name, "alias": "live"}},
+        "seed": 1,
+        **overrides,
+    }
+
+
+def test_observer_version_filters_a_stream(client: TestClient, headers: dict[str, str]) -> None:
+    job = train_observer(client, headers, "l96-obs")
+    assert job["queue"] == "gpu"
+    version = client.get("/v1/models/l96-obs/versions/1", headers=headers).json()
+    assert version["kind"] == "observer" and version["artifact_bytes"] > 0
+    assert np.isfinite(version["metrics"]["twin_rmse"]) and version["metrics"]["twin_spread"] > 0
+    assert (
+        client.put(
+            "/v1/models/l96-obs/aliases/live", json={"version": 1}, headers=headers
+        ).status_code
+        == 200
+    )
+
+    r = client.post("/v1/streams", json=observer_stream("l96-obs"), headers=headers)
+    assert r.status_code == 201, r.text
+    stream = r.json()
+    flt = stream["config"]["filter"]
+    assert flt["model"]["version"] == 1 and flt["ensemble_size"] == TINY["members"]  # pinned
+
+    _, obs = twin("lorenz96", L96["params"], 0.05, 60, noise=1.0)
+    r = client.post(
+        f"/v1/streams/{stream['id']}/observations", json={"observations": obs}, headers=headers
+    )
+    assert r.status_code == 202, r.text
+    state = wait_assimilated(client, stream["id"], headers, 60)
+    assert state["n_assimilated"] == 60
+    assert all(np.isfinite(state["mean"])) and all(s > 0 for s in state["spread"])
+    page = client.get(f"/v1/streams/{stream['id']}/analyses", headers=headers).json()
+    assert page["items"][0]["inflation"] is None and page["items"][0]["innovation_rms"] > 0
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"dynamics": {**L96, "params": {"n": 16, "F": 8.0}}}, "dynamics"),
+        ({"observation": {"indices": [0, 2], "noise_std": 1.0}}, "observation"),
+    ],
+)
+def test_stream_must_match_the_observers_training(
+    client: TestClient, headers: dict[str, str], overrides: dict[str, Any], field: str
+) -> None:
+    train_observer(client, headers, "l96-match")
+    client.put("/v1/models/l96-match/aliases/live", json={"version": 1}, headers=headers)
+    r = client.post("/v1/streams", json=observer_stream("l96-match", **overrides), headers=headers)
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == field
+
+
+def test_observer_reference_errors(client: TestClient, headers: dict[str, str]) -> None:
+    r = client.post("/v1/streams", json=observer_stream("nobody"), headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "filter.model", r.text
+    train(client, headers, "a-forecaster", {"kind": "bayes_ar"}, ar2(200, 0))
+    body = observer_stream("a-forecaster")
+    body["filter"]["model"] = {"name": "a-forecaster", "version": 1}
+    r = client.post("/v1/streams", json=body, headers=headers)
+    assert r.status_code == 422 and "not an observer" in r.text
+    body["filter"] = {"method": "observer"}
+    r = client.post("/v1/streams", json=body, headers=headers)
+    assert r.status_code == 422 and "observer" in r.text
+
+
+def test_observer_takes_no_series(client: TestClient, headers: dict[str, str]) -> None:
+    body = {
+        "name": "x",
+        "model": {"kind": "observer", "params": {"dynamics": L96}},
+        "series": [{"id": "s", "values": [1.0, 2.0, 3.0]}],
+    }
+    r = client.post("/v1/models", json=body, headers=headers)
+    assert r.status_code == 422 and "simulations" in r.text
+    body = {"name": "x", "model": {"kind": "bayes_ar"}}
+    r = client.post("/v1/models", json=body, headers=headers)
+    assert r.status_code == 422 and "series" in r.text

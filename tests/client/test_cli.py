@@ -1,0 +1,116 @@
+"""The `kalmanac` command's client side, in process, against a real server."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.cli import main
+from bench.stack import Stack
+from kalmanac import Client
+
+PARAMS = '{"max_lag": 4}'
+
+
+@pytest.fixture
+def env(server: Stack, api_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The CLI reads its server and key from the environment (read when the parser is built).
+    monkeypatch.setenv("KALMANAC_URL", server.base)
+    monkeypatch.setenv("KALMANAC_API_KEY", api_key)
+
+
+def history() -> pd.DataFrame:
+    t = pd.date_range("2026-03-01", periods=60, freq="D")
+    return pd.DataFrame({"date": t, "sales": 10 + np.sin(np.arange(60) / 3.0)})
+
+
+def test_forecast_from_csv_prints_a_table_and_plots(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv, png = tmp_path / "data.csv", tmp_path / "out.png"
+    history().to_csv(csv, index=False)
+    argv = ["forecast", str(csv), "--horizon", "4", "--levels", "80", "95", "--params", PARAMS]
+    assert main([*argv, "--plot", str(png)]) == 0
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert lines[0].split()[:3] == ["mean", "lower_80", "upper_80"]
+    assert "epistemic_std" in lines[0] and "aleatoric_std" in lines[0]
+    assert lines[2].startswith("2026-04-30") and len(lines) == 6  # header, index name, 4 steps
+    assert "succeeded" in err and "%" in err  # the progress bar
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_forecast_from_parquet(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "data.parquet"
+    frame = history().set_index("date")
+    frame["price"] = 2.0 + np.cos(np.arange(60) / 5.0)
+    frame.to_parquet(path)
+    argv = ["forecast", str(path), "--horizon", "2", "--params", PARAMS, "-q", "--format", "csv"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    table = pd.read_csv(io.StringIO(out), index_col=0)
+    assert {"mean:sales", "mean:price", "lower_95:price"} <= set(table.columns)
+    assert list(table.index) == ["2026-04-30", "2026-05-01"] and err == ""
+
+
+def test_bad_input_exits_with_the_servers_reason(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    csv = tmp_path / "data.csv"
+    history().to_csv(csv, index=False)
+    assert main(["forecast", str(csv), "--horizon", "0", "-q"]) == 1
+    assert "horizon: Input should be greater than or equal to 1" in capsys.readouterr().err
+    assert main(["forecast", str(tmp_path / "missing.csv"), "--horizon", "2"]) == 2
+
+
+def test_jobs_and_models(env: None, client: Client, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["models", "list"]) == 0
+    assert capsys.readouterr().out.strip() == "no models"
+    version = client.train_model("demand", np.sin(np.arange(80) / 4.0), model="bayes_ar")
+    assert main(["models", "list"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].split()[:2] == ["demand", "1"]
+    assert main(["models", "alias", "demand", "production", "1"]) == 0
+    assert "demand@production -> version 1" in capsys.readouterr().out
+    assert main(["models", "show", "demand"]) == 0
+    assert "production" in capsys.readouterr().out
+
+    assert main(["jobs", "list"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split()[:3] == ["id", "kind", "status"]
+    assert version.job_id in out[1] and "train" in out[1] and "succeeded" in out[1]
+    assert main(["jobs", "cancel", str(version.job_id)]) == 1  # already finished: 409
+    assert "409 conflict" in capsys.readouterr().err
+
+
+def test_stream_create_push_watch(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = [
+        "stream",
+        "create",
+        "--system",
+        "lorenz63",
+        "--indices",
+        "0",
+        "2",
+        "--ensemble-size",
+        "8",
+    ]
+    assert main(argv) == 0
+    stream_id = capsys.readouterr().out.strip()
+    csv = tmp_path / "obs.csv"
+    csv.write_text("".join(f"{0.05 * i:.2f},{i},{20 - i}\n" for i in range(1, 5)))  # t,v0,v1
+    assert main(["stream", "push", stream_id, str(csv), "--wait"]) == 0
+    assert "accepted 4" in capsys.readouterr().out
+    monkeypatch.setattr("sys.stdin", io.StringIO("seq,t,x,z\n5,0.25,5,15\n"))
+    assert main(["stream", "push", stream_id, "--wait"]) == 0
+    assert "assimilated to seq 5" in capsys.readouterr().out
+    assert main(["stream", "watch", stream_id, "--after-seq", "3", "--count", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:]] == ["4", "5"]

@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/ensemble_training.py
 	$(BIN)/python bench/assimilation.py
 	$(BIN)/python bench/stream_throughput.py
+	$(BIN)/python bench/observer.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/chaos.py
 	$(BIN)/python bench/real_series.py

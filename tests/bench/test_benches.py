@@ -34,3 +34,14 @@ def test_ensemble_training_quick(tmp_path: Path) -> None:
     result = ensemble_training(["--quick", "--out", str(tmp_path / "e.json")])
     assert {r["device"] for r in result["rows"]} >= {"cpu"}
     assert all(r["epochs_run"] >= 1 and r["seconds"] > 0 for r in result["rows"])
+
+
+def test_observer_quick(tmp_path: Path) -> None:
+    """Every method runs on every quick setup, and the tuned 3D-Var and the filters track."""
+    from bench.observer import main as observer
+
+    result = observer(["--quick", "--out", str(tmp_path / "o.json")])
+    by = {(r["setup"], r["method"].split(" ")[0]): r for r in result["rows"]}
+    assert {m for _, m in by} == {"ETKF", "LETKF", "3D-Var", "observer"}
+    assert by[("L96 full", "LETKF")]["rmse"] < 0.5 and by[("L96 full", "3D-Var")]["rmse"] < 1.0
+    assert all(r["ms_per_cycle"] > 0 for r in result["rows"])

@@ -14,12 +14,9 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from app.db.session import get_sessionmaker
-from app.queue import Outbox
-from app.services import jobs as job_service
-from app.services.auth import authenticate
 from tests.app.test_models_api import wait_job
 from tests.conftest import issue_key
+from tests.jobs_support import unsent_jobs
 from tests.streams_support import wait_assimilated
 
 VALUES = [float((i * 7) % 11) + 0.1 * i for i in range(90)]
@@ -49,26 +46,6 @@ class World:
 
 def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
-
-
-def queued_job(settings: Settings, key: str) -> str:
-    """A job no worker will pick up (created in the database, never sent): it stays queued."""
-    with get_sessionmaker(settings.database_url).begin() as session:
-        tenant = authenticate(session, key, settings)
-        assert tenant is not None
-        job, _ = job_service.submit(
-            session,
-            Outbox(),
-            tenant_id=tenant.id,
-            kind="forecast",
-            task="forecast.run",
-            queue="cpu",
-            request={"never": "sent"},
-            model={"kind": "bayes_ar"},
-            seed=0,
-            idempotency_key=None,
-        )
-        return job.id
 
 
 def accepted(r: Any, *codes: int) -> dict[str, Any]:
@@ -112,7 +89,7 @@ def world(client: TestClient, settings: Settings) -> World:
             "backtest": backtest["id"],
             "train": train["id"],
             "stream_forecast": stream_forecast["id"],
-            "queued": queued_job(settings, key_a),
+            "queued": unsent_jobs(settings, key_a)[0],
         },
         stream=stream,
         b_forecast=b_forecast["id"],
@@ -200,6 +177,18 @@ for _ref in ({"version": 1}, {"alias": ALIAS}):
         before = len(accepted(w.as_b("GET", "/v1/jobs"))["items"])
         not_found(w.as_b("POST", "/v1/forecasts", json=body))
         assert len(accepted(w.as_b("GET", "/v1/jobs"))["items"]) == before
+
+
+@case("forecasts.input", "GET", "/v1/forecasts/{forecast_id}/input")
+def _forecast_input(w: World) -> None:
+    not_found(w.as_b("GET", f"/v1/forecasts/{w.jobs['forecast']}/input"))
+    assert accepted(w.as_a("GET", f"/v1/forecasts/{w.jobs['forecast']}/input"))["series"]
+
+
+@case("forecasts.plot", "GET", "/v1/forecasts/{forecast_id}/plot.png")
+def _forecast_plot(w: World) -> None:
+    not_found(w.as_b("GET", f"/v1/forecasts/{w.jobs['forecast']}/plot.png"))
+    assert w.as_a("GET", f"/v1/forecasts/{w.jobs['forecast']}/plot.png").status_code == 200
 
 
 @case("backtests.get", "GET", "/v1/backtests/{backtest_id}")
@@ -293,6 +282,18 @@ def _post_observations(w: World) -> None:
 def _list_analyses(w: World) -> None:
     not_found(w.as_b("GET", f"/v1/streams/{w.stream}/analyses"))
     assert len(accepted(w.as_a("GET", f"/v1/streams/{w.stream}/analyses"))["items"]) == 3
+
+
+@case("streams.observations.list", "GET", "/v1/streams/{stream_id}/observations")
+def _list_observations(w: World) -> None:
+    not_found(w.as_b("GET", f"/v1/streams/{w.stream}/observations"))
+    assert len(accepted(w.as_a("GET", f"/v1/streams/{w.stream}/observations"))["items"]) == 3
+
+
+@case("streams.plot", "GET", "/v1/streams/{stream_id}/plot.png")
+def _stream_plot(w: World) -> None:
+    not_found(w.as_b("GET", f"/v1/streams/{w.stream}/plot.png"))
+    assert w.as_a("GET", f"/v1/streams/{w.stream}/plot.png").status_code == 200
 
 
 @case("streams.forecast", "GET", "/v1/streams/{stream_id}/forecast")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from app.config import Settings
 from tests.conftest import issue_key
+from tests.jobs_support import unsent_jobs
 
 VALUES = [float((i * 7) % 11) for i in range(30)]
 
@@ -48,36 +50,17 @@ def test_filters(client: TestClient, headers: dict[str, str]) -> None:
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "cursor"
 
 
-def test_cancel(client: TestClient, headers: dict[str, str], settings: object) -> None:
+def test_cancel(client: TestClient, headers: dict[str, str], settings: Settings) -> None:
     done = submit(client, headers)
     r = client.post(f"/v1/jobs/{done['id']}/cancel", headers=headers)
     assert r.status_code == 409
     # A job that no worker has picked up yet: created straight in the database.
-    from app.db.session import get_sessionmaker
-    from app.queue import Outbox
-    from app.services import jobs as job_service
-    from app.services.auth import authenticate
-
-    factory = get_sessionmaker(settings.database_url)  # type: ignore[attr-defined]
-    with factory.begin() as session:
-        tenant = authenticate(session, headers["Authorization"].split()[1], settings)  # type: ignore[arg-type]
-        assert tenant is not None
-        job, _ = job_service.submit(
-            session,
-            Outbox(),
-            tenant_id=tenant.id,
-            kind="forecast",
-            task="forecast.run",
-            queue="cpu",
-            request={"x": 1},
-            model={"kind": "bayes_ar"},
-            seed=0,
-            idempotency_key=None,
-        )
-    r = client.post(f"/v1/jobs/{job.id}/cancel", headers=headers)
+    key = headers["Authorization"].split()[1]
+    job_id = unsent_jobs(settings, key, request={"x": 1})[0]
+    r = client.post(f"/v1/jobs/{job_id}/cancel", headers=headers)
     assert r.status_code == 200 and r.json()["status"] == "cancelled"
     assert r.json()["finished_at"]
-    again = client.post(f"/v1/jobs/{job.id}/cancel", headers=headers)
+    again = client.post(f"/v1/jobs/{job_id}/cancel", headers=headers)
     assert again.status_code == 200 and again.json()["status"] == "cancelled"
 
 

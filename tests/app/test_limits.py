@@ -18,11 +18,10 @@ from app.api.schemas.forecasts import ForecastCreate
 from app.config import Settings
 from app.db.repositories import jobs as job_repo
 from app.db.session import get_sessionmaker
-from app.queue import Outbox
-from app.services import jobs as job_service
 from app.services.auth import authenticate
 from app.services.errors import LimitExceeded
 from tests.conftest import issue_key
+from tests.jobs_support import submit_unsent, unsent_jobs
 
 VALUES = [float((i * 7) % 11) for i in range(30)]
 FORECAST = {"series": [{"id": "s", "values": VALUES}], "horizon": 2}
@@ -157,35 +156,6 @@ def test_in_process_arithmetic() -> None:
 # --- active-jobs quota ----------------------------------------------------------------------
 
 
-def queue_jobs(
-    settings: Settings,
-    key: str,
-    n: int,
-    request: dict[str, Any] | None = None,
-    idempotency_key: str | None = None,
-) -> list[str]:
-    """Jobs created straight in the database and never sent, so they stay queued."""
-    ids = []
-    with get_sessionmaker(settings.database_url).begin() as session:
-        tenant = authenticate(session, key, settings)
-        assert tenant is not None
-        for i in range(n):
-            job, _ = job_service.submit(
-                session,
-                Outbox(),
-                tenant_id=tenant.id,
-                kind="forecast",
-                task="forecast.run",
-                queue="cpu",
-                request=request or {"n": i},
-                model={"kind": "bayes_ar"},
-                seed=0,
-                idempotency_key=idempotency_key,
-            )
-            ids.append(job.id)
-    return ids
-
-
 def test_quota_refuses_every_kind_of_job_beyond_it(
     make_client: Callable[..., TestClient], settings: Settings
 ) -> None:
@@ -193,7 +163,7 @@ def test_quota_refuses_every_kind_of_job_beyond_it(
     key = issue_key(settings)
     h = {"Authorization": f"Bearer {key}"}
     stream = c.post("/v1/streams", json={"dynamics": {"system": "lorenz63"}}, headers=h).json()
-    ids = queue_jobs(settings, key, 2)
+    ids = unsent_jobs(settings, key, 2)
 
     r = c.post("/v1/forecasts", json=FORECAST, headers=h)
     assert_limited(r, "max_active_jobs")
@@ -219,7 +189,7 @@ def test_idempotent_replay_is_not_a_new_job(
     c = make_client(max_active_jobs=1, rate_limit_per_s=0)
     key = issue_key(settings)
     request = ForecastCreate.model_validate(FORECAST).model_dump(mode="json")
-    [job_id] = queue_jobs(settings, key, 1, request, idempotency_key="k1")
+    [job_id] = unsent_jobs(settings, key, 1, request, idempotency_key="k1")
     h = {"Authorization": f"Bearer {key}", "Idempotency-Key": "k1"}
     r = c.post("/v1/forecasts", json=FORECAST, headers=h)
     assert r.status_code == 202 and r.json()["id"] == job_id
@@ -244,19 +214,7 @@ def test_quota_holds_under_concurrent_submissions(settings: Settings) -> None:
         with factory() as session:
             barrier.wait()
             try:
-                job_service.submit(
-                    session,
-                    Outbox(),
-                    tenant_id=tenant_id,
-                    kind="forecast",
-                    task="forecast.run",
-                    queue="cpu",
-                    request={"n": i},
-                    model={"kind": "bayes_ar"},
-                    seed=0,
-                    idempotency_key=None,
-                    max_active_jobs=3,
-                )
+                submit_unsent(session, tenant_id, {"n": i}, max_active_jobs=3)
                 time.sleep(0.05)  # widen the window between the count and the commit
                 session.commit()
                 outcomes.append("ok")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
 from fastapi.testclient import TestClient
 
@@ -12,8 +11,8 @@ from app.db.base import utcnow
 from app.db.repositories import jobs
 from app.db.session import get_sessionmaker
 from app.queue import Outbox
-from app.services import auth, reaper
-from app.services import jobs as job_service
+from app.services import reaper
+from tests.jobs_support import unsent_jobs
 
 REQUEST = {
     "series": [{"id": "s", "values": [float((i * 7) % 11) for i in range(40)]}],
@@ -29,26 +28,8 @@ REQUEST = {
 
 def make_job(settings: Settings, headers: dict[str, str], status: str, age_s: float) -> str:
     """A forecast job whose task was never sent, aged `age_s` seconds in `status`."""
-    with get_sessionmaker(settings.database_url).begin() as session:
-        tenant = auth.authenticate(session, headers["Authorization"].split()[1], settings)
-        assert tenant is not None
-        job, _ = job_service.submit(
-            session,
-            Outbox(),
-            tenant_id=tenant.id,
-            kind="forecast",
-            task="forecast.run",
-            queue="cpu",
-            request=REQUEST,
-            model=REQUEST["model"],
-            seed=0,
-            idempotency_key=None,
-        )
-        old = utcnow() - timedelta(seconds=age_s)
-        job.created_at, job.heartbeat_at, job.status = old, old, status
-        if status == "running":
-            job.attempts = 1
-        return job.id
+    key = headers["Authorization"].split()[1]
+    return unsent_jobs(settings, key, request=REQUEST, status=status, age_s=age_s)[0]
 
 
 def reap(settings: Settings) -> reaper.ReapReport:

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
-from app.api import errors, ratelimit
+from app.api import errors, ratelimit, web
 from app.api.limits import BodySizeLimit, RejectNul
 from app.api.observability import RequestObservability
 from app.api.router import api_router
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.rate_limiter = ratelimit.from_settings(settings)
     errors.install(app)
     app.include_router(api_router)
+    web.install(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -14,14 +14,17 @@ from app.api.errors import ERROR_RESPONSES
 from app.api.schemas.common import example_response
 from app.api.schemas.forecasts import (
     FORECAST_EXAMPLE,
+    INPUT_EXAMPLE,
     ForecastCreate,
+    ForecastInput,
     ForecastRead,
     ForecastResultOut,
 )
 from app.api.schemas.jobs import JOB_EXAMPLE
 from app.db.tables import ForecastResult, Job
 from app.services import forecast_jobs
-from app.services.errors import InputError
+from app.services import jobs as job_service
+from app.services.errors import InputError, NotFound
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 
@@ -122,3 +125,22 @@ async def create_forecast(
 def read_forecast(forecast_id: str, uow: UowDep, tenant: TenantDep) -> ForecastRead:
     job, results = forecast_jobs.get_with_results(uow.session, tenant.id, forecast_id)
     return forecast_read(job, results)
+
+
+@router.get(
+    "/{forecast_id}/input",
+    response_model=ForecastInput,
+    responses={
+        **example_response(200, INPUT_EXAMPLE),
+        404: {"description": "No such forecast for this tenant"},
+        **ERROR_RESPONSES,
+    },
+    summary="The series a forecast was posted with",
+)
+def read_forecast_input(forecast_id: str, uow: UowDep, tenant: TenantDep) -> ForecastInput:
+    """The posted series, so a chart can draw the history before the forecast; a stream
+    forecast starts from the stream's analysis and has none."""
+    job = job_service.get(uow.session, tenant.id, forecast_id)
+    if job.kind not in ("forecast", "stream_forecast"):
+        raise NotFound(f"forecast {forecast_id}")
+    return ForecastInput.model_validate({"series": job.request.get("series", [])})

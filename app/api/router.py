@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import backtests, forecasts, health, jobs, metrics, models, streams
+from app.api import backtests, forecasts, health, jobs, metrics, models, plots, streams
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -12,3 +12,4 @@ api_router.include_router(jobs.router)
 api_router.include_router(streams.router)
 api_router.include_router(models.router)
 api_router.include_router(backtests.router)
+api_router.include_router(plots.router)

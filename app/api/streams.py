@@ -20,10 +20,13 @@ from app.api.schemas.common import example_response
 from app.api.schemas.forecasts import FORECAST_EXAMPLE, ForecastRead
 from app.api.schemas.streams import (
     ANALYSES_EXAMPLE,
+    OBSERVATIONS_EXAMPLE,
     STREAM_EXAMPLE,
     AnalysisList,
     AnalysisRead,
     ObservationBatch,
+    ObservationList,
+    ObservationRead,
     ObservationsAccepted,
     StreamCreate,
     StreamList,
@@ -165,6 +168,29 @@ def list_analyses(
     rows, next_cursor = stream_service.analyses(uow.session, tenant.id, stream_id, after_seq, limit)
     return AnalysisList(
         items=[AnalysisRead.model_validate(r, from_attributes=True) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
+@router.get(
+    "/{stream_id}/observations",
+    response_model=ObservationList,
+    responses={**example_response(200, OBSERVATIONS_EXAMPLE), **NOT_FOUND, **ERROR_RESPONSES},
+    summary="Observations in seq order",
+)
+def list_observations(
+    stream_id: str,
+    uow: UowDep,
+    tenant: TenantDep,
+    after_seq: Annotated[int, Query(ge=0, lt=MAX_SEQ)] = 0,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 100,
+) -> ObservationList:
+    """As posted, with what became of each (charts draw them against the analyses)."""
+    rows, next_cursor = stream_service.observations(
+        uow.session, tenant.id, stream_id, after_seq, limit
+    )
+    return ObservationList(
+        items=[ObservationRead.model_validate(r, from_attributes=True) for r in rows],
         next_cursor=next_cursor,
     )
 

@@ -65,7 +65,8 @@ def run_job(
         if job is None:
             log.warning("job %s does not exist; dropping the task", job_id)
             return "missing"
-        if not jobs.claim(session, job_id, worker=worker, device=device(job.model)):
+        ran_on = (worker, device(job.model))
+        if not jobs.claim(session, job_id, worker=ran_on[0], device=ran_on[1]):
             return job.status
         job_input = JobInput(job.tenant_id, job.request, job.model, job.seed)
 
@@ -84,7 +85,7 @@ def run_job(
             return "cancelled"
         extra = store(session, job_id) or {}
         summary = {"duration_s": round(time.monotonic() - started, 4), **extra}
-        jobs.succeed(session, job_id, summary)
+        jobs.succeed(session, job_id, summary, ran_on)
     return "succeeded"
 
 

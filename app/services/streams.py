@@ -6,14 +6,14 @@ Imports no numerics. The worker side (assimilation) is app.services.assimilation
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from app.config import Settings
 from app.db.base import utcnow
 from app.db.repositories import streams as repo
-from app.db.tables import Analysis, Job, Stream, StreamGap
+from app.db.tables import Analysis, Job, Observation, Stream, StreamGap
 from app.queue import Outbox
 from app.services import jobs as job_service
 from app.services import model_versions, surrogates
@@ -161,14 +161,44 @@ def ingest(
     )
 
 
+Row = TypeVar("Row", Analysis, Observation)
+
+
+def _seq_page(rows: list[Row], limit: int) -> tuple[list[Row], str | None]:
+    """A page of rows in seq order, fetched with one extra to tell whether more follow."""
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (str(rows[-1].seq) if more else None)
+
+
 def analyses(
     session: Session, tenant_id: str, stream_id: str, after_seq: int, limit: int
 ) -> tuple[list[Analysis], str | None]:
     stream = get(session, tenant_id, stream_id)
-    rows = repo.analyses_page(session, stream.id, after_seq, limit + 1)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, (str(rows[-1].seq) if more else None)
+    return _seq_page(repo.analyses_page(session, stream.id, after_seq, limit + 1), limit)
+
+
+def observations(
+    session: Session, tenant_id: str, stream_id: str, after_seq: int, limit: int
+) -> tuple[list[Observation], str | None]:
+    stream = get(session, tenant_id, stream_id)
+    return _seq_page(repo.observations_page(session, stream.id, after_seq, limit + 1), limit)
+
+
+@dataclass(frozen=True)
+class History:
+    """The recent course of a stream: its newest analyses and the observations beside them."""
+
+    stream: Stream
+    analyses: list[Analysis]
+    observations: list[Observation]
+
+
+def history(session: Session, tenant_id: str, stream_id: str, limit: int) -> History:
+    stream = get(session, tenant_id, stream_id)
+    rows = repo.recent_analyses(session, stream.id, limit)
+    after = rows[0].seq - 1 if rows else 0
+    return History(stream, rows, repo.observations_page(session, stream.id, after, limit))
 
 
 def page(

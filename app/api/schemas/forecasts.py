@@ -189,6 +189,12 @@ class ForecastRead(JobRead):
     result: ForecastResultOut | None = None
 
 
+class ForecastInput(BaseModel):
+    """What a forecast was asked of: the posted series (charts draw them as history)."""
+
+    series: list[SeriesIn] = Field(description="As posted; empty for stream forecasts")
+
+
 FORECAST_EXAMPLE: dict[str, Any] = {
     **JOB_EXAMPLE,
     "result": {
@@ -207,3 +213,4 @@ FORECAST_EXAMPLE: dict[str, Any] = {
         ]
     },
 }
+INPUT_EXAMPLE: dict[str, Any] = {"series": [{"id": "s1", "values": [1.2, 0.8], "timestamps": None}]}

@@ -305,6 +305,19 @@ class AnalysisList(BaseModel):
     next_cursor: str | None = Field(description="Pass as ?after_seq= for the next page")
 
 
+class ObservationRead(BaseModel):
+    seq: int
+    t: float
+    values: list[float]
+    status: str = Field(description="pending, assimilated or skipped")
+    reason: str | None = Field(None, description="Why it was skipped")
+
+
+class ObservationList(BaseModel):
+    items: list[ObservationRead]
+    next_cursor: str | None = Field(description="Pass as ?after_seq= for the next page")
+
+
 STREAM_EXAMPLE: dict[str, Any] = {
     "id": "0b7f2c1a-3c1d-4f7e-9a0b-5d6e7f8a9b0c",
     "name": "l96-demo",
@@ -335,4 +348,8 @@ ANALYSES_EXAMPLE: dict[str, Any] = {
         }
     ],
     "next_cursor": "1",
+}
+OBSERVATIONS_EXAMPLE: dict[str, Any] = {
+    "items": [{"seq": 1, "t": 0.05, "values": [2.3], "status": "assimilated", "reason": None}],
+    "next_cursor": None,
 }

@@ -118,7 +118,15 @@ def set_progress(session: Session, job_id: str, progress: float) -> bool:
     return _transition(session, job_id, ("running",), progress=progress, heartbeat_at=utcnow())
 
 
-def succeed(session: Session, job_id: str, summary: dict[str, Any] | None = None) -> bool:
+def succeed(
+    session: Session,
+    job_id: str,
+    summary: dict[str, Any] | None = None,
+    ran_on: tuple[str, str] | None = None,
+) -> bool:
+    """Final success. `ran_on` (worker, device) names the run that finished: after a requeue
+    another worker may have claimed the job since, and the record must show the finisher."""
+    who = {} if ran_on is None else {"worker": ran_on[0], "device": ran_on[1]}
     return _transition(
         session,
         job_id,
@@ -128,6 +136,7 @@ def succeed(session: Session, job_id: str, summary: dict[str, Any] | None = None
         finished_at=utcnow(),
         summary=summary,
         error=None,
+        **who,
     )
 
 

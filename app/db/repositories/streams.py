@@ -183,6 +183,31 @@ def analyses_page(session: Session, stream_id: str, after_seq: int, limit: int) 
     )
 
 
+def recent_analyses(session: Session, stream_id: str, limit: int) -> list[Analysis]:
+    """The last `limit` analyses, in seq order (for plots of a long-running stream)."""
+    rows = session.scalars(
+        select(Analysis)
+        .where(Analysis.stream_id == stream_id)
+        .order_by(Analysis.seq.desc())
+        .limit(limit)
+    )
+    return list(rows)[::-1]
+
+
+def observations_page(
+    session: Session, stream_id: str, after_seq: int, limit: int
+) -> list[Observation]:
+    """Observations after `after_seq` in seq order, whatever their status."""
+    return list(
+        session.scalars(
+            select(Observation)
+            .where(Observation.stream_id == stream_id, Observation.seq > after_seq)
+            .order_by(Observation.seq)
+            .limit(limit)
+        )
+    )
+
+
 def close(session: Session, stream_id: str, when: datetime) -> bool:
     result = session.execute(
         update(Stream)

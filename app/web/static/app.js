@@ -1,0 +1,264 @@
+// The dashboard's pages, routed by the URL hash: #/jobs, #/forecast, #/forecasts/ID,
+// #/backtests/ID, #/streams, #/streams/ID, #/models. Each page renders into <main>.
+"use strict";
+const BLUE = "#2b6cb0", ORANGE = "#c05621", GREEN = "#2f855a", INK = "#1a202c";
+const FINAL = ["succeeded", "failed", "cancelled"];
+let leave = () => {}; // stops the current page's polling or live feed
+
+function h(tag, attrs = {}, ...children) {
+  const n = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k.startsWith("on")) n.addEventListener(k.slice(2), v);
+    else n.setAttribute(k, v);
+  }
+  n.append(...children.flat().filter((c) => c !== null && c !== undefined));
+  return n;
+}
+const main = () => document.querySelector("main");
+const show = (...nodes) => main().replaceChildren(...nodes);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const col = (steps, c) => steps.map((v) => (Array.isArray(v) ? v[c] : v));
+const range = (a, n) => Array.from({ length: n }, (_, i) => a + i);
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
+
+function jobLink(job) {
+  const page = { forecast: "forecasts", stream_forecast: "forecasts", backtest: "backtests" };
+  const to = page[job.kind] ? `#/${page[job.kind]}/${job.id}` : "#/models";
+  return h("a", { href: to }, job.id.slice(0, 8));
+}
+
+// --- job history: filters and cursor paging ------------------------------------------------
+async function jobsPage() {
+  const form = h("form", { class: "filters" },
+    h("label", {}, "status ", h("select", { name: "status" },
+      ...["", "queued", "running", "succeeded", "failed", "cancelled"].map((s) => h("option", { value: s }, s || "any")))),
+    h("label", {}, "kind ", h("select", { name: "kind" },
+      ...["", "forecast", "backtest", "train", "stream_forecast"].map((s) => h("option", { value: s }, s || "any")))),
+    h("label", {}, "since ", h("input", { name: "created_after", type: "date" })),
+    h("button", {}, "Filter"));
+  const table = h("table", { id: "jobs" });
+  const pager = h("div", { class: "pager" });
+  const cursors = [null]; // cursors[i] fetches page i
+  let pageNo = 0;
+  async function load() {
+    const q = new URLSearchParams({ limit: "20" });
+    for (const [k, v] of new FormData(form)) if (v) q.set(k, k === "created_after" ? `${v}T00:00:00Z` : v);
+    if (cursors[pageNo]) q.set("cursor", cursors[pageNo]);
+    const data = await Api.get(`/v1/jobs?${q}`);
+    cursors[pageNo + 1] = data.next_cursor;
+    table.replaceChildren(
+      h("tr", {}, ...["job", "kind", "status", "model", "created", "took (s)", "device"].map((t) => h("th", {}, t))),
+      ...data.items.map((j) => h("tr", { class: j.status },
+        h("td", {}, jobLink(j)), h("td", {}, j.kind), h("td", {}, j.status),
+        h("td", {}, j.model.kind || j.model.name || ""), h("td", {}, when(j.created_at)),
+        h("td", {}, j.finished_at && j.started_at ? ((new Date(j.finished_at) - new Date(j.started_at)) / 1000).toFixed(2) : ""),
+        h("td", {}, j.device || ""))));
+    pager.replaceChildren(
+      h("button", { onclick: () => { pageNo--; load(); }, ...(pageNo ? {} : { disabled: "" }) }, "← newer"),
+      h("span", {}, ` page ${pageNo + 1} `),
+      h("button", { onclick: () => { pageNo++; load(); }, ...(data.next_cursor ? {} : { disabled: "" }) }, "older →"));
+  }
+  form.onsubmit = (ev) => { ev.preventDefault(); cursors.length = 1; pageNo = 0; load(); };
+  show(h("h2", {}, "Jobs"), form, table, pager);
+  await load();
+}
+
+// --- submit a forecast or a backtest -------------------------------------------------------
+function seriesForm(onSubmit, button) {
+  const demo = range(0, 80).map((i) => (10 + 3 * Math.sin(i / 4) + ((i * 7) % 5) / 5).toFixed(2));
+  const form = h("form", { class: "submit" },
+    h("label", {}, "values (comma or space separated)", h("textarea", { name: "values", rows: 4 }, demo.join(", "))),
+    h("label", {}, "horizon ", h("input", { name: "horizon", type: "number", value: 12, min: 1 })),
+    h("label", {}, "model ", h("select", { name: "kind" }, h("option", {}, "bayes_ar"), h("option", {}, "ensemble"), h("option", {}, "auto"))),
+    h("label", {}, "levels % ", h("input", { name: "levels", value: "50, 80, 95" })),
+    h("button", { type: "submit" }, button), h("p", { class: "error" }));
+  form.onsubmit = async (ev) => {
+    ev.preventDefault();
+    const f = Object.fromEntries(new FormData(form));
+    const nums = (s) => s.split(/[\s,]+/).filter(Boolean).map(Number);
+    try {
+      await onSubmit({
+        series: [{ id: "series", values: nums(f.values) }],
+        horizon: Number(f.horizon), levels: nums(f.levels), model: { kind: f.kind },
+      });
+    } catch (e) { form.querySelector(".error").textContent = e.message; }
+  };
+  return form;
+}
+
+function newForecastPage() {
+  show(h("h2", {}, "New forecast"),
+    seriesForm(async (body) => {
+      const job = await Api.post("/v1/forecasts", body);
+      location.hash = `#/forecasts/${job.id}`;
+    }, "Forecast"),
+    h("h2", {}, "New backtest"),
+    seriesForm(async (body) => {
+      const job = await Api.post("/v1/backtests", { ...body, model: body.model.kind === "auto" ? { kind: "bayes_ar" } : body.model, folds: 4 });
+      location.hash = `#/backtests/${job.id}`;
+    }, "Backtest"));
+}
+
+// Polls a job resource until it is final; redraws each time through render(job).
+async function follow(path, render) {
+  let live = true;
+  leave = () => { live = false; };
+  for (;;) {
+    const job = await Api.get(path);
+    if (!live) return;
+    render(job);
+    if (FINAL.includes(job.status)) return;
+    await sleep(500);
+  }
+}
+
+function status(job) {
+  return h("p", { class: `status ${job.status}` }, `${job.kind} ${job.id} — ${job.status}`,
+    job.error ? ` : ${job.error.message}` : "", job.status === "running" ? ` ${(job.progress * 100).toFixed(0)}%` : "");
+}
+
+async function pngButton(path) {
+  return h("button", { onclick: async () => window.open(URL.createObjectURL(await Api.blob(path))) }, "PNG");
+}
+
+// --- a forecast: fan chart and the std split into its parts --------------------------------
+async function forecastPage(id) {
+  const input = await Api.get(`/v1/forecasts/${id}/input`);
+  await follow(`/v1/forecasts/${id}`, async (job) => {
+    if (job.status !== "succeeded") { show(h("h2", {}, "Forecast"), status(job)); return; }
+    const charts = job.result.series.map((s) => {
+      const posted = input.series.find((p) => p.id === s.id);
+      const fan = h("div", { class: "fan", "data-series": s.id });
+      const parts = h("div", { class: "parts" });
+      const c = 0; // first component of a multivariate series
+      const x = range(1, s.mean.length);
+      const series = [];
+      if (posted) {
+        const past = col(posted.values, c).slice(-200);
+        series.push({ type: "line", label: "history", color: INK, width: 1, x: range(1 - past.length, past.length), y: past });
+      }
+      const levels = Object.keys(s.intervals).sort((a, b) => b - a);
+      levels.forEach((L, i) => series.push({
+        type: "band", label: `${L}%`, color: BLUE, opacity: 0.15 + 0.25 * (i / Math.max(1, levels.length - 1)),
+        x, lo: col(s.intervals[L].lower, c), hi: col(s.intervals[L].upper, c) }));
+      series.push({ type: "line", label: "mean", color: BLUE, x, y: col(s.mean, c) });
+      Chart.draw(fan, { title: `forecast of ${s.id}`, xLabel: "step", series });
+      Chart.draw(parts, { title: "predictive std by part", xLabel: "step", series: [
+        { type: "line", label: "epistemic", color: ORANGE, x, y: col(s.epistemic_std, c) },
+        { type: "line", label: "aleatoric", color: GREEN, x, y: col(s.aleatoric_std, c) },
+        { type: "line", label: "total", color: "#4a5568", dash: "4 3", x, y: col(s.std, c) }] });
+      return h("section", {}, h("h3", {}, s.id), fan, h("h4", {}, "Epistemic and aleatoric std"), parts);
+    });
+    show(h("h2", {}, "Forecast"), status(job), await pngButton(`/v1/forecasts/${id}/plot.png`), ...charts);
+  });
+}
+
+// --- a backtest: coverage against nominal, CRPS by horizon ---------------------------------
+async function backtestPage(id) {
+  await follow(`/v1/backtests/${id}`, (job) => {
+    if (job.status !== "succeeded") { show(h("h2", {}, "Backtest"), status(job)); return; }
+    const sections = job.result.series.map(({ id: sid, metrics: m }) => {
+      const levels = (m.levels || []).map(Number);
+      const cover = h("div", { class: "coverage" }), crps = h("div", { class: "crps" });
+      Chart.draw(cover, { title: "coverage vs nominal", xLabel: "level %", yDomain: [0, 1.05], series: [
+        { type: "bars", label: "nominal", color: "#a0aec0", x: levels, y: levels.map((L) => L / 100), of: 2, offset: 0 },
+        { type: "bars", label: "empirical", color: BLUE, x: levels, y: levels.map((L) => m.overall[`coverage_${L}`]), of: 2, offset: 0.5 }] });
+      const perStep = m.per_step.crps;
+      Chart.draw(crps, { title: "CRPS by horizon", xLabel: "step", series: [
+        { type: "line", label: "CRPS", color: ORANGE, x: range(1, perStep.length), y: perStep }] });
+      const o = m.overall;
+      return h("section", {}, h("h3", {}, sid),
+        h("p", {}, `CRPS ${o.crps.toFixed(3)} · MASE ${o.mase.toFixed(3)} · sMAPE ${o.smape.toFixed(1)} · ${m.folds} folds`),
+        cover, crps);
+    });
+    show(h("h2", {}, "Backtest"), status(job), ...sections);
+  });
+}
+
+// --- streams: list, and one stream's analyses live -----------------------------------------
+async function streamsPage() {
+  const data = await Api.get("/v1/streams?limit=100");
+  show(h("h2", {}, "Streams"), h("table", {},
+    h("tr", {}, ...["stream", "name", "status", "t", "assimilated", "pending"].map((t) => h("th", {}, t))),
+    ...data.items.map((s) => h("tr", {},
+      h("td", {}, h("a", { href: `#/streams/${s.id}` }, s.id.slice(0, 8))), h("td", {}, s.name || ""),
+      h("td", {}, s.status), h("td", {}, s.t.toFixed(2)), h("td", {}, s.n_assimilated), h("td", {}, s.pending)))));
+}
+
+async function streamPage(id) {
+  const stream = await Api.get(`/v1/streams/${id}`);
+  const indices = stream.config.observation.indices;
+  const n = (stream.mean || stream.config.initial.mean || [0]).length;
+  const select = h("select", { name: "component" }, ...range(0, Math.max(n, 1)).map((i) => h("option", { value: i }, `component ${i}`)));
+  const chart = h("div", { id: "stream-chart" }), info = h("p", { class: "status" });
+  const analyses = [], observations = [];
+  const ctrl = new AbortController();
+  leave = () => ctrl.abort();
+  async function loadAll(path, into) {
+    for (let after = 0; ;) {
+      const page = await Api.get(`${path}?after_seq=${after}&limit=5000`);
+      into.push(...page.items);
+      if (!page.next_cursor) return;
+      after = page.next_cursor;
+    }
+  }
+  function redraw() {
+    const c = Number(select.value), x = analyses.map((a) => a.t);
+    const m = analyses.map((a) => a.mean[c]), s = analyses.map((a) => a.spread[c]);
+    const pos = indices === null ? c : indices.indexOf(c);
+    const series = [
+      { type: "band", label: "± 2 spread", color: BLUE, opacity: 0.15, x, lo: m.map((v, i) => v - 2 * s[i]), hi: m.map((v, i) => v + 2 * s[i]) },
+      { type: "band", label: "± 1 spread", color: BLUE, opacity: 0.3, x, lo: m.map((v, i) => v - s[i]), hi: m.map((v, i) => v + s[i]) },
+      { type: "line", label: "analysis mean", color: BLUE, x, y: m }];
+    if (pos >= 0) series.push({ type: "points", label: "observations", color: INK, x: observations.map((o) => o.t), y: observations.map((o) => o.values[pos]) });
+    if (analyses.length) Chart.draw(chart, { title: `stream ${id}`, xLabel: "t", series });
+    chart.dataset.points = String(analyses.length);
+    info.textContent = `${stream.status} · ${analyses.length} analyses · last seq ${analyses.at(-1)?.seq ?? 0}`;
+  }
+  select.onchange = redraw;
+  show(h("h2", {}, `Stream ${stream.name || ""}`), h("div", { class: "filters" }, select, await pngButton(`/v1/streams/${id}/plot.png`)), info, chart);
+  await loadAll(`/v1/streams/${id}/analyses`, analyses);
+  await loadAll(`/v1/streams/${id}/observations`, observations);
+  redraw();
+  const after = analyses.at(-1)?.seq ?? 0;
+  Api.events(`/v1/streams/${id}/events?after_seq=${after}`, async (name, data) => {
+    if (name !== "analysis") return;
+    analyses.push(data);
+    const last = () => observations.at(-1)?.seq ?? 0;
+    const fresh = await Api.get(`/v1/streams/${id}/observations?after_seq=${last()}&limit=5000`);
+    // Events come faster than these replies: keep only what an earlier reply did not bring.
+    observations.push(...fresh.items.filter((o) => o.seq > last()));
+    redraw();
+  }, ctrl.signal).catch((e) => { if (e.name !== "AbortError") info.textContent = e.message; });
+}
+
+// --- model versions with their metrics -----------------------------------------------------
+async function modelsPage() {
+  const data = await Api.get("/v1/models");
+  const models = await Promise.all(data.items.map((m) => Api.get(`/v1/models/${encodeURIComponent(m.name)}`)));
+  show(h("h2", {}, "Models"), ...models.map((m) => h("section", {}, h("h3", {}, m.name),
+    h("table", {}, h("tr", {}, ...["version", "kind", "aliases", "metrics", "created"].map((t) => h("th", {}, t))),
+      ...m.versions.map((v) => h("tr", {}, h("td", {}, v.version), h("td", {}, v.kind), h("td", {}, v.aliases.join(", ")),
+        h("td", { class: "metrics" }, Object.entries(v.metrics).filter(([, x]) => typeof x !== "object")
+          .map(([k, x]) => `${k}=${typeof x === "number" ? +x.toFixed(4) : x}`).join("  ")),
+        h("td", {}, when(v.created_at))))))));
+}
+
+const ROUTES = [
+  [/^#\/forecast$/, newForecastPage], [/^#\/forecasts\/(.+)$/, forecastPage],
+  [/^#\/backtests\/(.+)$/, backtestPage], [/^#\/streams$/, streamsPage],
+  [/^#\/streams\/(.+)$/, streamPage], [/^#\/models$/, modelsPage], [/^/, jobsPage],
+];
+
+async function route() {
+  leave();
+  leave = () => {};
+  const [re, page] = ROUTES.find(([re]) => re.test(location.hash));
+  try {
+    await page(...location.hash.match(re).slice(1));
+  } catch (e) {
+    show(h("p", { class: "error" }, `${e.status || ""} ${e.message}`));
+  }
+}
+window.addEventListener("hashchange", route);
+route();

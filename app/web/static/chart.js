@@ -1,0 +1,103 @@
+// The dashboard's one charting module: SVG line, band, point and bar charts on shared axes.
+// Chart.draw(el, {series: [...], xLabel, yLabel}) replaces el's content with an <svg>.
+// A series is {type: "line"|"band"|"points"|"bars", label, color, x, y | lo+hi, opacity}.
+"use strict";
+const Chart = (() => {
+  const NS = "http://www.w3.org/2000/svg";
+  const W = 760, H = 300, M = { l: 56, r: 12, t: 26, b: 34 };
+
+  function node(tag, attrs, parent) {
+    const n = document.createElementNS(NS, tag);
+    for (const [k, v] of Object.entries(attrs)) n.setAttribute(k, v);
+    if (parent) parent.appendChild(n);
+    return n;
+  }
+
+  // About five to eight round tick values covering [lo, hi].
+  function ticks(lo, hi) {
+    const raw = (hi - lo) / 8 || 1;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => raw <= s);
+    const out = [];
+    for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) out.push(v);
+    return out;
+  }
+
+  function extent(values) {
+    const finite = values.filter(Number.isFinite);
+    let lo = Math.min(...finite), hi = Math.max(...finite);
+    if (!finite.length) { lo = 0; hi = 1; }
+    if (lo === hi) { lo -= 1; hi += 1; }
+    const pad = (hi - lo) * 0.05;
+    return [lo - pad, hi + pad];
+  }
+
+  function fmt(v) {
+    const a = Math.abs(v);
+    return a >= 1e4 || (a > 0 && a < 1e-2) ? v.toExponential(1) : String(+v.toFixed(3));
+  }
+
+  function draw(el, spec) {
+    const xs = spec.series.flatMap((s) => s.x);
+    const ys = spec.series.flatMap((s) => (s.type === "band" ? [...s.lo, ...s.hi] : s.y));
+    if (spec.type === "bars" || spec.series.some((s) => s.type === "bars")) ys.push(0);
+    const [x0, x1] = spec.xDomain || extent(xs);
+    const [y0, y1] = spec.yDomain || extent(ys);
+    const sx = (v) => M.l + ((v - x0) / (x1 - x0)) * (W - M.l - M.r);
+    const sy = (v) => H - M.b - ((v - y0) / (y1 - y0)) * (H - M.t - M.b);
+    const svg = node("svg", { viewBox: `0 0 ${W} ${H}`, class: "chart", role: "img" });
+    if (spec.title) node("title", {}, svg).textContent = spec.title;
+    const axes = node("g", { class: "axes" }, svg);
+    for (const v of ticks(y0, y1)) {
+      node("line", { x1: M.l, x2: W - M.r, y1: sy(v), y2: sy(v), class: "grid" }, axes);
+      node("text", { x: M.l - 6, y: sy(v) + 4, "text-anchor": "end" }, axes).textContent = fmt(v);
+    }
+    for (const v of ticks(x0, x1)) {
+      node("text", { x: sx(v), y: H - M.b + 16, "text-anchor": "middle" }, axes).textContent =
+        fmt(v);
+    }
+    if (spec.xLabel) {
+      node("text", { x: W - M.r, y: H - 4, "text-anchor": "end" }, axes).textContent = spec.xLabel;
+    }
+    const plot = node("g", { class: "plot" }, svg);
+    const barW = (W - M.l - M.r) / Math.max(1, xs.length) * 0.8;
+    for (const s of spec.series) {
+      const g = node("g", { class: `series ${s.type}`, "data-label": s.label || "" }, plot);
+      if (s.type === "band") {
+        const top = s.x.map((x, i) => `${sx(x)},${sy(s.hi[i])}`);
+        const bottom = s.x.map((x, i) => `${sx(x)},${sy(s.lo[i])}`).reverse();
+        node("polygon", {
+          points: [...top, ...bottom].join(" "),
+          fill: s.color, "fill-opacity": s.opacity ?? 0.25, stroke: "none",
+        }, g);
+      } else if (s.type === "line") {
+        const pts = s.x.map((x, i) => `${sx(x)},${sy(s.y[i])}`).join(" ");
+        node("polyline", {
+          points: pts, fill: "none", stroke: s.color, "stroke-width": s.width || 2,
+          "stroke-dasharray": s.dash || "none",
+        }, g);
+      } else if (s.type === "points") {
+        s.x.forEach((x, i) => node("circle", { cx: sx(x), cy: sy(s.y[i]), r: 2.5, fill: s.color }, g));
+      } else if (s.type === "bars") {
+        const off = (s.offset || 0) * barW;
+        s.x.forEach((x, i) => node("rect", {
+          x: sx(x) - barW / 2 + off, width: barW / (s.of || 1), fill: s.color,
+          y: Math.min(sy(0), sy(s.y[i])), height: Math.abs(sy(0) - sy(s.y[i])),
+        }, g));
+      }
+    }
+    // Legend along the top, one entry per labelled series.
+    let lx = M.l;
+    for (const s of spec.series.filter((s) => s.label)) {
+      node("rect", { x: lx, y: 8, width: 10, height: 10, fill: s.color,
+        "fill-opacity": s.type === "band" ? s.opacity ?? 0.25 : 1 }, svg);
+      const t = node("text", { x: lx + 14, y: 17, class: "legend" }, svg);
+      t.textContent = s.label;
+      lx += 24 + 7 * s.label.length;
+    }
+    el.replaceChildren(svg);
+    return svg;
+  }
+
+  return { draw };
+})();

@@ -1,0 +1,90 @@
+"""The dashboard in headless Chromium against a real server with keys required: enter the key
+once, submit a forecast and see its fan chart; open a stream and watch its chart follow
+observations pushed through the API, live over the server-sent-events feed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from selenium import webdriver
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from bench.stack import Stack
+
+pytestmark = pytest.mark.e2e
+Shoot = Callable[[str], Path]
+
+
+def wait_for(browser: webdriver.Chrome, css: str, timeout: float = 30) -> list:  # type: ignore[type-arg]
+    return WebDriverWait(browser, timeout).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, css) or False
+    )
+
+
+def enter_key_if_asked(browser: webdriver.Chrome, key: str) -> None:
+    dialog = browser.find_element(By.ID, "key-dialog")
+    WebDriverWait(browser, 10).until(lambda b: dialog.is_displayed())
+    dialog.find_element(By.NAME, "key").send_keys(key)
+    dialog.find_element(By.TAG_NAME, "button").click()
+
+
+def test_submit_a_forecast_and_see_its_fan_chart(
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+) -> None:
+    browser.get(f"{server.base}/#/jobs")
+    enter_key_if_asked(browser, key)  # the jobs list answered 401: the key form shows once
+    wait_for(browser, "table#jobs tr")
+    browser.get(f"{server.base}/#/forecast")
+    browser.find_element(By.CSS_SELECTOR, "form.submit button").click()
+    bands = wait_for(browser, ".fan svg g.band polygon", timeout=60)
+    labels = [
+        b.get_attribute("data-label") for b in browser.find_elements(By.CSS_SELECTOR, ".fan g.band")
+    ]
+    assert len(bands) == 3 and labels == ["95%", "80%", "50%"]
+    lines = browser.find_elements(By.CSS_SELECTOR, ".fan g.line")
+    assert {g.get_attribute("data-label") for g in lines} == {"history", "mean"}
+    parts = browser.find_elements(By.CSS_SELECTOR, ".parts g.line")
+    assert [g.get_attribute("data-label") for g in parts] == ["epistemic", "aleatoric", "total"]
+    shoot("fan-chart")
+    browser.get(f"{server.base}/#/jobs")  # the key was kept: no form this time
+    rows = wait_for(browser, "table#jobs tr.succeeded")
+    assert not browser.find_element(By.ID, "key-dialog").is_displayed() and len(rows) == 1
+
+
+def test_stream_chart_moves_with_pushed_observations(
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+) -> None:
+    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    body = {
+        "name": "live",
+        "dynamics": {"system": "lorenz63", "dt": 0.01},
+        "observation": {"indices": [0], "noise_std": 1.0},
+        "filter": {"method": "etkf", "ensemble_size": 16},
+    }
+    sid = api.post("/v1/streams", json=body).raise_for_status().json()["id"]
+
+    def push(seqs: range) -> None:
+        obs = [{"seq": k, "t": 0.05 * k, "values": [1.0 + 0.3 * k]} for k in seqs]
+        api.post(f"/v1/streams/{sid}/observations", json={"observations": obs}).raise_for_status()
+
+    def points(n: int) -> None:
+        WebDriverWait(browser, 60).until(
+            lambda b: b.find_element(By.ID, "stream-chart").get_attribute("data-points") == str(n)
+        )
+
+    push(range(1, 6))
+    browser.get(f"{server.base}/#/streams/{sid}")
+    if browser.find_element(By.ID, "key-dialog").is_displayed():
+        enter_key_if_asked(browser, key)
+    points(5)
+    shoot("before")
+    push(range(6, 16))  # no reload: the page hears of each analysis over the event feed
+    points(15)
+    circles = browser.find_elements(By.CSS_SELECTOR, "#stream-chart g.points circle")
+    assert len(circles) == 15
+    assert browser.find_elements(By.CSS_SELECTOR, "#stream-chart g.band polygon")
+    shoot("after")

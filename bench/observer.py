@@ -76,7 +76,7 @@ def setups(quick: bool) -> list[Setup]:
     if not quick:
         out.append(
             Setup("KS quarter", ks, LinearObs.subset(128, list(range(0, 128, 4)), 1.0), 0.5,
-                  1.0, 500, 100, {"LETKF N=16 r=8": FilterConfig("letkf", 16, 1.02, 8.0)},
+                  1.0, 500, 100, {"LETKF N=16 r=28": FilterConfig("letkf", 16, 1.02, 51 / 1.82)},
                   obs_cfg(400))
         )  # fmt: skip
     return out
@@ -107,7 +107,11 @@ def run(
     with torch.no_grad():
         for k in range(K):
             E = integrate(setup.dynamics, E, 0.0, setup.interval, setup.dt)
-            E, extra = analyse(E, ys[k])
+            try:
+                E, extra = analyse(E, ys[k])
+            except torch.linalg.LinAlgError:  # a diverged ensemble no longer decomposes
+                means[k:] = math.inf
+                break
             var = E.var(0) if E.shape[0] > 1 else torch.zeros_like(E[0])
             means[k] = E.mean(0)
             spreads[k] = (var if extra is None else var + extra).sqrt()
@@ -143,7 +147,8 @@ def tuned_3dvar(setup: Setup, seed: int) -> tuple[Analyse, float]:
     truth, ys = twin(setup, 400, seed + 1)
     scores = {}
     for scale in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5):
-        start = truth[:1] + 2.0 * torch.randn(truth[:1].shape, generator=g, dtype=truth.dtype)
+        err = 0.5 * float(truth.std())
+        start = truth[:1] + err * torch.randn(truth[:1].shape, generator=g, dtype=truth.dtype)
         r = run(setup, three_d_var(setup, clim, scale), start, truth, ys)
         scores[scale] = r["rmse"]
     best = min(scores, key=lambda s: scores[s])
@@ -169,11 +174,12 @@ def bench_setup(setup: Setup, seed: int) -> list[dict[str, Any]]:
     """Every method on one truth; all start around the same perturbed state."""
     truth, ys = twin(setup, setup.cycles, seed + 100)
     g = torch.Generator().manual_seed(seed)
-    start = truth[0] + 2.0 * torch.randn(truth.shape[1], generator=g, dtype=truth.dtype)
+    err = 0.5 * float(truth.std())  # the start's error: half the climatological spread
+    start = truth[0] + err * torch.randn(truth.shape[1], generator=g, dtype=truth.dtype)
 
     def ensemble(N: int) -> torch.Tensor:
         # spread as large as the start's error: an ensemble that knows how wrong it is
-        return start + 2.0 * torch.randn((N, truth.shape[1]), generator=g, dtype=truth.dtype)
+        return start + err * torch.randn((N, truth.shape[1]), generator=g, dtype=truth.dtype)
 
     rows = []
     for label, cfg in setup.filters.items():
@@ -219,12 +225,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     rows: list[dict[str, Any]] = []
+    result = {"rows": rows, "machine": machine_info(torch=torch.__version__), "quick": args.quick}
     for setup in setups(args.quick):
         rows += bench_setup(setup, args.seed)
+        write_json(args.out, result)  # after every setup: a long run keeps what it finished
         print(f"{setup.name}: done", flush=True)
     print_table(rows)
-    result = {"rows": rows, "machine": machine_info(torch=torch.__version__), "quick": args.quick}
-    write_json(args.out, result)
     print(f"wrote {args.out}")
     return result
 

@@ -76,11 +76,7 @@ class Setup:
         else:
             dynamics = make_dynamics(dyn["system"], dyn["params"])
         n = dynamics.n
-        operator = (
-            LinearObs.identity(n, obs["noise_std"])
-            if indices is None
-            else LinearObs.subset(n, indices, obs["noise_std"])
-        )
+        operator = LinearObs(n, indices=indices, noise_std=obs["noise_std"])  # None: all
         if flt["method"] == "observer":
             observer = observers.load(session, flt["model"]["version_id"])
             return cls(dynamics, float(dyn["dt"]), operator, None, observer)

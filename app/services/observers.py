@@ -1,38 +1,30 @@
 """Neural observers on workers: train one as a model version, load one for a stream.
 
 An observer version is trained on simulations of the dynamics and observation operator in
-its params (no series); its artifact is safetensors bytes, never unpickled. Loaded
-observers are cached per process by version id: versions are immutable.
+its params (no series); its artifact is safetensors bytes, never unpickled.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from app.db.repositories import model_versions
+from app.services import artifacts
 from models.assimilation import LinearObs
 from models.assimilation.observer import NeuralObserver, ObserverConfig, evaluate, train_observer
 from models.dynamics import Dynamics, make_dynamics
-
-CACHE_SIZE = 16
-_cache: OrderedDict[str, NeuralObserver] = OrderedDict()
 
 
 def numerics(params: dict[str, Any]) -> tuple[Dynamics, LinearObs, float, float]:
     """(dynamics, observation operator, observation interval, integration step) of params."""
     dyn, obs = params["dynamics"], params["observation"]
     dynamics = make_dynamics(dyn["system"], dyn["params"])
-    operator = (
-        LinearObs.identity(dynamics.n, obs["noise_std"])
-        if obs["indices"] is None
-        else LinearObs.subset(dynamics.n, obs["indices"], obs["noise_std"])
-    )
+    operator = LinearObs(dynamics.n, indices=obs["indices"], noise_std=obs["noise_std"])
     dt = float(dyn["dt"])
     return dynamics, operator, float(params.get("interval") or dt), dt
 
@@ -63,15 +55,12 @@ def train(
 
 
 def load(session: Session, version_id: str) -> NeuralObserver:
-    """The stored observer of a version (cached per process)."""
-    if version_id in _cache:
-        _cache.move_to_end(version_id)
-        return _cache[version_id]
-    version = model_versions.get_by_id(session, version_id)
-    if version is None or version.artifact is None or version.kind != "observer":
-        raise ValueError(f"observer version {version_id} is missing")
-    model = NeuralObserver.loads(version.artifact)
-    _cache[version_id] = model
-    if len(_cache) > CACHE_SIZE:
-        _cache.popitem(last=False)
-    return model
+    """The stored observer of a version (decoded once per process)."""
+
+    def decode() -> NeuralObserver:
+        version = model_versions.get_by_id(session, version_id)
+        if version is None or version.artifact is None or version.kind != "observer":
+            raise ValueError(f"observer version {version_id} is missing")
+        return NeuralObserver.loads(version.artifact)
+
+    return artifacts.cached(version_id, decode)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from sqlalchemy.orm import Session
 
+from app.services import artifacts
 from app.services.fitting import load_version
 from app.services.forecast_runs import to_payload
 from models.dynamics.surrogate import SurrogateDynamics, WindowForecaster, window
@@ -34,7 +35,7 @@ def _generator(seed: int, seq: int, use: int) -> torch.Generator:
 def load(session: Session, config: dict[str, Any]) -> SurrogateDynamics:
     """The stream's pinned forecaster with one parameter draw per member."""
     ref = config["dynamics"]["model"]
-    forecaster = load_version(session, ref)
+    forecaster = artifacts.cached(ref["version_id"], lambda: load_version(session, ref))
     if not isinstance(forecaster, WindowForecaster):
         raise ValueError(f"model {ref['name']!r} version {ref['version']} has no one-step sampler")
     members = int(config["filter"]["ensemble_size"])

@@ -209,11 +209,7 @@ class NeuralObserver:
         if meta.get("kind") != "observer":
             raise ValueError("not a neural observer artifact")
         o = meta["obs"]
-        obs = (
-            LinearObs.identity(o["n"], o["noise_std"])
-            if o["indices"] is None
-            else LinearObs.subset(o["n"], o["indices"], o["noise_std"])
-        )
+        obs = LinearObs(o["n"], indices=o["indices"], noise_std=o["noise_std"])
         config = ObserverConfig(**meta["config"])
         theta = [tensors[f"theta.{i}"] for i in range(len(tensors))]
         gain = _gain(obs, bool(meta["periodic"]), config)

@@ -5,7 +5,7 @@ Imports no numerics; training itself runs on workers (app.services.training_runs
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,6 +84,28 @@ def resolve(session: Session, tenant_id: str, ref: dict[str, Any]) -> ModelVersi
     if found is None:
         raise NotFound(what)
     return found
+
+
+def resolve_as(
+    session: Session,
+    tenant_id: str,
+    ref: dict[str, Any],
+    field: str,
+    kinds: Collection[str],
+    noun: str,
+) -> ModelVersion:
+    """`resolve` for a reference inside a request: a missing version, or one of another kind,
+    is an InputError naming the request's field (the request is what is wrong, not the URL)."""
+    try:
+        version = resolve(session, tenant_id, ref)
+    except NotFound as exc:
+        raise InputError(field, f"{exc} was not found") from exc
+    if version.kind not in kinds:
+        raise InputError(
+            field,
+            f"model {version.name!r} version {version.version} is a {version.kind}, not {noun}",
+        )
+    return version
 
 
 def stored_spec(version: ModelVersion) -> dict[str, Any]:

@@ -72,15 +72,9 @@ def _pin_observer(session: Session, tenant_id: str, config: dict[str, Any]) -> d
     """The config with its observer resolved to a concrete version (a later alias move does
     not change a running stream) and the observer's own number of members."""
     ref = config["filter"]["model"]
-    try:
-        version = model_versions.resolve(session, tenant_id, ref)
-    except NotFound as exc:
-        raise InputError("filter.model", f"{exc} was not found") from exc
-    if version.kind != "observer":
-        raise InputError(
-            "filter.model",
-            f"{version.name} v{version.version} is a {version.kind}, not an observer",
-        )
+    version = model_versions.resolve_as(
+        session, tenant_id, ref, "filter.model", {"observer"}, "an observer"
+    )
     trained = version.params
     for part in ("dynamics", "observation"):
         if trained[part] != config[part]:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.db.tables import ModelVersion
 from app.services import model_versions
-from app.services.errors import InputError, NotFound
+from app.services.errors import InputError
 
 FORECASTER_KINDS = ("bayes_ar", "ensemble")
 # Observation times must sit on the stream's grid t0 + k (one unit per series step) to
@@ -21,13 +21,10 @@ GRID_TOL = 1e-7
 
 
 def _resolve(session: Session, tenant_id: str, ref: dict[str, Any]) -> ModelVersion:
-    try:
-        version = model_versions.resolve(session, tenant_id, ref)
-    except NotFound as exc:
-        raise InputError("dynamics.model", str(exc)) from exc
+    version = model_versions.resolve_as(
+        session, tenant_id, ref, "dynamics.model", FORECASTER_KINDS, "a forecaster"
+    )
     what = f"model {version.name!r} version {version.version}"
-    if version.kind not in FORECASTER_KINDS:
-        raise InputError("dynamics.model", f"{what} is a {version.kind}, not a forecaster")
     if version.params.get("trend") or version.params.get("fourier_order"):
         raise InputError(
             "dynamics.model",

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from models.dynamics import Dynamics, Lorenz63, Lorenz96, integrate, rk4_step
-from models.dynamics.base import step_sizes
+from models.dynamics.base import HostStepper, step_sizes
 
 
 class Clock:
@@ -26,6 +26,9 @@ def test_models_satisfy_the_protocol() -> None:
     assert isinstance(Lorenz63(), Dynamics)
     assert isinstance(Lorenz96(), Dynamics)
     assert isinstance(Clock(), Dynamics)
+    # The small-state fast path of `integrate`: the Lorenz models step NumPy arrays too.
+    assert isinstance(Lorenz63(), HostStepper) and isinstance(Lorenz96(), HostStepper)
+    assert not isinstance(Clock(), HostStepper)
 
 
 @pytest.mark.parametrize(

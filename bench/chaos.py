@@ -45,7 +45,7 @@ from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
 from bench._common import json_safe, machine_info  # noqa: E402
 from models.forecasting import BayesianAR, Forecast, summarize_samples  # noqa: E402
 from models.forecasting.backtest import Backtestable, rolling_origin  # noqa: E402
-from models.forecasting.conformal import conformal_adjust  # noqa: E402
+from models.forecasting.conformal import calibration_backtest, conformal_adjust  # noqa: E402
 from models.metrics import (  # noqa: E402
     crps_from_samples,
     crps_gaussian,
@@ -99,7 +99,8 @@ UQ_SYSTEMS = (
 )
 UQ_ICS, UQ_CONTEXT, UQ_H, UQ_PPL, UQ_NOISE = 5, 512, 300, 30, 0.2
 UQ_BURN, UQ_SPACING = 300, 1000  # window i starts at BURN + i * SPACING (33 Lyapunov times apart)
-UQ_CAL_FOLDS, UQ_CAL_STEP = 6, 12  # conformal backtest inside the context: origins 152..212
+UQ_CAL_FOLDS = 20  # conformal scores: folds of the fitted model, origins spread over the context
+UQ_REFIT_FOLDS, UQ_CAL_STEP = 6, 12  # refit folds (AutoETS) inside the context: origins 152..212
 
 
 # ---------------------------------------------------------------------------------------------
@@ -238,27 +239,6 @@ def make_kind(kind: str, cfg: dict[str, Any]) -> Callable[[], Backtestable]:
     if stride == 1:
         return lambda: cls(**params)
     return lambda: Thinned(lambda: cls(**params), stride)
-
-
-@dataclass
-class SharedFit:
-    """Backtest folds that share one fitted model: `fit(y)` only keeps y as the context that
-    `predict(..., context=y)` forecasts from (no refit). Leak-free when the model was fitted on
-    data ending at or before every fold's origin."""
-
-    model: Any
-
-    def fit(self, y: Any) -> Self:
-        self.context = np.asarray(y, dtype=np.float64)
-        return self
-
-    def predict(self, horizon: int, **kw: Any) -> Forecast:
-        out: Forecast = self.model.predict(horizon, context=self.context, **kw)
-        return out
-
-    @property
-    def params_(self) -> dict[str, Any]:
-        return {"shared": self.model.params_}
 
 
 def pmap(fn: Callable[..., Any], tasks: list[tuple], jobs: int) -> list[Any]:
@@ -480,9 +460,9 @@ def score_uq(
     cal_folds: int,
     num_samples: int,
 ) -> dict[str, Any]:
-    """Scores of one forecast of `fut` from `ctx`; calibrate: None, "refit" (a fresh model
-    per backtest fold) or "shared" (one model fitted on the first fold's training part,
-    forecasting every fold from its own history via predict(context=...))."""
+    """Scores of one forecast of `fut` from `ctx`; calibrate: None, "conditioned" (the fitted
+    model forecasts every fold from its own history, `conformal.calibration_backtest`) or
+    "refit" (a fresh model per fold, spaced UQ_CAL_STEP apart)."""
     t0 = time.perf_counter()
     model = make().fit(ctx)
     f = model.predict(UQ_H, levels=LEVELS, num_samples=num_samples, seed=0, return_samples=True)
@@ -504,18 +484,26 @@ def score_uq(
         res[f"is{L:g}"] = float(winkler_score(*f.intervals[L], y, L).mean() / scale)
     if calibrate:
         t0 = time.perf_counter()
-        first = UQ_CONTEXT - UQ_H - (cal_folds - 1) * UQ_CAL_STEP
-        if calibrate == "shared":
-            make = functools.partial(SharedFit, make().fit(ctx[:first]))
-        bt = rolling_origin(
-            ctx,
-            make,
-            horizon=UQ_H,
-            folds=cal_folds,
-            step=UQ_CAL_STEP,
-            levels=LEVELS,
-            num_samples=num_samples,
-        )
+        if calibrate == "conditioned":  # what the service does
+            bt = calibration_backtest(
+                model,
+                ctx,
+                horizon=UQ_H,
+                folds=cal_folds,
+                window=model.window_shape_[0],
+                levels=LEVELS,
+                num_samples=num_samples,
+            )
+        else:  # statsforecast models forecast only from their training data: refit per fold
+            bt = rolling_origin(
+                ctx,
+                make,
+                horizon=UQ_H,
+                folds=min(cal_folds, UQ_REFIT_FOLDS),
+                step=UQ_CAL_STEP,
+                levels=LEVELS,
+                num_samples=num_samples,
+            )
         for tag, hw in (("cf", None), ("ncf", bt.half_widths)):
             adj = conformal_adjust(f, bt.scores, half_widths=hw)
             for L in LEVELS:
@@ -663,21 +651,21 @@ def main(argv: list[str] | None = None) -> dict:
     vpt_unit = "periods (100 steps)" if fallback else f"Lyapunov times ({UQ_PPL} steps)"
     uq_kinds = {"bayes_ar": UQ_BAYES_AR} | ({"ensemble": UQ_ENSEMBLE} if has_ens else {})
     uq_kinds |= {"AutoARIMA": {}, "AutoETS": {}}
-    calibrated = {k: "shared" if k == "ensemble" else "refit" for k in uq_kinds}
-    del calibrated["AutoARIMA"]
+    calibrated = {k: "conditioned" for k in uq_kinds if k in ("bayes_ar", "ensemble")}
+    calibrated["AutoETS"] = "refit"
     notes += [
         f"uncertainty track: first coordinate; noisy = + N(0, ({UQ_NOISE} std)^2), scored "
         "against the noisy future",
         f"uncertainty track kinds (not tuned): bayes_ar {UQ_BAYES_AR}, ensemble {UQ_ENSEMBLE}, "
         "both on the raw grid; statsforecast season_length=1, CRPS from its Gaussian predictive "
         "(sigma from the 95% interval, closed form)",
-        f"conformal: CQR scores from rolling_origin on the context, {cal_folds} folds of "
-        f"horizon {UQ_H} spaced by {UQ_CAL_STEP} (training parts of "
-        f"{UQ_CONTEXT - UQ_H - (cal_folds - 1) * UQ_CAL_STEP}-{UQ_CONTEXT - UQ_H} points), "
-        "neighbouring steps pooled to >= 19 scores at 95%; bayes_ar and AutoETS refit per "
-        "fold; the ensemble is fitted once on the first fold's training part and forecasts "
-        "every fold from its own history via predict(context=...) (no leak; cost); not run "
-        "for AutoARIMA (cost)",
+        f"conformal: CQR scores from backtests on the context, neighbouring steps pooled to "
+        f">= 19 scores at 95%; bayes_ar and the ensemble: {cal_folds} folds of horizon {UQ_H} "
+        "of the fitted model itself, origins evenly spaced from its window to the context's "
+        "end, each forecast from its own history without refitting (what the service does, "
+        "`conformal.calibration_backtest`); AutoETS (no conditioning): "
+        f"{min(cal_folds, UQ_REFIT_FOLDS)} refits spaced by {UQ_CAL_STEP}; not run for "
+        "AutoARIMA (cost)",
     ]
     records = run_uncertainty(
         uq_kinds, calibrated, uq_systems, n_ic, args.cache, fallback, cal_folds, S, jobs
@@ -717,7 +705,8 @@ def main(argv: list[str] | None = None) -> dict:
                 "kinds": uq_kinds,
                 "calibrated": calibrated,
                 "calibration_folds": cal_folds,
-                "calibration_step": UQ_CAL_STEP,
+                "refit_calibration_folds": min(cal_folds, UQ_REFIT_FOLDS),
+                "refit_calibration_step": UQ_CAL_STEP,
                 "num_samples": S,
             },
         },

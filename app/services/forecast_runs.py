@@ -12,7 +12,7 @@ from app.services.fitting import device_for, fit_spec, load_stored
 from app.services.job_runner import JobInput, Progress, Rows, Store, run_job, store_rows
 from models.forecasting import Forecast, Forecaster, make_forecaster
 from models.forecasting.backtest import rolling_origin
-from models.forecasting.conformal import conformal_adjust
+from models.forecasting.conformal import calibration_backtest, conformal_adjust
 
 
 def series_seed(seed: int, index: int) -> int:
@@ -85,7 +85,7 @@ def to_payload(
 def _fitter(spec: dict[str, Any]) -> Any:
     """A zero-argument factory of unfitted models, for backtests (auto resolves per fold)."""
     if spec["kind"] == "auto":
-        raise ValueError("backtests and calibration need a concrete kind, not auto")
+        raise ValueError("backtests need a concrete kind, not auto")
     return lambda: make_forecaster(spec["kind"], spec.get("params", {}))
 
 
@@ -118,31 +118,22 @@ def forecast_series(
         forecast, y.ndim == 1, fitted, future_timestamps(s.get("timestamps"), request["horizon"])
     )
     if request.get("calibration") == "conformal":
-        payload.update(_calibrate(spec, fitted, y, forecast, request, seed))
+        payload.update(_calibrate(model, y, forecast, request, seed))
     return payload
 
 
 def _calibrate(
-    spec: dict[str, Any],
-    fitted: dict[str, Any],
-    y: np.ndarray,
-    forecast: Forecast,
-    request: dict[str, Any],
-    seed: int,
+    model: Forecaster, y: np.ndarray, forecast: Forecast, request: dict[str, Any], seed: int
 ) -> dict[str, Any]:
-    """Split-conformal intervals from rolling-origin backtests on the posted series."""
-    concrete = spec
-    if spec["kind"] == "auto":
-        choice = fitted["auto"]["choice"]
-        concrete = {"kind": choice, "params": spec["params"][choice]}
-    elif "version_id" in spec:
-        concrete = {"kind": spec["kind"], "params": spec["params"]}
+    """Split-conformal intervals from backtests of the forecasting model on the posted series
+    (each fold forecasts from its own history with the same fitted model, no refit)."""
     folds = request["calibration_folds"]
-    bt = rolling_origin(
+    bt = calibration_backtest(
+        model,
         y,
-        _fitter(concrete),
         horizon=request["horizon"],
         folds=folds,
+        window=model.window_shape_[0],
         levels=request["levels"],
         num_samples=min(request["num_samples"], 500),
         seed=seed,
@@ -152,7 +143,10 @@ def _calibrate(
         "calibrated_intervals": _intervals(calibrated, y.ndim == 1),
         "calibration": {
             "method": "split_conformal",
+            "scores": "the forecasting model's own backtests, conditioned on each origin's "
+            "history (no refit)",
             "folds": folds,
+            "origins": list(bt.origins),
             "backtest_coverage": {f"{L:g}": float(bt.coverage[L].mean()) for L in bt.levels},
         },
     }

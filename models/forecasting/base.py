@@ -67,6 +67,11 @@ class Forecaster(Protocol):
         """Fitted summary (JSON-serialisable)."""
         ...
 
+    @property
+    def window_shape_(self) -> tuple[int, int]:
+        """(p, d): the most recent values a forecast conditions on, and the dimension."""
+        ...
+
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """(JSON-able metadata with a "kind" key, named tensors) describing the fitted model."""
         ...

@@ -26,16 +26,30 @@ ceil((n + 1) L / 100) <= n (4 at 80%, 19 at 95%). Scores of all dimensions are p
 step has fewer than max(n_min(L), min_scores) scores, the window of steps
 [j - w, j + w] (clipped to the horizon) is widened one step at a time until it holds enough;
 if all steps pooled are still too few, q_j = +inf (the interval is unbounded, honestly).
+
+Where the scores come from (`calibration_backtest`): the fitted model itself, forecasting from
+origins spread over the series with each origin's history as context (no refit). Scores from
+fresh fits on shorter prefixes are not exchangeable with the final forecast: a model fitted
+on 150 of 512 points has other coefficients and wider posteriors than the one that makes the
+forecast, and on the chaos benchmark's uncertainty track (bench/chaos.py, 12 systems x 5
+starts, horizon 300) such scores took the Bayesian AR's 80/95% coverage to 0.70/0.58. The
+model's own rollouts from its own history are what the final forecast is; the price is that
+its parameters have seen the folds' futures (in-sample), which flatters a model with many
+parameters per data point and matters little for a rollout's error growth. Measured there,
+20 such folds gave 0.797/0.944 (clean) and 0.794/0.950 (noisy).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import Any, Self
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from models.forecasting.base import FloatArray, Forecast
+from models.forecasting.backtest import BacktestResult, rolling_origin
+from models.forecasting.base import FloatArray, Forecast, Forecaster
 
 
 def cqr_scores(lower: ArrayLike, upper: ArrayLike, y: ArrayLike) -> FloatArray:
@@ -131,3 +145,59 @@ def conformal_adjust(
         crossed = new_lo > new_hi
         out[key] = (np.where(crossed, mid, new_lo), np.where(crossed, mid, new_hi))
     return out
+
+
+class ConditionedOn:
+    """A backtest "model" that reuses one fitted forecaster: `fit(y)` only keeps y as the
+    context that `predict(..., context=y)` forecasts from."""
+
+    def __init__(self, model: Forecaster) -> None:
+        self.model = model
+        self.context: FloatArray | None = None
+
+    def fit(self, y: Any) -> Self:
+        self.context = np.asarray(y, dtype=np.float64)
+        return self
+
+    def predict(self, horizon: int, **kw: Any) -> Forecast:
+        return self.model.predict(horizon, context=self.context, **kw)
+
+
+def calibration_backtest(
+    model: Forecaster,
+    y: Any,
+    *,
+    horizon: int,
+    folds: int,
+    window: int,
+    levels: Sequence[float] = (80, 95),
+    num_samples: int = 500,
+    seed: int = 0,
+    progress: Callable[[float], object] | None = None,
+) -> BacktestResult:
+    """Backtest folds of the fitted `model` on y (the series it was fitted on, or the context
+    it forecasts from), for `conformal_adjust`: `folds` origins evenly spaced from `window` + 1
+    (the history a forecast needs, e.g. the lag order) to T - horizon, each forecast from
+    y[:origin] without refitting (see the module notes on why not refit)."""
+    T = np.shape(y)[0]
+    first = int(window) + 1
+    span = T - int(horizon) - first
+    if span < 0 or (folds > 1 and span < folds - 1):
+        need = first + int(horizon) + max(int(folds) - 1, 0)
+        raise ValueError(
+            f"not enough data to calibrate: {folds} folds of horizon {horizon} after a "
+            f"{window}-point window need T >= {need}, got T={T}"
+        )
+    step = span // (folds - 1) if folds > 1 else 1
+    return rolling_origin(
+        y,
+        lambda: ConditionedOn(model),
+        horizon=horizon,
+        folds=folds,
+        step=max(step, 1),
+        levels=levels,
+        num_samples=num_samples,
+        seed=seed,
+        progress=progress,
+        min_train=first,
+    )

@@ -201,6 +201,22 @@ def test_conformal_calibration_is_reported_beside(
     assert set(s["calibrated_intervals"]) == {"80", "95"} and set(s["intervals"]) == {"80", "95"}
     assert s["calibration"]["method"] == "split_conformal" and s["calibration"]["folds"] == 10
     assert s["calibrated_intervals"] != s["intervals"]
+    origins = s["calibration"]["origins"]  # spread over the series, the last ending at T
+    assert len(origins) == 10 and origins[-1] == 300 - 5 and origins[0] < 50
+
+
+def test_conformal_calibration_on_a_too_short_series_fails_with_the_reason(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    body = {
+        "series": [{"id": "s", "values": ar2(40, 5)}],
+        "horizon": 30,
+        "model": {"kind": "bayes_ar", "params": {"lags": 2}},
+        "calibration": "conformal",
+    }
+    out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
+    assert out["status"] == "failed", out
+    assert "not enough data to calibrate" in out["error"]["message"], out
 
 
 def test_cancel_stops_training(client: TestClient, headers: dict[str, str]) -> None:

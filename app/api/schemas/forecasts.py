@@ -106,7 +106,14 @@ class ForecastCreate(StrictModel):
         description="conformal: also report intervals recalibrated on rolling-origin backtests "
         "of the posted series (split conformal), next to the model's own",
     )
-    calibration_folds: StrictInt = Field(8, ge=2, le=50)
+    calibration_folds: StrictInt = Field(
+        20,
+        ge=2,
+        le=50,
+        description="backtest origins for the conformal scores, spread over the series (the "
+        "forecasting model forecasts from each one's history, without refitting); at least 19 "
+        "scores per step are pooled for a 95% interval",
+    )
 
     model_config = {
         "json_schema_extra": {

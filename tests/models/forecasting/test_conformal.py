@@ -13,6 +13,7 @@ import pytest
 from models.forecasting import BayesianAR, Forecast, summarize_samples
 from models.forecasting.backtest import rolling_origin
 from models.forecasting.conformal import (
+    calibration_backtest,
     conformal_adjust,
     conformal_quantile,
     cqr_scores,
@@ -26,9 +27,11 @@ class Shrunk:
     """A deliberately overconfident forecaster: BayesianAR paths shrunk towards the median."""
 
     factor: float = 0.5
+    fits: int = 0
 
     def fit(self, y: Any) -> Self:
         self.inner = BayesianAR(lags=1).fit(y)
+        self.fits += 1
         return self
 
     def predict(
@@ -40,8 +43,11 @@ class Shrunk:
         num_samples: int = 1000,
         seed: int = 0,
         return_samples: bool = False,
+        context: Any = None,
     ) -> Forecast:
-        f = self.inner.predict(horizon, num_samples=num_samples, seed=seed, return_samples=True)
+        f = self.inner.predict(
+            horizon, num_samples=num_samples, seed=seed, return_samples=True, context=context
+        )
         assert f.samples is not None
         P = f.median + self.factor * (f.samples - f.median)
         return summarize_samples(P, P, levels, quantiles, return_samples)
@@ -49,6 +55,10 @@ class Shrunk:
     @property
     def params_(self) -> dict[str, Any]:
         return {"factor": self.factor}
+
+    @property
+    def window_shape_(self) -> tuple[int, int]:
+        return self.inner.window_shape_
 
 
 def ar1(n: int, rng: np.random.Generator, phi: float = 0.7) -> np.ndarray:
@@ -160,3 +170,40 @@ def test_calibrated_coverage_is_nominal_on_fresh_data_where_the_raw_is_not() -> 
     for name in ("cqr", "normalised"):
         assert abs(cov[name][80.0] - 0.80) < 0.05, cov
         assert abs(cov[name][95.0] - 0.95) < 0.03, cov
+
+
+def test_calibration_backtest_reuses_the_fitted_model_from_origins_across_the_series() -> None:
+    y = ar1(300, np.random.default_rng(0))
+    model = Shrunk().fit(y)
+    bt = calibration_backtest(model, y, horizon=5, folds=10, window=1, num_samples=50)
+    assert model.fits == 1  # no refit per fold
+    assert bt.folds == 10 and bt.origins[-1] == 295 and bt.origins[0] >= 2
+    assert len(set(np.diff(bt.origins))) == 1 and bt.origins[0] - 2 < np.diff(bt.origins)[0]
+    # each fold forecasts from its own history: the first fold's forecast is the model's
+    # prediction from y[:origin]
+    o = bt.origins[0]
+    f = model.predict(5, num_samples=50, seed=0, context=y[:o], return_samples=True)
+    np.testing.assert_allclose(bt.residuals[0, :, 0], y[o : o + 5] - f.median[:, 0])
+    with pytest.raises(ValueError, match="not enough data to calibrate.*T >= 16"):
+        calibration_backtest(model, y[:15], horizon=5, folds=10, window=1)
+
+
+def test_conditioned_calibration_makes_an_overconfident_model_nominal() -> None:
+    # Scores from the fitted model's own backtests on its training series; coverage checked on
+    # forecasts of an independent series of the same process, conditioned on its history.
+    h = 3
+    y_fit = ar1(1500, np.random.default_rng(3))
+    model = Shrunk().fit(y_fit)
+    cal = calibration_backtest(model, y_fit, horizon=h, folds=400, window=1, num_samples=200)
+    y_new = ar1(1500, np.random.default_rng(4))
+    hits: dict[str, dict[float, list[float]]] = {k: {80.0: [], 95.0: []} for k in ("raw", "cf")}
+    for k, o in enumerate(range(50, 1500 - h, 5)):
+        f = model.predict(h, num_samples=200, seed=k, context=y_new[:o])
+        truth = y_new[o : o + h, None]
+        for name, ivs in (("raw", f.intervals), ("cf", conformal_adjust(f, cal.scores))):
+            for L in (80.0, 95.0):
+                lo, hi = ivs[L]
+                hits[name][L].append(np.mean((lo <= truth) & (truth <= hi)))
+    cov = {name: {L: float(np.mean(v)) for L, v in d.items()} for name, d in hits.items()}
+    assert cov["raw"][80.0] < 0.65 and cov["raw"][95.0] < 0.85, cov
+    assert abs(cov["cf"][80.0] - 0.80) < 0.04 and abs(cov["cf"][95.0] - 0.95) < 0.025, cov

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from models.forecasting import AnchoredEnsembleAR, NotFittedError
-from models.forecasting.batched_mlp import forward, layer_sizes, sample_prior
+from models.forecasting.batched_mlp import forward, layer_sizes, rollout, sample_prior
 from models.metrics import rmse
 
 SMALL: dict[str, Any] = {
@@ -164,3 +164,12 @@ def test_invalid_predict_arguments_raise() -> None:
             m.predict(**{"horizon": 2, **kw})  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="dimension"):
         m.predict(2, context=np.zeros((10, 2)))
+
+
+def test_a_runaway_member_is_held_within_fifty_training_stds() -> None:
+    # Weights 5x a prior draw: the rollout is unstable and would overflow without the clip.
+    g = torch.Generator().manual_seed(0)
+    theta = [5.0 * p for p in sample_prior(4, layer_sizes(4, 32, 2, 1), 1.0, g)]
+    Z, Mu = rollout(theta, torch.full((4,), 3.0), 200, 64, torch.Generator().manual_seed(1))
+    assert np.all(np.isfinite(Z)) and np.abs(Z).max() <= 50.0 and np.abs(Mu).max() <= 50.0
+    assert np.abs(Z).max() > 10.0  # it did run away: the bound, not the dynamics, held it

@@ -490,7 +490,6 @@ def score_uq(
                 ctx,
                 horizon=UQ_H,
                 folds=cal_folds,
-                window=model.window_shape_[0],
                 levels=LEVELS,
                 num_samples=num_samples,
             )

@@ -133,7 +133,6 @@ def _calibrate(
         y,
         horizon=request["horizon"],
         folds=folds,
-        window=model.window_shape_[0],
         levels=request["levels"],
         num_samples=min(request["num_samples"], 500),
         seed=seed,

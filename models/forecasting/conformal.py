@@ -169,17 +169,17 @@ def calibration_backtest(
     *,
     horizon: int,
     folds: int,
-    window: int,
     levels: Sequence[float] = (80, 95),
     num_samples: int = 500,
     seed: int = 0,
 ) -> BacktestResult:
     """Backtest folds of the fitted `model` on y (the series it was fitted on, or the context
-    it forecasts from), for `conformal_adjust`: `folds` origins evenly spaced from `window` + 1
-    (the history a forecast needs, e.g. the lag order) to T - horizon, each forecast from
+    it forecasts from), for `conformal_adjust`: `folds` origins evenly spaced from p + 1 (p: the
+    model's window, e.g. its lag order) to T - horizon, each forecast from
     y[:origin] without refitting (see the module notes on why not refit)."""
     T = np.shape(y)[0]
-    first = int(window) + 1
+    window = model.window_shape_[0]
+    first = window + 1
     span = T - int(horizon) - first
     if span < 0 or (folds > 1 and span < folds - 1):
         need = first + int(horizon) + max(int(folds) - 1, 0)

@@ -175,7 +175,7 @@ def test_calibrated_coverage_is_nominal_on_fresh_data_where_the_raw_is_not() -> 
 def test_calibration_backtest_reuses_the_fitted_model_from_origins_across_the_series() -> None:
     y = ar1(300, np.random.default_rng(0))
     model = Shrunk().fit(y)
-    bt = calibration_backtest(model, y, horizon=5, folds=10, window=1, num_samples=50)
+    bt = calibration_backtest(model, y, horizon=5, folds=10, num_samples=50)
     assert model.fits == 1  # no refit per fold
     assert bt.folds == 10 and bt.origins[-1] == 295 and bt.origins[0] >= 2
     assert len(set(np.diff(bt.origins))) == 1 and bt.origins[0] - 2 < np.diff(bt.origins)[0]
@@ -185,7 +185,7 @@ def test_calibration_backtest_reuses_the_fitted_model_from_origins_across_the_se
     f = model.predict(5, num_samples=50, seed=0, context=y[:o], return_samples=True)
     np.testing.assert_allclose(bt.residuals[0, :, 0], y[o : o + 5] - f.median[:, 0])
     with pytest.raises(ValueError, match="not enough data to calibrate.*T >= 16"):
-        calibration_backtest(model, y[:15], horizon=5, folds=10, window=1)
+        calibration_backtest(model, y[:15], horizon=5, folds=10)
 
 
 def test_conditioned_calibration_makes_an_overconfident_model_nominal() -> None:
@@ -194,7 +194,7 @@ def test_conditioned_calibration_makes_an_overconfident_model_nominal() -> None:
     h = 3
     y_fit = ar1(1500, np.random.default_rng(3))
     model = Shrunk().fit(y_fit)
-    cal = calibration_backtest(model, y_fit, horizon=h, folds=400, window=1, num_samples=200)
+    cal = calibration_backtest(model, y_fit, horizon=h, folds=400, num_samples=200)
     y_new = ar1(1500, np.random.default_rng(4))
     hits: dict[str, dict[float, list[float]]] = {k: {80.0: [], 95.0: []} for k in ("raw", "cf")}
     for k, o in enumerate(range(50, 1500 - h, 5)):

@@ -30,7 +30,7 @@ def _field(loc: list[Any]) -> str:
 # Tagged unions put the chosen tag into error paths ("model.ensemble.params.lags"); a client
 # wrote "model.params.lags", so the tag is dropped where it follows its union's field.
 UNION_TAGS = {
-    "model": {"bayes_ar", "ensemble", "auto", "stored"},
+    "model": {"bayes_ar", "bayes_ar_bma", "ensemble", "auto", "stored"},
     "dynamics": {"system", "surrogate", "lorenz63", "lorenz96", "ks"},
 }
 

@@ -20,7 +20,13 @@ from app.services.errors import InputError, NotFound
 
 TRAIN_TASK = "model.train"
 # Neural ensembles go to the gpu queue (they run on the CPU where no GPU is present).
-QUEUE_OF_KIND = {"bayes_ar": "cpu", "ensemble": "gpu", "auto": "gpu", "observer": "gpu"}
+QUEUE_OF_KIND = {
+    "bayes_ar": "cpu",
+    "bayes_ar_bma": "cpu",
+    "ensemble": "gpu",
+    "auto": "gpu",
+    "observer": "gpu",
+}
 
 
 def queue_for(model: dict[str, Any]) -> str:

@@ -3,6 +3,7 @@
 from models.forecasting.auto import select_by_crps
 from models.forecasting.base import Forecast, Forecaster, NotFittedError, summarize_samples
 from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.bayes_ar_bma import BayesianARAveraged
 from models.forecasting.ensemble import AnchoredEnsembleAR
 from models.forecasting.registry import KINDS, make_forecaster
 from models.forecasting.serialize import dumps, loads
@@ -11,6 +12,7 @@ __all__ = [
     "KINDS",
     "AnchoredEnsembleAR",
     "BayesianAR",
+    "BayesianARAveraged",
     "Forecast",
     "Forecaster",
     "NotFittedError",

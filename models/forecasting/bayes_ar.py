@@ -177,6 +177,17 @@ class BayesianAR:
         return self._state().params
 
     @property
+    def log_evidence_(self) -> float:
+        """Log marginal likelihood of the chosen order in data units:
+        log p(y_P, ..., y_{T-1} | y_0, ..., y_{P-1}) with P = params_["max_lag"], the rows
+        every order was scored on. The evidence of the standardised series less the
+        log-Jacobian of the scaling, so fits of one series on other scales compare."""
+        st = self._state()
+        n_rows = st.T - int(st.params["max_lag"])
+        standardised = float(st.params["log_evidence"][str(st.params["order"])])
+        return standardised - n_rows * float(np.log(st.sd).sum())
+
+    @property
     def ar_coef_(self) -> FloatArray:
         """Posterior mean of A_1..A_p in data units, (p, d, d): y_t = ... + sum_i A_i y_{t-i}."""
         return np.asarray(self._state().params["ar_coef"], dtype=np.float64)
@@ -204,8 +215,16 @@ class BayesianAR:
         series started, so its first forecast step has time index n (the training series
         itself as context gives the same forecast as no context).
         """
-        st = self._state()
         check_predict_args(horizon, num_samples, levels, quantiles)
+        paths, means = self.sample_paths(horizon, num_samples, seed, context)
+        return summarize_samples(paths, means, levels, quantiles, return_samples)
+
+    def sample_paths(
+        self, horizon: int, num_samples: int, seed: int = 0, context: ArrayLike | None = None
+    ) -> tuple[FloatArray, FloatArray]:
+        """Posterior-predictive paths and each draw's conditional-mean path, both
+        (num_samples, horizon, d) in data units (what `predict` summarises)."""
+        st = self._state()
         T0, z_tail = st.T, st.z_tail
         if context is not None:
             C = check_context(context, st.mu.shape[0], z_tail.shape[0])
@@ -215,9 +234,7 @@ class BayesianAR:
         t = np.arange(T0, T0 + int(horizon), dtype=np.float64)
         D = deterministic_terms(t, st.T, self.trend, self.season_length, self.fourier_order)
         Zy, Zm = rollout(B, U, z_tail, D, rng)
-        return summarize_samples(
-            st.mu + st.sd * Zy, st.mu + st.sd * Zm, levels, quantiles, return_samples
-        )
+        return st.mu + st.sd * Zy, st.mu + st.sd * Zm
 
     @property
     def window_shape_(self) -> tuple[int, int]:

@@ -7,15 +7,18 @@ from typing import Any
 
 from models.forecasting.base import Forecaster
 from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.bayes_ar_bma import BayesianARAveraged
 from models.forecasting.ensemble import AnchoredEnsembleAR
 
-KINDS: dict[str, type[BayesianAR] | type[AnchoredEnsembleAR]] = {
+ForecasterClass = type[BayesianAR] | type[BayesianARAveraged] | type[AnchoredEnsembleAR]
+KINDS: dict[str, ForecasterClass] = {
     "bayes_ar": BayesianAR,
+    "bayes_ar_bma": BayesianARAveraged,
     "ensemble": AnchoredEnsembleAR,
 }
 
 
-def forecaster_class(kind: str) -> type[BayesianAR] | type[AnchoredEnsembleAR]:
+def forecaster_class(kind: str) -> ForecasterClass:
     """The class registered under `kind`; ValueError for an unknown kind."""
     try:
         return KINDS[kind]

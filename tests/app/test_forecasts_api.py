@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 AR2 = [float(x) for x in np.round(np.sin(np.arange(120) / 3.0) + 0.1 * np.arange(120) % 3, 4)]
@@ -114,3 +115,25 @@ def test_timestamps_continue(client: TestClient, headers: dict[str, str]) -> Non
         "2026-01-02T00:00:00Z",
         "2026-01-02T01:00:00Z",
     ]
+
+
+def test_model_averaging_kind(client: TestClient, headers: dict[str, str]) -> None:
+    """bayes_ar_bma reports its candidates' weights; a positive trending series puts weight
+    on the log scale, and a too-short series is refused with the minimum."""
+    growth = np.exp(0.01 * np.arange(150) + 0.02 * np.sin(np.arange(150)) + 2.0).round(6)
+    spec = {"kind": "bayes_ar_bma", "params": {"max_lag": 4}}
+    series = [{"id": "g", "values": growth.tolist()}]
+    r = client.post("/v1/forecasts?wait=20", json=body(series=series, model=spec), headers=headers)
+    assert r.status_code == 200, r.text
+    job = r.json()
+    assert job["status"] == "succeeded", job
+    (s,) = job["result"]["series"]
+    cands = s["fitted"]["candidates"]
+    assert sum(c["weight"] for c in cands) == pytest.approx(1.0)
+    assert sum(c["weight"] for c in cands if c["log"]) > 0.5
+    assert all(m > growth[-1] for m in s["median"])  # the growth carries on
+
+    short = [{"id": "g", "values": [1.0, 2.0, 3.0, 4.0]}]
+    r = client.post("/v1/forecasts", json=body(series=short, model=spec), headers=headers)
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["field"] == "series.0.values" and "at least 7" in r.text

@@ -18,6 +18,17 @@ def test_min_length_agrees_with_the_model() -> None:
         assert params.min_length(dim) == BayesianAR.min_length(lags, trend, fourier, dim)
 
 
+def test_bma_min_length_agrees_with_the_model() -> None:
+    from app.api.schemas.model_specs import BayesARBMAParams
+    from models.forecasting import BayesianARAveraged
+
+    for trend, fourier, dim in itertools.product([False, True], [0, 2], [1, 3]):
+        params = BayesARBMAParams(
+            trend=trend, fourier_order=fourier, season_length=12 if fourier else None
+        )
+        assert params.min_length(dim) == BayesianARAveraged.min_length(trend, fourier, dim)
+
+
 def test_ensemble_min_length_agrees_with_the_model() -> None:
     from app.api.schemas.model_specs import EnsembleParams
     from models.forecasting import AnchoredEnsembleAR
@@ -30,10 +41,14 @@ def test_api_params_are_model_params() -> None:
     """Every hyperparameter the API accepts is one the model takes (and with the same default)."""
     from dataclasses import fields
 
-    from app.api.schemas.model_specs import EnsembleParams
-    from models.forecasting import AnchoredEnsembleAR
+    from app.api.schemas.model_specs import BayesARBMAParams, EnsembleParams
+    from models.forecasting import AnchoredEnsembleAR, BayesianARAveraged
 
-    for schema, cls in ((BayesARParams, BayesianAR), (EnsembleParams, AnchoredEnsembleAR)):
+    for schema, cls in (
+        (BayesARParams, BayesianAR),
+        (BayesARBMAParams, BayesianARAveraged),
+        (EnsembleParams, AnchoredEnsembleAR),
+    ):
         defaults = {f.name: f.default for f in fields(cls) if f.init}
         for name, field in schema.model_fields.items():
             assert name in defaults, (cls.__name__, name)

@@ -64,7 +64,7 @@ def test_real_series_quick(tmp_path: Path) -> None:
     assert _all_finite_or_null(saved)
     assert saved["summary"] == json.loads(json.dumps(result["summary"]))
     methods = {r["method"] for r in saved["summary"]}
-    assert {"bayes_ar", "AutoARIMA", "AutoETS", "SeasonalNaive"} <= methods
+    assert {"bayes_ar", "bayes_ar_bma", "AutoARIMA", "AutoETS", "SeasonalNaive"} <= methods
     series = {r["series"] for r in saved["records"]}
     assert len(series) == 3 and len(saved["records"]) == len(series) * len(methods)
     for r in saved["records"]:

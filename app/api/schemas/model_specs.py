@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
 
@@ -12,23 +12,28 @@ from app.api.schemas.common import FiniteFloat, StoredModelRef, StrictModel
 from app.api.schemas.observers import ObserverSpec
 
 
-class BayesARParams(StrictModel):
+class _ARParams(StrictModel):
+    """Settings shared by the conjugate AR kinds."""
+
     max_lag: StrictInt = Field(12, ge=1, le=64, description="Largest lag order tried by evidence")
-    lags: StrictInt | None = Field(
-        None, ge=1, le=64, description="Fixed lag order (skips evidence-based selection)"
-    )
-    trend: StrictBool = Field(False, description="Add a linear time trend regressor")
     season_length: StrictInt | None = Field(None, ge=2, le=10_000)
     fourier_order: StrictInt = Field(0, ge=0, le=50, description="Fourier pairs per season")
     prior_scale: FiniteFloat = Field(3.0, gt=0, le=1e6, description="Prior std of lag weights")
 
     @model_validator(mode="after")
-    def _season_needs_length(self) -> BayesARParams:
+    def _season_needs_length(self) -> Self:
         if self.fourier_order > 0 and self.season_length is None:
             raise ValueError("fourier_order > 0 needs season_length")
         if self.season_length is not None and 2 * self.fourier_order > self.season_length:
             raise ValueError("fourier_order may be at most season_length / 2")
         return self
+
+
+class BayesARParams(_ARParams):
+    lags: StrictInt | None = Field(
+        None, ge=1, le=64, description="Fixed lag order (skips evidence-based selection)"
+    )
+    trend: StrictBool = Field(False, description="Add a linear time trend regressor")
 
     def min_length(self, dim: int = 1) -> int:
         """Shortest series the model fits; mirrors models.forecasting.BayesianAR.min_length
@@ -41,6 +46,25 @@ class BayesARParams(StrictModel):
 class BayesARSpec(StrictModel):
     kind: Literal["bayes_ar"] = "bayes_ar"
     params: BayesARParams = Field(default_factory=BayesARParams)
+
+    def min_length(self, dim: int = 1) -> int:
+        return self.params.min_length(dim)
+
+
+class BayesARBMAParams(_ARParams):
+    log: StrictBool = Field(True, description="Also model log y (used when every value > 0)")
+    difference: StrictBool = Field(True, description="Also model first differences")
+    trend: StrictBool = Field(True, description="Also try a linear time trend in levels")
+
+    def min_length(self, dim: int = 1) -> int:
+        """Mirror of models.forecasting.BayesianARAveraged.min_length (a test checks it)."""
+        n_det = 1 + int(self.trend) + 2 * self.fourier_order
+        return max(4, 1 + n_det + dim + 3)
+
+
+class BayesARBMASpec(StrictModel):
+    kind: Literal["bayes_ar_bma"]
+    params: BayesARBMAParams = Field(default_factory=BayesARBMAParams)
 
     def min_length(self, dim: int = 1) -> int:
         return self.params.min_length(dim)
@@ -100,35 +124,38 @@ def _spec_tag(value: Any) -> str:
 
 TrainableSpec = Annotated[
     Annotated[BayesARSpec, Tag("bayes_ar")]
+    | Annotated[BayesARBMASpec, Tag("bayes_ar_bma")]
     | Annotated[EnsembleSpec, Tag("ensemble")]
     | Annotated[AutoSpec, Tag("auto")],
     Discriminator(
         _spec_tag,
         custom_error_type="unknown_model_kind",
-        custom_error_message="kind must be one of bayes_ar, ensemble, auto",
+        custom_error_message="kind must be one of bayes_ar, bayes_ar_bma, ensemble, auto",
     ),
 ]
 ModelSpec = Annotated[
     Annotated[BayesARSpec, Tag("bayes_ar")]
+    | Annotated[BayesARBMASpec, Tag("bayes_ar_bma")]
     | Annotated[EnsembleSpec, Tag("ensemble")]
     | Annotated[AutoSpec, Tag("auto")]
     | Annotated[StoredModelRef, Tag("stored")],
     Discriminator(
         _spec_tag,
         custom_error_type="unknown_model_kind",
-        custom_error_message="kind must be one of bayes_ar, ensemble, auto; or give a stored "
-        "model's name with its version or alias",
+        custom_error_message="kind must be one of bayes_ar, bayes_ar_bma, ensemble, auto; or "
+        "give a stored model's name with its version or alias",
     ),
 ]
 # What `POST /v1/models` trains: a forecaster, or a neural observer for streams.
 VersionSpec = Annotated[
     Annotated[BayesARSpec, Tag("bayes_ar")]
+    | Annotated[BayesARBMASpec, Tag("bayes_ar_bma")]
     | Annotated[EnsembleSpec, Tag("ensemble")]
     | Annotated[AutoSpec, Tag("auto")]
     | Annotated[ObserverSpec, Tag("observer")],
     Discriminator(
         _spec_tag,
         custom_error_type="unknown_model_kind",
-        custom_error_message="kind must be one of bayes_ar, ensemble, auto, observer",
+        custom_error_message="kind must be one of bayes_ar, bayes_ar_bma, ensemble, auto, observer",
     ),
 ]

@@ -9,6 +9,7 @@ import pytest
 from models.forecasting import (
     AnchoredEnsembleAR,
     BayesianAR,
+    BayesianARAveraged,
     Forecast,
     Forecaster,
     NotFittedError,
@@ -20,13 +21,16 @@ from models.forecasting import (
 FACTORIES: list[Callable[[], Forecaster]] = [
     BayesianAR,
     lambda: BayesianAR(lags=2, trend=True, season_length=7, fourier_order=2),
+    lambda: BayesianARAveraged(max_lag=6, season_length=7, fourier_order=2),
     lambda: AnchoredEnsembleAR(
         lags=4, hidden=16, depth=1, members=4, epochs=15, batch_size=32, patience=5
     ),
 ]
 
 
-@pytest.mark.parametrize("make", FACTORIES, ids=["bayes_ar", "bayes_ar_seasonal", "ensemble"])
+@pytest.mark.parametrize(
+    "make", FACTORIES, ids=["bayes_ar", "bayes_ar_seasonal", "bayes_ar_bma", "ensemble"]
+)
 @pytest.mark.parametrize("dim", [None, 1, 2])
 def test_forecaster_contract(make: Callable[[], Forecaster], dim: int | None) -> None:
     rng = np.random.default_rng(0)

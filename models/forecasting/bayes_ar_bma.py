@@ -1,0 +1,250 @@
+"""Bayesian model averaging of conjugate AR fits over scale, differencing and trend.
+
+Candidates: the series as given or its logarithm (when every value is positive), each
+modelled in levels (with and without a linear trend) or in first differences (a unit root;
+the intercept is the drift). Every candidate is a `BayesianAR` scored by its exact marginal
+likelihood of the same observations y_P..y_{T-1} given the first P, in the units of y:
+the log scale adds the change-of-variables term -sum log y_t, and differencing (given the
+previous value) has Jacobian 1. Posterior weights are proportional to exp(log evidence)
+under a uniform prior over candidates; forecasts pool each candidate's posterior-predictive
+paths in proportion to its weight. Refs: Box & Cox 1964 (likelihood of a transformed
+series); Hoeting et al. 1999, "Bayesian model averaging: a tutorial".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+
+from models.forecasting.base import (
+    FloatArray,
+    Forecast,
+    NotFittedError,
+    as_series,
+    check_context,
+    check_predict_args,
+    hyperparameters,
+    summarize_samples,
+)
+from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.var_design import feasible
+
+MIN_WEIGHT = 1e-4  # candidates below this posterior weight are dropped (and not stored)
+_LOG_CAP = 700.0  # exp() of a runaway log-scale path stays finite
+
+
+@dataclass(frozen=True, eq=False)
+class _Candidate:
+    log: bool
+    difference: bool
+    trend: bool
+    weight: float
+    log_evidence: float
+    last: FloatArray  # (d,) last training value on the candidate's scale (for differences)
+    model: BayesianAR
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "log": self.log,
+            "difference": self.difference,
+            "trend": self.trend,
+            "weight": self.weight,
+            "log_evidence": self.log_evidence,
+            "order": self.model.params_["order"],
+        }
+
+
+@dataclass
+class BayesianARAveraged:
+    """Evidence-weighted average of BayesianAR fits on y or log y, in levels or differences.
+
+    max_lag, season_length, fourier_order, prior_scale, det_prior_scale: as for BayesianAR;
+    log / difference / trend: include the log-scale / first-difference / linear-trend
+    candidates.
+    """
+
+    max_lag: int = 12
+    season_length: float | None = None
+    fourier_order: int = 0
+    prior_scale: float = 3.0
+    det_prior_scale: float = 100.0
+    log: bool = True
+    difference: bool = True
+    trend: bool = True
+    _candidates: list[_Candidate] = field(default_factory=list, init=False, repr=False)
+    _fit_info: dict[str, Any] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._ar(self.max_lag, trend=self.trend)  # BayesianAR validates the shared settings
+
+    def _ar(self, max_lag: int, trend: bool) -> BayesianAR:
+        return BayesianAR(
+            max_lag=max_lag,
+            trend=trend,
+            season_length=self.season_length,
+            fourier_order=self.fourier_order,
+            prior_scale=self.prior_scale,
+            det_prior_scale=self.det_prior_scale,
+        )
+
+    @staticmethod
+    def min_length(trend: bool = True, fourier_order: int = 0, dim: int = 1) -> int:
+        """Shortest series fit() accepts (that of its largest level candidate)."""
+        return BayesianAR.min_length(None, trend, fourier_order, dim)
+
+    def fit(self, y: ArrayLike) -> Self:
+        """Fit every candidate on y: (T,) or (T, d) and weight them by evidence."""
+        Y = as_series(y)
+        T, d = Y.shape
+        n_det = 1 + int(self.trend) + 2 * self.fourier_order
+        # One P for all: every candidate scores the same rows t = P..T-1.
+        P = next((p for p in range(self.max_lag, 0, -1) if feasible(T, p, n_det, d)), 0)
+        if P == 0:
+            need = self.min_length(self.trend, self.fourier_order, d)
+            raise ValueError(f"series too short: got T={T}, this model needs T >= {need}")
+        scales = [False, True] if self.log and bool(np.all(Y > 0)) else [False]
+        fits: list[tuple[bool, bool, bool, FloatArray, BayesianAR, float]] = []
+        for log in scales:
+            X = np.log(Y) if log else Y
+            jacobian = -float(np.log(Y[P:]).sum()) if log else 0.0
+            for trend in [False, True] if self.trend else [False]:
+                m = self._ar(P, trend).fit(X)
+                fits.append((log, False, trend, X[-1], m, m.log_evidence_ + jacobian))
+            if self.difference and P >= 2:
+                m = self._ar(P - 1, False).fit(np.diff(X, axis=0))
+                fits.append((log, True, False, X[-1], m, m.log_evidence_ + jacobian))
+        ev = np.array([f[-1] for f in fits])
+        w = np.exp(ev - ev.max())
+        w /= w.sum()
+        keep = w >= MIN_WEIGHT
+        w = np.where(keep, w, 0.0) / w[keep].sum()
+        self._candidates = [
+            _Candidate(log, diff, trend, float(wi), float(e), last, m)
+            for (log, diff, trend, last, m, e), wi in zip(fits, w, strict=True)
+            if wi > 0
+        ]
+        self._fit_info = {"n_obs": T, "dim": d, "max_lag": P, "tried": len(fits)}
+        return self
+
+    def _fitted(self) -> list[_Candidate]:
+        if not self._candidates:
+            raise NotFittedError("BayesianARAveraged is not fitted; call fit(y) first")
+        return self._candidates
+
+    @property
+    def params_(self) -> dict[str, Any]:
+        """Candidates kept (scale, differencing, trend, weight, evidence, order), best first."""
+        cands = sorted(self._fitted(), key=lambda c: -c.weight)
+        return {
+            "model": "bayesian_ar_bma",
+            **self._fit_info,
+            "order": cands[0].model.params_["order"],
+            "candidates": [c.summary() for c in cands],
+        }
+
+    @property
+    def window_shape_(self) -> tuple[int, int]:
+        """(p, d): enough recent values for every candidate (one more for a differenced one)."""
+        cands = self._fitted()
+        p = max(c.model.window_shape_[0] + int(c.difference) for c in cands)
+        return p, cands[0].model.window_shape_[1]
+
+    def predict(
+        self,
+        horizon: int,
+        *,
+        levels: Sequence[float] = (80, 95),
+        quantiles: Sequence[float] = (),
+        num_samples: int = 1000,
+        seed: int = 0,
+        return_samples: bool = False,
+        context: ArrayLike | None = None,
+    ) -> Forecast:
+        """Pooled posterior-predictive paths, num_samples split across candidates by weight.
+
+        A log-scale candidate's conditional-median path exp(E[log y | theta]) stands in for
+        its conditional mean in the epistemic / aleatoric split.
+        """
+        cands = self._fitted()
+        check_predict_args(horizon, num_samples, levels, quantiles)
+        C = None
+        if context is not None:
+            C = check_context(context, cands[0].model.window_shape_[1], self.window_shape_[0])
+            if any(c.log for c in cands) and not bool(np.all(C > 0)):
+                raise ValueError("context must be positive: the model forecasts on a log scale")
+        counts = _allocate(np.array([c.weight for c in cands]), int(num_samples))
+        paths, means = [], []
+        for i, (c, k) in enumerate(zip(cands, counts, strict=True)):
+            if k == 0:
+                continue
+            X = None if C is None else (np.log(C) if c.log else C)
+            last = c.last if X is None else X[-1]
+            ctx = X if X is None or not c.difference else np.diff(X, axis=0)
+            draw_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
+            Yp, Ym = c.model.sample_paths(horizon, int(k), draw_seed, ctx)
+            if c.difference:
+                Yp, Ym = last + np.cumsum(Yp, axis=1), last + np.cumsum(Ym, axis=1)
+            if c.log:
+                Yp, Ym = np.exp(np.minimum(Yp, _LOG_CAP)), np.exp(np.minimum(Ym, _LOG_CAP))
+            paths.append(Yp)
+            means.append(Ym)
+        return summarize_samples(
+            np.concatenate(paths), np.concatenate(means), levels, quantiles, return_samples
+        )
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Hyperparameters and every kept candidate's exact posterior (tensors prefixed c{i}.)."""
+        metas, tensors = [], {}
+        for i, c in enumerate(self._fitted()):
+            meta, ts = c.model.to_state()
+            metas.append(c.summary() | {"last": c.last.tolist(), "state": meta})
+            tensors |= {f"c{i}.{k}": v for k, v in ts.items()}
+        meta = {
+            "kind": "bayes_ar_bma",
+            "hyper": hyperparameters(self),
+            "fit": self._fit_info,
+            "candidates": metas,
+        }
+        return meta, tensors
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Self:
+        """Rebuild the fitted model written by `to_state`."""
+        if meta.get("kind") != "bayes_ar_bma":
+            raise ValueError(f"not a bayes_ar_bma state: kind={meta.get('kind')!r}")
+        model = cls(**meta["hyper"])
+        cands = []
+        for i, m in enumerate(meta["candidates"]):
+            prefix = f"c{i}."
+            ts = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+            ar = BayesianAR.from_state(m["state"], ts)
+            last = np.asarray(m["last"], dtype=np.float64)
+            cands.append(
+                _Candidate(
+                    bool(m["log"]),
+                    bool(m["difference"]),
+                    bool(m["trend"]),
+                    float(m["weight"]),
+                    float(m["log_evidence"]),
+                    last,
+                    ar,
+                )  # fmt: skip
+            )
+        if not cands:
+            raise ValueError("a bayes_ar_bma state needs at least one candidate")
+        model._candidates, model._fit_info = cands, dict(meta["fit"])
+        return model
+
+
+def _allocate(weights: FloatArray, total: int) -> FloatArray:
+    """Integer counts summing to `total`, proportional to weights (largest remainders), so
+    the pooled sample follows the weights without multinomial noise."""
+    exact = weights * total
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(-(exact - counts))[: total - int(counts.sum())]] += 1
+    return counts

@@ -1,0 +1,76 @@
+"""Bayesian model averaging over scale, differencing and trend (BayesianARAveraged)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.forecasting import BayesianAR, BayesianARAveraged
+
+
+def _ar1(T: int, phi: float, rng: np.random.Generator) -> np.ndarray:
+    e = rng.standard_normal(T)
+    x = np.zeros(T)
+    for t in range(1, T):
+        x[t] = phi * x[t - 1] + e[t]
+    return x
+
+
+def _weight(model: BayesianARAveraged, **kind: bool) -> float:
+    return sum(
+        c["weight"] for c in model.params_["candidates"] if all(c[k] == v for k, v in kind.items())
+    )
+
+
+def test_evidence_is_in_data_units() -> None:
+    """Rescaling y by a changes log p(y) by -n log|a| exactly (the scale's Jacobian)."""
+    y = _ar1(200, 0.7, np.random.default_rng(0))
+    a, b = BayesianAR(max_lag=6).fit(y), BayesianAR(max_lag=6).fit(3.0 * y + 5.0)
+    n_rows = 200 - a.params_["max_lag"]
+    assert b.params_["order"] == a.params_["order"]
+    assert b.log_evidence_ == pytest.approx(a.log_evidence_ - n_rows * np.log(3.0), abs=1e-8)
+
+
+def test_the_evidence_finds_the_generating_structure() -> None:
+    rng = np.random.default_rng(1)
+    T = 300
+    growth = np.exp(0.01 * np.arange(T) + 0.05 * _ar1(T, 0.5, rng) + 3.0)
+    walk = np.cumsum(0.2 + rng.standard_normal(T))
+    stationary = _ar1(T, 0.6, rng)
+    for y, kind in (
+        (growth, {"log": True}),
+        (walk, {"difference": True}),
+        (stationary, {"difference": False, "trend": False}),
+    ):
+        m = BayesianARAveraged(max_lag=6).fit(y)
+        assert _weight(m, **kind) > 0.9, (kind, m.params_["candidates"])
+        assert sum(c["weight"] for c in m.params_["candidates"]) == pytest.approx(1.0)
+    # Values that are not all positive rule the log scale out.
+    m = BayesianARAveraged(max_lag=6).fit(stationary)
+    assert _weight(m, log=True) == 0.0
+
+
+def test_log_scale_forecasts_stay_positive_and_need_a_positive_context() -> None:
+    rng = np.random.default_rng(2)
+    y = np.exp(0.01 * np.arange(200) + 0.1 * _ar1(200, 0.5, rng))
+    m = BayesianARAveraged(max_lag=4, difference=False, trend=False).fit(y)
+    assert [c["log"] for c in m.params_["candidates"]][0]
+    f = m.predict(12, num_samples=300, return_samples=True)
+    assert f.samples is not None and np.all(f.samples > 0)
+    with pytest.raises(ValueError, match="context must be positive"):
+        m.predict(3, context=np.r_[y[:-1], -1.0])
+
+
+def test_samples_split_across_candidates_by_weight() -> None:
+    from models.forecasting.bayes_ar_bma import _allocate
+
+    counts = _allocate(np.array([0.5, 0.3, 0.2]), 7)
+    assert counts.sum() == 7 and list(counts) == [4, 2, 1]
+    assert _allocate(np.array([1.0]), 5).tolist() == [5]
+
+
+def test_too_short_a_series_names_the_minimum() -> None:
+    need = BayesianARAveraged.min_length(trend=True)
+    with pytest.raises(ValueError, match=f"T >= {need}"):
+        BayesianARAveraged().fit(np.arange(1.0, need))
+    BayesianARAveraged().fit(np.random.default_rng(0).standard_normal(need))

@@ -14,6 +14,8 @@ from app.db.tables import ModelVersion
 from app.services import model_versions
 from app.services.errors import InputError
 
+# The kinds with a one-step predictive a stream can step (bayes_ar_bma's differenced and
+# log-scale candidates have none).
 FORECASTER_KINDS = ("bayes_ar", "ensemble")
 # Observation times must sit on the stream's grid t0 + k (one unit per series step) to
 # within this; the worker treats a leftover sliver of a step as none (surrogate._DT_TOL).
@@ -22,7 +24,12 @@ GRID_TOL = 1e-7
 
 def _resolve(session: Session, tenant_id: str, ref: dict[str, Any]) -> ModelVersion:
     version = model_versions.resolve_as(
-        session, tenant_id, ref, "dynamics.model", FORECASTER_KINDS, "a forecaster"
+        session,
+        tenant_id,
+        ref,
+        "dynamics.model",
+        FORECASTER_KINDS,
+        "a bayes_ar or ensemble forecaster",
     )
     what = f"model {version.name!r} version {version.version}"
     if version.params.get("trend") or version.params.get("fourier_order"):

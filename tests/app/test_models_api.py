@@ -136,6 +136,39 @@ def test_ensemble_trains_on_the_gpu_queue(client: TestClient, headers: dict[str,
     assert all(e > 0 for e in s["epistemic_std"]) and all(a > 0 for a in s["aleatoric_std"])
 
 
+def test_averaged_ar_version_forecasts_from_its_stored_candidates(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """A bayes_ar_bma version keeps its weighted candidates; a forecast from it (calibrated
+    too) conditions on the posted context without refitting, and a non-positive context is
+    refused with the reason when the log scale carries weight."""
+    t = np.arange(240)
+    sales = np.exp(3.0 + 0.01 * t + 0.05 * np.sin(2 * np.pi * t / 12)) * (1 + 0.02 * np.cos(t))
+    y = [round(float(v), 6) for v in sales]
+    params = {"max_lag": 4, "season_length": 12, "fourier_order": 1}
+    train(client, headers, "sales", {"kind": "bayes_ar_bma", "params": params}, y)
+    version = client.get("/v1/models/sales/versions/1", headers=headers).json()
+    cands = version["metrics"]["fitted"]["candidates"]
+    assert version["kind"] == "bayes_ar_bma" and any(c["log"] for c in cands)
+    body = {
+        "series": [{"id": "s", "values": y[-100:]}],
+        "horizon": 6,
+        "calibration": "conformal",
+        "calibration_folds": 5,
+        "model": {"name": "sales", "version": 1},
+    }
+    out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
+    assert out["status"] == "succeeded", out
+    s = out["result"]["series"][0]
+    assert out["model"]["kind"] == "bayes_ar_bma" and set(s["calibrated_intervals"]) == {"80", "95"}
+    assert all(m > 0 for m in s["median"])
+
+    body["series"] = [{"id": "s", "values": [*y[-99:], -1.0]}]
+    body.pop("calibration")
+    out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
+    assert out["status"] == "failed" and "context must be positive" in json.dumps(out["error"])
+
+
 def test_model_errors(client: TestClient, headers: dict[str, str], settings: object) -> None:
     missing = {
         "series": [{"id": "s", "values": ar2(40, 0)}],

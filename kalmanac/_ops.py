@@ -144,7 +144,7 @@ def forecast(
     """Forecast `horizon` steps of `series`: a list, a 1-D/2-D numpy array, a pandas Series
     or DataFrame (a DatetimeIndex becomes timestamps, and the forecast is indexed by the
     future ones), or a dict of id to any of those. `model`: a kind (`"bayes_ar"`,
-    `"ensemble"`, `"auto"`), `"name@version"`/`"name@alias"`, or a spec dict.
+    `"bayes_ar_bma"`, `"ensemble"`, `"auto"`), `"name@version"`/`"name@alias"`, or a spec dict.
 
     With `wait` (the default) returns once the job is final (raising JobFailed if it did
     not succeed, JobTimeout after `timeout` s), calling `progress(job)` as it goes; without,

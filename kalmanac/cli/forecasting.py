@@ -30,7 +30,10 @@ def add_series_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="CSV or Parquet (.parquet); '-' reads CSV from stdin")
     p.add_argument("--horizon", type=int, required=True, help="steps ahead")
     p.add_argument("--levels", type=float, nargs="+", default=[80, 95], help="interval levels, %%")
-    p.add_argument("--model", help="bayes_ar (default), ensemble, auto, NAME@VERSION or NAME@ALIAS")
+    p.add_argument(
+        "--model",
+        help="bayes_ar (default), bayes_ar_bma, ensemble, auto, NAME@VERSION or NAME@ALIAS",
+    )
     p.add_argument("--params", help="model params as JSON, e.g. '{\"max_lag\": 24}'")
     p.add_argument("--time-column", help="column of times (default: time/date/ds/... if any)")
     p.add_argument("--columns", nargs="+", help="value columns (default: every numeric one)")

@@ -69,7 +69,7 @@ function seriesForm(onSubmit, button) {
   const form = h("form", { class: "submit" },
     h("label", {}, "values (comma or space separated)", h("textarea", { name: "values", rows: 4 }, demo.join(", "))),
     h("label", {}, "horizon ", h("input", { name: "horizon", type: "number", value: 12, min: 1 })),
-    h("label", {}, "model ", h("select", { name: "kind" }, h("option", {}, "bayes_ar"), h("option", {}, "ensemble"), h("option", {}, "auto"))),
+    h("label", {}, "model ", h("select", { name: "kind" }, h("option", {}, "bayes_ar"), h("option", {}, "bayes_ar_bma"), h("option", {}, "ensemble"), h("option", {}, "auto"))),
     h("label", {}, "levels % ", h("input", { name: "levels", value: "50, 80, 95" })),
     h("button", { type: "submit" }, button), h("p", { class: "error" }));
   form.onsubmit = async (ev) => {

@@ -1,7 +1,7 @@
 """Turning a job's model spec into a fitted forecaster (worker side).
 
-A spec is {"kind": "bayes_ar" | "ensemble" | "auto", "params": {...}} to fit on the
-series, or a stored version {"name", "version", "kind", "version_id"} to load.
+A spec is {"kind": "bayes_ar" | "bayes_ar_bma" | "ensemble" | "auto", "params": {...}} to fit
+on the series, or a stored version {"name", "version", "kind", "version_id"} to load.
 """
 
 from __future__ import annotations
@@ -41,9 +41,9 @@ def fit_spec(
     if kind != "auto":
         model = _fit(kind, params, y, progress)
         return model, dict(model.params_)
-    candidates = {
-        "bayes_ar": lambda: make_forecaster("bayes_ar", params["bayes_ar"]),
-        "ensemble": lambda: make_forecaster("ensemble", params["ensemble"]),
+    candidates = {  # simplest first: the one-standard-error rule prefers the earlier
+        kind: (lambda kind=kind: make_forecaster(kind, params[kind]))
+        for kind in ("bayes_ar", "bayes_ar_bma", "ensemble")
     }
     choice, scores = select_by_crps(
         y, candidates, horizon=horizon, val_fraction=params["val_fraction"], seed=seed

@@ -214,8 +214,8 @@ def test_auto_records_its_choice(client: TestClient, headers: dict[str, str]) ->
     out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
     assert out["status"] == "succeeded", out
     auto = out["result"]["series"][0]["fitted"]["auto"]
-    assert auto["choice"] in ("bayes_ar", "ensemble")
-    assert set(auto["validation_crps"]) == {"bayes_ar", "ensemble"}
+    assert auto["choice"] in ("bayes_ar", "bayes_ar_bma", "ensemble")
+    assert set(auto["validation_crps"]) == {"bayes_ar", "bayes_ar_bma", "ensemble"}
 
 
 def test_conformal_calibration_is_reported_beside(

@@ -97,9 +97,9 @@ class ForecastCreate(StrictModel):
     seed: StrictInt = Field(0, ge=0, lt=2**31)
     model: ModelSpec = Field(
         default_factory=BayesARSpec,
-        description='{"kind": "bayes_ar"|"ensemble"|"auto", "params": {...}} trains on the '
-        'posted series; {"name", "version"|"alias"} uses a stored model version with the series '
-        "as context",
+        description='{"kind": "bayes_ar"|"bayes_ar_bma"|"ensemble"|"auto", "params": {...}} trains '
+        'on the posted series; {"name", "version"|"alias"} uses a stored model version with '
+        "the series as context",
     )
     calibration: Literal["none", "conformal"] = Field(
         "none",

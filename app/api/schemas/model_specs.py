@@ -102,6 +102,7 @@ class EnsembleSpec(StrictModel):
 
 class AutoParams(StrictModel):
     bayes_ar: BayesARParams = Field(default_factory=BayesARParams)
+    bayes_ar_bma: BayesARBMAParams = Field(default_factory=BayesARBMAParams)
     ensemble: EnsembleParams = Field(default_factory=EnsembleParams)
     val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9, description="Validation tail for CRPS")
 
@@ -111,8 +112,11 @@ class AutoSpec(StrictModel):
     params: AutoParams = Field(default_factory=AutoParams)
 
     def min_length(self, dim: int = 1) -> int:
-        # Both candidates must fit the training part before the validation tail.
-        need = max(self.params.bayes_ar.min_length(dim), self.params.ensemble.min_length(dim))
+        # Every candidate must fit the training part before the validation tail.
+        p = self.params
+        need = max(
+            p.bayes_ar.min_length(dim), p.bayes_ar_bma.min_length(dim), p.ensemble.min_length(dim)
+        )
         return int(need / (1 - self.params.val_fraction)) + 1
 
 

@@ -143,7 +143,6 @@ class BayesianARAveraged:
         return {
             "model": "bayesian_ar_bma",
             **self._fit_info,
-            "order": cands[0].model.params_["order"],
             "candidates": [c.summary() for c in cands],
         }
 
@@ -182,9 +181,10 @@ class BayesianARAveraged:
         for i, (c, k) in enumerate(zip(cands, counts, strict=True)):
             if k == 0:
                 continue
-            X = None if C is None else (np.log(C) if c.log else C)
-            last = c.last if X is None else X[-1]
-            ctx = X if X is None or not c.difference else np.diff(X, axis=0)
+            last, ctx = c.last, None
+            if C is not None:  # the context on the candidate's scale, differenced like y was
+                X = np.log(C) if c.log else C
+                last, ctx = X[-1], np.diff(X, axis=0) if c.difference else X
             draw_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
             Yp, Ym = c.model.sample_paths(horizon, int(k), draw_seed, ctx)
             if c.difference:
@@ -233,7 +233,7 @@ class BayesianARAveraged:
                     float(m["log_evidence"]),
                     last,
                     ar,
-                )  # fmt: skip
+                )
             )
         if not cands:
             raise ValueError("a bayes_ar_bma state needs at least one candidate")

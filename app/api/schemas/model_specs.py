@@ -12,6 +12,13 @@ from app.api.schemas.common import FiniteFloat, StoredModelRef, StrictModel
 from app.api.schemas.observers import ObserverSpec
 
 
+def _ar_min_length(p: int, trend: bool, fourier_order: int, dim: int) -> int:
+    """Mirror of models.forecasting.BayesianAR.min_length (a test checks they agree), so the
+    API can answer 422 without importing numerics."""
+    n_det = 1 + int(trend) + 2 * fourier_order
+    return max(3 * p + 1, p + n_det + p * dim + 3)
+
+
 class _ARParams(StrictModel):
     """Settings shared by the conjugate AR kinds."""
 
@@ -36,11 +43,8 @@ class BayesARParams(_ARParams):
     trend: StrictBool = Field(False, description="Add a linear time trend regressor")
 
     def min_length(self, dim: int = 1) -> int:
-        """Shortest series the model fits; mirrors models.forecasting.BayesianAR.min_length
-        (a test checks they agree) so the API can answer 422 without importing numerics."""
-        p = self.lags or 1
-        n_det = 1 + int(self.trend) + 2 * self.fourier_order
-        return max(3 * p + 1, p + n_det + p * dim + 3)
+        """Shortest series the model fits (order 1 when the order is selected)."""
+        return _ar_min_length(self.lags or 1, self.trend, self.fourier_order, dim)
 
 
 class BayesARSpec(StrictModel):
@@ -57,9 +61,8 @@ class BayesARBMAParams(_ARParams):
     trend: StrictBool = Field(True, description="Also try a linear time trend in levels")
 
     def min_length(self, dim: int = 1) -> int:
-        """Mirror of models.forecasting.BayesianARAveraged.min_length (a test checks it)."""
-        n_det = 1 + int(self.trend) + 2 * self.fourier_order
-        return max(4, 1 + n_det + dim + 3)
+        """That of the largest level candidate (BayesianARAveraged.min_length)."""
+        return _ar_min_length(1, self.trend, self.fourier_order, dim)
 
 
 class BayesARBMASpec(StrictModel):

@@ -100,11 +100,18 @@ class Setup:
             return surrogate_runs.up_to(self.dynamics, seed, seq)
         return self.dynamics
 
-    def analyse(self, Ef: torch.Tensor, y: torch.Tensor, gen: torch.Generator | None) -> Analysed:
-        if self.observer is not None:
-            Ea, var = self.observer.analysis(Ef, y)
+    def cycle(
+        self, E: torch.Tensor, t0: float, t1: float, y: torch.Tensor, seq_key: tuple[int, int]
+    ) -> Analysed:
+        """The members forecast from t0 to t1, then the analysis with y observed at t1.
+        seq_key: (stream seed, observation seq), which keys all randomness of the cycle."""
+        dynamics = self.dynamics_up_to(*seq_key)
+        if self.observer is not None:  # one call: on Lorenz-96, one compiled kernel
+            Ef, Ea, var = self.observer.cycle(dynamics, E, t0, t1, self.dt, y)
             innovation = y - self.obs.H_apply(Ef.mean(0))
             return Analysed(Ea, var.mean(0), float(innovation.pow(2).mean().sqrt()), None)
+        Ef = integrate(dynamics, E, t0, t1, self.dt)
+        gen = generator(*seq_key) if self.random else None
         assert self.filter is not None
         Ea, info = analysis(
             Ef, y, self.obs, self.filter, periodic=self.dynamics.periodic, generator=gen
@@ -242,11 +249,9 @@ def _assimilate(
     E: torch.Tensor, o: repo.PendingObservation, stream: Stream, setup: Setup
 ) -> Analysed | None:
     """The analysis at o, or None when it overflowed (the ensemble is then kept)."""
-    Ef = integrate(setup.dynamics_up_to(stream.seed, o.seq), E, stream.t, o.t, setup.dt)
     y = torch.tensor(o.values, dtype=E.dtype)
-    gen = generator(stream.seed, o.seq) if setup.random else None
     try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
-        result = setup.analyse(Ef, y, gen)
+        result = setup.cycle(E, stream.t, o.t, y, (stream.seed, o.seq))
         if not bool(torch.isfinite(result.E).all()):
             raise OverflowError("analysis")
     except (OverflowError, torch.linalg.LinAlgError) as exc:

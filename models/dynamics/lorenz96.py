@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 import torch
 from torch import Tensor
 
-from models.dynamics.base import rk4_step, rk4_step_numpy
+from models.dynamics.base import rk4_step
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,33 @@ class Lorenz96:
         # neighbours with cached indices, or with a matmul, measured no faster than the rolls.)
         return (xp1 - xm2).mul_(xm1).sub_(x).add_(self.F)
 
-    def rhs_numpy(self, x: np.ndarray) -> np.ndarray:
-        """`rhs` on an array, from one padded copy (x_{n-2}, x_{n-1} | x | x_0)."""
-        xp = np.concatenate((x[..., -2:], x, x[..., :1]), axis=-1)
-        out = xp[..., 3:] - xp[..., :-3]
-        out *= xp[..., 1:-2]
-        out -= x
-        out += self.F
-        return out
-
     def step(self, x: Tensor, dt: float) -> Tensor:
         """One RK4 step: (..., n) -> (..., n)."""
         return rk4_step(self.rhs, x, dt)
 
     def step_numpy(self, x: np.ndarray, dt: float) -> np.ndarray:
-        return rk4_step_numpy(self.rhs_numpy, x, dt)
+        """`step` compiled (float64 throughout): ~3 us for 4 members of n = 40, where NumPy
+        ops take ~35 us for the RK4 stages; the cheap filters' cycle is mostly this step."""
+        rows = np.ascontiguousarray(x, dtype=np.float64).reshape(-1, self.n)
+        return rk4_rows(rows, float(self.F), float(dt)).reshape(x.shape).astype(x.dtype, copy=False)
+
+
+@numba.njit(cache=True)
+def _tendency(x: np.ndarray, F: float, out: np.ndarray) -> None:
+    N, n = x.shape
+    for e in range(N):
+        for i in range(n):  # negative indices wrap around, as in NumPy
+            out[e, i] = (x[e, (i + 1) % n] - x[e, i - 2]) * x[e, i - 1] - x[e, i] + F
+
+
+@numba.njit(cache=True)
+def rk4_rows(x: np.ndarray, F: float, dt: float) -> np.ndarray:
+    """The stages of `rk4_step` on rows x (N, n) float64; x is not modified. Compiled code
+    may call it (the neural observer's fused cycle)."""
+    h = 0.5 * dt
+    k1, k2, k3, k4 = np.empty_like(x), np.empty_like(x), np.empty_like(x), np.empty_like(x)
+    _tendency(x, F, k1)
+    _tendency(x + h * k1, F, k2)
+    _tendency(x + h * k2, F, k3)
+    _tendency(x + dt * k3, F, k4)
+    return x + (dt / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)

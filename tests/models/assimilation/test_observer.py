@@ -7,12 +7,13 @@ import torch
 
 from models.assimilation import LinearObs
 from models.assimilation.observer import (
+    LocalGain,
     NeuralObserver,
     ObserverConfig,
     evaluate,
     train_observer,
 )
-from models.dynamics import Lorenz63, Lorenz96
+from models.dynamics import Lorenz63, Lorenz96, integrate
 
 TINY = ObserverConfig(members=2, hidden=16, trajectories=8, window=8, iterations=60, lr=3e-3)
 
@@ -55,6 +56,74 @@ def test_dense_gain_without_a_grid() -> None:
         torch.ones(2, 3, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
     )
     assert Xa.shape == (2, 3) and bool((var > 0).all())
+
+
+def _random_observer(obs: LinearObs, depth: int) -> NeuralObserver:
+    """Untrained, with weights of order one, so every part of the gain shapes the result."""
+    cfg = ObserverConfig(members=3, hidden=16, depth=depth, patch=2, reach=3)
+    gain = LocalGain(obs, cfg.patch, cfg.reach)
+    g = torch.Generator().manual_seed(3)
+    sizes = [gain.n_in, *[cfg.hidden] * depth, gain.n_out]
+    theta = [
+        0.3 * torch.randn(shape, generator=g, dtype=torch.float64)
+        for a, b in zip(sizes[:-1], sizes[1:], strict=True)
+        for shape in ((3, a, b), (3, 1, b))
+    ]
+    theta += [
+        torch.randn((3, cfg.hidden, 1), generator=g, dtype=torch.float64),
+        torch.zeros(3, 1, 1),
+    ]
+    return NeuralObserver(gain, theta, 2.0, 3.5, obs, cfg)
+
+
+@pytest.mark.parametrize(
+    "obs",
+    [
+        LinearObs.identity(12, 1.0),
+        LinearObs.subset(12, [0, 3, 4, 8, 11], 1.0),
+        LinearObs.matrix(torch.eye(12)[::3] + 0.5 * torch.eye(12)[1::3], 1.0),
+    ],
+    ids=["identity", "subset", "matrix"],
+)
+@pytest.mark.parametrize("batch", [(), (5,)], ids=["ensemble", "batched"])
+@pytest.mark.parametrize("depth", [1, 3])
+def test_cpu_inference_matches_the_torch_path(
+    obs: LinearObs, batch: tuple[int, ...], depth: int
+) -> None:
+    """The NumPy path (CPU, no gradient) agrees with the differentiable torch path to the
+    float32 rounding of its network."""
+    model = _random_observer(obs, depth)
+    g = torch.Generator().manual_seed(4)
+    Xf = 2 + 3.5 * torch.randn((3, *batch, 12), generator=g, dtype=torch.float64)
+    y = 2 + 3.5 * torch.randn((*batch, obs.m), generator=g, dtype=torch.float64)
+    got, got_var = model.analysis(Xf, y)
+    want, want_var = model.analysis(Xf.clone().requires_grad_(True), y)
+    assert got.shape == got_var.shape == Xf.shape and got.dtype == torch.float64
+    torch.testing.assert_close(got, want.detach(), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(got_var, want_var.detach(), rtol=1e-5, atol=1e-6)
+    assert float((got - Xf).abs().max()) > 0.5  # the correction is not negligible
+    Xf[0, ..., 0] = float("nan")  # a diverged member stays diverged, on both paths
+    assert not bool(torch.isfinite(model.analysis(Xf, y)[0][0]).all())
+
+
+@pytest.mark.parametrize("batch", [(), (5,)], ids=["ensemble", "batched"])
+@pytest.mark.parametrize("span", [0.0, 0.05, 0.12])
+def test_a_fused_cycle_is_integrate_then_analysis(batch: tuple[int, ...], span: float) -> None:
+    """Lorenz-96's one-call cycle gives the forecast and analysis of the generic path."""
+    obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
+    model, l96 = _random_observer(obs, depth=2), Lorenz96(n=12)
+    g = torch.Generator().manual_seed(5)
+    Xa = 2 + 3.5 * torch.randn((3, *batch, 12), generator=g, dtype=torch.float64)
+    y = 2 + 3.5 * torch.randn((*batch, obs.m), generator=g, dtype=torch.float64)
+    Xf, got, var = model.cycle(l96, Xa, 1.0, 1.0 + span, 0.05, y)
+    want_f = integrate(l96, Xa, 1.0, 1.0 + span, 0.05)
+    want, want_var = model.analysis(want_f, y)
+    torch.testing.assert_close(Xf, want_f, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(var, want_var, rtol=1e-12, atol=1e-12)
+    # with gradients: the generic torch path, to float32 rounding of the compiled network
+    _, got_torch, _ = model.cycle(l96, Xa.clone().requires_grad_(True), 1.0, 1.0 + span, 0.05, y)
+    torch.testing.assert_close(got_torch.detach(), got, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("bad", [{"members": 0}, {"patch": -1}, {"lr": 2.0}])

@@ -20,7 +20,9 @@ COPY --from=build /opt/venv /opt/venv
 WORKDIR /srv
 COPY alembic.ini ./
 COPY migrations ./migrations
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 KALMANAC_ENV=production
+# numba caches its compiled kernels beside the code, which the app user cannot write here.
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 KALMANAC_ENV=production \
+    NUMBA_CACHE_DIR=/home/kalmanac/.cache/numba
 USER kalmanac
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \

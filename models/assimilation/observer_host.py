@@ -11,6 +11,8 @@ network (a test compares the two).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
 
 import numba
 import numpy as np
@@ -68,15 +70,19 @@ class HostLocalGain:
             (W_last, b_last), mean, std, bound, var_floor,
         )  # fmt: skip
 
+    @cached_property
+    def _args(self) -> tuple[Any, ...]:
+        """`_analysis`'s arguments after (x, y)."""
+        return (
+            self.H, self.identity, self.state_idx, self.innov_idx, self.mask_features,
+            self.first, *self.hidden, *self.last, self.mean, self.std, self.bound, self.var_floor,
+        )  # fmt: skip
+
     def analysis(self, Xf: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Xf (M, ..., n) float64, y (m,) or (..., m) -> analyses and predicted error variances,
         both (M, ..., n) float64."""
         M, n = Xf.shape[0], Xf.shape[-1]
-        Xa, var = _analysis(
-            Xf.reshape(M, -1, n), y.reshape(-1, y.shape[-1]), self.H, self.identity,
-            self.state_idx, self.innov_idx, self.mask_features, self.first, *self.hidden,
-            *self.last, self.mean, self.std, self.bound, self.var_floor,
-        )  # fmt: skip
+        Xa, var = _analysis(Xf.reshape(M, -1, n), y.reshape(-1, y.shape[-1]), *self._args)
         return Xa.reshape(Xf.shape), var.reshape(Xf.shape)
 
     def l96_cycle(
@@ -89,14 +95,10 @@ class HostLocalGain:
         in a filter loop costs 2-4 us."""
         M, n = Xa.shape[0], Xa.shape[-1]
         dt, last = (steps[0], steps[-1]) if steps else (0.0, 0.0)
-        Xf, Xa_new, var = _l96_cycle(
-            Xa.reshape(M, -1, n), float(dynamics.F), len(steps), dt, last,
-            y.reshape(-1, y.shape[-1]),
-            self.H, self.identity, self.state_idx, self.innov_idx, self.mask_features,
-            self.first, *self.hidden, *self.last, self.mean, self.std, self.bound,
-            self.var_floor,
-        )  # fmt: skip
-        return Xf.reshape(Xa.shape), Xa_new.reshape(Xa.shape), var.reshape(Xa.shape)
+        x, y2 = Xa.reshape(M, -1, n), y.reshape(-1, y.shape[-1])
+        out = _l96_cycle(x, float(dynamics.F), len(steps), dt, last, y2, *self._args)
+        Xf, Xa_new, var = (a.reshape(Xa.shape) for a in out)
+        return Xf, Xa_new, var
 
 
 # Reassociation (the tap sums) and a vectorised tanh, but NaN and inf keep their meaning: a
@@ -192,36 +194,14 @@ def _analysis(
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _l96_cycle(
-    x: np.ndarray,
-    F: float,
-    n_steps: int,
-    dt: float,
-    last: float,
-    y: np.ndarray,
-    H: np.ndarray,
-    identity: bool,
-    state_idx: np.ndarray,
-    innov_idx: np.ndarray,
-    mask: np.ndarray,
-    first: np.ndarray,
-    hidden_W: np.ndarray,
-    hidden_b: np.ndarray,
-    W_last: np.ndarray,
-    b_last: np.ndarray,
-    mean: float,
-    std: float,
-    bound: float,
-    var_floor: float,
+    x: np.ndarray, F: float, n_steps: int, dt: float, last: float, y: np.ndarray, *gain: Any
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """x (M, P, n) -> the Lorenz-96 forecast (M, P, n) over n_steps steps (of dt, the last
-    of `last`), then `_analysis` of it."""
+    of `last`), then `_analysis` of it with y and the gain's arrays (H ... var_floor)."""
     M, P, n = x.shape
     rows = np.ascontiguousarray(x).reshape(M * P, n)
     for s in range(n_steps):
         rows = rk4_rows(rows, F, dt if s < n_steps - 1 else last)
     Xf = rows.reshape(M, P, n)
-    Xa, var = _analysis(
-        Xf, y, H, identity, state_idx, innov_idx, mask, first, hidden_W, hidden_b, W_last,
-        b_last, mean, std, bound, var_floor,
-    )  # fmt: skip
+    Xa, var = _analysis(Xf, y, *gain)
     return Xf, Xa, var

@@ -38,6 +38,7 @@ BATCH = 1000  # observations assimilated per transaction
 # the observation is recorded as skipped and the last finite ensemble carries on.
 NOT_FINITE = "the forecast or analysis overflowed; the previous ensemble was kept"
 DTYPE = torch.float64
+SINGLE_DRAWS = 64  # forecast paths of a one-member (single observer) stream
 
 
 class Analysed(NamedTuple):
@@ -139,7 +140,7 @@ def _summary(
 ) -> tuple[list[Any], list[Any]]:
     """Ensemble mean and spread (std over members, axis `dim`, plus any variance the members
     do not show), as lists."""
-    var = E.var(dim, unbiased=True)
+    var = E.var(dim, unbiased=True) if E.shape[dim] > 1 else torch.zeros_like(E.select(dim, 0))
     if extra_var is not None:
         var = var + extra_var
     return E.mean(dim).tolist(), var.sqrt().tolist()
@@ -275,21 +276,32 @@ def forecast_compute(factory: sessionmaker[Session]) -> Any:
                 stream.t,
                 stream.name,
             )
-            seed, last_seq = stream.seed, stream.last_seq
+            seed, last_seq, spread = stream.seed, stream.last_seq, stream.spread
         horizon = int(request["horizon"])
         if isinstance(setup.dynamics, SurrogateDynamics):  # a forecast of the series itself
             payload = surrogate_runs.forecast_payload(
                 setup.dynamics, E, t0, (seed, last_seq), request, progress
             )
             return store_rows([(name or request["stream_id"], payload)])
+        single = E.shape[0] == 1
+        if single:  # one observer: draws of its predicted analysis error (the stream's spread)
+            noise = torch.randn(
+                (SINGLE_DRAWS, E.shape[1]), generator=generator(seed, last_seq), dtype=E.dtype
+            )
+            E = torch.cat((E, E + torch.tensor(spread, dtype=E.dtype) * noise))
         path = torch.empty((E.shape[0], horizon, E.shape[1]), dtype=E.dtype)
         for k in range(horizon):
             E = setup.dynamics.step(E, setup.dt)
             path[:, k] = E
             progress((k + 1) / horizon)
         X = path.numpy()
-        # Deterministic dynamics: member spread is all the uncertainty there is (epistemic).
-        forecast = summarize_samples(X, X, request["levels"], request["quantiles"])
+        if single:  # no members to disagree: the analysis error is aleatoric
+            paths = X[1:]
+            forecast = summarize_samples(
+                paths, np.broadcast_to(X[:1], paths.shape), request["levels"], request["quantiles"]
+            )
+        else:  # deterministic dynamics: member spread is all the uncertainty there is (epistemic)
+            forecast = summarize_samples(X, X, request["levels"], request["quantiles"])
         payload = to_payload(
             forecast, univariate=False, fitted={"t0": t0, "dt": setup.dt}, timestamps=None
         )

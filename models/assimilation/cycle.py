@@ -35,11 +35,14 @@ class CycleResult:
 def ensemble_init(
     mean: Tensor, std: float | Tensor, N: int, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Gaussian ensemble E (N, n) = mean (n,) + std * Z, Z ~ N(0, I), on mean's device/dtype."""
+    """Gaussian ensemble E (N, n) = mean (n,) + std * Z, Z ~ N(0, I), on mean's device/dtype.
+
+    N = 1 is a single perturbed start (a single neural observer); an EnKF needs N >= 2, which
+    its `FilterConfig` checks."""
     if mean.ndim != 1:
         raise ValueError(f"mean must be a vector (n,), got shape {tuple(mean.shape)}")
-    if N < 2:
-        raise ValueError(f"ensemble size must be >= 2, got {N}")
+    if N < 1:
+        raise ValueError(f"ensemble size must be >= 1, got {N}")
     Z = torch.randn((N, mean.shape[0]), generator=generator, device=mean.device, dtype=mean.dtype)
     return mean + Z * std
 

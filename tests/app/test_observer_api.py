@@ -16,11 +16,11 @@ OBS = {"indices": None, "noise_std": 1.0}
 TINY = {"members": 2, "hidden": 8, "trajectories": 4, "window": 4, "iterations": 20}
 
 
-def train_observer(client: TestClient, headers: dict[str, str], name: str) -> dict[str, Any]:
-    body = {
-        "name": name,
-        "model": {"kind": "observer", "params": {"dynamics": L96, "observation": OBS, **TINY}},
-    }
+def train_observer(
+    client: TestClient, headers: dict[str, str], name: str, **overrides: Any
+) -> dict[str, Any]:
+    params = {"dynamics": L96, "observation": OBS, **TINY, **overrides}
+    body = {"name": name, "model": {"kind": "observer", "params": params}}
     r = client.post("/v1/models", json=body, headers=headers)
     assert r.status_code == 202, r.text
     job = wait_job(client, r.json()["id"], headers)
@@ -67,6 +67,29 @@ def test_observer_version_filters_a_stream(client: TestClient, headers: dict[str
     assert all(np.isfinite(state["mean"])) and all(s > 0 for s in state["spread"])
     page = client.get(f"/v1/streams/{stream['id']}/analyses", headers=headers).json()
     assert page["items"][0]["inflation"] is None and page["items"][0]["innovation_rms"] > 0
+
+
+def test_a_single_observer_stream(client: TestClient, headers: dict[str, str]) -> None:
+    """One member (the fastest): the spread is its predicted analysis error, and a forecast
+    starts from draws of it, so its intervals have width, all of it aleatoric."""
+    train_observer(client, headers, "l96-one", members=1)
+    client.put("/v1/models/l96-one/aliases/live", json={"version": 1}, headers=headers)
+    r = client.post("/v1/streams", json=observer_stream("l96-one"), headers=headers)
+    assert r.status_code == 201, r.text
+    stream = r.json()
+    assert stream["config"]["filter"]["ensemble_size"] == 1
+    _, obs = twin("lorenz96", L96["params"], 0.05, 20, noise=1.0)
+    client.post(
+        f"/v1/streams/{stream['id']}/observations", json={"observations": obs}, headers=headers
+    )
+    state = wait_assimilated(client, stream["id"], headers, 20)
+    assert all(np.isfinite(state["mean"])) and all(s > 0 for s in state["spread"])
+    r = client.get(f"/v1/streams/{stream['id']}/forecast", params={"horizon": 5}, headers=headers)
+    assert r.status_code == 200, r.text
+    (s,) = r.json()["result"]["series"]
+    assert np.allclose(s["epistemic_std"], 0.0) and (np.array(s["aleatoric_std"]) > 0).all()
+    lo, hi = np.array(s["intervals"]["80"]["lower"]), np.array(s["intervals"]["80"]["upper"])
+    assert (hi > lo).all()
 
 
 @pytest.mark.parametrize(

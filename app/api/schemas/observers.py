@@ -19,7 +19,14 @@ class ObserverParams(StrictModel):
     interval: FiniteFloat | None = Field(
         None, gt=0, le=100, description="Time between observations (default: dynamics.dt)"
     )
-    members: StrictInt = Field(4, ge=2, le=16, description="Observers in the ensemble")
+    members: StrictInt = Field(
+        4,
+        ge=1,
+        le=16,
+        description="Observers in the ensemble: their disagreement is the epistemic part of "
+        "the spread. 1 is the fastest (one compiled call a cycle on Lorenz-96); its spread is "
+        "its predicted analysis error alone.",
+    )
     hidden: StrictInt = Field(32, ge=4, le=256)
     depth: StrictInt = Field(2, ge=1, le=4, description="Hidden layers of the gain network")
     patch: StrictInt = Field(4, ge=0, le=16, description="Forecast points seen on each side")

@@ -55,8 +55,9 @@ def test_ensemble_init_is_seeded_and_shaped() -> None:
     a = ensemble_init(mean, 0.5, 3, torch.Generator().manual_seed(1))
     b = ensemble_init(mean, 0.5, 3, torch.Generator().manual_seed(1))
     assert a.shape == (3, 4) and a.dtype == F64 and torch.equal(a, b)
+    assert ensemble_init(mean, 0.5, 1).shape == (1, 4)  # a single observer's start
     with pytest.raises(ValueError):
-        ensemble_init(mean, 0.5, 1)
+        ensemble_init(mean, 0.5, 0)
 
 
 def test_assimilate_forecasts_between_irregular_times() -> None:

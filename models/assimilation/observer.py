@@ -175,8 +175,8 @@ class NeuralObserver:
         """Forecasts Xf (M, ..., n) of the M members, observation y (m,) or (..., m) ->
         analyses Xa (M, ..., n) and each member's predicted error variance (M, ..., n).
 
-        Inference on CPU (nothing to differentiate) of a local gain runs on NumPy: see
-        `observer_host`; training, dense gains and GPUs take the torch path."""
+        Inference on CPU (nothing to differentiate) of a local gain runs compiled on NumPy
+        arrays (`observer_host`); training, dense gains and GPUs take the torch path."""
         host = self._on_host(Xf)
         if host is not None:
             Xa, var = host.analysis(_float64(Xf), _float64(y))
@@ -212,8 +212,8 @@ class NeuralObserver:
     def cycle_arrays(
         self, dynamics: Dynamics, Xa: np.ndarray, t0: float, t1: float, dt: float, y: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """`cycle` on float64 arrays, for tight CPU loops: without the tensor conversions on
-        either side (~15 us of a ~35 us Lorenz-96 cycle), the cycle is one compiled call."""
+        """`cycle` on float64 arrays, for tight CPU loops: on Lorenz-96, one compiled call
+        without the tensor conversions around it (a third of `cycle`'s time there)."""
         host = self._host
         if host is not None and isinstance(dynamics, Lorenz96) and not self.theta[0].requires_grad:
             return host.l96_cycle(dynamics, Xa, step_sizes(t0, t1, dt), y)

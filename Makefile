@@ -27,6 +27,7 @@ worker: $(STAMP)
 	$(BIN)/celery -A workers.celery_app worker -B -Q cpu,gpu --loglevel INFO
 
 test: $(STAMP)
+	sh tests/browser/ensure-chromium.sh
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)

@@ -66,7 +66,7 @@ try:  # where AnchoredEnsembleAR is missing the bench runs bayes_ar alone
 except ImportError:  # pragma: no cover
     AnchoredEnsembleAR = None  # type: ignore[assignment,misc]
 
-DATA = ROOT.parent / "shared" / "data" / "chaos"
+DATA = ROOT / "bench" / "data" / "chaos"
 LEVELS = (80.0, 95.0)
 PUB_FIT, PUB_H, PUB_SCORE = 1000, 200, 199
 PUB_FILES = {  # track -> (test file, train file used for tuning; no noisy train file ships)

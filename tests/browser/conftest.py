@@ -1,5 +1,6 @@
 """A real server (uvicorn, embedded worker, auth required) and headless Chromium driven by
-selenium through Debian's chromedriver (`.ci/run` installs both). Screenshots go to
+selenium through Debian's chromedriver (`make test` installs both,
+`tests/browser/ensure-chromium.sh`). Screenshots go to
 test-artifacts/browser/."""
 
 from __future__ import annotations

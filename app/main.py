@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import importlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -34,8 +33,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         worker = None
         if settings.run_embedded_worker:
-            # Imported by name: the API itself never depends on worker code.
-            worker = importlib.import_module("workers.embedded").EmbeddedWorker()
+            # Imported here, in this mode only: the API itself never depends on worker code
+            # (the import contracts state this one exception).
+            from workers.embedded import EmbeddedWorker
+
+            worker = EmbeddedWorker()
             worker.start()
         # Everything loaded so far lives as long as the process: moved out of the collector's
         # generations, a full collection no longer walks it (pauses that showed in p99).

@@ -1,29 +1,60 @@
 """Celery configuration shared by producers and workers, and sending tasks by name.
 
 The API process sends tasks by name through a broker-only Celery app, so it
-never imports the worker code (or torch) to answer a request.
+never imports the worker code (or torch) to answer a request. Task names and queues are
+defined here once and imported by both sides: a rename cannot silently drop messages.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
 from celery import Celery
 
 from app.config import Settings
+from models.forecasting.registry import accelerated
 
 log = logging.getLogger(__name__)
 
-QUEUES = ("cpu", "gpu")
+
+class Queue(StrEnum):
+    CPU = "cpu"
+    GPU = "gpu"  # neural models; their workers run on the CPU where no GPU is present
+
+
+class Task(StrEnum):
+    FORECAST = "forecast.run"
+    BACKTEST = "backtest.run"
+    TRAIN = "model.train"
+    STREAM_FORECAST = "assimilation.forecast"
+    CYCLE = "assimilation.cycle"
+    REAP = "jobs.reap"
+
+
+QUEUES = tuple(Queue)
+# The task that runs a job of each kind (jobs.kind), for the first send and for re-sends.
+TASK_OF_JOB = {
+    "forecast": Task.FORECAST,
+    "backtest": Task.BACKTEST,
+    "train": Task.TRAIN,
+    "stream_forecast": Task.STREAM_FORECAST,
+}
+
+
+def queue_for(kind: str) -> Queue:
+    """The queue of a job fitting or training a model of `kind` (a forecaster kind, auto, or
+    a neural observer)."""
+    return Queue.GPU if kind == "observer" or accelerated(kind) else Queue.CPU
 
 
 def celery_config(broker_url: str) -> dict[str, Any]:
     return {
         "broker_url": broker_url,
-        "task_default_queue": "cpu",
+        "task_default_queue": Queue.CPU.value,
         "task_create_missing_queues": True,
         "task_serializer": "json",
         "accept_content": ["json"],
@@ -49,9 +80,9 @@ def producer(broker_url: str) -> Celery:
 
 @dataclass(frozen=True)
 class TaskMessage:
-    name: str
+    name: Task
     args: tuple[Any, ...]
-    queue: str
+    queue: Queue
 
 
 @dataclass
@@ -60,7 +91,7 @@ class Outbox:
 
     messages: list[TaskMessage] = field(default_factory=list)
 
-    def add(self, name: str, *args: Any, queue: str) -> None:
+    def add(self, name: Task, *args: Any, queue: Queue) -> None:
         self.messages.append(TaskMessage(name, args, queue))
 
     def flush(self, settings: Settings) -> None:
@@ -68,7 +99,7 @@ class Outbox:
         app = producer(settings.broker_url)
         for message in messages:
             try:
-                app.send_task(message.name, args=message.args, queue=message.queue)
+                app.send_task(message.name.value, args=message.args, queue=message.queue.value)
             except Exception:
                 # The job row is committed and stays queued; the reaper re-sends it.
                 log.exception("could not send %s%s to the broker", message.name, message.args)

@@ -43,13 +43,10 @@ if str(ROOT) not in sys.path:  # lets `python bench/chaos.py` work without the i
 from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
 
 from bench._common import json_safe, machine_info  # noqa: E402
-from models.forecasting import (  # noqa: E402
-    BayesianAR,
-    BayesianARAveraged,
-    Forecast,
-    summarize_samples,
-)
 from models.forecasting.backtest import Backtestable, rolling_origin  # noqa: E402
+from models.forecasting.base import Forecast, summarize_samples  # noqa: E402
+from models.forecasting.bayes_ar import BayesianAR  # noqa: E402
+from models.forecasting.bayes_ar_bma import BayesianARAveraged  # noqa: E402
 from models.forecasting.conformal import calibration_backtest, conformal_adjust  # noqa: E402
 from models.metrics import (  # noqa: E402
     crps_from_samples,
@@ -62,7 +59,7 @@ from models.metrics import (  # noqa: E402
 )
 
 try:  # where AnchoredEnsembleAR is missing the bench runs bayes_ar alone
-    from models.forecasting import AnchoredEnsembleAR
+    from models.forecasting.ensemble import AnchoredEnsembleAR
 except ImportError:  # pragma: no cover
     AnchoredEnsembleAR = None  # type: ignore[assignment,misc]
 

@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # lets `python bench/ensemble_training.py` work without the install
     sys.path.insert(0, str(ROOT))
 
-from models.forecasting import AnchoredEnsembleAR  # noqa: E402
+from models.forecasting.ensemble import AnchoredEnsembleAR  # noqa: E402
 
 
 def series(T: int, seed: int) -> np.ndarray:

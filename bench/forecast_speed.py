@@ -26,7 +26,7 @@ import statsforecast  # noqa: E402
 from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
 
 from bench._common import machine_info  # noqa: E402
-from models.forecasting import BayesianAR  # noqa: E402
+from models.forecasting.bayes_ar import BayesianAR  # noqa: E402
 from models.metrics import crps_from_samples, interval_coverage  # noqa: E402
 
 H, LEVEL, NUM_SAMPLES, SEASON = 200, 95, 1000, 1  # season 1: the simulated data are non-seasonal

@@ -30,11 +30,11 @@ from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive  # noqa: E402
 
 from bench._common import json_safe, machine_info  # noqa: E402
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
-from models.forecasting import BayesianARAveraged  # noqa: E402
 from models.forecasting.backtest import rolling_origin  # noqa: E402
+from models.forecasting.bayes_ar_bma import BayesianARAveraged  # noqa: E402
 
 try:
-    from models.forecasting import AnchoredEnsembleAR
+    from models.forecasting.ensemble import AnchoredEnsembleAR
 except ImportError:  # pragma: no cover
     AnchoredEnsembleAR = None  # type: ignore[assignment,misc]
 

@@ -65,7 +65,7 @@ def _given(**fields: Any) -> dict[str, Any]:
 
 
 def model_spec(model: str | dict[str, Any] | None) -> dict[str, Any] | None:
-    """`"bayes_ar"` (a kind), `"demand@3"` (a stored version), `"demand@production"` (an
+    """A kind (`kinds()` lists them), `"demand@3"` (a stored version), `"demand@production"` (an
     alias), or the JSON spec itself."""
     if model is None or isinstance(model, dict):
         return model
@@ -143,8 +143,8 @@ def forecast(
 ) -> Op[Forecast]:
     """Forecast `horizon` steps of `series`: a list, a 1-D/2-D numpy array, a pandas Series
     or DataFrame (a DatetimeIndex becomes timestamps, and the forecast is indexed by the
-    future ones), or a dict of id to any of those. `model`: a kind (`"bayes_ar"`,
-    `"bayes_ar_bma"`, `"ensemble"`, `"auto"`), `"name@version"`/`"name@alias"`, or a spec dict.
+    future ones), or a dict of id to any of those. `model`: a kind (`kinds()` lists them,
+    `"auto"` among them), `"name@version"`/`"name@alias"`, or a spec dict.
 
     With `wait` (the default) returns once the job is final (raising JobFailed if it did
     not succeed, JobTimeout after `timeout` s), calling `progress(job)` as it goes; without,
@@ -219,6 +219,17 @@ def backtest(
 
 def get_backtest(core: Core, backtest_id: str) -> Op[Backtest]:
     return Backtest.from_json((yield from core.get(f"/v1/backtests/{backtest_id}")))
+
+
+# Kinds
+
+
+def kinds(core: Core) -> Op[list[dict[str, Any]]]:
+    """The forecaster kinds the server fits (`auto` last), each with its `summary`, whether it
+    is the `default`, and the JSON schema of its `params`."""
+    body = yield from core.get("/v1/kinds")
+    items: list[dict[str, Any]] = body["items"]
+    return items
 
 
 # Jobs

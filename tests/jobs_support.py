@@ -11,7 +11,7 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.session import get_sessionmaker
 from app.db.tables import Job
-from app.queue import Outbox
+from app.queue import Outbox, Queue
 from app.services import jobs as job_service
 from app.services.auth import authenticate
 
@@ -29,8 +29,7 @@ def submit_unsent(
         Outbox(),
         tenant_id=tenant_id,
         kind="forecast",
-        task="forecast.run",
-        queue="cpu",
+        queue=Queue.CPU,
         request=request,
         model=request.get("model", {"kind": "bayes_ar"}),
         seed=0,

@@ -12,7 +12,7 @@ import threading
 from celery.worker import WorkController
 
 from app.config import get_settings
-from app.queue import QUEUES, producer
+from app.queue import QUEUES, Queue, Task, producer
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class EmbeddedWorker:
     def _schedule_reaper(self) -> None:
         settings = get_settings()
         while not self._stopping.wait(settings.reap_interval_s):
-            producer(settings.broker_url).send_task("jobs.reap", queue="cpu")
+            producer(settings.broker_url).send_task(Task.REAP.value, queue=Queue.CPU.value)
 
     def start(self, timeout: float = 30.0) -> None:
         self._thread.start()

@@ -18,7 +18,7 @@ from app.config import get_settings
 from app.db.base import utcnow
 from app.db.repositories import jobs
 from app.db.session import get_sessionmaker
-from app.queue import Outbox
+from app.queue import Outbox, Queue, Task
 from app.services import assimilation_runs, forecast_runs, reaper, training_runs
 from workers.celery_app import celery_app
 
@@ -61,27 +61,27 @@ def _run_job_logged(task: Any, job_id: str, runner: JobRunner) -> str:
         return "failed"
 
 
-@celery_app.task(name="forecast.run", bind=True, acks_late=True, max_retries=None)
+@celery_app.task(name=Task.FORECAST.value, bind=True, acks_late=True, max_retries=None)
 def run_forecast(self: Any, job_id: str) -> str:
     return _run_job(self, job_id, forecast_runs.run)
 
 
-@celery_app.task(name="backtest.run", bind=True, acks_late=True, max_retries=None)
+@celery_app.task(name=Task.BACKTEST.value, bind=True, acks_late=True, max_retries=None)
 def run_backtest(self: Any, job_id: str) -> str:
     return _run_job(self, job_id, forecast_runs.run_backtest)
 
 
-@celery_app.task(name="model.train", bind=True, acks_late=True, max_retries=None)
+@celery_app.task(name=Task.TRAIN.value, bind=True, acks_late=True, max_retries=None)
 def train_model(self: Any, job_id: str) -> str:
     return _run_job(self, job_id, training_runs.run)
 
 
-@celery_app.task(name="assimilation.forecast", bind=True, acks_late=True, max_retries=None)
+@celery_app.task(name=Task.STREAM_FORECAST.value, bind=True, acks_late=True, max_retries=None)
 def stream_forecast(self: Any, job_id: str) -> str:
     return _run_job(self, job_id, assimilation_runs.run_forecast)
 
 
-@celery_app.task(name="assimilation.cycle", bind=True, acks_late=True, max_retries=None)
+@celery_app.task(name=Task.CYCLE.value, bind=True, acks_late=True, max_retries=None)
 def assimilation_cycle(self: Any, stream_id: str) -> int:
     with context.bound(stream_id=stream_id):
         return _cycle(self, stream_id)
@@ -97,11 +97,13 @@ def _cycle(task: Any, stream_id: str) -> int:
         raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
     if outcome.retry_in_s is not None:
         # A missing seq is awaited; come back when its timeout is up.
-        assimilation_cycle.apply_async(args=[stream_id], countdown=outcome.retry_in_s, queue="cpu")
+        assimilation_cycle.apply_async(
+            args=[stream_id], countdown=outcome.retry_in_s, queue=Queue.CPU.value
+        )
     return outcome.assimilated
 
 
-@celery_app.task(name="jobs.reap", acks_late=True, ignore_result=True)
+@celery_app.task(name=Task.REAP.value, acks_late=True, ignore_result=True)
 def reap() -> dict[str, int]:
     settings = get_settings()
     outbox = Outbox()

@@ -12,24 +12,12 @@ from app.api.schemas.backtests import (
     BACKTEST_EXAMPLE,
     BacktestCreate,
     BacktestRead,
-    BacktestResultOut,
 )
 from app.api.schemas.common import example_response
 from app.api.schemas.jobs import JOB_EXAMPLE
-from app.db.tables import ForecastResult, Job
 from app.services import forecast_jobs
-from app.services.errors import InputError
 
 router = APIRouter(prefix="/v1/backtests", tags=["backtests"])
-
-
-def backtest_read(job: Job, results: list[ForecastResult]) -> BacktestRead:
-    read = BacktestRead.model_validate(job, from_attributes=True)
-    if job.status == "succeeded":
-        read.result = BacktestResultOut.model_validate(
-            {"series": [{"id": r.series_id, "metrics": r.payload} for r in results]}
-        )
-    return read
 
 
 @router.post(
@@ -52,8 +40,6 @@ def create_backtest(
 ) -> BacktestRead:
     """`folds` origins `horizon` apart at the end of each series; at each a fresh model is
     fitted on the data before it and scored on the next `horizon` points."""
-    if body.model.kind == "auto":
-        raise InputError("model.kind", "backtests need a concrete kind: bayes_ar or ensemble")
     held_out = body.folds * body.horizon
     job, _ = forecast_jobs.submit(
         uow.session,
@@ -67,7 +53,7 @@ def create_backtest(
     )
     uow.commit()
     response.headers["Location"] = f"/v1/backtests/{job.id}"
-    return backtest_read(job, [])
+    return BacktestRead.of(job)
 
 
 @router.get(
@@ -82,4 +68,4 @@ def create_backtest(
 )
 def read_backtest(backtest_id: str, uow: UowDep, tenant: TenantDep) -> BacktestRead:
     job, results = forecast_jobs.get_with_results(uow.session, tenant.id, backtest_id, "backtest")
-    return backtest_read(job, results)
+    return BacktestRead.of(job, results)

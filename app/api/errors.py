@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.api.schemas.model_specs import MODEL_TAGS
+from app.api.schemas.streams import DYNAMICS_TAGS
 from app.services.errors import Conflict, InputError, LimitExceeded, NotFound
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -29,10 +31,7 @@ def _field(loc: list[Any]) -> str:
 
 # Tagged unions put the chosen tag into error paths ("model.ensemble.params.lags"); a client
 # wrote "model.params.lags", so the tag is dropped where it follows its union's field.
-UNION_TAGS = {
-    "model": {"bayes_ar", "bayes_ar_bma", "ensemble", "auto", "stored"},
-    "dynamics": {"system", "surrogate", "lorenz63", "lorenz96", "ks"},
-}
+UNION_TAGS = {"model": MODEL_TAGS, "dynamics": DYNAMICS_TAGS}
 
 
 def _client_loc(loc: tuple[Any, ...]) -> list[str | int]:
@@ -50,6 +49,8 @@ def _validation_items(errors: list[Any]) -> list[dict[str, Any]]:
     items = []
     for e in errors:
         loc = _client_loc(e["loc"])
+        if e["type"] == "unknown_model_kind":
+            loc.append("kind")  # the union's tag is what is wrong
         msg = str(e["msg"]).removeprefix("Value error, ")
         items.append({"loc": loc, "field": _field(loc), "msg": msg, "type": e["type"]})
     return items

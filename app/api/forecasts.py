@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from app.api.deps import SettingsDep, TenantDep, UnitOfWork, UowDep
+from app.api.deps import SettingsDep, TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.schemas.common import example_response
 from app.api.schemas.forecasts import (
@@ -18,44 +16,15 @@ from app.api.schemas.forecasts import (
     ForecastCreate,
     ForecastInput,
     ForecastRead,
-    ForecastResultOut,
 )
 from app.api.schemas.jobs import JOB_EXAMPLE
-from app.db.tables import ForecastResult, Job
+from app.api.waiting import wait_for_job
+from app.db.tables import TERMINAL, Job
 from app.services import forecast_jobs
 from app.services import jobs as job_service
 from app.services.errors import InputError, NotFound
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
-
-POLL_S = 0.05
-
-
-TERMINAL = ("succeeded", "failed", "cancelled")
-
-
-async def wait_for_job(
-    uow: UnitOfWork, tenant_id: str, job_id: str, wait_s: float, kind: str
-) -> tuple[Job, list[ForecastResult]]:
-    """Poll the job until it is final or `wait_s` has passed; returns it with any results."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        uow.session.expire_all()
-        job, results = await run_in_threadpool(
-            forecast_jobs.get_with_results, uow.session, tenant_id, job_id, kind
-        )
-        if job.status in TERMINAL or time.monotonic() >= deadline:
-            return job, results
-        await asyncio.sleep(POLL_S)
-
-
-def forecast_read(job: Job, results: list[ForecastResult]) -> ForecastRead:
-    read = ForecastRead.model_validate(job, from_attributes=True)
-    if job.status == "succeeded":
-        read.result = ForecastResultOut.model_validate(
-            {"series": [{"id": r.series_id, **r.payload} for r in results]}
-        )
-    return read
 
 
 @router.post(
@@ -108,8 +77,8 @@ async def create_forecast(
         job, results = await wait_for_job(uow, tenant.id, job.id, wait, "forecast")
         if job.status in TERMINAL:
             response.status_code = 200
-        return forecast_read(job, results)
-    return forecast_read(job, [])
+        return ForecastRead.of(job, results)
+    return ForecastRead.of(job)
 
 
 @router.get(
@@ -124,7 +93,7 @@ async def create_forecast(
 )
 def read_forecast(forecast_id: str, uow: UowDep, tenant: TenantDep) -> ForecastRead:
     job, results = forecast_jobs.get_with_results(uow.session, tenant.id, forecast_id)
-    return forecast_read(job, results)
+    return ForecastRead.of(job, results)
 
 
 @router.get(

@@ -36,7 +36,7 @@ def list_jobs(
     """Newest first. Pass `next_cursor` back as `cursor` for the next page."""
     filters = JobFilter(status, kind, created_after, created_before)
     rows, next_cursor = job_service.page(uow.session, tenant.id, filters, limit, cursor)
-    return JobList(items=[JobRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+    return JobList(items=[JobRead.of(r) for r in rows], next_cursor=next_cursor)
 
 
 @router.get(
@@ -50,7 +50,7 @@ def list_jobs(
     summary="Read one job",
 )
 def read_job(job_id: str, uow: UowDep, tenant: TenantDep) -> JobRead:
-    return JobRead.model_validate(job_service.get(uow.session, tenant.id, job_id))
+    return JobRead.of(job_service.get(uow.session, tenant.id, job_id))
 
 
 @router.post(
@@ -67,4 +67,4 @@ def read_job(job_id: str, uow: UowDep, tenant: TenantDep) -> JobRead:
 def cancel_job(job_id: str, uow: UowDep, tenant: TenantDep) -> JobRead:
     job = job_service.cancel(uow.session, tenant.id, job_id)
     uow.commit()
-    return JobRead.model_validate(job)
+    return JobRead.of(job)

@@ -27,33 +27,6 @@ NOT_FOUND = {404: {"description": "No such model, version or alias for this tena
 Name = Annotated[str, Path(pattern=NAME_PATTERN)]
 
 
-def version_read(v: service.VersionView) -> ModelVersionRead:
-    m = v.version
-    return ModelVersionRead(
-        name=m.name,
-        version=m.version,
-        kind=m.kind,
-        params=m.params,
-        data_fingerprint=m.data_fingerprint,
-        metrics=m.metrics,
-        code_version=m.code_version,
-        parent_version=v.parent_version,
-        job_id=m.job_id,
-        artifact_bytes=len(m.artifact or b""),
-        aliases=v.aliases,
-        created_at=m.created_at,
-    )
-
-
-def model_read(v: service.ModelView) -> ModelRead:
-    return ModelRead(
-        name=v.name,
-        latest_version=v.latest_version,
-        aliases=v.aliases,
-        versions=[version_read(x) for x in v.versions],
-    )
-
-
 @router.post(
     "",
     status_code=202,
@@ -82,7 +55,7 @@ def train_model(
     )
     uow.commit()
     response.headers["Location"] = f"/v1/jobs/{job.id}"
-    return JobRead.model_validate(job)
+    return JobRead.of(job)
 
 
 @router.get(
@@ -103,7 +76,7 @@ def list_models(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
 ) -> ModelList:
     views, next_cursor = service.list_models(uow.session, tenant.id, limit, cursor)
-    return ModelList(items=[model_read(v) for v in views], next_cursor=next_cursor)
+    return ModelList(items=[ModelRead.of(v) for v in views], next_cursor=next_cursor)
 
 
 @router.get(
@@ -113,7 +86,7 @@ def list_models(
     summary="A model with all its versions and aliases",
 )
 def read_model(name: Name, uow: UowDep, tenant: TenantDep) -> ModelRead:
-    return model_read(service.get_model(uow.session, tenant.id, name))
+    return ModelRead.of(service.get_model(uow.session, tenant.id, name))
 
 
 @router.get(
@@ -125,7 +98,7 @@ def read_model(name: Name, uow: UowDep, tenant: TenantDep) -> ModelRead:
 def read_version(
     name: Name, version: Annotated[int, Path(ge=1, lt=2**31)], uow: UowDep, tenant: TenantDep
 ) -> ModelVersionRead:
-    return version_read(service.get_version(uow.session, tenant.id, name, version))
+    return ModelVersionRead.of(service.get_version(uow.session, tenant.id, name, version))
 
 
 @router.put(
@@ -144,4 +117,4 @@ def set_alias(
     """Forecasts may then say `"model": {"name": ..., "alias": ...}`."""
     view = service.set_alias(uow.session, tenant.id, name, alias, body.version)
     uow.commit()
-    return model_read(view)
+    return ModelRead.of(view)

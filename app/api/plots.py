@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-from types import ModuleType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -25,12 +23,6 @@ PNG_RESPONSE: dict[int | str, dict[str, Any]] = {
     }
 }
 Component = Annotated[int, Query(ge=0, lt=4096, description="State/series component")]
-
-
-def _plots() -> ModuleType:
-    # Imported by name, on a plot request only: the API process answers every other request
-    # without loading numpy or matplotlib (import-linter forbids them to app.api).
-    return importlib.import_module("app.services.plots")
 
 
 def _png(data: bytes) -> Response:
@@ -77,7 +69,9 @@ async def forecast_plot(
         raise InputError("component", f"{component} is outside the series' dimensions")
     posted = {s["id"]: s["values"] for s in job.request.get("series", [])}
     history = posted.get(chosen.series_id)
-    png = await run_in_threadpool(_plots().forecast_png, forecast, history, component)
+    from app.services import plots  # on a plot request only (the contract's one exception)
+
+    png = await run_in_threadpool(plots.forecast_png, forecast, history, component)
     return _png(png)
 
 
@@ -101,7 +95,8 @@ async def stream_plot(
     indices = stream.config["observation"].get("indices")
     position = component if indices is None else _index(indices, component)
     analyses = [(a.t, a.mean[component], a.spread[component]) for a in hist.analyses]
-    plots = _plots()
+    from app.services import plots  # on a plot request only (the contract's one exception)
+
     observed = None
     if position is not None:
         obs = hist.observations

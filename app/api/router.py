@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter
 
-from app.api import backtests, forecasts, health, jobs, metrics, models, plots, streams
+from app.api import backtests, forecasts, health, jobs, kinds, metrics, models, plots, streams
 
 api_router = APIRouter()
 api_router.include_router(health.router)
@@ -11,5 +11,6 @@ api_router.include_router(forecasts.router)
 api_router.include_router(jobs.router)
 api_router.include_router(streams.router)
 api_router.include_router(models.router)
+api_router.include_router(kinds.router)
 api_router.include_router(backtests.router)
 api_router.include_router(plots.router)

@@ -15,7 +15,6 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SettingsDep, TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
-from app.api.forecasts import forecast_read, wait_for_job
 from app.api.schemas.common import example_response
 from app.api.schemas.forecasts import FORECAST_EXAMPLE, ForecastRead
 from app.api.schemas.streams import (
@@ -32,7 +31,9 @@ from app.api.schemas.streams import (
     StreamList,
     StreamRead,
 )
+from app.api.waiting import wait_for_job
 from app.db.session import get_sessionmaker
+from app.db.tables import TERMINAL
 from app.services import streams as stream_service
 from app.services.errors import InputError
 
@@ -44,28 +45,6 @@ NOT_FOUND = {404: {"description": "No such stream for this tenant"}}
 SSE_POLL_S = 0.2
 MAX_SEQ = 2**62  # as in ObservationIn.seq; keeps numbers inside a BIGINT
 SSE_HEARTBEAT_S = 15.0
-
-
-def stream_read(v: stream_service.StreamView) -> StreamRead:
-    s = v.stream
-    return StreamRead(
-        id=s.id,
-        name=s.name,
-        status=s.status,  # type: ignore[arg-type]
-        t=s.t,
-        last_seq=s.last_seq,
-        n_assimilated=s.n_assimilated,
-        n_skipped=s.n_skipped,
-        pending=v.pending,
-        mean=s.mean,
-        spread=s.spread,
-        config=s.config,
-        seed=s.seed,
-        created_at=s.created_at,
-        updated_at=s.updated_at,
-        closed_at=s.closed_at,
-        gaps=[{"first_seq": g.first_seq, "last_seq": g.last_seq} for g in v.gaps],
-    )
 
 
 @router.post(
@@ -91,7 +70,7 @@ def create_stream(
     )
     uow.commit()
     response.headers["Location"] = f"/v1/streams/{stream.id}"
-    return stream_read(stream_service.StreamView(stream, 0, []))
+    return StreamRead.of(stream_service.StreamView(stream, 0, []))
 
 
 @router.get(
@@ -110,7 +89,7 @@ def list_streams(
     cursor: Annotated[str | None, Query(max_length=512)] = None,
 ) -> StreamList:
     views, next_cursor = stream_service.page(uow.session, tenant.id, limit, cursor)
-    return StreamList(items=[stream_read(v) for v in views], next_cursor=next_cursor)
+    return StreamList(items=[StreamRead.of(v) for v in views], next_cursor=next_cursor)
 
 
 @router.get(
@@ -120,7 +99,7 @@ def list_streams(
     summary="Read a stream's current state",
 )
 def read_stream(stream_id: str, uow: UowDep, tenant: TenantDep) -> StreamRead:
-    return stream_read(stream_service.view(uow.session, tenant.id, stream_id))
+    return StreamRead.of(stream_service.view(uow.session, tenant.id, stream_id))
 
 
 @router.post(
@@ -167,7 +146,7 @@ def list_analyses(
 ) -> AnalysisList:
     rows, next_cursor = stream_service.analyses(uow.session, tenant.id, stream_id, after_seq, limit)
     return AnalysisList(
-        items=[AnalysisRead.model_validate(r, from_attributes=True) for r in rows],
+        items=[AnalysisRead.of(r) for r in rows],
         next_cursor=next_cursor,
     )
 
@@ -190,7 +169,7 @@ def list_observations(
         uow.session, tenant.id, stream_id, after_seq, limit
     )
     return ObservationList(
-        items=[ObservationRead.model_validate(r, from_attributes=True) for r in rows],
+        items=[ObservationRead.of(r) for r in rows],
         next_cursor=next_cursor,
     )
 
@@ -242,8 +221,8 @@ async def stream_forecast(
     job, results = await wait_for_job(
         uow, tenant.id, job_id, settings.max_wait_s, "stream_forecast"
     )
-    response.status_code = 200 if job.status in ("succeeded", "failed", "cancelled") else 202
-    return forecast_read(job, results)
+    response.status_code = 200 if job.status in TERMINAL else 202
+    return ForecastRead.of(job, results)
 
 
 @router.delete(
@@ -259,7 +238,7 @@ async def stream_forecast(
 def close_stream(stream_id: str, uow: UowDep, tenant: TenantDep) -> StreamRead:
     stream_service.close(uow.session, tenant.id, stream_id)
     uow.commit()
-    return stream_read(stream_service.view(uow.session, tenant.id, stream_id))
+    return StreamRead.of(stream_service.view(uow.session, tenant.id, stream_id))
 
 
 @router.get(
@@ -300,7 +279,7 @@ def stream_events(
             rows, _ = stream_service.analyses(session, tenant_id, stream_id, after, 500)
             view = stream_service.view(session, tenant_id, stream_id)
             done = view.stream.status == "closed" and view.pending == 0 and not rows
-            return [AnalysisRead.model_validate(r, from_attributes=True) for r in rows], done
+            return [AnalysisRead.of(r) for r in rows], done
 
     async def events() -> AsyncIterator[str]:
         after, quiet_since = start, time.monotonic()

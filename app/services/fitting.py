@@ -1,7 +1,7 @@
 """Turning a job's model spec into a fitted forecaster (worker side).
 
-A spec is {"kind": "bayes_ar" | "bayes_ar_bma" | "ensemble" | "auto", "params": {...}} to fit
-on the series, or a stored version {"name", "version", "kind", "version_id"} to load.
+A spec is {"kind": a registered kind or "auto", "params": {...}} to fit on the series, or a
+stored version {"name", "version", "kind", "version_id"} to load.
 """
 
 from __future__ import annotations
@@ -10,27 +10,21 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import torch
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.repositories import model_versions
-from models.forecasting import Forecaster, loads, make_forecaster, select_by_crps
+from models.forecasting.auto import fit_auto
+from models.forecasting.base import Forecaster
+from models.forecasting.registry import AUTO, accelerated, make_forecaster
+from models.forecasting.serialize import loads
+from models.forecasting.torch_runtime import resolve_device
 
 Progress = Callable[[float], None]
-NEURAL = {"ensemble", "auto"}
 
 
 def device_for(model: dict[str, Any]) -> str:
     """Where the job's numerics run: neural kinds use the GPU when there is one."""
-    neural = model.get("kind") in NEURAL
-    return "cuda" if neural and torch.cuda.is_available() else "cpu"
-
-
-def _fit(kind: str, params: dict[str, Any], y: np.ndarray, progress: Progress) -> Forecaster:
-    model = make_forecaster(kind, params)
-    if kind == "ensemble":
-        return model.fit(y, progress=progress)  # type: ignore[call-arg]
-    return model.fit(y)
+    return resolve_device(None).type if accelerated(model.get("kind", "")) else "cpu"
 
 
 def fit_spec(
@@ -38,31 +32,32 @@ def fit_spec(
 ) -> tuple[Forecaster, dict[str, Any]]:
     """Fit a forecaster on y; returns it with what the fit chose (for the result's `fitted`)."""
     kind, params = spec["kind"], spec.get("params", {})
-    if kind != "auto":
-        model = _fit(kind, params, y, progress)
+    if kind != AUTO:
+        model = make_forecaster(kind, params).fit(y, progress=progress)
         return model, dict(model.params_)
-    candidates = {  # simplest first: the one-standard-error rule prefers the earlier
-        kind: (lambda kind=kind: make_forecaster(kind, params[kind]))
-        for kind in ("bayes_ar", "bayes_ar_bma", "ensemble")
-    }
-    choice, scores = select_by_crps(
-        y, candidates, horizon=horizon, val_fraction=params["val_fraction"], seed=seed
+    model, choice, scores = fit_auto(
+        y,
+        params,
+        horizon=horizon,
+        val_fraction=params["val_fraction"],
+        seed=seed,
+        progress=progress,
     )
-    progress(0.5)
-    model = _fit(choice, params[choice], y, lambda f: progress(0.5 + f / 2))
-    fitted = dict(model.params_)
-    fitted["auto"] = {"choice": choice, "validation_crps": scores}
-    return model, fitted
+    return model, {**model.params_, "auto": {"choice": choice, "validation_crps": scores}}
 
 
 def load_stored(factory: sessionmaker[Session], spec: dict[str, Any]) -> Forecaster:
-    with factory() as session:
-        return load_version(session, spec)
-
-
-def load_version(session: Session, spec: dict[str, Any]) -> Forecaster:
     """The stored version a resolved spec {"name", "version", "version_id"} pins."""
-    version = model_versions.get_by_id(session, spec["version_id"])
+    with factory() as session:
+        return load_version(session, spec["version_id"])
+
+
+def load_version(session: Session, version_id: str) -> Forecaster:
+    version = model_versions.get_by_id(session, version_id)
     if version is None or version.artifact is None:
-        raise ValueError(f"model {spec['name']!r} version {spec['version']} has no artifact")
-    return loads(version.artifact)  # safetensors only: stored bytes are never unpickled
+        raise ValueError(f"model version {version_id} has no artifact")
+    what = f"model {version.name!r} version {version.version}"
+    try:
+        return loads(version.artifact)  # safetensors only: stored bytes are never unpickled
+    except ValueError as exc:
+        raise ValueError(f"{what}: {exc}") from exc

@@ -13,13 +13,10 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.repositories import forecast_results
 from app.db.tables import ForecastResult, Job
-from app.queue import Outbox
+from app.queue import Outbox, Queue, queue_for
 from app.services import jobs as job_service
 from app.services import model_versions
 from app.services.errors import InputError
-
-FORECAST_TASK = "forecast.run"
-BACKTEST_TASK = "backtest.run"
 
 
 def check_limits(
@@ -60,14 +57,14 @@ def check_limits(
 
 def _model_and_queue(
     session: Session, tenant_id: str, model: dict[str, Any], series: list[dict[str, Any]]
-) -> tuple[dict[str, Any], str]:
+) -> tuple[dict[str, Any], Queue]:
     """Resolve a stored-model reference now, so the job records exactly which version ran."""
     if "name" not in model:
-        return model, model_versions.queue_for(model)
+        return model, queue_for(model["kind"])
     version = model_versions.resolve(session, tenant_id, model)
     context = int(version.metrics.get("min_context", 1))
     model_versions.check_series_length(series, lambda _d: context)
-    return model_versions.stored_spec(version), model_versions.queue_for({"kind": version.kind})
+    return model_versions.stored_spec(version), queue_for(version.kind)
 
 
 def submit(
@@ -88,7 +85,6 @@ def submit(
         outbox,
         tenant_id=tenant_id,
         kind=kind,
-        task=FORECAST_TASK if kind == "forecast" else BACKTEST_TASK,
         queue=queue,
         request=request,
         model=model,

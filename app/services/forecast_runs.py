@@ -10,14 +10,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.services.fitting import device_for, fit_spec, load_stored
 from app.services.job_runner import JobInput, Progress, Rows, Store, run_job, store_rows
-from models.forecasting import Forecast, Forecaster, make_forecaster
 from models.forecasting.backtest import rolling_origin
+from models.forecasting.base import Forecast, Forecaster
 from models.forecasting.conformal import calibration_backtest, conformal_adjust
-
-
-def series_seed(seed: int, index: int) -> int:
-    """Independent, reproducible streams per series from the job's seed."""
-    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+from models.forecasting.registry import make_forecaster
+from models.seeding import derived_seed
 
 
 def _steps(a: np.ndarray, univariate: bool) -> list[Any]:
@@ -83,9 +80,7 @@ def to_payload(
 
 
 def _fitter(spec: dict[str, Any]) -> Any:
-    """A zero-argument factory of unfitted models, for backtests (auto resolves per fold)."""
-    if spec["kind"] == "auto":
-        raise ValueError("backtests need a concrete kind, not auto")
+    """A zero-argument factory of unfitted models of a kind, for backtests."""
     return lambda: make_forecaster(spec["kind"], spec.get("params", {}))
 
 
@@ -159,7 +154,7 @@ def _per_series(job: JobInput, progress: Progress, one: Any) -> Rows:
         def within(f: float, i: int = i) -> None:
             progress((i + f) / len(series))
 
-        rows.append((s["id"], one(s, series_seed(job.seed, i), within)))
+        rows.append((s["id"], one(s, derived_seed(job.seed, i), within)))  # independent per series
         progress((i + 1) / len(series))
     return rows
 

@@ -10,8 +10,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.db.repositories import jobs, tenants
-from app.db.tables import Job
-from app.queue import Outbox
+from app.db.tables import TERMINAL, Job
+from app.queue import TASK_OF_JOB, Outbox, Queue
 from app.services.errors import Conflict, LimitExceeded, NotFound
 from app.services.paging import decode_cursor, encode_cursor
 from app.version import code_version
@@ -32,8 +32,7 @@ def submit(
     *,
     tenant_id: str,
     kind: str,
-    task: str,
-    queue: str,
+    queue: Queue,
     request: dict[str, Any],
     model: dict[str, Any],
     seed: int,
@@ -77,7 +76,7 @@ def submit(
         if existing is None:
             raise
         return _same_request(existing, fingerprint), False
-    outbox.add(task, job.id, queue=queue)
+    outbox.add(TASK_OF_JOB[kind], job.id, queue=queue)
     return job, True
 
 
@@ -116,7 +115,7 @@ def get(session: Session, tenant_id: str, job_id: str, kind: str | None = None) 
 
 def cancel(session: Session, tenant_id: str, job_id: str) -> Job:
     job = get(session, tenant_id, job_id)
-    if job.status in jobs.TERMINAL and job.status != "cancelled":
+    if job.status in TERMINAL and job.status != "cancelled":
         raise Conflict(f"job {job_id} already {job.status}")
     jobs.cancel(session, job_id)
     session.refresh(job)

@@ -14,23 +14,9 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.repositories import model_versions as repo
 from app.db.tables import Job, ModelVersion
-from app.queue import Outbox
+from app.queue import Outbox, queue_for
 from app.services import jobs as job_service
 from app.services.errors import InputError, NotFound
-
-TRAIN_TASK = "model.train"
-# Neural ensembles go to the gpu queue (they run on the CPU where no GPU is present).
-QUEUE_OF_KIND = {
-    "bayes_ar": "cpu",
-    "bayes_ar_bma": "cpu",
-    "ensemble": "gpu",
-    "auto": "gpu",
-    "observer": "gpu",
-}
-
-
-def queue_for(model: dict[str, Any]) -> str:
-    return QUEUE_OF_KIND[model["kind"]]
 
 
 def check_series_length(
@@ -67,8 +53,7 @@ def submit_training(
         outbox,
         tenant_id=tenant_id,
         kind="train",
-        task=TRAIN_TASK,
-        queue=queue_for(request["model"]),
+        queue=queue_for(request["model"]["kind"]),
         request=request,
         model={**request["model"], "name": request["name"]},
         seed=request["seed"],

@@ -17,15 +17,9 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.repositories import jobs
 from app.db.repositories import streams as stream_repo
-from app.queue import Outbox
+from app.queue import TASK_OF_JOB, Outbox, Queue, Task
 from app.services import streams as stream_service
 
-TASK_OF_KIND = {
-    "forecast": "forecast.run",
-    "backtest": "backtest.run",
-    "train": "model.train",
-    "stream_forecast": "assimilation.forecast",
-}
 BATCH = 200
 
 
@@ -42,7 +36,7 @@ def reap(session: Session, outbox: Outbox, settings: Settings, now: datetime) ->
     queued_cutoff = now - timedelta(seconds=settings.resend_queued_after_s)
     for job in jobs.silent_since(session, "queued", queued_cutoff, BATCH):
         jobs.mark_sent(session, job.id, "queued")
-        outbox.add(TASK_OF_KIND[job.kind], job.id, queue=job.queue)
+        outbox.add(TASK_OF_JOB[job.kind], job.id, queue=Queue(job.queue))
         report.resent.append(job.id)
     running_cutoff = now - timedelta(seconds=settings.requeue_running_after_s)
     for job in jobs.silent_since(session, "running", running_cutoff, BATCH):
@@ -52,9 +46,9 @@ def reap(session: Session, outbox: Outbox, settings: Settings, now: datetime) ->
             report.abandoned.append(job.id)
             continue
         jobs.mark_sent(session, job.id, "running")
-        outbox.add(TASK_OF_KIND[job.kind], job.id, queue=job.queue)
+        outbox.add(TASK_OF_JOB[job.kind], job.id, queue=Queue(job.queue))
         report.requeued.append(job.id)
     for stream_id in stream_repo.with_stale_pending(session, queued_cutoff, BATCH):
-        outbox.add(stream_service.CYCLE_TASK, stream_id, queue=stream_service.QUEUE)
+        outbox.add(Task.CYCLE, stream_id, queue=stream_service.QUEUE)
         report.streams.append(stream_id)
     return report

@@ -14,16 +14,14 @@ from app.config import Settings
 from app.db.base import utcnow
 from app.db.repositories import streams as repo
 from app.db.tables import Analysis, Job, Observation, Stream, StreamGap
-from app.queue import Outbox
+from app.queue import Outbox, Queue, Task
 from app.services import jobs as job_service
 from app.services import model_versions, surrogates
 from app.services.errors import Conflict, InputError, NotFound
 from app.services.paging import decode_cursor, encode_cursor
 from app.version import code_version
 
-CYCLE_TASK = "assimilation.cycle"
-FORECAST_TASK = "assimilation.forecast"
-QUEUE = "cpu"
+QUEUE = Queue.CPU  # a stream's cycles and forecasts
 
 
 def create(
@@ -64,7 +62,7 @@ def create(
         ),
     )
     # The worker draws the initial ensemble, so the API never needs numerics.
-    outbox.add(CYCLE_TASK, stream.id, queue=QUEUE)
+    outbox.add(Task.CYCLE, stream.id, queue=QUEUE)
     return stream
 
 
@@ -146,7 +144,7 @@ def ingest(
     accepted = repo.insert_observations(
         session, stream.id, [{"seq": o["seq"], "t": o["t"], "values": o["values"]} for o in unique]
     )
-    outbox.add(CYCLE_TASK, stream.id, queue=QUEUE)
+    outbox.add(Task.CYCLE, stream.id, queue=QUEUE)
     return Ingested(
         accepted=accepted,
         duplicates=len(observations) - accepted,
@@ -232,7 +230,6 @@ def submit_forecast(
         outbox,
         tenant_id=tenant_id,
         kind="stream_forecast",
-        task=FORECAST_TASK,
         queue=QUEUE,
         request={**request, "stream_id": stream.id},
         model={"kind": "stream", "stream_id": stream.id, "filter": stream.config["filter"]},

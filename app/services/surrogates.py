@@ -1,7 +1,7 @@
 """Streams whose dynamics is a stored forecaster (a learned surrogate), as the API sees them.
 
 Imports no numerics: the window (p lags of a d-dimensional series) is read from what
-training recorded about the version. The worker side is app.services.surrogate_runs.
+training recorded about the version. The worker side is app.services.assimilation_runs.
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from app.db.tables import ModelVersion
 from app.services import model_versions
 from app.services.errors import InputError
+from models.forecasting.registry import KINDS
 
-# The kinds with a one-step predictive a stream can step (bayes_ar_bma's differenced and
-# log-scale candidates have none).
-FORECASTER_KINDS = ("bayes_ar", "ensemble")
+# The kinds with a one-step predictive a stream can step.
+SURROGATE_KINDS = tuple(k.name for k in KINDS if k.surrogate)
 # Observation times must sit on the stream's grid t0 + k (one unit per series step) to
 # within this; the worker treats a leftover sliver of a step as none (surrogate._DT_TOL).
 GRID_TOL = 1e-7
@@ -28,8 +28,8 @@ def _resolve(session: Session, tenant_id: str, ref: dict[str, Any]) -> ModelVers
         tenant_id,
         ref,
         "dynamics.model",
-        FORECASTER_KINDS,
-        "a bayes_ar or ensemble forecaster",
+        SURROGATE_KINDS,
+        f"a forecaster a stream can step ({', '.join(SURROGATE_KINDS)})",
     )
     what = f"model {version.name!r} version {version.version}"
     if version.params.get("trend") or version.params.get("fourier_order"):

@@ -15,7 +15,8 @@ from app.services import observers
 from app.services.fitting import device_for, fit_spec
 from app.services.job_runner import JobInput, Progress, Store, run_job
 from app.version import code_version
-from models.forecasting import dumps
+from models.forecasting.registry import AUTO
+from models.forecasting.serialize import dumps
 
 VALIDATION_HORIZON = 10  # what "auto" scores candidates on when training a version
 
@@ -25,13 +26,6 @@ def fingerprint(values: np.ndarray) -> str:
     digest = hashlib.sha256(str(values.shape).encode())
     digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return digest.hexdigest()
-
-
-def min_context(kind: str, params: dict[str, Any], fitted: dict[str, Any]) -> int:
-    """The shortest series a forecast with this version can be conditioned on."""
-    if kind == "ensemble":
-        return int(params.get("lags", 32))
-    return int(fitted.get("order", params.get("lags") or 1))
 
 
 class Trained(NamedTuple):
@@ -52,14 +46,15 @@ def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
     model, fitted = fit_spec(spec, y, VALIDATION_HORIZON, job.seed, progress)
     seconds = time.monotonic() - started
     kind, params = spec["kind"], spec.get("params", {})
-    if kind == "auto":  # the version is the chosen concrete model
+    if kind == AUTO:  # the version is the chosen concrete model
         kind = fitted["auto"]["choice"]
         params = params[kind]
     metrics = {
         "fitted": fitted,
         "train_seconds": round(seconds, 3),
         "n_obs": int(y.shape[0]),
-        "min_context": min_context(kind, params, fitted),
+        # The shortest series a forecast with this version can be conditioned on.
+        "min_context": model.window_shape_[0],
         "device": device_for(spec),
     }
     return Trained(kind, params, dumps(model), fingerprint(y), metrics)

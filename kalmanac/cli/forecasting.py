@@ -1,4 +1,5 @@
-"""`kalmanac forecast` and `kalmanac backtest`: a series from a CSV or Parquet file."""
+"""`kalmanac forecast` and `kalmanac backtest`: a series from a CSV or Parquet file;
+`kalmanac kinds`: what `--model` may name."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def model_arg(args: argparse.Namespace) -> str | dict[str, Any] | None:
         raise InputError(f"--params: not JSON ({exc})") from exc
     if "@" in (args.model or ""):
         raise InputError("--params applies to a model kind, not a stored version")
-    return {"kind": args.model or "bayes_ar", "params": params}
+    # Without --model the server applies the params to its default kind.
+    return {"params": params} if args.model is None else {"kind": args.model, "params": params}
 
 
 def add_series_args(p: argparse.ArgumentParser) -> None:
@@ -32,7 +34,8 @@ def add_series_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--levels", type=float, nargs="+", default=[80, 95], help="interval levels, %%")
     p.add_argument(
         "--model",
-        help="bayes_ar (default), bayes_ar_bma, ensemble, auto, NAME@VERSION or NAME@ALIAS",
+        help="a kind (`kalmanac kinds` lists them; default: the server's default kind), "
+        "NAME@VERSION or NAME@ALIAS",
     )
     p.add_argument("--params", help="model params as JSON, e.g. '{\"max_lag\": 24}'")
     p.add_argument("--time-column", help="column of times (default: time/date/ds/... if any)")
@@ -54,6 +57,22 @@ def add_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
     add_series_args(p)
     p.add_argument("--folds", type=int, default=5)
     p.set_defaults(handler=backtest)
+
+    p = sub.add_parser("kinds", parents=[parent], help="the model kinds the server fits")
+    p.add_argument("--params", action="store_true", help="also each kind's parameters")
+    p.set_defaults(handler=kinds)
+
+
+def kinds(client: Client, args: argparse.Namespace) -> int:
+    for k in client.kinds():
+        mark = " (default)" if k["default"] else ""
+        print(f"{k['name']}{mark}: {k['summary']}")
+        if args.params:
+            for name, field in k["params"].get("properties", {}).items():
+                default = field.get("default")
+                note = field.get("description", "")
+                print(f"    {name} = {json.dumps(default)}" + (f"  {note}" if note else ""))
+    return 0
 
 
 def forecast(client: Client, args: argparse.Namespace) -> int:

@@ -1,24 +1,6 @@
-"""Probabilistic forecasters sharing one interface (`Forecaster`) and one result type."""
+"""Probabilistic forecasters sharing one interface (`base.Forecaster`) and one result type
+(`base.Forecast`); `registry` describes every kind.
 
-from models.forecasting.auto import select_by_crps
-from models.forecasting.base import Forecast, Forecaster, NotFittedError, summarize_samples
-from models.forecasting.bayes_ar import BayesianAR
-from models.forecasting.bayes_ar_bma import BayesianARAveraged
-from models.forecasting.ensemble import AnchoredEnsembleAR
-from models.forecasting.registry import KINDS, make_forecaster
-from models.forecasting.serialize import dumps, loads
-
-__all__ = [
-    "KINDS",
-    "AnchoredEnsembleAR",
-    "BayesianAR",
-    "BayesianARAveraged",
-    "Forecast",
-    "Forecaster",
-    "NotFittedError",
-    "dumps",
-    "loads",
-    "make_forecaster",
-    "select_by_crps",
-    "summarize_samples",
-]
+Nothing is imported here: the API process imports `models.forecasting.registry` to list and
+validate kinds, and must not load torch by doing so. Import from the submodules.
+"""

@@ -19,12 +19,15 @@ clearly better.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from functools import partial
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from models.forecasting.base import FloatArray, Forecaster, as_series
+from models.forecasting.base import FloatArray, Forecaster, Progress, as_series
+from models.forecasting.registry import KINDS, make_forecaster
 from models.metrics import crps_from_samples
 
 MAX_ORIGINS = 10
@@ -103,3 +106,29 @@ def one_se_choice(per_origin: dict[str, FloatArray]) -> str:
         if means[name] <= means[best] + se:
             return name
     return best
+
+
+def fit_auto(
+    y: ArrayLike,
+    params: Mapping[str, Mapping[str, Any]],
+    *,
+    horizon: int,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> tuple[Forecaster, str, dict[str, float]]:
+    """`auto`: the registry's candidate kinds (`KindInfo.auto`, simplest first) scored by
+    `select_by_crps`, the winner refitted on all of y. params: kind -> its hyperparameters.
+    Returns (fitted winner, its kind, every candidate's score)."""
+    report = progress or (lambda _f: None)
+    candidates = {
+        k.name: partial(make_forecaster, k.name, dict(params.get(k.name, {})))
+        for k in KINDS
+        if k.auto
+    }
+    choice, scores = select_by_crps(
+        y, candidates, horizon=horizon, val_fraction=val_fraction, seed=seed
+    )
+    report(0.5)
+    model = candidates[choice]().fit(np.asarray(y), progress=lambda f: report(0.5 + f / 2))
+    return model, choice, scores

@@ -9,7 +9,7 @@ uncertainty).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Protocol, Self, runtime_checkable
 
@@ -18,6 +18,9 @@ import torch
 from numpy.typing import ArrayLike, NDArray
 
 FloatArray = NDArray[np.float64]
+# Called with the fraction done (0..1) as a fit goes; an exception it raises (a cancelled
+# job) stops the fit and propagates.
+Progress = Callable[[float], object]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -43,8 +46,9 @@ class Forecaster(Protocol):
     """`fit(y) -> self`, then `predict(h) -> Forecast`; `params_` is a JSON-able summary;
     `to_state` / `from_state` round-trip a fitted model through JSON + named tensors."""
 
-    def fit(self, y: NDArray[Any]) -> Self:
-        """Fit to y: (T,) or (T, d)."""
+    def fit(self, y: NDArray[Any], *, progress: Progress | None = None) -> Self:
+        """Fit to y: (T,) or (T, d). A long fit reports through `progress` as it goes (the
+        registry's `reports_progress`); a quick one may call it once at the end, or never."""
         ...
 
     def predict(

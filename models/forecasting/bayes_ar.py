@@ -23,6 +23,7 @@ from models.forecasting.base import (
     Forecast,
     NotFittedError,
     OneStepSampler,
+    Progress,
     as_series,
     check_context,
     check_predict_args,
@@ -104,8 +105,9 @@ class BayesianAR:
         n_det = 1 + int(trend) + 2 * fourier_order
         return max(3 * p + 1, p + n_det + p * dim + 3)
 
-    def fit(self, y: ArrayLike) -> Self:
-        """Fit to y: (T,) or (T, d); selects the lag order by log evidence unless `lags`."""
+    def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
+        """Fit to y: (T,) or (T, d); selects the lag order by log evidence unless `lags`.
+        Exact and quick: `progress` is not called."""
         Yraw = as_series(y)
         T, d = Yraw.shape
         n_det = self.n_det

@@ -25,6 +25,7 @@ from models.forecasting.base import (
     FloatArray,
     Forecast,
     NotFittedError,
+    Progress,
     as_series,
     check_context,
     check_predict_args,
@@ -33,6 +34,7 @@ from models.forecasting.base import (
 )
 from models.forecasting.bayes_ar import BayesianAR
 from models.forecasting.var_design import feasible
+from models.seeding import derived_seed
 
 MIN_WEIGHT = 1e-4  # candidates below this posterior weight are dropped (and not stored)
 _LOG_CAP = 700.0  # exp() of a runaway log-scale path stays finite
@@ -97,8 +99,9 @@ class BayesianARAveraged:
         """Shortest series fit() accepts (that of its largest level candidate)."""
         return BayesianAR.min_length(None, trend, fourier_order, dim)
 
-    def fit(self, y: ArrayLike) -> Self:
-        """Fit every candidate on y: (T,) or (T, d) and weight them by evidence."""
+    def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
+        """Fit every candidate on y: (T,) or (T, d) and weight them by evidence. Exact and
+        quick: `progress` is not called."""
         Y = as_series(y)
         T, d = Y.shape
         n_det = 1 + int(self.trend) + 2 * self.fourier_order
@@ -185,8 +188,7 @@ class BayesianARAveraged:
             if C is not None:  # the context on the candidate's scale, differenced like y was
                 X = np.log(C) if c.log else C
                 last, ctx = X[-1], np.diff(X, axis=0) if c.difference else X
-            draw_seed = int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
-            Yp, Ym = c.model.sample_paths(horizon, int(k), draw_seed, ctx)
+            Yp, Ym = c.model.sample_paths(horizon, int(k), derived_seed(seed, i), ctx)
             if c.difference:
                 Yp, Ym = last + np.cumsum(Yp, axis=1), last + np.cumsum(Ym, axis=1)
             if c.log:

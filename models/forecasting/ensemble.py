@@ -33,6 +33,7 @@ from models.forecasting.base import (
     Forecast,
     NotFittedError,
     OneStepSampler,
+    Progress,
     as_series,
     check_context,
     check_predict_args,
@@ -50,7 +51,7 @@ from models.forecasting.batched_mlp import (
     sample_prior,
     sample_step,
 )
-from models.forecasting.ensemble_train import Progress, TrainConfig, train_anchored
+from models.forecasting.ensemble_train import TrainConfig, train_anchored
 from models.forecasting.torch_runtime import cpu_threads, resolve_device, step_macs
 
 # Fewer windows than this cannot support both a training and a validation split.

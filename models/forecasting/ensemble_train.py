@@ -9,15 +9,13 @@ member on the time-ordered validation windows, keeping each member's best weight
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from models.forecasting.base import Progress
 from models.forecasting.batched_mlp import anchor_penalty, forward, gaussian_nll
-
-Progress = Callable[[float], object]
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,107 @@
-"""Forecaster kinds by name, as the service and stored model versions spell them."""
+"""Forecaster kinds, each described once. Every other layer asks this registry: the API's
+parameter schemas and error paths, job queues, `auto`'s candidates, training, stream
+surrogates, and (through `GET /v1/kinds`) the client, the CLI and the dashboard.
+
+Importing this module loads no numerics, so the API process can list and validate kinds
+without torch; a kind's class is imported when `KindInfo.cls` is first asked for (workers).
+Adding a kind: its module, one `KindInfo` line below, its parameter schema
+(`app.api.schemas.model_specs`) and its tests (the contract test runs over every kind).
+"""
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any
+import importlib
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from models.forecasting.base import Forecaster
-from models.forecasting.bayes_ar import BayesianAR
-from models.forecasting.bayes_ar_bma import BayesianARAveraged
-from models.forecasting.ensemble import AnchoredEnsembleAR
+if TYPE_CHECKING:
+    from models.forecasting.base import Forecaster
 
-ForecasterClass = type[BayesianAR] | type[BayesianARAveraged] | type[AnchoredEnsembleAR]
-KINDS: dict[str, ForecasterClass] = {
-    "bayes_ar": BayesianAR,
-    "bayes_ar_bma": BayesianARAveraged,
-    "ensemble": AnchoredEnsembleAR,
-}
+AUTO = "auto"  # not a kind of its own: picks among the kinds with `auto=True`
 
 
-def forecaster_class(kind: str) -> ForecasterClass:
-    """The class registered under `kind`; ValueError for an unknown kind."""
+@dataclass(frozen=True)
+class KindInfo:
+    """What a forecaster kind is.
+
+    accelerated: a neural model, trained on the GPU where there is one (its jobs go to the
+    gpu queue); reports_progress: its fit calls `progress` as it goes (long fits);
+    surrogate: it has a one-step sampler, so a stream can step it as its dynamics;
+    auto: `auto` considers it (candidates are tried simplest first, in registry order).
+    """
+
+    name: str
+    cls_path: str  # "module:Class"
+    summary: str
+    accelerated: bool = False
+    reports_progress: bool = False
+    surrogate: bool = False
+    auto: bool = True
+
+    @cached_property
+    def cls(self) -> type[Forecaster]:
+        module, _, attr = self.cls_path.partition(":")
+        cls: type[Forecaster] = getattr(importlib.import_module(module), attr)
+        return cls
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able summary (what `GET /v1/kinds` lists)."""
+        return {
+            "name": self.name,
+            "summary": self.summary,
+            "accelerated": self.accelerated,
+            "reports_progress": self.reports_progress,
+            "surrogate": self.surrogate,
+            "auto": self.auto,
+        }
+
+
+KINDS: tuple[KindInfo, ...] = (
+    KindInfo(
+        "bayes_ar",
+        "models.forecasting.bayes_ar:BayesianAR",
+        "Exact conjugate Bayesian (V)AR, lag order by evidence, optional trend and seasonality",
+        surrogate=True,
+    ),
+    KindInfo(
+        "bayes_ar_bma",
+        "models.forecasting.bayes_ar_bma:BayesianARAveraged",
+        "The conjugate AR averaged by evidence over y / log y, levels / trend / differences",
+    ),
+    KindInfo(
+        "ensemble",
+        "models.forecasting.ensemble:AnchoredEnsembleAR",
+        "Anchored deep ensemble of autoregressive MLPs (batched members, GPU where present)",
+        accelerated=True,
+        reports_progress=True,
+        surrogate=True,
+    ),
+)
+BY_NAME: dict[str, KindInfo] = {k.name: k for k in KINDS}
+DEFAULT_KIND = KINDS[0].name
+
+
+def kind_info(kind: str) -> KindInfo:
+    """The descriptor registered under `kind`; ValueError for an unknown kind."""
     try:
-        return KINDS[kind]
+        return BY_NAME[kind]
     except (KeyError, TypeError):
         raise ValueError(
-            f"unknown forecaster kind {kind!r}; expected one of {sorted(KINDS)}"
+            f"unknown forecaster kind {kind!r}; expected one of {', '.join(BY_NAME)}"
         ) from None
+
+
+def accelerated(kind: str) -> bool:
+    """Whether fitting `kind` (or `auto`, which may pick a neural kind) wants a GPU."""
+    if kind == AUTO:
+        return any(k.accelerated for k in KINDS if k.auto)
+    return kind in BY_NAME and BY_NAME[kind].accelerated
+
+
+def forecaster_class(kind: str) -> type[Forecaster]:
+    """The class registered under `kind`; ValueError for an unknown kind."""
+    return kind_info(kind).cls
 
 
 def make_forecaster(kind: str, params: dict[str, Any] | None = None) -> Forecaster:
@@ -35,7 +111,7 @@ def make_forecaster(kind: str, params: dict[str, Any] | None = None) -> Forecast
     """
     cls = forecaster_class(kind)
     params = dict(params or {})
-    allowed = {f.name for f in fields(cls) if f.init}
+    allowed = {f.name for f in fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"unknown {kind} parameters {unknown}; allowed: {sorted(allowed)}")

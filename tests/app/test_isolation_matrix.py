@@ -155,6 +155,14 @@ def _cancel_finished(w: World) -> None:
     not_found(w.as_b("POST", f"/v1/jobs/{w.jobs['forecast']}/cancel"))
 
 
+# --- kinds (public: the same for every tenant, and for no key) -------------------------------
+
+
+@case("kinds.list", "GET", "/v1/kinds")
+def _kinds(w: World) -> None:
+    assert accepted(w.as_a("GET", "/v1/kinds")) == accepted(w.as_b("GET", "/v1/kinds"))
+
+
 # --- forecasts and backtests ------------------------------------------------------------------
 
 

@@ -94,12 +94,12 @@ def test_versions_aliases_and_stored_forecast(client: TestClient, headers: dict[
     script = (
         "import json, sys; from app.db.session import get_sessionmaker; "
         "from app.db.repositories import model_versions as mv; "
-        "from app.services.forecast_runs import series_seed; "
-        "from models.forecasting import loads; "
+        "from models.seeding import derived_seed; "
+        "from models.forecasting.serialize import loads; "
         "a = json.loads(sys.argv[1]); "
         "s = get_sessionmaker(a['url'])(); v = mv.get_by_id(s, a['vid']); "
         "f = loads(v.artifact).predict(5, levels=[80, 95], num_samples=1000, "
-        "seed=series_seed(3, 0), context=a['y']); print(json.dumps(f.mean[:, 0].tolist()))"
+        "seed=derived_seed(3, 0), context=a['y']); print(json.dumps(f.mean[:, 0].tolist()))"
     )
     args = {
         "url": client.app.state.settings.database_url,

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import fields
 
-from app.api.schemas.model_specs import BayesARParams
-from models.forecasting import BayesianAR
+import pytest
+
+from app.api.schemas.model_specs import PARAMS, BayesARParams
+from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.registry import KINDS, kind_info
 
 
 def test_min_length_agrees_with_the_model() -> None:
@@ -20,7 +24,7 @@ def test_min_length_agrees_with_the_model() -> None:
 
 def test_bma_min_length_agrees_with_the_model() -> None:
     from app.api.schemas.model_specs import BayesARBMAParams
-    from models.forecasting import BayesianARAveraged
+    from models.forecasting.bayes_ar_bma import BayesianARAveraged
 
     for trend, fourier, dim in itertools.product([False, True], [0, 2], [1, 3]):
         params = BayesARBMAParams(
@@ -31,25 +35,19 @@ def test_bma_min_length_agrees_with_the_model() -> None:
 
 def test_ensemble_min_length_agrees_with_the_model() -> None:
     from app.api.schemas.model_specs import EnsembleParams
-    from models.forecasting import AnchoredEnsembleAR
+    from models.forecasting.ensemble import AnchoredEnsembleAR
 
     for lags in (1, 8, 32, 200):
         assert EnsembleParams(lags=lags).min_length(1) == AnchoredEnsembleAR.min_length(lags)
 
 
-def test_api_params_are_model_params() -> None:
-    """Every hyperparameter the API accepts is one the model takes (and with the same default)."""
-    from dataclasses import fields
-
-    from app.api.schemas.model_specs import BayesARBMAParams, EnsembleParams
-    from models.forecasting import AnchoredEnsembleAR, BayesianARAveraged
-
-    for schema, cls in (
-        (BayesARParams, BayesianAR),
-        (BayesARBMAParams, BayesianARAveraged),
-        (EnsembleParams, AnchoredEnsembleAR),
-    ):
-        defaults = {f.name: f.default for f in fields(cls) if f.init}
-        for name, field in schema.model_fields.items():
-            assert name in defaults, (cls.__name__, name)
-            assert field.default == defaults[name], (cls.__name__, name)
+@pytest.mark.parametrize("kind", [k.name for k in KINDS])
+def test_api_params_are_model_params(kind: str) -> None:
+    """Every registered kind has a parameter schema, and every hyperparameter it accepts is
+    one the model takes (with the same default)."""
+    assert kind in PARAMS, f"kind {kind!r} has no parameter schema (@params_for)"
+    cls = kind_info(kind).cls
+    defaults = {f.name: f.default for f in fields(cls) if f.init}  # type: ignore[arg-type]
+    for name, field in PARAMS[kind].model_fields.items():
+        assert name in defaults, (cls.__name__, name)
+        assert field.default == defaults[name], (cls.__name__, name)

@@ -97,7 +97,7 @@ CASES = [
         "model.params.lag",
         "Extra inputs",
     ),
-    ("unknown model kind", body(model={"kind": "prophet"}), "model", "bayes_ar"),
+    ("unknown model kind", body(model={"kind": "prophet"}), "model.kind", "bayes_ar"),
     (
         "timestamps decreasing",
         body(

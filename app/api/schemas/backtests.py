@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from pydantic import BaseModel, Field, StrictInt
@@ -9,12 +10,16 @@ from pydantic import BaseModel, Field, StrictInt
 from app.api.schemas.common import FiniteFloat, StrictModel
 from app.api.schemas.forecasts import Level, SeriesIn
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
-from app.api.schemas.model_specs import BayesARSpec, TrainableSpec
+from app.api.schemas.model_specs import ConcreteSpec, DefaultSpec
+from app.db.tables import ForecastResult
+from models.forecasting.registry import DEFAULT_KIND
 
 
 class BacktestCreate(StrictModel):
     series: list[SeriesIn] = Field(min_length=1)
-    model: TrainableSpec = Field(default_factory=BayesARSpec)
+    model: ConcreteSpec = Field(
+        default_factory=DefaultSpec, description="A kind (not auto): refitted at every origin"
+    )
     horizon: StrictInt = Field(ge=1)
     folds: StrictInt = Field(5, ge=1, le=100, description="Rolling origins, `horizon` apart")
     levels: list[Level] = Field(default_factory=lambda: [80, 95], max_length=20)
@@ -30,7 +35,7 @@ class BacktestCreate(StrictModel):
             "examples": [
                 {
                     "series": [{"id": "s1", "values": [float((i * 7) % 13) for i in range(200)]}],
-                    "model": {"kind": "bayes_ar"},
+                    "model": {"kind": DEFAULT_KIND},
                     "horizon": 10,
                     "folds": 5,
                     "levels": [80, 95],
@@ -54,6 +59,11 @@ class BacktestResultOut(BaseModel):
 
 class BacktestRead(JobRead):
     result: BacktestResultOut | None = None
+
+    def set_result(self, results: Sequence[ForecastResult]) -> None:
+        self.result = BacktestResultOut.model_validate(
+            {"series": [{"id": r.series_id, "metrics": r.payload} for r in results]}
+        )
 
 
 BACKTEST_EXAMPLE: dict[str, Any] = {

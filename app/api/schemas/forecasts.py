@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -17,7 +18,9 @@ from pydantic import (
 
 from app.api.schemas.common import FiniteFloat, StoredText, StrictModel
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
-from app.api.schemas.model_specs import BayesARSpec, ModelSpec
+from app.api.schemas.model_specs import DefaultSpec, ModelSpec
+from app.db.tables import ForecastResult
+from models.forecasting.registry import DEFAULT_KIND
 
 Row = list[FiniteFloat]
 
@@ -96,10 +99,10 @@ class ForecastCreate(StrictModel):
     return_samples: StrictBool = False
     seed: StrictInt = Field(0, ge=0, lt=2**31)
     model: ModelSpec = Field(
-        default_factory=BayesARSpec,
-        description='{"kind": "bayes_ar"|"bayes_ar_bma"|"ensemble"|"auto", "params": {...}} trains '
-        'on the posted series; {"name", "version"|"alias"} uses a stored model version with '
-        "the series as context",
+        default_factory=DefaultSpec,
+        description='{"kind", "params"} trains a kind (GET /v1/kinds lists them) on the posted '
+        'series; {"name", "version"|"alias"} uses a stored model version with the series as '
+        "context",
     )
     calibration: Literal["none", "conformal"] = Field(
         "none",
@@ -129,7 +132,7 @@ class ForecastCreate(StrictModel):
                     "levels": [80, 95],
                     "quantiles": [0.1, 0.5, 0.9],
                     "seed": 0,
-                    "model": {"kind": "bayes_ar", "params": {"max_lag": 2}},
+                    "model": {"kind": DEFAULT_KIND, "params": {"max_lag": 2}},
                 }
             ]
         }
@@ -194,6 +197,11 @@ class ForecastResultOut(BaseModel):
 
 class ForecastRead(JobRead):
     result: ForecastResultOut | None = None
+
+    def set_result(self, results: Sequence[ForecastResult]) -> None:
+        self.result = ForecastResultOut.model_validate(
+            {"series": [{"id": r.series_id, **r.payload} for r in results]}
+        )
 
 
 class ForecastInput(BaseModel):

@@ -1,13 +1,18 @@
-"""Job resource schemas."""
+"""Job resource schemas.
+
+Every response schema maps its rows one way: `XRead.of(row, ...)`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+from app.db.tables import ForecastResult, Job, JobStatus
+from models.forecasting.registry import DEFAULT_KIND
 
 
 class JobRead(BaseModel):
@@ -29,6 +34,17 @@ class JobRead(BaseModel):
     worker: str | None
     code_version: str
 
+    @classmethod
+    def of(cls, job: Job, results: Sequence[ForecastResult] = ()) -> Self:
+        """The job, with the result its rows make once it has succeeded."""
+        read = cls.model_validate(job, from_attributes=True)
+        if job.status == JobStatus.SUCCEEDED:
+            read.set_result(results)
+        return read
+
+    def set_result(self, results: Sequence[ForecastResult]) -> None:
+        """A job kind with a result (a forecast, a backtest) shapes it from its rows."""
+
 
 class JobList(BaseModel):
     items: list[JobRead]
@@ -44,7 +60,7 @@ JOB_EXAMPLE: dict[str, Any] = {
     "started_at": "2026-11-27T12:00:00.050Z",
     "finished_at": "2026-11-27T12:00:00.120Z",
     "error": None,
-    "model": {"kind": "bayes_ar", "params": {"max_lag": 12}},
+    "model": {"kind": DEFAULT_KIND, "params": {}},
     "queue": "cpu",
     "seed": 0,
     "attempts": 1,

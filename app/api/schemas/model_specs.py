@@ -1,25 +1,68 @@
-"""Model specifications: a kind with its hyperparameters, or a stored model version."""
+"""Model specifications: a kind with its hyperparameters, or a stored model version.
+
+Each forecaster kind of `models.forecasting.registry` has one parameter schema here,
+registered with `@params_for(kind)`; the specs, the tagged unions the routes accept, the
+error messages and `auto`'s parameters are all derived from those, so a new kind is one
+schema class here (a test checks that every registered kind has one).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Self
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, TypeVar, Union
 
-from pydantic import Discriminator, Field, StrictBool, StrictInt, Tag, model_validator
-
-__all__ = ["StoredModelRef"]  # defined in common (streams refer to stored models too)
+from pydantic import (
+    Discriminator,
+    Field,
+    StrictBool,
+    StrictInt,
+    Tag,
+    create_model,
+    model_validator,
+)
 
 from app.api.schemas.common import FiniteFloat, StoredModelRef, StrictModel
 from app.api.schemas.observers import ObserverSpec
+from models.forecasting.registry import AUTO, BY_NAME, DEFAULT_KIND, KINDS
+
+__all__ = ["StoredModelRef"]  # defined in common (streams refer to stored models too)
+
+STORED = "stored"  # the tag of a reference to a stored version
+
+
+class KindParams(StrictModel):
+    """A kind's hyperparameters, as the API accepts them (names and defaults are the model
+    class's own: a test checks it)."""
+
+    def min_length(self, dim: int = 1) -> int:
+        """Shortest series the model fits: a mirror of the model's own rule (a test checks
+        it), so the API answers 422 without importing numerics."""
+        raise NotImplementedError
+
+
+PARAMS: dict[str, type[KindParams]] = {}
+P = TypeVar("P", bound=type[KindParams])
+
+
+def params_for(kind: str) -> Callable[[P], P]:
+    """Register the parameter schema of a kind of the forecaster registry."""
+
+    def register(cls: P) -> P:
+        if kind not in BY_NAME:
+            raise ValueError(f"{kind!r} is not a kind of models.forecasting.registry")
+        PARAMS[kind] = cls
+        return cls
+
+    return register
 
 
 def _ar_min_length(p: int, trend: bool, fourier_order: int, dim: int) -> int:
-    """Mirror of models.forecasting.BayesianAR.min_length (a test checks they agree), so the
-    API can answer 422 without importing numerics."""
+    """Mirror of models.forecasting.BayesianAR.min_length."""
     n_det = 1 + int(trend) + 2 * fourier_order
     return max(3 * p + 1, p + n_det + p * dim + 3)
 
 
-class _ARParams(StrictModel):
+class _ARParams(KindParams):
     """Settings shared by the conjugate AR kinds."""
 
     max_lag: StrictInt = Field(12, ge=1, le=64, description="Largest lag order tried by evidence")
@@ -36,6 +79,7 @@ class _ARParams(StrictModel):
         return self
 
 
+@params_for("bayes_ar")
 class BayesARParams(_ARParams):
     lags: StrictInt | None = Field(
         None, ge=1, le=64, description="Fixed lag order (skips evidence-based selection)"
@@ -43,18 +87,11 @@ class BayesARParams(_ARParams):
     trend: StrictBool = Field(False, description="Add a linear time trend regressor")
 
     def min_length(self, dim: int = 1) -> int:
-        """Shortest series the model fits (order 1 when the order is selected)."""
+        """Order 1 when the order is selected."""
         return _ar_min_length(self.lags or 1, self.trend, self.fourier_order, dim)
 
 
-class BayesARSpec(StrictModel):
-    kind: Literal["bayes_ar"] = "bayes_ar"
-    params: BayesARParams = Field(default_factory=BayesARParams)
-
-    def min_length(self, dim: int = 1) -> int:
-        return self.params.min_length(dim)
-
-
+@params_for("bayes_ar_bma")
 class BayesARBMAParams(_ARParams):
     log: StrictBool = Field(True, description="Also model log y (used when every value > 0)")
     difference: StrictBool = Field(True, description="Also model first differences")
@@ -65,15 +102,8 @@ class BayesARBMAParams(_ARParams):
         return _ar_min_length(1, self.trend, self.fourier_order, dim)
 
 
-class BayesARBMASpec(StrictModel):
-    kind: Literal["bayes_ar_bma"]
-    params: BayesARBMAParams = Field(default_factory=BayesARBMAParams)
-
-    def min_length(self, dim: int = 1) -> int:
-        return self.params.min_length(dim)
-
-
-class EnsembleParams(StrictModel):
+@params_for("ensemble")
+class EnsembleParams(KindParams):
     lags: StrictInt = Field(32, ge=1, le=512, description="Input window (lags)")
     hidden: StrictInt = Field(64, ge=4, le=1024, description="Hidden units per layer")
     depth: StrictInt = Field(2, ge=1, le=8, description="Hidden layers")
@@ -87,82 +117,94 @@ class EnsembleParams(StrictModel):
     seed: StrictInt = Field(0, ge=0, lt=2**31)
 
     def min_length(self, dim: int = 1) -> int:
-        """Mirror of models.forecasting.AnchoredEnsembleAR.min_length (a test checks it)."""
-        return ensemble_min_length(self.lags)
+        """Mirror of AnchoredEnsembleAR.min_length: lags + 20 windows."""
+        return self.lags + 20
 
 
-def ensemble_min_length(lags: int) -> int:
-    return lags + 20
+class KindSpec(StrictModel):
+    """A kind to fit on the posted series, with its hyperparameters."""
 
-
-class EnsembleSpec(StrictModel):
-    kind: Literal["ensemble"]
-    params: EnsembleParams = Field(default_factory=EnsembleParams)
+    kind: str
+    params: KindParams
 
     def min_length(self, dim: int = 1) -> int:
         return self.params.min_length(dim)
 
 
-class AutoParams(StrictModel):
-    bayes_ar: BayesARParams = Field(default_factory=BayesARParams)
-    bayes_ar_bma: BayesARBMAParams = Field(default_factory=BayesARBMAParams)
-    ensemble: EnsembleParams = Field(default_factory=EnsembleParams)
-    val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9, description="Validation tail for CRPS")
+def _kind_spec(kind: str, params: type[KindParams]) -> type[KindSpec]:
+    name = params.__name__.removesuffix("Params") + "Spec"
+    tag: Any = Literal[kind]  # a Literal of a runtime string: built, not written
+    default = kind if kind == DEFAULT_KIND else ...  # the default kind may be left out
+    return create_model(
+        name,
+        __base__=KindSpec,
+        __doc__=BY_NAME[kind].summary,
+        kind=(tag, default),
+        params=(params, Field(default_factory=params)),
+    )
+
+
+SPECS: dict[str, type[KindSpec]] = {
+    info.name: _kind_spec(info.name, PARAMS[info.name]) for info in KINDS
+}
+DefaultSpec = SPECS[DEFAULT_KIND]
+AUTO_KINDS = tuple(info.name for info in KINDS if info.auto)
+
+AutoParams = create_model(  # type: ignore[call-overload]  # fields built from the registry
+    "AutoParams",
+    __base__=StrictModel,
+    __doc__="Each candidate's settings, and the validation tail they are scored on.",
+    **{k: (PARAMS[k], Field(default_factory=PARAMS[k])) for k in AUTO_KINDS},
+    val_fraction=(FiniteFloat, Field(0.2, gt=0, lt=0.9, description="Validation tail for CRPS")),
+)
 
 
 class AutoSpec(StrictModel):
+    """Picks among the candidates by time-ordered validation CRPS (the simplest within one
+    standard error of the best)."""
+
     kind: Literal["auto"]
-    params: AutoParams = Field(default_factory=AutoParams)
+    params: AutoParams = Field(default_factory=AutoParams)  # type: ignore[valid-type]  # built above
 
     def min_length(self, dim: int = 1) -> int:
         # Every candidate must fit the training part before the validation tail.
-        p = self.params
-        need = max(
-            p.bayes_ar.min_length(dim), p.bayes_ar_bma.min_length(dim), p.ensemble.min_length(dim)
-        )
+        need = max(getattr(self.params, k).min_length(dim) for k in AUTO_KINDS)
         return int(need / (1 - self.params.val_fraction)) + 1
 
 
 def _spec_tag(value: Any) -> str:
     if isinstance(value, dict):
-        return "stored" if "name" in value else str(value.get("kind", "bayes_ar"))
-    return "stored" if isinstance(value, StoredModelRef) else str(getattr(value, "kind", ""))
+        return STORED if "name" in value else str(value.get("kind", DEFAULT_KIND))
+    return STORED if isinstance(value, StoredModelRef) else str(getattr(value, "kind", ""))
 
 
-TrainableSpec = Annotated[
-    Annotated[BayesARSpec, Tag("bayes_ar")]
-    | Annotated[BayesARBMASpec, Tag("bayes_ar_bma")]
-    | Annotated[EnsembleSpec, Tag("ensemble")]
-    | Annotated[AutoSpec, Tag("auto")],
-    Discriminator(
-        _spec_tag,
-        custom_error_type="unknown_model_kind",
-        custom_error_message="kind must be one of bayes_ar, bayes_ar_bma, ensemble, auto",
-    ),
-]
-ModelSpec = Annotated[
-    Annotated[BayesARSpec, Tag("bayes_ar")]
-    | Annotated[BayesARBMASpec, Tag("bayes_ar_bma")]
-    | Annotated[EnsembleSpec, Tag("ensemble")]
-    | Annotated[AutoSpec, Tag("auto")]
-    | Annotated[StoredModelRef, Tag("stored")],
-    Discriminator(
-        _spec_tag,
-        custom_error_type="unknown_model_kind",
-        custom_error_message="kind must be one of bayes_ar, bayes_ar_bma, ensemble, auto; or "
-        "give a stored model's name with its version or alias",
-    ),
-]
-# What `POST /v1/models` trains: a forecaster, or a neural observer for streams.
-VersionSpec = Annotated[
-    Annotated[BayesARSpec, Tag("bayes_ar")]
-    | Annotated[BayesARBMASpec, Tag("bayes_ar_bma")]
-    | Annotated[EnsembleSpec, Tag("ensemble")]
-    | Annotated[AutoSpec, Tag("auto")]
-    | Annotated[ObserverSpec, Tag("observer")],
-    Discriminator(
-        _spec_tag,
-        custom_error_type="unknown_model_kind",
-        custom_error_message="kind must be one of bayes_ar, bayes_ar_bma, ensemble, auto, observer",
-    ),
-]
+def _union(extra: dict[str, Any], also: str = "") -> Any:
+    """The tagged union of every kind's spec and `extra` (tag -> schema)."""
+    members: dict[str, Any] = {**SPECS, **extra}
+    tags = [t for t in members if t != STORED]
+    return Annotated[
+        Union[tuple(Annotated[schema, Tag(tag)] for tag, schema in members.items())],  # noqa: UP007  # a runtime tuple of members
+        Discriminator(
+            _spec_tag,
+            custom_error_type="unknown_model_kind",
+            custom_error_message=f"kind must be one of {', '.join(tags)}{also}",
+        ),
+    ]
+
+
+# The tags a field of each union can take: error paths drop them (app.api.errors).
+MODEL_TAGS = frozenset([*SPECS, AUTO, STORED, "observer"])
+
+if TYPE_CHECKING:
+    ConcreteSpec = KindSpec
+    ModelSpec = KindSpec | AutoSpec | StoredModelRef
+    VersionSpec = KindSpec | AutoSpec | ObserverSpec
+else:
+    # What a backtest refits at every origin (a kind, not auto); what a forecast uses (a
+    # stored version too); what `POST /v1/models` trains (a forecaster, or an observer).
+    ConcreteSpec = _union({})
+    ModelSpec = _union(
+        {AUTO: AutoSpec, STORED: StoredModelRef},
+        "; or give a stored model's name with its version or alias",
+    )
+    VersionSpec = _union({AUTO: AutoSpec, "observer": ObserverSpec})

@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from app.api.schemas.common import StrictModel
 from app.api.schemas.forecasts import SeriesIn
-from app.api.schemas.model_specs import BayesARSpec, VersionSpec
+from app.api.schemas.model_specs import DefaultSpec, VersionSpec
 from app.api.schemas.observers import ObserverSpec
+from app.services.model_versions import ModelView, VersionView
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 
 
 class ModelTrain(StrictModel):
     name: str = Field(pattern=NAME_PATTERN, description="Model name; each training adds a version")
-    model: VersionSpec = Field(default_factory=BayesARSpec)
+    model: VersionSpec = Field(default_factory=DefaultSpec)
     series: list[SeriesIn] | None = Field(
         None,
         min_length=1,
@@ -73,12 +74,39 @@ class ModelVersionRead(BaseModel):
     aliases: list[str]
     created_at: datetime
 
+    @classmethod
+    def of(cls, v: VersionView) -> Self:
+        m = v.version
+        return cls(
+            name=m.name,
+            version=m.version,
+            kind=m.kind,
+            params=m.params,
+            data_fingerprint=m.data_fingerprint,
+            metrics=m.metrics,
+            code_version=m.code_version,
+            parent_version=v.parent_version,
+            job_id=m.job_id,
+            artifact_bytes=len(m.artifact or b""),
+            aliases=v.aliases,
+            created_at=m.created_at,
+        )
+
 
 class ModelRead(BaseModel):
     name: str
     latest_version: int
     aliases: dict[str, int]
     versions: list[ModelVersionRead] = Field(default_factory=list)
+
+    @classmethod
+    def of(cls, v: ModelView) -> Self:
+        return cls(
+            name=v.name,
+            latest_version=v.latest_version,
+            aliases=v.aliases,
+            versions=[ModelVersionRead.of(x) for x in v.versions],
+        )
 
 
 class ModelList(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     BaseModel,
@@ -18,6 +18,8 @@ from pydantic import (
 )
 
 from app.api.schemas.common import FiniteFloat, StoredModelRef, StoredText, StrictModel
+from app.db.tables import Analysis, Observation
+from app.services.streams import StreamView
 
 
 class Lorenz63Params(StrictModel):
@@ -76,6 +78,7 @@ class KSSpec(StrictModel):
     dt: Step = 0.25
 
 
+SYSTEM_SPECS = (Lorenz63Spec, Lorenz96Spec, KSSpec)
 DynamicsSpec = Annotated[Lorenz63Spec | Lorenz96Spec | KSSpec, Field(discriminator="system")]
 
 
@@ -100,6 +103,14 @@ def _dynamics_tag(value: Any) -> str:
     return "surrogate" if isinstance(value, ModelDynamicsSpec) else "system"
 
 
+# The tags a dynamics field can take: error paths drop them (app.api.errors).
+DYNAMICS_TAGS = frozenset(
+    [
+        "system",
+        "surrogate",
+        *(get_args(s.model_fields["system"].annotation)[0] for s in SYSTEM_SPECS),
+    ]
+)
 # A stream's dynamics: a simulated system, or a learned surrogate (a stored forecaster).
 StreamDynamicsSpec = Annotated[
     Annotated[DynamicsSpec, Tag("system")] | Annotated[ModelDynamicsSpec, Tag("surrogate")],
@@ -285,6 +296,28 @@ class StreamRead(BaseModel):
     closed_at: datetime | None
     gaps: list[dict[str, int]] = Field(default_factory=list, description="Skipped seq ranges")
 
+    @classmethod
+    def of(cls, v: StreamView) -> Self:
+        s = v.stream
+        return cls(
+            id=s.id,
+            name=s.name,
+            status=s.status,  # type: ignore[arg-type]  # a str column holding "open" | "closed"
+            t=s.t,
+            last_seq=s.last_seq,
+            n_assimilated=s.n_assimilated,
+            n_skipped=s.n_skipped,
+            pending=v.pending,
+            mean=s.mean,
+            spread=s.spread,
+            config=s.config,
+            seed=s.seed,
+            created_at=s.created_at,
+            updated_at=s.updated_at,
+            closed_at=s.closed_at,
+            gaps=[{"first_seq": g.first_seq, "last_seq": g.last_seq} for g in v.gaps],
+        )
+
 
 class StreamList(BaseModel):
     items: list[StreamRead]
@@ -299,6 +332,10 @@ class AnalysisRead(BaseModel):
     innovation_rms: float = Field(description="RMS of y - H x_f before the analysis")
     inflation: float | None = None
 
+    @classmethod
+    def of(cls, row: Analysis) -> Self:
+        return cls.model_validate(row, from_attributes=True)
+
 
 class AnalysisList(BaseModel):
     items: list[AnalysisRead]
@@ -311,6 +348,10 @@ class ObservationRead(BaseModel):
     values: list[float]
     status: str = Field(description="pending, assimilated or skipped")
     reason: str | None = Field(None, description="Why it was skipped")
+
+    @classmethod
+    def of(cls, row: Observation) -> Self:
+        return cls.model_validate(row, from_attributes=True)
 
 
 class ObservationList(BaseModel):

@@ -6,6 +6,7 @@ worker racing each other cannot move a job backwards or finish it twice.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,10 +15,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.db.base import utcnow
-from app.db.tables import Job
-
-ACTIVE = ("queued", "running")
-TERMINAL = ("succeeded", "failed", "cancelled")
+from app.db.tables import ACTIVE, Job
 
 
 @dataclass(frozen=True)
@@ -58,7 +56,7 @@ def count_active(session: Session, tenant_id: str) -> int:
     query = (
         select(func.count())
         .select_from(Job)
-        .where(Job.tenant_id == tenant_id, Job.status.in_(ACTIVE))
+        .where(Job.tenant_id == tenant_id, Job.status.in_(sorted(ACTIVE)))
     )
     return int(session.scalar(query) or 0)
 
@@ -89,10 +87,10 @@ def page_for_tenant(
     return list(session.scalars(query))
 
 
-def _transition(session: Session, job_id: str, allowed: tuple[str, ...], **values: Any) -> bool:
+def _transition(session: Session, job_id: str, allowed: Collection[str], **values: Any) -> bool:
     result = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(allowed))
+        .where(Job.id == job_id, Job.status.in_(sorted(allowed)))
         .values(**values)
         .execution_options(synchronize_session=False)
     )

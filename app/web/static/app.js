@@ -64,12 +64,14 @@ async function jobsPage() {
 }
 
 // --- submit a forecast or a backtest -------------------------------------------------------
-function seriesForm(onSubmit, button) {
+// kinds: the server's GET /v1/kinds items the form offers (the default one first selected).
+function seriesForm(kinds, onSubmit, button) {
   const demo = range(0, 80).map((i) => (10 + 3 * Math.sin(i / 4) + ((i * 7) % 5) / 5).toFixed(2));
   const form = h("form", { class: "submit" },
     h("label", {}, "values (comma or space separated)", h("textarea", { name: "values", rows: 4 }, demo.join(", "))),
     h("label", {}, "horizon ", h("input", { name: "horizon", type: "number", value: 12, min: 1 })),
-    h("label", {}, "model ", h("select", { name: "kind" }, h("option", {}, "bayes_ar"), h("option", {}, "bayes_ar_bma"), h("option", {}, "ensemble"), h("option", {}, "auto"))),
+    h("label", {}, "model ", h("select", { name: "kind" },
+      ...kinds.map((k) => h("option", { value: k.name, title: k.summary, ...(k.default ? { selected: "" } : {}) }, k.name)))),
     h("label", {}, "levels % ", h("input", { name: "levels", value: "50, 80, 95" })),
     h("button", { type: "submit" }, button), h("p", { class: "error" }));
   form.onsubmit = async (ev) => {
@@ -86,15 +88,17 @@ function seriesForm(onSubmit, button) {
   return form;
 }
 
-function newForecastPage() {
+async function newForecastPage() {
+  const kinds = (await Api.get("/v1/kinds")).items;
   show(h("h2", {}, "New forecast"),
-    seriesForm(async (body) => {
+    seriesForm(kinds, async (body) => {
       const job = await Api.post("/v1/forecasts", body);
       location.hash = `#/forecasts/${job.id}`;
     }, "Forecast"),
     h("h2", {}, "New backtest"),
-    seriesForm(async (body) => {
-      const job = await Api.post("/v1/backtests", { ...body, model: body.model.kind === "auto" ? { kind: "bayes_ar" } : body.model, folds: 4 });
+    // A backtest refits one kind at every origin: "auto" (a choice among kinds) is not offered.
+    seriesForm(kinds.filter((k) => !k.candidates), async (body) => {
+      const job = await Api.post("/v1/backtests", { ...body, folds: 4 });
       location.hash = `#/backtests/${job.id}`;
     }, "Backtest"));
 }

@@ -8,8 +8,9 @@ import torch
 
 from models.dynamics import Dynamics, integrate
 from models.dynamics.surrogate import SurrogateDynamics, window
-from models.forecasting import AnchoredEnsembleAR, BayesianAR
 from models.forecasting.batched_mlp import forward
+from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.ensemble import AnchoredEnsembleAR
 from models.forecasting.mniw import mniw_sample
 from models.forecasting.var_design import rollout
 

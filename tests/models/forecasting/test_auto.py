@@ -7,8 +7,10 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from models.forecasting import AnchoredEnsembleAR, BayesianAR, Forecaster, select_by_crps
-from models.forecasting.auto import one_se_choice
+from models.forecasting.auto import one_se_choice, select_by_crps
+from models.forecasting.base import Forecaster
+from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.ensemble import AnchoredEnsembleAR
 
 
 def henon_x(T: int, seed: int) -> np.ndarray:

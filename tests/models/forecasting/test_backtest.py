@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from models.forecasting import BayesianAR, Forecast, summarize_samples
 from models.forecasting.backtest import rolling_origin
+from models.forecasting.base import Forecast, summarize_samples
+from models.forecasting.bayes_ar import BayesianAR
 from models.metrics import (
     crps_from_samples,
     crps_gaussian,

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from models.forecasting import BayesianAR
+from models.forecasting.bayes_ar import BayesianAR
 from models.metrics import interval_coverage, rmse
 
 

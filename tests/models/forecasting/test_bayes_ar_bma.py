@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.forecasting import BayesianAR, BayesianARAveraged
+from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.bayes_ar_bma import BayesianARAveraged
 
 
 def _ar1(T: int, phi: float, rng: np.random.Generator) -> np.ndarray:

@@ -10,8 +10,9 @@ from typing import Any, Self
 import numpy as np
 import pytest
 
-from models.forecasting import BayesianAR, Forecast, summarize_samples
 from models.forecasting.backtest import rolling_origin
+from models.forecasting.base import Forecast, summarize_samples
+from models.forecasting.bayes_ar import BayesianAR
 from models.forecasting.conformal import (
     calibration_backtest,
     conformal_adjust,

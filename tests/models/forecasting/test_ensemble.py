@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from models.forecasting import AnchoredEnsembleAR, NotFittedError
+from models.forecasting.base import NotFittedError
 from models.forecasting.batched_mlp import forward, layer_sizes, rollout, sample_prior
+from models.forecasting.ensemble import AnchoredEnsembleAR
 from models.metrics import rmse
 
 SMALL: dict[str, Any] = {

@@ -1,38 +1,52 @@
-"""One contract every Forecaster must honour (cf. statsforecast's `assert_class`)."""
+"""One contract every Forecaster must honour (cf. statsforecast's `assert_class`), run over
+every kind of the registry: a kind without a case here fails."""
 
 import json
-from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 
-from models.forecasting import (
-    AnchoredEnsembleAR,
-    BayesianAR,
-    BayesianARAveraged,
-    Forecast,
-    Forecaster,
-    NotFittedError,
-    dumps,
-    loads,
-    summarize_samples,
-)
+from models.forecasting.base import Forecast, Forecaster, NotFittedError, summarize_samples
+from models.forecasting.registry import KINDS, make_forecaster
+from models.forecasting.serialize import dumps, loads
 
-FACTORIES: list[Callable[[], Forecaster]] = [
-    BayesianAR,
-    lambda: BayesianAR(lags=2, trend=True, season_length=7, fourier_order=2),
-    lambda: BayesianARAveraged(max_lag=6, season_length=7, fourier_order=2),
-    lambda: AnchoredEnsembleAR(
-        lags=4, hidden=16, depth=1, members=4, epochs=15, batch_size=32, patience=5
-    ),
+# Per kind, the settings its contract runs with (small and quick), and extra variants.
+CASES: dict[str, list[dict[str, Any]]] = {
+    "bayes_ar": [{}, {"lags": 2, "trend": True, "season_length": 7, "fourier_order": 2}],
+    "bayes_ar_bma": [{"max_lag": 6, "season_length": 7, "fourier_order": 2}],
+    "ensemble": [
+        {
+            "lags": 4,
+            "hidden": 16,
+            "depth": 1,
+            "members": 4,
+            "epochs": 15,
+            "batch_size": 32,
+            "patience": 5,
+        }
+    ],
+}
+PARAMS = [
+    pytest.param(k.name, i, id=f"{k.name}-{i}")
+    for k in KINDS
+    for i in range(max(1, len(CASES.get(k.name, []))))
 ]
 
 
-@pytest.mark.parametrize(
-    "make", FACTORIES, ids=["bayes_ar", "bayes_ar_seasonal", "bayes_ar_bma", "ensemble"]
-)
+def test_every_case_is_a_registered_kind() -> None:
+    assert set(CASES) <= {k.name for k in KINDS}
+
+
+@pytest.mark.parametrize("kind,case", PARAMS)
 @pytest.mark.parametrize("dim", [None, 1, 2])
-def test_forecaster_contract(make: Callable[[], Forecaster], dim: int | None) -> None:
+def test_forecaster_contract(kind: str, case: int, dim: int | None) -> None:
+    if kind not in CASES:
+        pytest.fail(f"kind {kind!r} is registered but has no contract case here")
+
+    def make() -> Forecaster:
+        return make_forecaster(kind, CASES[kind][case])
+
     rng = np.random.default_rng(0)
     T, h, S = 120, 8, 400
     y = np.cumsum(rng.standard_normal((T, dim or 1)), axis=0) * 0.3 + rng.standard_normal(
@@ -43,8 +57,12 @@ def test_forecaster_contract(make: Callable[[], Forecaster], dim: int | None) ->
 
     with pytest.raises(NotFittedError):
         make().predict(h)
-    model = make().fit(y_in)
+    fractions: list[float] = []
+    model = make().fit(y_in, progress=fractions.append)
     assert isinstance(model, Forecaster)
+    assert all(0.0 <= f <= 1.0 for f in fractions)
+    if next(k for k in KINDS if k.name == kind).reports_progress:
+        assert fractions, "a kind that reports progress called progress() not once"
     json.dumps(model.params_)  # JSON-serialisable summary
 
     levels, qs = (50, 80, 95), (0.05, 0.25, 0.5, 0.75, 0.95)

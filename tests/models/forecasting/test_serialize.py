@@ -13,15 +13,11 @@ import numpy as np
 import pytest
 from safetensors import safe_open
 
-from models.forecasting import (
-    AnchoredEnsembleAR,
-    BayesianAR,
-    Forecaster,
-    NotFittedError,
-    dumps,
-    loads,
-    make_forecaster,
-)
+from models.forecasting.base import Forecaster, NotFittedError
+from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.ensemble import AnchoredEnsembleAR
+from models.forecasting.registry import make_forecaster
+from models.forecasting.serialize import dumps, loads
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -90,7 +86,7 @@ def test_fresh_process_forecasts_identically(tmp_path: Path) -> None:
     script = (
         "import sys, numpy as np\n"
         "from pathlib import Path\n"
-        "from models.forecasting import loads\n"
+        "from models.forecasting.serialize import loads\n"
         "for kind in ('bayes_ar', 'ensemble'):\n"
         "    m = loads((Path(sys.argv[1]) / f'{kind}.st').read_bytes())\n"
         "    q = m.predict(6, seed=9, num_samples=40, quantiles=(0.1,)).quantiles[0.1]\n"

@@ -54,7 +54,7 @@ class HostLocalGain:
         bound: float,
         var_floor: float,
     ) -> HostLocalGain:
-        """From the stacked [W_0, b_0, ..., W_out, b_out, W_var, b_var] of `observer._mlp`."""
+        """From the stacked [W_0, b_0, ..., W_out, b_out, W_var, b_var] of `network.mlp`."""
         layers = theta[:-2]
         first = np.concatenate((layers[0], layers[1]), axis=1).astype(F32)
         M, h = first.shape[0], first.shape[2]

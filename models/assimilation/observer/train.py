@@ -1,0 +1,95 @@
+"""Training a neural observer on simulated truth and observations (truncated BPTT)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+from models.assimilation.observation import LinearObs
+from models.assimilation.observer.config import ObserverConfig
+from models.assimilation.observer.gain import make_gain
+from models.assimilation.observer.model import NeuralObserver
+from models.assimilation.observer.network import init_theta
+from models.dynamics.base import Dynamics, integrate
+
+Progress = Callable[[float], object]
+
+
+def climatology(
+    dynamics: Dynamics, B: int, dt: float, generator: torch.Generator, spinup: float
+) -> Tensor:
+    """B states on the attractor (float64, (B, n)): random starts integrated for `spinup`."""
+    x = 1.0 + 0.5 * torch.randn((B, dynamics.n), generator=generator, dtype=torch.float64)
+    return integrate(dynamics, x, 0.0, spinup, dt)
+
+
+def train_observer(
+    dynamics: Dynamics,
+    obs: LinearObs,
+    interval: float,
+    dt: float,
+    cfg: ObserverConfig,
+    seed: int = 0,
+    progress: Progress | None = None,
+    spinup: float = 20.0,
+) -> NeuralObserver:
+    """Train on simulated truth and observations every `interval` time units (steps of dt)."""
+    g = torch.Generator().manual_seed(seed)
+    B, M = cfg.trajectories, cfg.members
+    truth = climatology(dynamics, B, dt, g, spinup)
+    mean, std = float(truth.mean()), float(truth.std())
+    gain = make_gain(obs, dynamics.periodic, cfg)
+    sizes = [gain.n_in, *([cfg.hidden] * cfg.depth), gain.n_out]
+    theta = init_theta(sizes, M, g)
+    # Start the variance head at half the observation noise variance (in climatological
+    # units): about where a working filter's error lands, so few steps are spent getting there.
+    start = 0.5 * float(obs.std.pow(2).mean()) / std**2
+    theta[-1].fill_(math.log(math.expm1(max(start, 1e-4))))  # softplus^-1
+    theta = [p.requires_grad_(True) for p in theta]
+    model = NeuralObserver(gain, theta, mean, std, obs, cfg)
+    opt = torch.optim.Adam(theta, lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.iterations)
+    noise = obs.std.to(torch.float64)
+
+    def far_off(k: int) -> Tensor:  # restart errors, a fraction of the climatological spread
+        return (
+            cfg.reset_std * std * torch.randn((M, k, dynamics.n), generator=g, dtype=torch.float64)
+        )
+
+    Xa = truth.expand(M, -1, -1) + far_off(B)
+    for it in range(cfg.iterations):
+        loss = torch.zeros((), dtype=torch.float64)
+        for _ in range(cfg.window):
+            truth = integrate(dynamics, truth, 0.0, interval, dt)
+            y = obs.H_apply(truth) + noise * torch.randn(
+                (B, obs.m), generator=g, dtype=torch.float64
+            )
+            Xf = integrate(dynamics, Xa, 0.0, interval, dt)
+            Xa, var = model.analysis(Xf, y)
+            err = Xa - truth
+            loss = loss + (err / std).pow(2).mean() + _nll(err.detach(), var).mean()
+        opt.zero_grad(set_to_none=True)
+        (loss / cfg.window).backward()  # type: ignore[no-untyped-call]
+        torch.nn.utils.clip_grad_norm_(theta, 1.0)
+        if all(bool(torch.isfinite(p.grad).all()) for p in theta if p.grad is not None):
+            opt.step()  # a non-finite window (a state that blew up) teaches nothing
+        sched.step()
+        Xa = Xa.detach()
+        k = int(cfg.reset_fraction * B)
+        if k:
+            Xa[:, :k] = truth[:k] + far_off(k)
+            truth, Xa = truth.roll(k, 0), Xa.roll(k, 1)  # a different slice next time
+        # A filter that lost track (error at climatological level) restarts: its windows
+        # would only teach the gain about hopeless states.
+        lost = (Xa - truth).pow(2).mean(dim=-1).sqrt() > std
+        Xa = torch.where(lost[..., None], truth + far_off(B), Xa)
+        if progress is not None:
+            progress((it + 1) / cfg.iterations)
+    return NeuralObserver(gain, [p.detach() for p in theta], mean, std, obs, cfg)
+
+
+def _nll(err: Tensor, var: Tensor) -> Tensor:
+    return 0.5 * (torch.log(var) + err.pow(2) / var)

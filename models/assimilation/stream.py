@@ -1,0 +1,244 @@
+"""A stream's numerics: its dynamics, one filter, and randomness keyed by (stream seed, seq).
+
+Everything a stream computes between reading its state and storing the outcome: the initial
+ensemble, one cycle per observation, mean and spread, and forecasts from the latest analysis
+with their epistemic/aleatoric split. Every random number is drawn from a generator keyed by
+(seed, seq) (`models.seeding`), so any batching of the observations, any number of workers
+and any redelivery give the same numbers as one sequential run.
+
+A learned surrogate's randomness has its own third key word per use: its parameter draws
+(DRAWS), the step noise up to observation seq (STEP_NOISE), and a forecast's noise
+(FORECAST_NOISE), each independent of the analysis's (seed, seq) generator.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from models.artifacts import pack, unpack
+from models.assimilation.config import FilterConfig
+from models.assimilation.cycle import ensemble_init
+from models.assimilation.filters import CycleAnalysis, EnsembleFilter, Filter, ObserverFilter
+from models.assimilation.observation import LinearObs
+from models.assimilation.observer import NeuralObserver
+from models.dynamics.base import Dynamics
+from models.dynamics.surrogate import SurrogateDynamics, WindowForecaster, window
+from models.forecasting.base import Forecast, summarize_samples
+from models.seeding import derived_generator, derived_seed63
+
+DTYPE = torch.float64
+DRAWS, STEP_NOISE, FORECAST_NOISE = 1, 2, 3
+SINGLE_DRAWS = 64  # forecast paths of a one-member (single observer) stream
+
+Ensemble = Tensor  # (N, n) members, float64; opaque to the service that stores it
+
+
+def surrogate(forecaster: WindowForecaster, members: int, seed: int) -> SurrogateDynamics:
+    """A stored forecaster as a stream's dynamics: one parameter draw per member, keyed by
+    the stream's seed."""
+    return SurrogateDynamics.of(forecaster, members, derived_seed63(seed, 0, DRAWS))
+
+
+def to_bytes(E: Ensemble) -> bytes:
+    return pack({"E": E})
+
+
+def from_bytes(data: bytes) -> Ensemble:
+    return unpack(data)["E"]
+
+
+def summarize(
+    E: Tensor, extra_var: Tensor | None = None, dim: int = 0
+) -> tuple[list[Any], list[Any]]:
+    """Ensemble mean and spread over members (axis `dim`), as lists: the spread is the std
+    over members (unbiased) plus any variance the members do not show (`extra_var`)."""
+    var = E.var(dim, unbiased=True) if E.shape[dim] > 1 else torch.zeros_like(E.select(dim, 0))
+    if extra_var is not None:
+        var = var + extra_var
+    return E.mean(dim).tolist(), var.sqrt().tolist()
+
+
+def summarize_cycles(results: Sequence[CycleAnalysis]) -> tuple[list[Any], list[Any]]:
+    """Mean and spread of many analyses at once (per-analysis calls add up): lists of K."""
+    extra = [r.extra_var for r in results]
+    extra_var = None if extra[0] is None else torch.stack(extra)  # type: ignore[arg-type]  # all or none
+    return summarize(torch.stack([r.E for r in results]), extra_var, dim=1)
+
+
+@dataclass(frozen=True, eq=False)
+class StreamForecast:
+    """A forecast from a stream's state: per step (h, d) summaries, the times they are at,
+    whether the series is univariate (a surrogate's series of one value per step), and
+    what it was made from."""
+
+    forecast: Forecast
+    times: list[float]
+    univariate: bool
+    fitted: dict[str, Any]
+
+
+@dataclass(frozen=True, eq=False)
+class StreamModel:
+    """dynamics: a system or a learned surrogate; dt: its integration step."""
+
+    dynamics: Dynamics
+    filter: Filter
+    dt: float
+    seed: int
+
+    @classmethod
+    def build(
+        cls,
+        dynamics: Dynamics,
+        method: FilterConfig | NeuralObserver,
+        *,
+        indices: Sequence[int] | None,
+        noise_std: float,
+        dt: float,
+        seed: int,
+    ) -> StreamModel:
+        """The stream observing components `indices` (None: all) with noise std `noise_std`,
+        filtered by the EnKF family (`FilterConfig`) or a trained observer. A surrogate's
+        indices are those of its series' newest value, within its window state."""
+        if isinstance(dynamics, SurrogateDynamics):
+            indices = dynamics.newest_indices(None if indices is None else list(indices))
+        obs = LinearObs(dynamics.n, indices=indices, noise_std=noise_std)
+        flt: Filter
+        if isinstance(method, NeuralObserver):
+            flt = ObserverFilter(method, obs, dt)
+        else:
+            flt = EnsembleFilter(method, obs, dt, dynamics.periodic)
+        return cls(dynamics, flt, dt, seed)
+
+    def dynamics_up_to(self, seq: int) -> Dynamics:
+        """The dynamics of the steps up to observation seq: a surrogate's step noise is keyed
+        by (seed, seq), so batching never changes it."""
+        if isinstance(self.dynamics, SurrogateDynamics):
+            return self.dynamics.seeded(derived_generator(self.seed, seq, STEP_NOISE))
+        return self.dynamics
+
+    def initial_ensemble(
+        self,
+        mean: Sequence[float] | None,
+        std: float,
+        series: Sequence[float] | Sequence[Sequence[float]] | None = None,
+    ) -> Ensemble:
+        """Members around `mean` (zeros when None) with `std`, drawn with key (seed, 0); or,
+        for a surrogate given the series up to t0, every member at its last window (the
+        forecaster supplies the spread)."""
+        N = self.filter.members
+        if series is not None:
+            start = window(torch.tensor(series, dtype=DTYPE), len(series))
+            return start.expand(N, -1).clone()
+        m = torch.tensor(mean if mean is not None else [0.0] * self.dynamics.n, dtype=DTYPE)
+        return ensemble_init(m, float(std), N, derived_generator(self.seed, 0))
+
+    def cycle(
+        self, E: Ensemble, t0: float, t1: float, values: Sequence[float], seq: int
+    ) -> CycleAnalysis | None:
+        """Forecast E from t0 to t1 and assimilate observation seq (`values` at t1), or None
+        when the forecast or analysis overflowed (an observation far off the model's scale):
+        the caller keeps the previous ensemble."""
+        y = torch.tensor(values, dtype=E.dtype)
+        gen = derived_generator(self.seed, seq) if self.filter.draws_random else None
+        try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
+            result = self.filter.cycle(self.dynamics_up_to(seq), E, t0, t1, y, gen)
+            if not bool(torch.isfinite(result.E).all()):
+                raise OverflowError("analysis")
+        except (OverflowError, torch.linalg.LinAlgError):
+            return None
+        return result
+
+    def forecast(
+        self,
+        E: Ensemble,
+        spread: Sequence[float] | None,
+        t0: float,
+        last_seq: int,
+        horizon: int,
+        levels: Sequence[float],
+        quantiles: Sequence[float],
+        progress: Callable[[float], object],
+    ) -> StreamForecast:
+        """`horizon` steps past the analysis at t0 (of observation last_seq): every member
+        integrated; see `_system_forecast` and `_surrogate_forecast` for the split."""
+        if isinstance(self.dynamics, SurrogateDynamics):
+            return self._surrogate_forecast(
+                self.dynamics, E, t0, last_seq, horizon, levels, quantiles, progress
+            )
+        return self._system_forecast(E, spread, t0, last_seq, horizon, levels, quantiles, progress)
+
+    def _system_forecast(
+        self,
+        E: Ensemble,
+        spread: Sequence[float] | None,
+        t0: float,
+        last_seq: int,
+        horizon: int,
+        levels: Sequence[float],
+        quantiles: Sequence[float],
+        progress: Callable[[float], object],
+    ) -> StreamForecast:
+        """Deterministic dynamics: the members' spread is all the uncertainty there is
+        (epistemic). A single member (one neural observer) starts SINGLE_DRAWS paths from
+        draws of its predicted analysis error (the stream's spread, keyed by (seed,
+        last_seq)); with no members to disagree, that spread is aleatoric."""
+        single = E.shape[0] == 1
+        if single:
+            noise = torch.randn(
+                (SINGLE_DRAWS, E.shape[1]),
+                generator=derived_generator(self.seed, last_seq),
+                dtype=E.dtype,
+            )
+            E = torch.cat((E, E + torch.tensor(spread, dtype=E.dtype) * noise))
+        path = torch.empty((E.shape[0], horizon, E.shape[1]), dtype=E.dtype)
+        for k in range(horizon):
+            E = self.dynamics.step(E, self.dt)
+            path[:, k] = E
+            progress((k + 1) / horizon)
+        X = path.numpy()
+        if single:
+            paths = X[1:]
+            forecast = summarize_samples(
+                paths, np.broadcast_to(X[:1], paths.shape), levels, quantiles
+            )
+        else:
+            forecast = summarize_samples(X, X, levels, quantiles)
+        times = [t0 + self.dt * (k + 1) for k in range(horizon)]
+        return StreamForecast(forecast, times, False, {"t0": t0, "dt": self.dt})
+
+    def _surrogate_forecast(
+        self,
+        dynamics: SurrogateDynamics,
+        E: Ensemble,
+        t0: float,
+        last_seq: int,
+        horizon: int,
+        levels: Sequence[float],
+        quantiles: Sequence[float],
+        progress: Callable[[float], object],
+    ) -> StreamForecast:
+        """The series itself, one path per member. Each member's noisy path and its
+        noiseless twin (same parameter draw) split the spread: epistemic = spread of the
+        noiseless paths over members (state and parameter uncertainty), aleatoric = the
+        noise on top (exact for a linear AR, as in its predict). The noise is keyed by
+        (seed, last_seq, FORECAST_NOISE)."""
+        noisy = dynamics.seeded(derived_generator(self.seed, last_seq, FORECAST_NOISE))
+        mean = dynamics.noiseless()
+        X, Xm = E, E
+        paths = torch.empty((2, E.shape[0], horizon, dynamics.d), dtype=E.dtype)
+        for k in range(horizon):
+            X, Xm = noisy.step(X, 1.0), mean.step(Xm, 1.0)
+            paths[0, :, k], paths[1, :, k] = dynamics.newest(X), dynamics.newest(Xm)
+            progress((k + 1) / horizon)
+        Y = paths.numpy()
+        forecast = summarize_samples(Y[0], Y[1], levels, quantiles)
+        times = [t0 + k + 1 for k in range(horizon)]
+        fitted = {"t0": t0, "dt": 1.0, "lags": dynamics.p}
+        return StreamForecast(forecast, times, dynamics.d == 1, fitted)

@@ -6,10 +6,11 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api import errors, ratelimit, web
+from app.api.deps import known_query_only
 from app.api.limits import BodySizeLimit, RejectNul
 from app.api.observability import RequestObservability
 from app.api.router import api_router
@@ -58,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.rate_limiter = ratelimit.from_settings(settings)
     errors.install(app)
-    app.include_router(api_router)
+    app.include_router(api_router, dependencies=[Depends(known_query_only)])
     web.install(app)
     if settings.cors_origins:
         app.add_middleware(

@@ -4,7 +4,7 @@ Every operation is a generator that yields what it needs done (`Call`: one HTTP 
 `Sleep`: a pause) and is sent back the result (a `Reply`, or the transport's exception).
 The sync client drives it with `httpx.Client` and `time.sleep`, the async one with
 `httpx.AsyncClient` and `asyncio.sleep`; request building, retries, polling and response
-parsing exist once, here and in `_ops`.
+parsing exist once, here and in `_ops` (`_stream_ops`).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class RetryPolicy:
         """Seconds to wait before retry number `attempt` (0-based); None: give up."""
         if attempt >= self.retries:
             return None
-        cap = min(self.max_delay, self.backoff * 2**attempt)
+        cap = min(self.max_delay, self.backoff * 2.0**attempt)
         wait = cap / 2 + rng.random() * cap / 2
         if retry_after is not None:
             if retry_after > self.max_retry_after:

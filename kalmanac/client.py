@@ -21,7 +21,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, TypeVar, overload
 
 import httpx
 
-from kalmanac import _ops
+from kalmanac import _ops, _stream_ops
 from kalmanac._protocol import Call, Op, Outcome, Reply, RetryPolicy, Sleep, error_of
 from kalmanac.results import Analysis
 
@@ -46,7 +46,7 @@ class _Method(Generic[P, T]):
 
     def __init__(self, op: Callable[Concatenate[_ops.Core, P], Op[T]]) -> None:
         self.op = op
-        functools.update_wrapper(self, op)
+        functools.update_wrapper(self, op)  # type: ignore[arg-type]  # a descriptor, not a function
         params = list(inspect.signature(op).parameters.values())[1:]
         self.signature = inspect.signature(op).replace(parameters=params)
 
@@ -57,7 +57,7 @@ class _Method(Generic[P, T]):
             return client._drive(op(client._core, *args, **kwargs))
 
         functools.update_wrapper(method, op)
-        method.__signature__ = self.signature  # type: ignore[attr-defined]
+        method.__signature__ = self.signature  # type: ignore[attr-defined]  # for help()
         return method
 
 
@@ -138,14 +138,14 @@ class Client(_Base):
     get_version = sync(_ops.get_version)
     set_alias = sync(_ops.set_alias)
     train_model = sync(_ops.train_model)
-    create_stream = sync(_ops.create_stream)
-    get_stream = sync(_ops.get_stream)
-    list_streams = sync(_ops.list_streams)
-    push = sync(_ops.push)
-    analyses = sync(_ops.analyses)
-    wait_assimilated = sync(_ops.wait_assimilated)
-    stream_forecast = sync(_ops.stream_forecast)
-    close_stream = sync(_ops.close_stream)
+    create_stream = sync(_stream_ops.create_stream)
+    get_stream = sync(_stream_ops.get_stream)
+    list_streams = sync(_stream_ops.list_streams)
+    push = sync(_stream_ops.push)
+    analyses = sync(_stream_ops.analyses)
+    wait_assimilated = sync(_stream_ops.wait_assimilated)
+    stream_forecast = sync(_stream_ops.stream_forecast)
+    close_stream = sync(_stream_ops.close_stream)
 
     def _send(self, call: Call) -> Outcome:
         try:
@@ -164,18 +164,18 @@ class Client(_Base):
                 else:
                     outcome = self._send(step)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value  # type: ignore[no-any-return]  # the generator's T
 
     def watch(self, stream_id: str, *, after_seq: int = 0) -> Iterator[Analysis]:
         """Each new analysis as it is made (server-sent events), until the stream is closed
         and fully assimilated. Break out of the loop to stop watching."""
-        args = self._request_args(_ops.watch_call(stream_id, after_seq))
+        args = self._request_args(_stream_ops.watch_call(stream_id, after_seq))
         args["timeout"] = httpx.Timeout(self.timeout, read=SSE_READ_TIMEOUT_S)
         with self._http.stream(**args) as response:
             if response.status_code >= 400:
                 response.read()
                 raise error_of(reply_of(response))
-            feed = _ops.WatchFeed()
+            feed = _stream_ops.WatchFeed()
             for line in response.iter_lines():
                 analysis = feed.feed(line)
                 if analysis is not None:
@@ -216,14 +216,14 @@ class AsyncClient(_Base):
     get_version = aio(_ops.get_version)
     set_alias = aio(_ops.set_alias)
     train_model = aio(_ops.train_model)
-    create_stream = aio(_ops.create_stream)
-    get_stream = aio(_ops.get_stream)
-    list_streams = aio(_ops.list_streams)
-    push = aio(_ops.push)
-    analyses = aio(_ops.analyses)
-    wait_assimilated = aio(_ops.wait_assimilated)
-    stream_forecast = aio(_ops.stream_forecast)
-    close_stream = aio(_ops.close_stream)
+    create_stream = aio(_stream_ops.create_stream)
+    get_stream = aio(_stream_ops.get_stream)
+    list_streams = aio(_stream_ops.list_streams)
+    push = aio(_stream_ops.push)
+    analyses = aio(_stream_ops.analyses)
+    wait_assimilated = aio(_stream_ops.wait_assimilated)
+    stream_forecast = aio(_stream_ops.stream_forecast)
+    close_stream = aio(_stream_ops.close_stream)
 
     async def _send(self, call: Call) -> Outcome:
         try:
@@ -242,17 +242,17 @@ class AsyncClient(_Base):
                 else:
                     outcome = await self._send(step)
         except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
+            return stop.value  # type: ignore[no-any-return]  # the generator's T
 
     async def watch(self, stream_id: str, *, after_seq: int = 0) -> AsyncIterator[Analysis]:
         """As `Client.watch`, as an async iterator."""
-        args = self._request_args(_ops.watch_call(stream_id, after_seq))
+        args = self._request_args(_stream_ops.watch_call(stream_id, after_seq))
         args["timeout"] = httpx.Timeout(self.timeout, read=SSE_READ_TIMEOUT_S)
         async with self._http.stream(**args) as response:
             if response.status_code >= 400:
                 await response.aread()
                 raise error_of(reply_of(response))
-            feed = _ops.WatchFeed()
+            feed = _stream_ops.WatchFeed()
             async for line in response.aiter_lines():
                 analysis = feed.feed(line)
                 if analysis is not None:

@@ -79,7 +79,7 @@ def to_series(data: Any, id: str | None = None) -> SeriesInput:
         values = np.asarray(data.to_numpy(dtype=float))
         columns = tuple(str(c) for c in data.columns)
         if values.shape[1] == 1:
-            values, columns = values[:, 0], None  # type: ignore[assignment]
+            values, columns = values[:, 0], None  # type: ignore[assignment]  # a 1-D view of one column
         return SeriesInput(name, _finite(name, values), _timestamps(data.index), columns or None)
     name = id or "y"
     try:

@@ -19,7 +19,7 @@ from app.db.base import utcnow
 from app.db.repositories import jobs
 from app.db.session import get_sessionmaker
 from app.queue import Outbox, Queue, Task
-from app.services import assimilation_runs, forecast_runs, reaper, training_runs
+from app.services import backtest_runs, forecast_runs, model_version_runs, reaper, stream_runs
 from workers.celery_app import celery_app
 
 log = logging.getLogger(__name__)
@@ -68,17 +68,17 @@ def run_forecast(self: Any, job_id: str) -> str:
 
 @celery_app.task(name=Task.BACKTEST.value, bind=True, acks_late=True, max_retries=None)
 def run_backtest(self: Any, job_id: str) -> str:
-    return _run_job(self, job_id, forecast_runs.run_backtest)
+    return _run_job(self, job_id, backtest_runs.run)
 
 
 @celery_app.task(name=Task.TRAIN.value, bind=True, acks_late=True, max_retries=None)
 def train_model(self: Any, job_id: str) -> str:
-    return _run_job(self, job_id, training_runs.run)
+    return _run_job(self, job_id, model_version_runs.run)
 
 
 @celery_app.task(name=Task.STREAM_FORECAST.value, bind=True, acks_late=True, max_retries=None)
 def stream_forecast(self: Any, job_id: str) -> str:
-    return _run_job(self, job_id, assimilation_runs.run_forecast)
+    return _run_job(self, job_id, stream_runs.run_forecast)
 
 
 @celery_app.task(name=Task.CYCLE.value, bind=True, acks_late=True, max_retries=None)
@@ -89,7 +89,7 @@ def assimilation_cycle(self: Any, stream_id: str) -> int:
 
 def _cycle(task: Any, stream_id: str) -> int:
     try:
-        outcome = assimilation_runs.cycle(_factory(), stream_id)
+        outcome = stream_runs.cycle(_factory(), stream_id)
     except RETRYABLE as exc:
         # Observations stay pending in the database; a later cycle assimilates them.
         if task.request.retries >= get_settings().task_max_retries:

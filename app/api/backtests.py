@@ -15,7 +15,7 @@ from app.api.schemas.backtests import (
 )
 from app.api.schemas.common import example_response
 from app.api.schemas.jobs import JOB_EXAMPLE
-from app.services import forecast_jobs
+from app.services import backtests as backtest_service
 
 router = APIRouter(prefix="/v1/backtests", tags=["backtests"])
 
@@ -40,16 +40,14 @@ def create_backtest(
 ) -> BacktestRead:
     """`folds` origins `horizon` apart at the end of each series; at each a fresh model is
     fitted on the data before it and scored on the next `horizon` points."""
-    held_out = body.folds * body.horizon
-    job, _ = forecast_jobs.submit(
+    job = backtest_service.submit(
         uow.session,
         uow.outbox,
         settings,
         tenant_id=tenant.id,
         request=body.model_dump(mode="json"),
-        min_length=lambda d: body.model.min_length(d) + held_out,
+        min_length=body.model.min_length,
         idempotency_key=idempotency_key,
-        kind="backtest",
     )
     uow.commit()
     response.headers["Location"] = f"/v1/backtests/{job.id}"
@@ -67,5 +65,5 @@ def create_backtest(
     summary="Read a backtest and its metrics",
 )
 def read_backtest(backtest_id: str, uow: UowDep, tenant: TenantDep) -> BacktestRead:
-    job, results = forecast_jobs.get_with_results(uow.session, tenant.id, backtest_id, "backtest")
+    job, results = backtest_service.get(uow.session, tenant.id, backtest_id)
     return BacktestRead.of(job, results)

@@ -1,4 +1,5 @@
-"""Request dependencies as Annotated aliases: settings, unit of work, tenant."""
+"""Request dependencies as Annotated aliases: settings, unit of work, tenant; and the check
+that a request names no query parameter its route does not take."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
 
 from app.api import ratelimit
@@ -66,10 +70,10 @@ def _authenticate(request: Request, uow: UowDep, settings: SettingsDep) -> Tenan
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise _unauthorized("Authorization header must be 'Bearer <key>'")
-    tenant = auth.authenticate(uow.session, key.strip(), settings)
-    if tenant is None:
+    found = auth.authenticate(uow.session, key.strip(), settings)
+    if found is None:
         raise _unauthorized("invalid or revoked API key")
-    return tenant
+    return found
 
 
 def current_tenant(request: Request, uow: UowDep, settings: SettingsDep) -> Tenant:
@@ -80,3 +84,39 @@ def current_tenant(request: Request, uow: UowDep, settings: SettingsDep) -> Tena
 
 
 TenantDep = Annotated[Tenant, Depends(current_tenant)]
+
+
+async def known_query_only(request: Request) -> None:
+    """A query parameter the route does not take is a 422 naming it, never silently ignored:
+    a typo such as `?cusor=` would otherwise return page one again, and a client paging by
+    it would loop forever."""
+    route = request.scope.get("route")
+    if not isinstance(route, APIRoute):
+        return
+    known = _query_names(route)
+    unknown = sorted(set(request.query_params) - known)
+    if unknown:
+        takes = ", ".join(sorted(known)) or "none"
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", name),
+                    "msg": f"unknown query parameter; this route takes: {takes}",
+                    "type": "unknown_query_parameter",
+                }
+                for name in unknown
+            ]
+        )
+
+
+_QUERY_NAMES: dict[int, frozenset[str]] = {}  # by id(route): routes live as long as the app
+
+
+def _query_names(route: APIRoute) -> frozenset[str]:
+    def walk(d: Dependant) -> set[str]:
+        return {p.alias for p in d.query_params}.union(*(walk(s) for s in d.dependencies))
+
+    names = _QUERY_NAMES.get(id(route))
+    if names is None:
+        names = _QUERY_NAMES[id(route)] = frozenset(walk(route.dependant))
+    return names

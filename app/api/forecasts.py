@@ -20,7 +20,7 @@ from app.api.schemas.forecasts import (
 from app.api.schemas.jobs import JOB_EXAMPLE
 from app.api.waiting import wait_for_job
 from app.db.tables import TERMINAL, Job
-from app.services import forecast_jobs
+from app.services import forecasts as forecast_service
 from app.services import jobs as job_service
 from app.services.errors import InputError, NotFound
 
@@ -59,7 +59,7 @@ async def create_forecast(
     request = body.model_dump(mode="json")
 
     def submit() -> Job:
-        job, _ = forecast_jobs.submit(
+        job, _ = forecast_service.submit(
             uow.session,
             uow.outbox,
             settings,
@@ -92,7 +92,7 @@ async def create_forecast(
     summary="Read a forecast job and its result",
 )
 def read_forecast(forecast_id: str, uow: UowDep, tenant: TenantDep) -> ForecastRead:
-    job, results = forecast_jobs.get_with_results(uow.session, tenant.id, forecast_id)
+    job, results = forecast_service.get_with_results(uow.session, tenant.id, forecast_id)
     return ForecastRead.of(job, results)
 
 

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query
 from app.api.deps import TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.schemas.common import example_response
-from app.api.schemas.jobs import JOB_EXAMPLE, JOB_LIST_EXAMPLE, JobList, JobRead, JobStatus
+from app.api.schemas.jobs import JOB_EXAMPLE, JOB_LIST_EXAMPLE, JobList, JobRead
 from app.db.repositories.jobs import JobFilter
+from app.db.tables import JobStatus
 from app.services import jobs as job_service
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Path, Query, Response
 
@@ -23,7 +23,9 @@ from app.api.schemas.models import (
 from app.services import model_versions as service
 
 router = APIRouter(prefix="/v1/models", tags=["models"])
-NOT_FOUND = {404: {"description": "No such model, version or alias for this tenant"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such model, version or alias for this tenant"}
+}
 Name = Annotated[str, Path(pattern=NAME_PATTERN)]
 
 

@@ -39,7 +39,7 @@ REQUEST_SECONDS = Histogram(
 def request_id_of(scope: Scope) -> str:
     for name, value in scope["headers"]:
         if name == b"x-request-id":
-            text = value.decode("latin-1")
+            text: str = value.decode("latin-1")
             if SANE_ID.fullmatch(text):
                 return text
             break

@@ -9,9 +9,10 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
-from app.services import forecast_jobs
+from app.services import forecasts as forecast_service
 from app.services import streams as stream_service
 from app.services.errors import Conflict, InputError, NotFound
+from app.services.stream_config import StreamConfig
 
 router = APIRouter(tags=["plots"])
 
@@ -54,7 +55,7 @@ async def forecast_plot(
     """History (when the job was posted one), mean, central intervals, and below it the
     predictive std split into its epistemic and aleatoric parts."""
     job, results = await run_in_threadpool(
-        forecast_jobs.get_with_results, uow.session, tenant.id, forecast_id
+        forecast_service.get_with_results, uow.session, tenant.id, forecast_id
     )
     if job.kind not in ("forecast", "stream_forecast"):
         raise NotFound(f"forecast {forecast_id}")
@@ -92,7 +93,7 @@ async def stream_plot(
     stream = hist.stream
     if component >= stream.state_dim:
         raise InputError("component", f"{component} is outside the state (n={stream.state_dim})")
-    indices = stream.config["observation"].get("indices")
+    indices = StreamConfig.parse(stream.config).observation.indices
     position = component if indices is None else _index(indices, component)
     analyses = [(a.t, a.mean[component], a.spread[component]) for a in hist.analyses]
     from app.services import plots  # on a plot request only (the contract's one exception)
@@ -105,5 +106,5 @@ async def stream_plot(
     return _png(await run_in_threadpool(plots.stream_png, analyses, observed, component, title))
 
 
-def _index(indices: list[int], component: int) -> int | None:
+def _index(indices: tuple[int, ...], component: int) -> int | None:
     return indices.index(component) if component in indices else None

@@ -6,9 +6,9 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -41,10 +41,34 @@ router = APIRouter(prefix="/v1/streams", tags=["streams"])
 # Query strings are text, so these parse numbers from it (the JSON bodies stay strict).
 QueryLevel = Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)]
 QueryQuantile = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]
-NOT_FOUND = {404: {"description": "No such stream for this tenant"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such stream for this tenant"}
+}
 SSE_POLL_S = 0.2
 MAX_SEQ = 2**62  # as in ObservationIn.seq; keeps numbers inside a BIGINT
 SSE_HEARTBEAT_S = 15.0
+
+
+def seq_position(
+    cursor: Annotated[
+        str | None, Query(max_length=20, description="`next_cursor` of the previous page")
+    ] = None,
+    after_seq: Annotated[
+        int | None,
+        Query(ge=0, lt=MAX_SEQ, description="Alias of `cursor`: the last seq already seen"),
+    ] = None,
+) -> int:
+    """Where a seq-ordered list resumes: after the seq a cursor names (0: from the start)."""
+    if cursor is None:
+        return after_seq or 0
+    if not cursor.isdigit() or int(cursor) >= MAX_SEQ:
+        raise InputError("cursor", f"{cursor!r} is not a cursor of this list (a seq number)")
+    if after_seq is not None and after_seq != int(cursor):
+        raise InputError("after_seq", "differs from cursor; give one of the two")
+    return int(cursor)
+
+
+AfterSeq = Annotated[int, Depends(seq_position)]
 
 
 @router.post(
@@ -141,7 +165,7 @@ def list_analyses(
     stream_id: str,
     uow: UowDep,
     tenant: TenantDep,
-    after_seq: Annotated[int, Query(ge=0, lt=MAX_SEQ)] = 0,
+    after_seq: AfterSeq,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
 ) -> AnalysisList:
     rows, next_cursor = stream_service.analyses(uow.session, tenant.id, stream_id, after_seq, limit)
@@ -161,7 +185,7 @@ def list_observations(
     stream_id: str,
     uow: UowDep,
     tenant: TenantDep,
-    after_seq: Annotated[int, Query(ge=0, lt=MAX_SEQ)] = 0,
+    after_seq: AfterSeq,
     limit: Annotated[int, Query(ge=1, le=5000)] = 100,
 ) -> ObservationList:
     """As posted, with what became of each (charts draw them against the analyses)."""
@@ -263,7 +287,7 @@ def stream_events(
     uow: UowDep,
     tenant: TenantDep,
     settings: SettingsDep,
-    after_seq: Annotated[int, Query(ge=0, lt=MAX_SEQ)] = 0,
+    after_seq: AfterSeq,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Pushes each new analysis as `event: analysis` with the seq as its id (reconnect with

@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import UnitOfWork
 from app.db.tables import TERMINAL, ForecastResult, Job
-from app.services import forecast_jobs
+from app.services import forecasts as forecast_service
 
 POLL_S = 0.05
 
@@ -22,7 +22,7 @@ async def wait_for_job(
     while True:
         uow.session.expire_all()
         job, results = await run_in_threadpool(
-            forecast_jobs.get_with_results, uow.session, tenant_id, job_id, kind
+            forecast_service.get_with_results, uow.session, tenant_id, job_id, kind
         )
         if job.status in TERMINAL or time.monotonic() >= deadline:
             return job, results

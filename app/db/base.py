@@ -35,9 +35,10 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        when: datetime | None = value
+        if when is not None and when.tzinfo is None:
+            return when.replace(tzinfo=UTC)
+        return when
 
 
 class Float64Vector(TypeDecorator[list[float]]):

@@ -20,7 +20,7 @@ def cached(version_id: str, load: Callable[[], T]) -> T:
     with _lock:
         if version_id in _cache:
             _cache.move_to_end(version_id)
-            return _cache[version_id]  # type: ignore[no-any-return]
+            return _cache[version_id]  # type: ignore[no-any-return]  # one cache for every artifact type
     value = load()
     with _lock:
         _cache[version_id] = value

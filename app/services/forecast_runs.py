@@ -1,4 +1,4 @@
-"""Forecast and backtest jobs on workers: fit (or load) per series, predict, store results."""
+"""Forecast jobs on workers: fit (or load) per series, predict, store results."""
 
 from __future__ import annotations
 
@@ -9,17 +9,15 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.services.fitting import device_for, fit_spec, load_stored
-from app.services.job_runner import JobInput, Progress, Rows, Store, run_job, store_rows
-from models.forecasting.backtest import rolling_origin
+from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from models.forecasting.base import Forecast, Forecaster
 from models.forecasting.conformal import calibration_backtest, conformal_adjust
-from models.forecasting.registry import make_forecaster
-from models.seeding import derived_seed
 
 
 def _steps(a: np.ndarray, univariate: bool) -> list[Any]:
     """(h, d) -> per-step lists: numbers for univariate series, rows of d otherwise."""
-    return a[:, 0].tolist() if univariate else a.tolist()
+    steps: list[Any] = a[:, 0].tolist() if univariate else a.tolist()
+    return steps
 
 
 def _intervals(
@@ -77,11 +75,6 @@ def to_payload(
     if timestamps is not None:
         payload["timestamps"] = timestamps
     return payload
-
-
-def _fitter(spec: dict[str, Any]) -> Any:
-    """A zero-argument factory of unfitted models of a kind, for backtests."""
-    return lambda: make_forecaster(spec["kind"], spec.get("params", {}))
 
 
 def forecast_series(
@@ -146,54 +139,16 @@ def _calibrate(
     }
 
 
-def _per_series(job: JobInput, progress: Progress, one: Any) -> Rows:
-    series = job.request["series"]
-    rows = []
-    for i, s in enumerate(series):
-
-        def within(f: float, i: int = i) -> None:
-            progress((i + f) / len(series))
-
-        rows.append((s["id"], one(s, derived_seed(job.seed, i), within)))  # independent per series
-        progress((i + 1) / len(series))
-    return rows
-
-
 def forecast_compute(factory: sessionmaker[Session]) -> Any:
     def compute(job: JobInput, progress: Progress) -> Store:
         def one(s: dict[str, Any], seed: int, p: Progress) -> dict[str, Any]:
             return forecast_series(factory, s, job, seed, p)
 
-        return store_rows(_per_series(job, progress, one))
+        return store_rows(per_series(job, progress, one))
 
     return compute
-
-
-def backtest_compute(job: JobInput, progress: Progress) -> Store:
-    request = job.request
-
-    def one(s: dict[str, Any], seed: int, p: Progress) -> dict[str, Any]:
-        result = rolling_origin(
-            np.asarray(s["values"], dtype=float),
-            _fitter(job.model),
-            horizon=request["horizon"],
-            folds=request["folds"],
-            levels=request["levels"],
-            num_samples=request["num_samples"],
-            seed=seed,
-            lyapunov_time=request.get("lyapunov_time"),
-            dt=request.get("dt", 1.0),
-            progress=p,
-        )
-        return result.to_dict(arrays=False)
-
-    return store_rows(_per_series(job, progress, one))
 
 
 def run(factory: sessionmaker[Session], job_id: str, worker: str) -> str:
     """Run one forecast job to completion; safe to call again for the same job."""
     return run_job(factory, job_id, worker, forecast_compute(factory), device_for)
-
-
-def run_backtest(factory: sessionmaker[Session], job_id: str, worker: str) -> str:
-    return run_job(factory, job_id, worker, backtest_compute, device_for)

@@ -16,6 +16,7 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.repositories import forecast_results, jobs
+from models.seeding import derived_seed
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,8 @@ PROGRESS_EVERY_S = 0.5
 
 Progress = Callable[[float], None]
 Rows = list[tuple[str, dict[str, Any]]]
+# A series' result from (the posted series, its seed, its progress reporter).
+PerSeries = Callable[[dict[str, Any], int, Progress], dict[str, Any]]
 # Writes the results inside the final transaction; returns extra summary for the job.
 Store = Callable[[Session, str], dict[str, Any] | None]
 
@@ -103,3 +106,18 @@ def progress_reporter(factory: sessionmaker[Session], job_id: str) -> Progress:
                 raise Cancelled
 
     return report
+
+
+def per_series(job: JobInput, progress: Progress, one: PerSeries) -> Rows:
+    """One result row per posted series: `one(series, seed, progress)` with an independent seed
+    per series (derived from the job's) and its share of the job's progress."""
+    series = job.request["series"]
+    rows = []
+    for i, s in enumerate(series):
+
+        def within(f: float, i: int = i) -> None:
+            progress((i + f) / len(series))
+
+        rows.append((s["id"], one(s, derived_seed(job.seed, i), within)))
+        progress((i + 1) / len(series))
+    return rows

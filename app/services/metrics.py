@@ -46,7 +46,7 @@ PRIORITY_STEPS = (0, 3, 6, 9)
 def scrape(settings: Settings) -> bytes:
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # unannotated
     else:
         registry.register(_ThisProcess())
     registry.register(StateCollector(settings))
@@ -102,9 +102,9 @@ def _job_metrics(
     by_status = Counter[tuple[str, str]]()
     queued = Counter[str]({q: 0 for q in QUEUES})
     for row in active:
-        by_status[row.kind, row.status] += row.count
+        by_status[row.kind, row.status] += row.n
         if row.status == "queued":
-            queued[row.queue] += row.count
+            queued[row.queue] += row.n
     jobs = GaugeMetricFamily("kalmanac_jobs", "Jobs queued or running", labels=["kind", "status"])
     for (kind, status), n in sorted(by_status.items()):
         jobs.add_metric([kind, status], n)

@@ -1,6 +1,6 @@
 """Model versions as the API sees them: train one (a job), list, read, alias, resolve.
 
-Imports no numerics; training itself runs on workers (app.services.training_runs).
+Imports no numerics; training itself runs on workers (app.services.model_version_runs).
 """
 
 from __future__ import annotations

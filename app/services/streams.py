@@ -1,6 +1,6 @@
 """Streams as the API sees them: create, ingest observations, read, close.
 
-Imports no numerics. The worker side (assimilation) is app.services.assimilation_runs.
+Imports no numerics. The worker side (assimilation) is app.services.stream_runs.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from app.services import jobs as job_service
 from app.services import model_versions, surrogates
 from app.services.errors import Conflict, InputError, NotFound
 from app.services.paging import decode_cursor, encode_cursor
+from app.services.stream_config import StreamConfig
 from app.version import code_version
 
 QUEUE = Queue.CPU  # a stream's cycles and forecasts
@@ -138,8 +139,9 @@ def ingest(
                 f"observations.{i}.values",
                 f"{len(o['values'])} values; this stream observes {stream.obs_dim} components",
             )
-    if "model" in stream.config["dynamics"]:
-        surrogates.check_times(stream.config, observations)
+    config = StreamConfig.parse(stream.config)
+    if config.surrogate:
+        surrogates.check_times(config.t0, observations)
     unique = list({o["seq"]: o for o in observations}.values())
     accepted = repo.insert_observations(
         session, stream.id, [{"seq": o["seq"], "t": o["t"], "values": o["values"]} for o in unique]

@@ -1,7 +1,7 @@
 """Streams whose dynamics is a stored forecaster (a learned surrogate), as the API sees them.
 
 Imports no numerics: the window (p lags of a d-dimensional series) is read from what
-training recorded about the version. The worker side is app.services.assimilation_runs.
+training recorded about the version. The worker side is app.services.stream_runs.
 """
 
 from __future__ import annotations
@@ -99,9 +99,8 @@ def pin(
     return {**config, "dynamics": dynamics, "initial": initial}, n, obs_dim
 
 
-def check_times(config: dict[str, Any], observations: list[dict[str, Any]]) -> None:
+def check_times(t0: float, observations: list[dict[str, Any]]) -> None:
     """A surrogate advances in whole series steps: each t must be t0 + k, k an integer."""
-    t0 = float(config["t0"])
     for i, o in enumerate(observations):
         k = o["t"] - t0
         if abs(k - round(k)) > GRID_TOL:

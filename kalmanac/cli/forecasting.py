@@ -16,8 +16,9 @@ from kalmanac.client import Client
 
 def model_arg(args: argparse.Namespace) -> str | dict[str, Any] | None:
     """--model KIND | NAME@VERSION | NAME@ALIAS, with --params JSON for a kind."""
+    model: str | None = args.model
     if args.params is None:
-        return args.model
+        return model
     try:
         params = json.loads(args.params)
     except json.JSONDecodeError as exc:

@@ -131,13 +131,6 @@ class LinearObs:
         H = self.H_apply(eye).T.contiguous()
         return H if like is None else H.to(device=like.device, dtype=like.dtype)
 
-    def sample_noise(
-        self, shape: tuple[int, ...], like: Tensor, generator: torch.Generator | None
-    ) -> Tensor:
-        """Draws from N(0, R): (*shape, m) on like's device/dtype."""
-        z = torch.randn((*shape, self.m), generator=generator, device=like.device, dtype=like.dtype)
-        return z * self.std.to(device=like.device, dtype=like.dtype)
-
 
 def whitened_anomalies(
     E: Tensor, y: Tensor, obs: LinearObs

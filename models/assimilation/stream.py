@@ -84,6 +84,17 @@ class StreamForecast:
 
 
 @dataclass(frozen=True, eq=False)
+class StreamState:
+    """Where a forecast starts: the latest analysis members E at time t (of observation
+    last_seq), and their stored spread (a single observer's predicted analysis error)."""
+
+    E: Ensemble
+    spread: Sequence[float] | None
+    t: float
+    last_seq: int
+
+
+@dataclass(frozen=True, eq=False)
 class StreamModel:
     """dynamics: a system or a learned surrogate; dt: its integration step."""
 
@@ -108,7 +119,8 @@ class StreamModel:
         indices are those of its series' newest value, within its window state."""
         if isinstance(dynamics, SurrogateDynamics):
             indices = dynamics.newest_indices(None if indices is None else list(indices))
-        obs = LinearObs(dynamics.n, indices=indices, noise_std=noise_std)
+        idx = None if indices is None else torch.tensor(list(indices))
+        obs = LinearObs(dynamics.n, indices=idx, noise_std=noise_std)
         flt: Filter
         if isinstance(method, NeuralObserver):
             flt = ObserverFilter(method, obs, dt)
@@ -151,52 +163,49 @@ class StreamModel:
             result = self.filter.cycle(self.dynamics_up_to(seq), E, t0, t1, y, gen)
             if not bool(torch.isfinite(result.E).all()):
                 raise OverflowError("analysis")
-        except (OverflowError, torch.linalg.LinAlgError):
+        except (OverflowError, torch.linalg.LinAlgError):  # type: ignore[attr-defined]  # not in the stubs
             return None
         return result
 
     def forecast(
         self,
-        E: Ensemble,
-        spread: Sequence[float] | None,
-        t0: float,
-        last_seq: int,
+        start: StreamState,
         horizon: int,
         levels: Sequence[float],
         quantiles: Sequence[float],
         progress: Callable[[float], object],
     ) -> StreamForecast:
-        """`horizon` steps past the analysis at t0 (of observation last_seq): every member
-        integrated; see `_system_forecast` and `_surrogate_forecast` for the split."""
+        """`horizon` steps past the latest analysis, every member integrated; the
+        epistemic/aleatoric split is `_surrogate_paths`' or `_system_paths`'."""
         if isinstance(self.dynamics, SurrogateDynamics):
-            return self._surrogate_forecast(
-                self.dynamics, E, t0, last_seq, horizon, levels, quantiles, progress
-            )
-        return self._system_forecast(E, spread, t0, last_seq, horizon, levels, quantiles, progress)
+            paths, means = self._surrogate_paths(self.dynamics, start, horizon, progress)
+            times = [start.t + k + 1 for k in range(horizon)]
+            fitted = {"t0": start.t, "dt": 1.0, "lags": self.dynamics.p}
+            univariate = self.dynamics.d == 1
+        else:
+            paths, means = self._system_paths(start, horizon, progress)
+            times = [start.t + self.dt * (k + 1) for k in range(horizon)]
+            fitted, univariate = {"t0": start.t, "dt": self.dt}, False
+        forecast = summarize_samples(paths, means, levels, quantiles)
+        return StreamForecast(forecast, times, univariate, fitted)
 
-    def _system_forecast(
-        self,
-        E: Ensemble,
-        spread: Sequence[float] | None,
-        t0: float,
-        last_seq: int,
-        horizon: int,
-        levels: Sequence[float],
-        quantiles: Sequence[float],
-        progress: Callable[[float], object],
-    ) -> StreamForecast:
-        """Deterministic dynamics: the members' spread is all the uncertainty there is
-        (epistemic). A single member (one neural observer) starts SINGLE_DRAWS paths from
-        draws of its predicted analysis error (the stream's spread, keyed by (seed,
-        last_seq)); with no members to disagree, that spread is aleatoric."""
+    def _system_paths(
+        self, start: StreamState, horizon: int, progress: Callable[[float], object]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(paths, conditional means), each (S, h, n). Deterministic dynamics: the members'
+        spread is all the uncertainty there is (epistemic; the means are the paths). A
+        single member (one neural observer) starts SINGLE_DRAWS paths from draws of its
+        predicted analysis error (the stream's spread, keyed by (seed, last_seq)); with no
+        members to disagree, that spread is aleatoric around the member's own path."""
+        E = start.E
         single = E.shape[0] == 1
         if single:
             noise = torch.randn(
                 (SINGLE_DRAWS, E.shape[1]),
-                generator=derived_generator(self.seed, last_seq),
+                generator=derived_generator(self.seed, start.last_seq),
                 dtype=E.dtype,
             )
-            E = torch.cat((E, E + torch.tensor(spread, dtype=E.dtype) * noise))
+            E = torch.cat((E, E + torch.tensor(start.spread, dtype=E.dtype) * noise))
         path = torch.empty((E.shape[0], horizon, E.shape[1]), dtype=E.dtype)
         for k in range(horizon):
             E = self.dynamics.step(E, self.dt)
@@ -204,41 +213,28 @@ class StreamModel:
             progress((k + 1) / horizon)
         X = path.numpy()
         if single:
-            paths = X[1:]
-            forecast = summarize_samples(
-                paths, np.broadcast_to(X[:1], paths.shape), levels, quantiles
-            )
-        else:
-            forecast = summarize_samples(X, X, levels, quantiles)
-        times = [t0 + self.dt * (k + 1) for k in range(horizon)]
-        return StreamForecast(forecast, times, False, {"t0": t0, "dt": self.dt})
+            return X[1:], np.broadcast_to(X[:1], X[1:].shape)
+        return X, X
 
-    def _surrogate_forecast(
+    def _surrogate_paths(
         self,
         dynamics: SurrogateDynamics,
-        E: Ensemble,
-        t0: float,
-        last_seq: int,
+        start: StreamState,
         horizon: int,
-        levels: Sequence[float],
-        quantiles: Sequence[float],
         progress: Callable[[float], object],
-    ) -> StreamForecast:
-        """The series itself, one path per member. Each member's noisy path and its
-        noiseless twin (same parameter draw) split the spread: epistemic = spread of the
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(paths, conditional means) of the series, each (N, h, d), one per member: its
+        noisy path and its noiseless twin (same parameter draw). Epistemic = spread of the
         noiseless paths over members (state and parameter uncertainty), aleatoric = the
         noise on top (exact for a linear AR, as in its predict). The noise is keyed by
         (seed, last_seq, FORECAST_NOISE)."""
-        noisy = dynamics.seeded(derived_generator(self.seed, last_seq, FORECAST_NOISE))
+        noisy = dynamics.seeded(derived_generator(self.seed, start.last_seq, FORECAST_NOISE))
         mean = dynamics.noiseless()
-        X, Xm = E, E
-        paths = torch.empty((2, E.shape[0], horizon, dynamics.d), dtype=E.dtype)
+        X, Xm = start.E, start.E
+        paths = torch.empty((2, X.shape[0], horizon, dynamics.d), dtype=X.dtype)
         for k in range(horizon):
             X, Xm = noisy.step(X, 1.0), mean.step(Xm, 1.0)
             paths[0, :, k], paths[1, :, k] = dynamics.newest(X), dynamics.newest(Xm)
             progress((k + 1) / horizon)
         Y = paths.numpy()
-        forecast = summarize_samples(Y[0], Y[1], levels, quantiles)
-        times = [t0 + k + 1 for k in range(horizon)]
-        fitted = {"t0": t0, "dt": 1.0, "lags": dynamics.p}
-        return StreamForecast(forecast, times, dynamics.d == 1, fitted)
+        return Y[0], Y[1]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 import numpy as np
 import torch
@@ -123,8 +123,9 @@ def integrate(model: Dynamics, x: Tensor, t0: float, t1: float, dt: float | None
     steps = step_sizes(t0, t1, model.default_dt if dt is None else dt)
     if steps and _on_host(model, x):
         a = x.detach().numpy()  # a view; every step returns a new array, so x is untouched
+        stepper = cast(HostStepper, model)  # _on_host checked it has step_numpy
         for h in steps:
-            a = model.step_numpy(a, h)
+            a = stepper.step_numpy(a, h)
         return torch.from_numpy(a)
     for h in steps:
         x = model.step(x, h)

@@ -89,7 +89,7 @@ class Lorenz63:
         def f(s: np.ndarray) -> np.ndarray:
             A = np.dot(s, D)
             A += bias
-            out = A[:, 0:3] * A[:, 3:6]
+            out: np.ndarray = A[:, 0:3] * A[:, 3:6]
             out -= A[:, 6:9]
             return out
 

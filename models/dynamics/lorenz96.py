@@ -71,4 +71,4 @@ def rk4_rows(x: np.ndarray, F: float, dt: float) -> np.ndarray:
     _tendency(x + h * k1, F, k2)
     _tendency(x + h * k2, F, k3)
     _tendency(x + dt * k3, F, k4)
-    return x + (dt / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)
+    return x + (dt / 6.0) * (k1 + 2.0 * (k2 + k3) + k4)  # type: ignore[no-any-return]  # numba

@@ -35,7 +35,7 @@ MAX_ORIGINS = 10
 
 def select_by_crps(
     y: ArrayLike,
-    candidates: dict[str, Callable[[], Forecaster]],
+    candidates: Mapping[str, Callable[[], Forecaster]],
     *,
     horizon: int,
     val_fraction: float = 0.2,

@@ -227,7 +227,12 @@ def rolling_origin(
             progress((k + 1) / F)
 
     def avg(get: Callable[[FoldScores], FloatArray]) -> FloatArray:
-        return np.mean([get(f) for f in per_fold], axis=(0, 2))  # (F, h, d) -> (h,)
+        return np.asarray(np.mean([get(f) for f in per_fold], axis=(0, 2)))  # (F, h, d) -> (h,)
+
+    def avg_by_level(
+        get: Callable[[FoldScores], dict[float, FloatArray]],
+    ) -> dict[float, FloatArray]:
+        return {L: avg(lambda f: get(f)[L]) for L in lv}  # noqa: B023  # called at once
 
     vpt_folds = None
     if lyapunov_time is not None:
@@ -239,8 +244,8 @@ def rolling_origin(
         crps=avg(lambda f: f.crps),
         mase=avg(lambda f: f.abs_scaled_error),
         smape=avg(lambda f: f.smape),
-        coverage={L: avg(lambda f, L=L: f.covered[L]) for L in lv},
-        interval_score={L: avg(lambda f, L=L: f.interval_score[L]) for L in lv},
+        coverage=avg_by_level(lambda f: f.covered),
+        interval_score=avg_by_level(lambda f: f.interval_score),
         residuals=np.stack([f.residual for f in per_fold]),
         scores={L: np.concatenate([f.cqr[L].T for f in per_fold]) for L in lv},
         half_widths={L: np.concatenate([f.half_width[L].T for f in per_fold]) for L in lv},

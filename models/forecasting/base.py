@@ -108,7 +108,7 @@ class OneStepSampler(Protocol):
 
 def hyperparameters(model: object) -> dict[str, Any]:
     """The constructor arguments of a dataclass forecaster (its `init=True` fields)."""
-    return {f.name: getattr(model, f.name) for f in fields(model) if f.init}  # type: ignore[arg-type]
+    return {f.name: getattr(model, f.name) for f in fields(model) if f.init}  # type: ignore[arg-type]  # forecasters are dataclasses
 
 
 def as_series(y: ArrayLike, name: str = "y") -> FloatArray:

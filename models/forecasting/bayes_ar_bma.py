@@ -19,7 +19,7 @@ from typing import Any, Self
 
 import numpy as np
 import torch
-from numpy.typing import ArrayLike
+from numpy.typing import ArrayLike, NDArray
 
 from models.forecasting.base import (
     FloatArray,
@@ -201,7 +201,8 @@ class BayesianARAveraged:
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """Hyperparameters and every kept candidate's exact posterior (tensors prefixed c{i}.)."""
-        metas, tensors = [], {}
+        metas: list[dict[str, Any]] = []
+        tensors: dict[str, torch.Tensor] = {}
         for i, c in enumerate(self._fitted()):
             meta, ts = c.model.to_state()
             metas.append(c.summary() | {"last": c.last.tolist(), "state": meta})
@@ -243,7 +244,7 @@ class BayesianARAveraged:
         return model
 
 
-def _allocate(weights: FloatArray, total: int) -> FloatArray:
+def _allocate(weights: FloatArray, total: int) -> NDArray[np.int64]:
     """Integer counts summing to `total`, proportional to weights (largest remainders), so
     the pooled sample follows the weights without multinomial noise."""
     exact = weights * total

@@ -76,7 +76,7 @@ def train_anchored(
             nll = gaussian_nll(mu, var, Y[idx]).mean(dim=1)
             loss = torch.sum(nll + anchor_penalty(theta, anchor, stds) / N)
             opt.zero_grad(set_to_none=True)
-            loss.backward()  # type: ignore[no-untyped-call]
+            loss.backward()  # type: ignore[no-untyped-call]  # unannotated in torch
             opt.step()
 
         with torch.no_grad():

@@ -111,7 +111,7 @@ def make_forecaster(kind: str, params: dict[str, Any] | None = None) -> Forecast
     """
     cls = forecaster_class(kind)
     params = dict(params or {})
-    allowed = {f.name for f in fields(cls) if f.init}  # type: ignore[arg-type]
+    allowed = {f.name for f in fields(cls) if f.init}  # type: ignore[arg-type]  # every kind is a dataclass
     unknown = sorted(set(params) - allowed)
     if unknown:
         raise ValueError(f"unknown {kind} parameters {unknown}; allowed: {sorted(allowed)}")

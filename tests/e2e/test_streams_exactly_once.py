@@ -14,7 +14,7 @@ import pytest
 from app.config import Settings
 from app.db.session import get_sessionmaker
 from app.queue import Outbox
-from app.services import assimilation_runs
+from app.services import stream_runs
 from app.services import streams as stream_service
 from app.services.auth import default_tenant
 from tests.conftest import alembic
@@ -69,7 +69,7 @@ def sequential_reference(tmp_path: object, obs: list[dict[str, object]]) -> list
             stream_id=stream_id,
             observations=obs,
         )
-    assimilation_runs.cycle(factory, stream_id)
+    stream_runs.cycle(factory, stream_id)
     with factory() as session:
         rows, _ = stream_service.analyses(session, tenant.id, stream_id, 0, 10_000)
         return [{"seq": r.seq, "mean": r.mean, "spread": r.spread} for r in rows]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictInt
 
-from app.api.schemas.common import FiniteFloat, StrictModel
+from app.api.schemas.common import FiniteFloat, StrictModel, default_levels
 from app.api.schemas.forecasts import Level, SeriesIn
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
 from app.api.schemas.model_specs import ConcreteSpec, DefaultSpec
@@ -22,7 +22,7 @@ class BacktestCreate(StrictModel):
     )
     horizon: StrictInt = Field(ge=1)
     folds: StrictInt = Field(5, ge=1, le=100, description="Rolling origins, `horizon` apart")
-    levels: list[Level] = Field(default_factory=lambda: [80, 95], max_length=20)
+    levels: list[Level] = Field(default_factory=default_levels, max_length=20)
     num_samples: StrictInt = Field(500, ge=10)
     seed: StrictInt = Field(0, ge=0, lt=2**31)
     lyapunov_time: FiniteFloat | None = Field(

@@ -51,21 +51,9 @@ class StoredModelRef(StrictModel):
         return 1  # checked against the stored version when it is resolved
 
 
-class ErrorItem(BaseModel):
-    loc: list[str | int]
-    field: str = Field(description="Dotted path of the offending field, e.g. series.0.values.3")
-    msg: str
-    type: str
-
-
-class ErrorBody(BaseModel):
-    detail: list[ErrorItem] | str
-    error: str = Field(description="Machine-readable error code")
-
-
-def level_key(level: float) -> str:
-    """80 -> "80", 97.5 -> "97.5": the keys clients index intervals and quantiles by."""
-    return f"{level:g}"
+def default_levels() -> list[float | int]:
+    """Central interval levels, %, when a request gives none."""
+    return [80, 95]
 
 
 def example_response(

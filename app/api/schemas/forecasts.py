@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.api.schemas.common import FiniteFloat, StoredText, StrictModel
+from app.api.schemas.common import FiniteFloat, StoredText, StrictModel, default_levels
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
 from app.api.schemas.model_specs import DefaultSpec, ModelSpec
 from app.db.tables import ForecastResult
@@ -92,7 +92,7 @@ class ForecastCreate(StrictModel):
     series: list[SeriesIn] = Field(min_length=1)
     horizon: StrictInt = Field(ge=1, description="Steps ahead (limit: KALMANAC_MAX_HORIZON)")
     levels: list[Level] = Field(
-        default_factory=lambda: [80, 95], max_length=20, description="Central interval levels, %"
+        default_factory=default_levels, max_length=20, description="Central interval levels, %"
     )
     quantiles: list[Quantile] = Field(default_factory=list, max_length=99)
     num_samples: StrictInt = Field(1000, ge=10, description="Monte Carlo sample paths")

@@ -150,12 +150,16 @@ SPECS: dict[str, type[KindSpec]] = {
 DefaultSpec = SPECS[DEFAULT_KIND]
 AUTO_KINDS = tuple(info.name for info in KINDS if info.auto)
 
+
+class _AutoSettings(StrictModel):
+    val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9, description="Validation tail for CRPS")
+
+
 AutoParams = create_model(  # type: ignore[call-overload]  # fields built from the registry
     "AutoParams",
-    __base__=StrictModel,
+    __base__=_AutoSettings,
     __doc__="Each candidate's settings, and the validation tail they are scored on.",
     **{k: (PARAMS[k], Field(default_factory=PARAMS[k])) for k in AUTO_KINDS},
-    val_fraction=(FiniteFloat, Field(0.2, gt=0, lt=0.9, description="Validation tail for CRPS")),
 )
 
 
@@ -164,7 +168,7 @@ class AutoSpec(StrictModel):
     standard error of the best)."""
 
     kind: Literal["auto"]
-    params: AutoParams = Field(default_factory=AutoParams)  # type: ignore[valid-type]  # built above
+    params: AutoParams = Field(default_factory=AutoParams)
 
     def min_length(self, dim: int = 1) -> int:
         # Every candidate must fit the training part before the validation tail.

@@ -302,7 +302,7 @@ class StreamRead(BaseModel):
         return cls(
             id=s.id,
             name=s.name,
-            status=s.status,  # type: ignore[arg-type]  # a str column holding "open" | "closed"
+            status=s.status,
             t=s.t,
             last_seq=s.last_seq,
             n_assimilated=s.n_assimilated,
@@ -339,7 +339,9 @@ class AnalysisRead(BaseModel):
 
 class AnalysisList(BaseModel):
     items: list[AnalysisRead]
-    next_cursor: str | None = Field(description="Pass as ?after_seq= for the next page")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page (?after_seq= is an alias)"
+    )
 
 
 class ObservationRead(BaseModel):
@@ -356,7 +358,9 @@ class ObservationRead(BaseModel):
 
 class ObservationList(BaseModel):
     items: list[ObservationRead]
-    next_cursor: str | None = Field(description="Pass as ?after_seq= for the next page")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page (?after_seq= is an alias)"
+    )
 
 
 STREAM_EXAMPLE: dict[str, Any] = {

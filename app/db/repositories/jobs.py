@@ -94,7 +94,7 @@ def _transition(session: Session, job_id: str, allowed: Collection[str], **value
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult; typed as Result
 
 
 def claim(session: Session, job_id: str, worker: str, device: str) -> bool:

@@ -9,15 +9,14 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from app.db.repositories.jobs import ACTIVE
-from app.db.tables import Job, Observation, Stream
+from app.db.tables import ACTIVE, Job, Observation, Stream
 
 
 class ActiveJobs(NamedTuple):
     kind: str
     status: str
     queue: str
-    count: int
+    n: int
 
 
 class FinishedJob(NamedTuple):
@@ -53,7 +52,11 @@ def finished_since(session: Session, since: datetime, cap: int) -> list[Finished
         .order_by(Job.finished_at.desc())
         .limit(cap)
     )
-    return [FinishedJob(*r) for r in session.execute(query)]
+    return [
+        FinishedJob(kind, status, started, finished)
+        for kind, status, started, finished in session.execute(query)
+        if finished is not None  # always: the query keeps finished jobs only
+    ]
 
 
 def stream_lag(session: Session, streams_cap: int) -> list[StreamLag]:

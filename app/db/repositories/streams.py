@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db.base import pack_floats, utcnow
 from app.db.tables import Analysis, Observation, Stream, StreamGap
+
+# The tables behind the ORM classes, for Core statements (declarative classes type
+# __table__ as a FromClause; it is a Table).
+OBSERVATIONS = cast(Table, Observation.__table__)
+ANALYSES = cast(Table, Analysis.__table__)
 
 
 def add(session: Session, stream: Stream) -> Stream:
@@ -70,9 +75,9 @@ def insert_observations(session: Session, stream_id: str, rows: Sequence[dict[st
     # One cached statement run over many parameter sets (insertmanyvalues), not a
     # freshly compiled multi-VALUES statement per post: compiling dominated ingestion.
     stmt = (
-        insert(Observation.__table__)
+        insert(OBSERVATIONS)
         .on_conflict_do_nothing(index_elements=["stream_id", "seq"])
-        .returning(Observation.__table__.c.seq)
+        .returning(OBSERVATIONS.c.seq)
     )
     return len(session.connection().execute(stmt, values).all())
 
@@ -137,13 +142,14 @@ def add_analyses(session: Session, stream_id: str, rows: Sequence[dict[str, Any]
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":
-        session.execute(Analysis.__table__.insert(), [{"stream_id": stream_id, **r} for r in rows])
+        session.execute(ANALYSES.insert(), [{"stream_id": stream_id, **r} for r in rows])
         return
     # COPY: a thousand analyses a batch on the streaming hot path; an order of magnitude
     # cheaper than row-by-row INSERTs, on both sides. Same connection, same transaction.
     now = utcnow()
     columns = ", ".join(("stream_id", *_ANALYSIS_COLUMNS, "created_at"))
     driver = session.connection().connection.driver_connection
+    assert driver is not None  # a live connection inside the session's transaction
     with driver.cursor() as cursor, cursor.copy(f"COPY analyses ({columns}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row(
@@ -215,7 +221,7 @@ def close(session: Session, stream_id: str, when: datetime) -> bool:
         .values(status="closed", closed_at=when)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult; typed as Result
 
 
 def mark_late(session: Session, stream_id: str, last_seq: int) -> None:

@@ -44,7 +44,7 @@ def revoke_key(session: Session, prefix: str) -> bool:
         .where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult; typed as Result
 
 
 def lock(session: Session, tenant_id: str) -> None:

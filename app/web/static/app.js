@@ -199,11 +199,11 @@ async function streamPage(id) {
   const ctrl = new AbortController();
   leave = () => ctrl.abort();
   async function loadAll(path, into) {
-    for (let after = 0; ;) {
-      const page = await Api.get(`${path}?after_seq=${after}&limit=5000`);
+    for (let cursor = "0"; ;) {
+      const page = await Api.get(`${path}?cursor=${cursor}&limit=5000`);
       into.push(...page.items);
       if (!page.next_cursor) return;
-      after = page.next_cursor;
+      cursor = page.next_cursor;
     }
   }
   function redraw() {

@@ -56,7 +56,7 @@ class DenseGain:
         return z[..., None, :]  # one "point": the whole state
 
     def correction(self, out: Tensor, d: Tensor) -> Tensor:
-        K = out[..., 0, :].unflatten(-1, (self.n, self.m))
+        K = out[..., 0, :].reshape(*out.shape[:-2], self.n, self.m)
         return (K @ d[..., None])[..., 0]
 
     def variance(self, rho: Tensor) -> Tensor:

@@ -124,7 +124,7 @@ def _tanh(x: float) -> float:
     q = x2 * np.float32(1.19825839466702e-06) + np.float32(1.18534705686654e-04)
     q = x2 * q + np.float32(2.26843463243900e-03)
     q = x2 * q + np.float32(4.89352518554385e-03)
-    return x * p / q
+    return x * p / q  # type: ignore[return-value]  # float32 arithmetic, compiled by numba
 
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy")

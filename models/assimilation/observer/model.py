@@ -46,8 +46,8 @@ class NeuralObserver:
         arrays (`observer_host`); training, dense gains and GPUs take the torch path."""
         host = self._on_host(Xf)
         if host is not None:
-            Xa, var = host.analysis(_float64(Xf), _float64(y))
-            return _as_tensor(Xa, Xf.dtype), _as_tensor(var, Xf.dtype)
+            a, v = host.analysis(_float64(Xf), _float64(y))
+            return _as_tensor(a, Xf.dtype), _as_tensor(v, Xf.dtype)
         theta = [p.to(Xf) for p in self.theta]
         d = y.to(Xf) - self.obs.H_apply(Xf)
         feats = self.gain.features((Xf - self.mean) / self.std)

@@ -72,7 +72,7 @@ def train_observer(
             err = Xa - truth
             loss = loss + (err / std).pow(2).mean() + _nll(err.detach(), var).mean()
         opt.zero_grad(set_to_none=True)
-        (loss / cfg.window).backward()  # type: ignore[no-untyped-call]
+        (loss / cfg.window).backward()  # type: ignore[no-untyped-call]  # unannotated in torch
         torch.nn.utils.clip_grad_norm_(theta, 1.0)
         if all(bool(torch.isfinite(p.grad).all()) for p in theta if p.grad is not None):
             opt.step()  # a non-finite window (a state that blew up) teaches nothing

@@ -29,6 +29,7 @@ from models.assimilation.observer import NeuralObserver
 from models.assimilation.stream import (
     Ensemble,
     StreamModel,
+    StreamState,
     from_bytes,
     summarize,
     summarize_cycles,
@@ -189,17 +190,12 @@ def forecast_compute(factory: sessionmaker[Session]) -> Any:
             if stream is None or stream.ensemble is None:
                 raise ValueError("the stream has no ensemble yet; try again in a moment")
             model = stream_model(session, StreamConfig.parse(stream.config))
-            E, t0, name = from_bytes(stream.ensemble), stream.t, stream.name
-            last_seq, spread = stream.last_seq, stream.spread
+            start = StreamState(
+                from_bytes(stream.ensemble), stream.spread, stream.t, stream.last_seq
+            )
+            name = stream.name
         result = model.forecast(
-            E,
-            spread,
-            t0,
-            last_seq,
-            int(request["horizon"]),
-            request["levels"],
-            request["quantiles"],
-            progress,
+            start, int(request["horizon"]), request["levels"], request["quantiles"], progress
         )
         payload = to_payload(result.forecast, result.univariate, result.fitted, timestamps=None)
         payload["times"] = result.times

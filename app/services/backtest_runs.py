@@ -1,0 +1,38 @@
+"""Backtest jobs on workers: a rolling-origin evaluation of a kind on each posted series."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.services.fitting import device_for
+from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
+from models.forecasting.backtest import rolling_origin
+from models.forecasting.registry import make_forecaster
+
+
+def compute(job: JobInput, progress: Progress) -> Store:
+    request = job.request
+
+    def one(s: dict[str, Any], seed: int, p: Progress) -> dict[str, Any]:
+        result = rolling_origin(
+            np.asarray(s["values"], dtype=float),
+            lambda: make_forecaster(job.model["kind"], job.model.get("params", {})),
+            horizon=request["horizon"],
+            folds=request["folds"],
+            levels=request["levels"],
+            num_samples=request["num_samples"],
+            seed=seed,
+            lyapunov_time=request.get("lyapunov_time"),
+            dt=request.get("dt", 1.0),
+            progress=p,
+        )
+        return result.to_dict(arrays=False)
+
+    return store_rows(per_series(job, progress, one))
+
+
+def run(factory: sessionmaker[Session], job_id: str, worker: str) -> str:
+    return run_job(factory, job_id, worker, compute, device_for)

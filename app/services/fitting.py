@@ -6,7 +6,7 @@ stored version {"name", "version", "kind", "version_id"} to load.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.repositories import model_versions
 from models.forecasting.auto import fit_auto
-from models.forecasting.base import Forecaster
+from models.forecasting.base import Forecaster, LibraryForecaster
 from models.forecasting.registry import AUTO, accelerated, make_forecaster
 from models.forecasting.serialize import loads
 from models.forecasting.torch_runtime import resolve_device
@@ -44,6 +44,17 @@ def fit_spec(
         progress=progress,
     )
     return model, {**model.params_, "auto": {"choice": choice, "validation_crps": scores}}
+
+
+def fit_library(
+    spec: dict[str, Any], series: Sequence[np.ndarray], progress: Progress
+) -> tuple[Forecaster, dict[str, Any]]:
+    """A library kind fitted on several series (the first is its own)."""
+    model = make_forecaster(spec["kind"], spec.get("params", {}))
+    if not isinstance(model, LibraryForecaster):
+        raise ValueError(f"{spec['kind']} does not keep a library of series")
+    model = model.fit_library(series, progress=progress)
+    return model, dict(model.params_)
 
 
 def load_stored(factory: sessionmaker[Session], spec: dict[str, Any]) -> Forecaster:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.repositories import model_versions
 from app.db.tables import ModelVersion
 from app.services import observers
-from app.services.fitting import device_for, fit_spec
+from app.services.fitting import device_for, fit_library, fit_spec
 from app.services.job_runner import JobInput, Progress, Store, run_job
 from app.version import code_version
 from models.forecasting.registry import AUTO
@@ -21,10 +21,13 @@ from models.forecasting.serialize import dumps
 VALIDATION_HORIZON = 10  # what "auto" scores candidates on when training a version
 
 
-def fingerprint(values: np.ndarray) -> str:
-    """sha256 of the training data (shape and float64 bytes)."""
-    digest = hashlib.sha256(str(values.shape).encode())
-    digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
+def fingerprint(*series: np.ndarray) -> str:
+    """sha256 of the training data (each series' shape and float64 bytes, in order)."""
+    digest = hashlib.sha256()
+    for i, values in enumerate(series):
+        # the first series alone hashes as it always has: old fingerprints stay comparable
+        digest.update((str(values.shape) if i == 0 else f"|{values.shape}").encode())
+        digest.update(np.ascontiguousarray(values, dtype=np.float64).tobytes())
     return digest.hexdigest()
 
 
@@ -41,9 +44,13 @@ class Trained(NamedTuple):
 def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
     """A forecaster fitted on the posted series."""
     spec = job.model
-    y = np.asarray(job.request["series"][0]["values"], dtype=float)
+    ys = [np.asarray(s["values"], dtype=float) for s in job.request["series"]]
+    y = ys[0]
     started = time.monotonic()
-    model, fitted = fit_spec(spec, y, VALIDATION_HORIZON, job.seed, progress)
+    if len(ys) > 1:  # a reference library (the schema allows it for library kinds only)
+        model, fitted = fit_library(spec, ys, progress)
+    else:
+        model, fitted = fit_spec(spec, y, VALIDATION_HORIZON, job.seed, progress)
     seconds = time.monotonic() - started
     kind, params = spec["kind"], spec.get("params", {})
     if kind == AUTO:  # the version is the chosen concrete model
@@ -57,7 +64,7 @@ def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
         "min_context": model.window_shape_[0],
         "device": device_for(spec),
     }
-    return Trained(kind, params, dumps(model), fingerprint(y), metrics)
+    return Trained(kind, params, dumps(model), fingerprint(*ys), metrics)
 
 
 def _train_observer(job: JobInput, progress: Progress) -> Trained:

@@ -45,8 +45,13 @@ def submit_training(
 ) -> Job:
     series = request["series"]
     if series is not None:  # None: an observer, trained on simulations
-        if len(series[0]["values"]) > settings.max_series_length:
-            raise InputError("series.0.values", f"longer than {settings.max_series_length} points")
+        if len(series) > settings.max_series:
+            raise InputError("series", f"{len(series)} series; the limit is {settings.max_series}")
+        for i, s in enumerate(series):
+            if len(s["values"]) > settings.max_series_length:
+                raise InputError(
+                    f"series.{i}.values", f"longer than {settings.max_series_length} points"
+                )
         check_series_length(series, min_length)
     job, _ = job_service.submit(
         session,

@@ -19,7 +19,7 @@ clearly better.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -116,15 +116,16 @@ def fit_auto(
     val_fraction: float = 0.2,
     seed: int = 0,
     progress: Progress | None = None,
+    kinds: Sequence[str] | None = None,
 ) -> tuple[Forecaster, str, dict[str, float]]:
-    """`auto`: the registry's candidate kinds (`KindInfo.auto`, simplest first) scored by
-    `select_by_crps`, the winner refitted on all of y. params: kind -> its hyperparameters.
-    Returns (fitted winner, its kind, every candidate's score)."""
+    """`auto`: the registry's candidate kinds (`KindInfo.auto`, simplest first; or those of
+    them in `kinds`) scored by `select_by_crps`, the winner refitted on all of y. params:
+    kind -> its hyperparameters. Returns (fitted winner, its kind, every candidate's score)."""
     report = progress or (lambda _f: None)
     candidates = {
         k.name: partial(make_forecaster, k.name, dict(params.get(k.name, {})))
         for k in KINDS
-        if k.auto
+        if k.auto and (kinds is None or k.name in kinds)
     }
     choice, scores = select_by_crps(
         y, candidates, horizon=horizon, val_fraction=val_fraction, seed=seed

@@ -87,6 +87,18 @@ class Forecaster(Protocol):
 
 
 @runtime_checkable
+class LibraryForecaster(Protocol):
+    """A forecaster that can keep many series as a reference library (`KindInfo.library`):
+    a forecast with it matches its context against the library as well as itself."""
+
+    def fit_library(
+        self, series: Sequence[ArrayLike], *, progress: Progress | None = None
+    ) -> Forecaster:
+        """Fit on series[0] and keep every series (same dimension) as the library."""
+        ...
+
+
+@runtime_checkable
 class OneStepSampler(Protocol):
     """A fitted forecaster's one-step predictive for a batch of windows, with fixed
     parameter draws (`members` of them): row r of a batch always uses draw r % members, so
@@ -203,3 +215,12 @@ def summarize_samples(
         quantiles={q: Q[1 + 2 * n + i] for i, q in enumerate(qs)},
         samples=Y if return_samples else None,
     )
+
+
+def allocate_samples(weights: FloatArray, total: int) -> NDArray[np.int64]:
+    """Integer counts summing to `total`, proportional to weights (largest remainders), so
+    the pooled sample follows the weights without multinomial noise."""
+    exact = weights * total
+    counts = np.floor(exact).astype(np.int64)
+    counts[np.argsort(-(exact - counts))[: total - int(counts.sum())]] += 1
+    return counts

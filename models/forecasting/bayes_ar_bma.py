@@ -19,13 +19,14 @@ from typing import Any, Self
 
 import numpy as np
 import torch
-from numpy.typing import ArrayLike, NDArray
+from numpy.typing import ArrayLike
 
 from models.forecasting.base import (
     FloatArray,
     Forecast,
     NotFittedError,
     Progress,
+    allocate_samples,
     as_series,
     check_context,
     check_predict_args,
@@ -179,7 +180,7 @@ class BayesianARAveraged:
             C = check_context(context, cands[0].model.window_shape_[1], self.window_shape_[0])
             if any(c.log for c in cands) and not bool(np.all(C > 0)):
                 raise ValueError("context must be positive: the model forecasts on a log scale")
-        counts = _allocate(np.array([c.weight for c in cands]), int(num_samples))
+        counts = allocate_samples(np.array([c.weight for c in cands]), int(num_samples))
         paths, means = [], []
         for i, (c, k) in enumerate(zip(cands, counts, strict=True)):
             if k == 0:
@@ -242,12 +243,3 @@ class BayesianARAveraged:
             raise ValueError("a bayes_ar_bma state needs at least one candidate")
         model._candidates, model._fit_info = cands, dict(meta["fit"])
         return model
-
-
-def _allocate(weights: FloatArray, total: int) -> NDArray[np.int64]:
-    """Integer counts summing to `total`, proportional to weights (largest remainders), so
-    the pooled sample follows the weights without multinomial noise."""
-    exact = weights * total
-    counts = np.floor(exact).astype(np.int64)
-    counts[np.argsort(-(exact - counts))[: total - int(counts.sum())]] += 1
-    return counts

@@ -28,7 +28,8 @@ class KindInfo:
     accelerated: a neural model, trained on the GPU where there is one (its jobs go to the
     gpu queue); reports_progress: its fit calls `progress` as it goes (long fits);
     surrogate: it has a one-step sampler, so a stream can step it as its dynamics;
-    auto: `auto` considers it (candidates are tried simplest first, in registry order).
+    auto: `auto` considers it (candidates are tried simplest first, in registry order);
+    library: a model version of it may be trained on many series (`fit_library`).
     """
 
     name: str
@@ -38,6 +39,7 @@ class KindInfo:
     reports_progress: bool = False
     surrogate: bool = False
     auto: bool = True
+    library: bool = False
 
     @cached_property
     def cls(self) -> type[Forecaster]:
@@ -54,6 +56,7 @@ class KindInfo:
             "reports_progress": self.reports_progress,
             "surrogate": self.surrogate,
             "auto": self.auto,
+            "library": self.library,
         }
 
 

@@ -12,6 +12,7 @@ from app.api.schemas.forecasts import SeriesIn
 from app.api.schemas.model_specs import DefaultSpec, VersionSpec
 from app.api.schemas.observers import ObserverSpec
 from app.services.model_versions import ModelView, VersionView
+from models.forecasting.registry import BY_NAME, KINDS
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$"
 
@@ -22,8 +23,9 @@ class ModelTrain(StrictModel):
     series: list[SeriesIn] | None = Field(
         None,
         min_length=1,
-        max_length=1,
-        description="The training series of a forecaster; none for an observer (it trains on "
+        description="The training series of a forecaster (several for a kind that keeps a "
+        "library of series, such as analog: GET /v1/kinds says which); none for an observer "
+        "(it trains on "
         "simulations of its dynamics)",
     )
     seed: StrictInt = Field(0, ge=0, lt=2**31)
@@ -35,6 +37,20 @@ class ModelTrain(StrictModel):
             raise ValueError("series: an observer trains on simulations; give no series")
         if not observer and self.series is None:
             raise ValueError("series: required to train a forecaster")
+        kind = getattr(self.model, "kind", "")
+        if (
+            self.series is not None
+            and len(self.series) > 1
+            and not (kind in BY_NAME and BY_NAME[kind].library)
+        ):
+            libraries = ", ".join(k.name for k in KINDS if k.library)
+            raise ValueError(
+                f"series: {kind} trains on one series; several make a library, for {libraries}"
+            )
+        if self.series is not None:
+            dims = {s.dimension for s in self.series}
+            if len(dims) > 1:
+                raise ValueError(f"series: a library's series share one dimension, got {dims}")
         return self
 
     def min_length(self, dim: int = 1) -> int:

@@ -63,11 +63,11 @@ def test_log_scale_forecasts_stay_positive_and_need_a_positive_context() -> None
 
 
 def test_samples_split_across_candidates_by_weight() -> None:
-    from models.forecasting.bayes_ar_bma import _allocate
+    from models.forecasting.base import allocate_samples
 
-    counts = _allocate(np.array([0.5, 0.3, 0.2]), 7)
+    counts = allocate_samples(np.array([0.5, 0.3, 0.2]), 7)
     assert counts.sum() == 7 and list(counts) == [4, 2, 1]
-    assert _allocate(np.array([1.0]), 5).tolist() == [5]
+    assert allocate_samples(np.array([1.0]), 5).tolist() == [5]
 
 
 def test_too_short_a_series_names_the_minimum() -> None:

@@ -80,6 +80,13 @@ KINDS: tuple[KindInfo, ...] = (
         reports_progress=True,
         surrogate=True,
     ),
+    KindInfo(
+        "analog",
+        "models.forecasting.analog:AnalogForecaster",
+        "Analog ensemble: what followed the closest matches of the latest window, in the "
+        "series' own history and a stored library of series",
+        library=True,
+    ),
 )
 BY_NAME: dict[str, KindInfo] = {k.name: k for k in KINDS}
 DEFAULT_KIND = KINDS[0].name

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from fastapi.testclient import TestClient
 
+from models.forecasting.registry import KINDS
 from tests.conftest import issue_key
 
 SMALL_ENSEMBLE = {"lags": 8, "hidden": 16, "members": 4, "epochs": 40, "patience": 10}
@@ -214,8 +215,8 @@ def test_auto_records_its_choice(client: TestClient, headers: dict[str, str]) ->
     out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
     assert out["status"] == "succeeded", out
     auto = out["result"]["series"][0]["fitted"]["auto"]
-    assert auto["choice"] in ("bayes_ar", "bayes_ar_bma", "ensemble")
-    assert set(auto["validation_crps"]) == {"bayes_ar", "bayes_ar_bma", "ensemble"}
+    candidates = {k.name for k in KINDS if k.auto}
+    assert auto["choice"] in candidates and set(auto["validation_crps"]) == candidates
 
 
 def test_conformal_calibration_is_reported_beside(
@@ -280,3 +281,38 @@ def test_cancel_stops_training(client: TestClient, headers: dict[str, str]) -> N
     final = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
     assert final["status"] == "cancelled" and final["progress"] < 1
     assert client.get("/v1/models/long", headers=headers).status_code == 404
+
+
+def test_an_analog_library_forecasts_a_short_series(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """Several series make a library (a library kind only); a forecast with the version
+    matches a short posted series against it, and the version's own forecast holds up."""
+    t = np.arange(300)
+    library = [
+        {"id": f"s{i}", "values": (3 + np.sin(2 * np.pi * t / 25 + i)).round(6).tolist()}
+        for i in range(3)
+    ]
+    body = {"name": "shapes", "model": {"kind": "analog"}, "series": library}
+    r = client.post("/v1/models", json=body, headers=headers)
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"], headers)
+    assert job["status"] == "succeeded", job
+    version = client.get("/v1/models/shapes/versions/1", headers=headers).json()
+    assert version["kind"] == "analog" and version["metrics"]["fitted"]["library_series"] == 3
+
+    short = (3 + np.sin(2 * np.pi * np.arange(75) / 25 + 0.5)).round(6).tolist()
+    ask = {"series": [{"id": "new", "values": short}], "horizon": 10}
+    r = client.post(
+        "/v1/forecasts?wait=20",
+        json={**ask, "model": {"name": "shapes", "version": 1}},
+        headers=headers,
+    )
+    assert r.status_code == 200 and r.json()["status"] == "succeeded", r.text
+    mean = np.asarray(r.json()["result"]["series"][0]["mean"])
+    truth = 3 + np.sin(2 * np.pi * np.arange(75, 85) / 25 + 0.5)
+    assert np.max(np.abs(mean - truth)) < 0.2
+
+    one_series = {**body, "model": {"kind": "bayes_ar"}}
+    r = client.post("/v1/models", json=one_series, headers=headers)
+    assert r.status_code == 422 and "analog" in r.json()["detail"][0]["msg"]

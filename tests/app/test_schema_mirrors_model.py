@@ -41,6 +41,13 @@ def test_ensemble_min_length_agrees_with_the_model() -> None:
         assert EnsembleParams(lags=lags).min_length(1) == AnchoredEnsembleAR.min_length(lags)
 
 
+def test_analog_min_length_agrees_with_the_model() -> None:
+    from app.api.schemas.model_specs import AnalogParams
+    from models.forecasting.analog import AnalogForecaster
+
+    assert AnalogParams().min_length(1) == AnalogForecaster.min_length()
+
+
 @pytest.mark.parametrize("kind", [k.name for k in KINDS])
 def test_api_params_are_model_params(kind: str) -> None:
     """Every registered kind has a parameter schema, and every hyperparameter it accepts is

@@ -121,6 +121,23 @@ class EnsembleParams(KindParams):
         return self.lags + 20
 
 
+@params_for("analog")
+class AnalogParams(KindParams):
+    max_window: StrictInt = Field(64, ge=4, le=256, description="Longest window matched")
+    max_stride: StrictInt = Field(
+        1, ge=1, le=16, description="Largest spacing of a window's values (delay embedding)"
+    )
+    k: StrictInt = Field(10, ge=1, le=100, description="Analogs: the ensemble's members")
+    denoise: StrictBool = Field(True, description="Also try matching on smoothed windows")
+    smoothing: StrictInt = Field(5, ge=1, le=51, description="Width of that smoothing")
+    val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9)
+    val_horizon: StrictInt = Field(32, ge=1, le=1000, description="Validation forecast length")
+
+    def min_length(self, dim: int = 1) -> int:
+        """Mirror of AnalogForecaster.min_length: four of the smallest window."""
+        return 16
+
+
 class KindSpec(StrictModel):
     """A kind to fit on the posted series, with its hyperparameters."""
 

@@ -1,0 +1,272 @@
+"""Analog forecasting: what followed the closest matches of the latest window, in the series'
+own history and in a library of other series (`analog_match`).
+
+The k closest analogs, weighted by inverse distance, are the members: their continuations
+are the conditional means, so their disagreement is the epistemic part; the aleatoric part
+is the series' own one-step analog error (validation RMSE at lead 1), drawn as Gaussian
+noise around each member's path. The window length L and the smoothing width w (w > 1
+matches denoised windows and reads denoised continuations, for noisy series) are chosen on
+the series itself by time-ordered validation: forecasts from origins in its last part, each
+matched against the history before it only. Every series (library and query) is
+standardised by its own mean and std, so a library series matches whatever its scale.
+
+A library version (`fit_library`) stores many series as float32; a forecast with it matches
+a short posted series against the library as well as against itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Self
+
+import numpy as np
+import torch
+from numpy.typing import ArrayLike
+
+from models.forecasting.analog_match import Candidates, analog_paths
+from models.forecasting.base import (
+    FloatArray,
+    Forecast,
+    NotFittedError,
+    Progress,
+    allocate_samples,
+    as_series,
+    check_context,
+    check_predict_args,
+    hyperparameters,
+    summarize_samples,
+)
+
+MIN_WINDOW = 4
+MAX_ORIGINS = 8  # validation origins per candidate setting
+SIGMA_ORIGINS = 32  # origins for the lead-1 error (the aleatoric scale)
+SIGMA_FLOOR = 1e-3  # in standard deviations of the series
+
+
+def standardise(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """(z, mean, std) of y (T, d); a constant column keeps std 1."""
+    mu = y.mean(axis=0)
+    sd = y.std(axis=0)
+    sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)
+    return (y - mu) / sd, mu, sd
+
+
+@dataclass(frozen=True, eq=False)
+class _Fitted:
+    library: list[FloatArray]  # standardised series, float32 values held as float64
+    window: int
+    width: int
+    stride: int
+    sigma: FloatArray  # (d,) aleatoric std, standardised units
+    validation: dict[str, float]
+    query: FloatArray  # the training series (standardised): the default query
+    mu: FloatArray
+    sd: FloatArray
+
+    @property
+    def span(self) -> int:
+        """Steps a window covers."""
+        return (self.window - 1) * self.stride + 1
+
+
+@dataclass
+class AnalogForecaster:
+    """max_window: longest window tried (4, 8, ... up to it); k: analogs (members);
+    denoise: also try matching on smoothed windows (width `smoothing`); val_fraction: the
+    part of the series validation forecasts start in; val_horizon: their length."""
+
+    max_window: int = 64
+    max_stride: int = 1
+    k: int = 10
+    denoise: bool = True
+    smoothing: int = 5
+    val_fraction: float = 0.2
+    val_horizon: int = 32
+    _fit: _Fitted | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.max_window < MIN_WINDOW:
+            raise ValueError(f"max_window must be >= {MIN_WINDOW}, got {self.max_window}")
+        if self.k < 1 or self.val_horizon < 1 or self.smoothing < 1:
+            raise ValueError("k, val_horizon and smoothing must be >= 1")
+        if not 0.0 < self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction!r}")
+
+    @staticmethod
+    def min_length() -> int:
+        """Shortest series fit() accepts: a smallest window, its continuation and room for
+        a validation origin."""
+        return 4 * MIN_WINDOW
+
+    def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
+        """Choose the window and smoothing on y: (T,) or (T, d); y is its own library."""
+        return self.fit_library([y], progress=progress)
+
+    def fit_library(self, series: Sequence[ArrayLike], *, progress: Progress | None = None) -> Self:
+        """Store `series` as the library; the settings are chosen on the first one (the
+        query of a plain `predict`), matched against all of them."""
+        Ys = [as_series(s, f"series {i}") for i, s in enumerate(series)]
+        if not Ys or any(Y.shape[1] != Ys[0].shape[1] for Y in Ys):
+            raise ValueError("the library needs one or more series of the same dimension")
+        T = Ys[0].shape[0]
+        if T < self.min_length():
+            raise ValueError(
+                f"series too short: got T={T}, this model needs T >= {self.min_length()}"
+            )
+        Zs = [standardise(Y)[0].astype(np.float32).astype(np.float64) for Y in Ys]
+        _, mu, sd = standardise(Ys[0])
+        settings = self._settings(T)
+        scores = {f"L={L},w={w},s={t}": self._score(Zs, L, w, t) for L, w, t in settings}
+        best = min(scores, key=lambda s: scores[s])
+        L, w, t = settings[list(scores).index(best)]
+        sigma = self._lead1_rmse(Zs, L, w, t)
+        if progress is not None:
+            progress(1.0)
+        self._fit = _Fitted(Zs, L, w, t, sigma, scores, Zs[0], mu, sd)
+        return self
+
+    def _settings(self, T: int) -> list[tuple[int, int, int]]:
+        """(window, smoothing width, stride) candidates whose span fits the history."""
+        room = int(T * (1 - self.val_fraction)) // 3
+        widths = [1, self.smoothing] if self.denoise and self.smoothing > 1 else [1]
+        strides = [t for t in (1, 2, 4, 8, 16) if t <= self.max_stride]
+        found = [
+            (L, w, t)
+            for L in (4, 8, 16, 32, 64, 128, 256)
+            for t in strides
+            for w in widths
+            if L <= self.max_window and (L - 1) * t + 1 <= room
+        ]
+        return found or [(MIN_WINDOW, 1, 1)]
+
+    def _origins(self, T: int, n: int, h: int) -> np.ndarray:
+        cut = max(int(T * (1 - self.val_fraction)), 3 * MIN_WINDOW)
+        last = max(cut, T - h)
+        return np.unique(np.round(np.linspace(cut, last, min(n, last - cut + 1))).astype(int))
+
+    def _forecast_at(
+        self, Zs: list[FloatArray], o: int, L: int, w: int, t: int, h: int
+    ) -> FloatArray:
+        """The weighted analog mean of Zs[0] from origin o, matched on its past only."""
+        span = (L - 1) * t + 1
+        pool = Candidates.of([Zs[0][:o], *Zs[1:]], L, w, exclude_last=[span], stride=t)
+        paths, weights = analog_paths(Zs[0][:o], pool, L, w, self.k, h, stride=t)
+        mean: FloatArray = np.einsum("k,khd->hd", weights, paths)
+        return mean
+
+    def _score(self, Zs: list[FloatArray], L: int, w: int, t: int) -> float:
+        """Mean squared error of the weighted mean over the validation origins and leads."""
+        T = Zs[0].shape[0]
+        h = min(self.val_horizon, max(1, int(T * self.val_fraction)))
+        errors = []
+        for o in self._origins(T, MAX_ORIGINS, h):
+            n = min(h, T - o)
+            errors.append(np.mean((self._forecast_at(Zs, o, L, w, t, n) - Zs[0][o : o + n]) ** 2))
+        return float(np.mean(errors))
+
+    def _lead1_rmse(self, Zs: list[FloatArray], L: int, w: int, t: int) -> FloatArray:
+        T = Zs[0].shape[0]
+        err = [
+            self._forecast_at(Zs, o, L, w, t, 1)[0] - Zs[0][o]
+            for o in self._origins(T, SIGMA_ORIGINS, 1)
+        ]
+        sigma: FloatArray = np.maximum(np.sqrt(np.mean(np.square(err), axis=0)), SIGMA_FLOOR)
+        return sigma
+
+    def _state(self) -> _Fitted:
+        if self._fit is None:
+            raise NotFittedError("AnalogForecaster is not fitted; call fit(y) first")
+        return self._fit
+
+    @property
+    def params_(self) -> dict[str, Any]:
+        st = self._state()
+        return {
+            "model": "analog",
+            "window": st.window,
+            "stride": st.stride,
+            "smoothing": st.width,
+            "k": self.k,
+            "library_series": len(st.library),
+            "dim": int(st.query.shape[1]),
+            "noise_std": (st.sigma * st.sd).tolist(),
+            "validation_mse": st.validation,
+        }
+
+    @property
+    def window_shape_(self) -> tuple[int, int]:
+        """(L, d): the window a forecast matches."""
+        st = self._state()
+        return st.span, int(st.query.shape[1])
+
+    def predict(
+        self,
+        horizon: int,
+        *,
+        levels: Sequence[float] = (80, 95),
+        quantiles: Sequence[float] = (),
+        num_samples: int = 1000,
+        seed: int = 0,
+        return_samples: bool = False,
+        context: ArrayLike | None = None,
+    ) -> Forecast:
+        """Sampled paths: each a member's continuation (drawn by weight) plus Gaussian noise
+        of the aleatoric scale. context: (n,) or (n, d), n >= the window: forecast from its
+        end, matching it against itself and the library (no refit)."""
+        st = self._state()
+        check_predict_args(horizon, num_samples, levels, quantiles)
+        h, S, d = int(horizon), int(num_samples), st.query.shape[1]
+        query, mu, sd = st.query, st.mu, st.sd
+        if context is not None:
+            C = check_context(context, d, st.span + 1)
+            query, mu, sd = standardise(C)
+            query = query.astype(np.float32).astype(np.float64)  # as the library was stored
+        library = [z for z in st.library if not np.array_equal(z, query)]  # not twice
+        L, w, t = st.window, st.width, st.stride
+        pool = Candidates.of([query, *library], L, w, exclude_last=[st.span], stride=t)
+        paths, weights = analog_paths(query, pool, L, w, self.k, h, stride=t)
+        member = np.repeat(np.arange(len(weights)), allocate_samples(weights, S))
+        rng = np.random.default_rng(seed)
+        cond = paths[member]
+        noisy = cond + st.sigma * rng.standard_normal(cond.shape)
+        return summarize_samples(mu + sd * noisy, mu + sd * cond, levels, quantiles, return_samples)
+
+    def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """Hyperparameters, the chosen settings and the library (float32, concatenated)."""
+        st = self._state()
+        meta = {
+            "kind": "analog",
+            "hyperparameters": hyperparameters(self),
+            "window": st.window,
+            "width": st.width,
+            "stride": st.stride,
+            "sigma": st.sigma.tolist(),
+            "validation": st.validation,
+            "mu": st.mu.tolist(),
+            "sd": st.sd.tolist(),
+        }
+        tensors = {
+            "library": torch.from_numpy(np.concatenate(st.library).astype(np.float32)),
+            "lengths": torch.tensor([z.shape[0] for z in st.library], dtype=torch.int64),
+        }
+        return meta, tensors
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> Self:
+        model = cls(**meta["hyperparameters"])
+        flat = tensors["library"].numpy().astype(np.float64)
+        bounds = np.cumsum([0, *tensors["lengths"].tolist()])
+        library = [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        model._fit = _Fitted(
+            library,
+            int(meta["window"]),
+            int(meta["width"]),
+            int(meta["stride"]),
+            np.asarray(meta["sigma"], dtype=np.float64),
+            dict(meta["validation"]),
+            library[0],
+            np.asarray(meta["mu"], dtype=np.float64),
+            np.asarray(meta["sd"], dtype=np.float64),
+        )
+        return model

@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/observer.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/chaos.py
+	$(BIN)/python bench/analog_api.py
 	$(BIN)/python bench/real_series.py
 
 clean:

@@ -17,6 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,8 @@ from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive  # noqa: E402
 
 from bench._common import json_safe, machine_info  # noqa: E402
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
+from models.forecasting.analog import AnalogForecaster  # noqa: E402
+from models.forecasting.auto import fit_auto  # noqa: E402
 from models.forecasting.backtest import rolling_origin  # noqa: E402
 from models.forecasting.bayes_ar_bma import BayesianARAveraged  # noqa: E402
 
@@ -42,6 +45,13 @@ LEVELS = (80.0, 95.0)
 SEASON = {"yearly": 1, "quarterly": 4, "monthly": 12}
 HORIZON = {"yearly": 6, "quarterly": 8, "monthly": 18}  # M4
 PEERS = ("AutoARIMA", "AutoETS", "SeasonalNaive")
+HORIZON_OF_SEASON = {SEASON[f]: HORIZON[f] for f in SEASON}
+# `auto` over the conjugate AR kinds, with and without analog among its candidates (the
+# ensemble is left out of both: a neural fit per candidate, fold and seed is minutes here).
+AUTO_METHODS = {
+    "auto": ("bayes_ar", "bayes_ar_bma", "analog"),
+    "auto-no-analog": ("bayes_ar", "bayes_ar_bma"),
+}
 
 
 def load_series() -> dict[str, tuple[np.ndarray, str]]:
@@ -76,6 +86,31 @@ def load_series() -> dict[str, tuple[np.ndarray, str]]:
     return {k: (np.asarray(v, dtype=np.float64), f) for k, (v, f) in out.items()}
 
 
+@dataclass
+class Auto:
+    """`auto` as the service runs it (`fit_auto`), choosing among `kinds` at every origin."""
+
+    params: dict[str, dict[str, Any]]
+    kinds: tuple[str, ...]
+    horizon: int
+
+    def fit(self, y: np.ndarray) -> Auto:
+        self.model, self.choice, _ = fit_auto(
+            y, self.params, horizon=self.horizon, kinds=self.kinds
+        )
+        return self
+
+    def predict(self, horizon: int, **kw: Any) -> Any:
+        return self.model.predict(horizon, **kw)
+
+
+def our_params(m: int) -> dict[str, dict[str, Any]]:
+    """Per kind, the settings the bench gives it at season length m (fixed rules)."""
+    seasonal = {"season_length": m, "fourier_order": min(3, (m - 1) // 2)} if m > 2 else {}
+    bma = {"max_lag": max(12, 2 * m), **seasonal}
+    return {"bayes_ar": {"max_lag": max(12, 2 * m), **seasonal}, "bayes_ar_bma": bma, "analog": {}}
+
+
 def make_method(method: str, m: int) -> Callable[[], Any]:
     """Fresh-model factory; our hyperparameters follow fixed rules (nothing tuned on the data)."""
     if method in ("bayes_ar", "bayes_ar_bma"):
@@ -84,6 +119,11 @@ def make_method(method: str, m: int) -> Callable[[], Any]:
         return lambda: BayesianARAveraged(
             max_lag=max(12, 2 * m), log=full, difference=full, **seasonal
         )
+    if method == "analog":
+        return AnalogForecaster
+    if method in AUTO_METHODS:
+        kinds, h = AUTO_METHODS[method], HORIZON_OF_SEASON[m]
+        return lambda: Auto(our_params(m), kinds, h)
     if method == "ensemble":
         lags = min(max(8, 2 * m), 24)
         return lambda: AnchoredEnsembleAR(lags=lags, members=8, epochs=200, patience=20)
@@ -220,7 +260,7 @@ def main(argv: list[str] | None = None) -> dict:
     folds = args.folds or (2 if args.quick else 5)
     seeds = args.seeds or (1 if args.quick else 3)
     S = 200 if args.quick else 500
-    methods = ["bayes_ar", "bayes_ar_bma"]
+    methods = ["bayes_ar", "bayes_ar_bma", "analog", *AUTO_METHODS]
     methods += ["ensemble"] if AnchoredEnsembleAR is not None else []
     methods += list(PEERS)
     tasks = [(n, y, f, meth, folds, S, seeds) for n, (y, f) in data.items() for meth in methods]
@@ -242,6 +282,10 @@ def main(argv: list[str] | None = None) -> dict:
         "statsforecast models with season_length=m; their CRPS from 'samples' at evenly spaced "
         "quantiles of the Gaussian predictive (sigma from the 95% interval), equal to the "
         "closed form within ~1e-5",
+        "analog: AnalogForecaster defaults (window and smoothing chosen per series); auto: "
+        "fit_auto (the service's) at every origin over the kinds bayes_ar (BayesianAR with "
+        "the max_lag and seasonality above), bayes_ar_bma (BayesianARAveraged as above) and "
+        "analog; auto-no-analog: the same without analog",
         "point forecast (MASE, sMAPE) = predictive median (= mean for statsforecast)",
         f"{jobs} worker process(es); with more than one, each uses one BLAS/torch thread",
     ]

@@ -45,3 +45,15 @@ def test_observer_quick(tmp_path: Path) -> None:
     assert {m for _, m in by} == {"ETKF", "LETKF", "3D-Var", "observer"}
     assert by[("L96 full", "LETKF")]["rmse"] < 0.5 and by[("L96 full", "3D-Var")]["rmse"] < 1.0
     assert all(r["ms_per_cycle"] > 0 for r in result["rows"])
+
+
+def test_analog_api_quick(tmp_path: Path, redis_url: str) -> None:
+    """A real server and worker forecast chaos series with analog; the figures come back."""
+    from bench.analog_api import main as analog_api
+
+    out = tmp_path / "analog_api.json"
+    result = analog_api(["--quick", "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["result"] == result["result"]
+    assert result["result"]["series"] == 12 and len(result["per_system"]) == 12
+    assert all(0 <= v <= 200 for v in result["per_system"].values())

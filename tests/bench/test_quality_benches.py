@@ -36,9 +36,9 @@ def test_chaos_quick(tmp_path: Path) -> None:
     assert {"cpu_count", "numpy", "statsforecast", "date"} <= set(saved["machine"])
 
     ours = saved["published"]["ours"]
-    assert set(ours) == {"pts_per_period_100", "pts_per_period_100_noise"}
+    assert set(ours) == {"pts_per_period_100", "pts_per_period_100_noise", "pts_per_period_15"}
     for track, kinds in ours.items():
-        assert "bayes_ar" in kinds
+        assert "analog" in kinds and ("bayes_ar" in kinds) == (track != "pts_per_period_15")
         assert set(saved["published"]["reference"][track]) >= {"NBEATSModel", "AutoARIMA"}
         for row in kinds.values():
             assert 0 <= row["median_smape"] <= 200
@@ -46,7 +46,7 @@ def test_chaos_quick(tmp_path: Path) -> None:
 
     rows = saved["uncertainty"]["summary"]
     assert {r["noise"] for r in rows} == {"clean", "noisy"}
-    assert {"bayes_ar", "AutoARIMA", "AutoETS"} <= {r["method"] for r in rows}
+    assert {"bayes_ar", "analog", "AutoARIMA", "AutoETS"} <= {r["method"] for r in rows}
     for r in rows:
         assert r["crps"] > 0 and r["vpt"] >= 0
         for k in ("cov80", "cov95", "cov80_cf", "cov95_cf", "cov80_ncf", "cov95_ncf"):

@@ -11,7 +11,10 @@ matched against the history before it only. Every series (library and query) is
 standardised by its own mean and std, so a library series matches whatever its scale.
 
 A library version (`fit_library`) stores many series as float32; a forecast with it matches
-a short posted series against the library as well as against itself.
+a short posted series against the library as well as against itself. A library series that
+the posted one starts like (or that starts like it: a forecast from a point of the training
+series, as backtests and conformal calibration make) is left out, so that no forecast can
+read its own future, or the same windows twice.
 """
 
 from __future__ import annotations
@@ -55,19 +58,26 @@ def standardise(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
 @dataclass(frozen=True, eq=False)
 class _Fitted:
     library: list[FloatArray]  # standardised series, float32 values held as float64
+    means: FloatArray  # (series, d): what each was standardised by
+    stds: FloatArray
     window: int
     width: int
     stride: int
     sigma: FloatArray  # (d,) aleatoric std, standardised units
     validation: dict[str, float]
-    query: FloatArray  # the training series (standardised): the default query
-    mu: FloatArray
-    sd: FloatArray
 
     @property
     def span(self) -> int:
         """Steps a window covers."""
         return (self.window - 1) * self.stride + 1
+
+    def overlaps(self, i: int, series: FloatArray) -> bool:
+        """Whether library series i and `series` (data units) start alike: one is the start
+        of the other, to the float32 precision the library is kept at."""
+        raw = self.library[i] * self.stds[i] + self.means[i]
+        n = min(raw.shape[0], series.shape[0])
+        tol = 1e-5 * self.stds[i] + 1e-6 * np.abs(series[:n])
+        return bool(np.all(np.abs(raw[:n] - series[:n]) <= tol))
 
 
 @dataclass
@@ -114,8 +124,10 @@ class AnalogForecaster:
             raise ValueError(
                 f"series too short: got T={T}, this model needs T >= {self.min_length()}"
             )
-        Zs = [standardise(Y)[0].astype(np.float32).astype(np.float64) for Y in Ys]
-        _, mu, sd = standardise(Ys[0])
+        scaled = [standardise(Y) for Y in Ys]
+        Zs = [z.astype(np.float32).astype(np.float64) for z, _, _ in scaled]
+        means = np.stack([mu for _, mu, _ in scaled])
+        stds = np.stack([sd for _, _, sd in scaled])
         settings = self._settings(T)
         scores = {f"L={L},w={w},s={t}": self._score(Zs, L, w, t) for L, w, t in settings}
         best = min(scores, key=lambda s: scores[s])
@@ -123,7 +135,7 @@ class AnalogForecaster:
         sigma = self._lead1_rmse(Zs, L, w, t)
         if progress is not None:
             progress(1.0)
-        self._fit = _Fitted(Zs, L, w, t, sigma, scores, Zs[0], mu, sd)
+        self._fit = _Fitted(Zs, means, stds, L, w, t, sigma, scores)
         return self
 
     def _settings(self, T: int) -> list[tuple[int, int, int]]:
@@ -189,16 +201,19 @@ class AnalogForecaster:
             "smoothing": st.width,
             "k": self.k,
             "library_series": len(st.library),
-            "dim": int(st.query.shape[1]),
-            "noise_std": (st.sigma * st.sd).tolist(),
+            "dim": int(st.library[0].shape[1]),
+            "noise_std": (st.sigma * st.stds[0]).tolist(),
             "validation_mse": st.validation,
         }
 
     @property
     def window_shape_(self) -> tuple[int, int]:
-        """(L, d): the window a forecast matches."""
+        """(p, d): the shortest context a forecast can match: a window and one value after
+        it where a library of other series holds the analogs; twice that (its own history
+        to match against) where the training series is the whole library."""
         st = self._state()
-        return st.span, int(st.query.shape[1])
+        p = st.span + 1 if len(st.library) > 1 else 2 * st.span + 1
+        return p, int(st.library[0].shape[1])
 
     def predict(
         self,
@@ -216,13 +231,13 @@ class AnalogForecaster:
         end, matching it against itself and the library (no refit)."""
         st = self._state()
         check_predict_args(horizon, num_samples, levels, quantiles)
-        h, S, d = int(horizon), int(num_samples), st.query.shape[1]
-        query, mu, sd = st.query, st.mu, st.sd
+        h, S, d = int(horizon), int(num_samples), st.library[0].shape[1]
+        query, mu, sd, library = st.library[0], st.means[0], st.stds[0], st.library[1:]
         if context is not None:
-            C = check_context(context, d, st.span + 1)
+            C = check_context(context, d, self.window_shape_[0])
             query, mu, sd = standardise(C)
             query = query.astype(np.float32).astype(np.float64)  # as the library was stored
-        library = [z for z in st.library if not np.array_equal(z, query)]  # not twice
+            library = [z for i, z in enumerate(st.library) if not st.overlaps(i, C)]
         L, w, t = st.window, st.width, st.stride
         pool = Candidates.of([query, *library], L, w, exclude_last=[st.span], stride=t)
         paths, weights = analog_paths(query, pool, L, w, self.k, h, stride=t)
@@ -243,12 +258,12 @@ class AnalogForecaster:
             "stride": st.stride,
             "sigma": st.sigma.tolist(),
             "validation": st.validation,
-            "mu": st.mu.tolist(),
-            "sd": st.sd.tolist(),
         }
         tensors = {
             "library": torch.from_numpy(np.concatenate(st.library).astype(np.float32)),
             "lengths": torch.tensor([z.shape[0] for z in st.library], dtype=torch.int64),
+            "means": torch.from_numpy(st.means),
+            "stds": torch.from_numpy(st.stds),
         }
         return meta, tensors
 
@@ -260,13 +275,12 @@ class AnalogForecaster:
         library = [flat[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         model._fit = _Fitted(
             library,
+            tensors["means"].numpy().astype(np.float64),
+            tensors["stds"].numpy().astype(np.float64),
             int(meta["window"]),
             int(meta["width"]),
             int(meta["stride"]),
             np.asarray(meta["sigma"], dtype=np.float64),
             dict(meta["validation"]),
-            library[0],
-            np.asarray(meta["mu"], dtype=np.float64),
-            np.asarray(meta["sd"], dtype=np.float64),
         )
         return model

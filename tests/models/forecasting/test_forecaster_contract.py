@@ -15,7 +15,7 @@ from models.forecasting.serialize import dumps, loads
 CASES: dict[str, list[dict[str, Any]]] = {
     "bayes_ar": [{}, {"lags": 2, "trend": True, "season_length": 7, "fourier_order": 2}],
     "bayes_ar_bma": [{"max_lag": 6, "season_length": 7, "fourier_order": 2}],
-    "analog": [{}, {"max_window": 8, "max_stride": 2, "k": 3, "denoise": False}],
+    "analog": [{"max_window": 16}, {"max_window": 8, "max_stride": 2, "k": 3, "denoise": False}],
     "ensemble": [
         {
             "lags": 4,

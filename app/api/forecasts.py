@@ -21,8 +21,7 @@ from app.api.schemas.jobs import JOB_EXAMPLE
 from app.api.waiting import wait_for_job
 from app.db.tables import TERMINAL, Job
 from app.services import forecasts as forecast_service
-from app.services import jobs as job_service
-from app.services.errors import InputError, NotFound
+from app.services.errors import InputError
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 
@@ -109,7 +108,5 @@ def read_forecast(forecast_id: str, uow: UowDep, tenant: TenantDep) -> ForecastR
 def read_forecast_input(forecast_id: str, uow: UowDep, tenant: TenantDep) -> ForecastInput:
     """The posted series, so a chart can draw the history before the forecast; a stream
     forecast starts from the stream's analysis and has none."""
-    job = job_service.get(uow.session, tenant.id, forecast_id)
-    if job.kind not in ("forecast", "stream_forecast"):
-        raise NotFound(f"forecast {forecast_id}")
+    job = forecast_service.get_forecast_job(uow.session, tenant.id, forecast_id)
     return ForecastInput.model_validate({"series": job.request.get("series", [])})

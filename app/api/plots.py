@@ -11,7 +11,7 @@ from app.api.deps import TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
 from app.services import forecasts as forecast_service
 from app.services import streams as stream_service
-from app.services.errors import Conflict, InputError, NotFound
+from app.services.errors import Conflict, InputError
 from app.services.stream_config import StreamConfig
 
 router = APIRouter(tags=["plots"])
@@ -57,8 +57,6 @@ async def forecast_plot(
     job, results = await run_in_threadpool(
         forecast_service.get_with_results, uow.session, tenant.id, forecast_id
     )
-    if job.kind not in ("forecast", "stream_forecast"):
-        raise NotFound(f"forecast {forecast_id}")
     if job.status != "succeeded":
         raise Conflict(f"forecast {forecast_id} is {job.status}; there is nothing to plot")
     by_id = {r.series_id: r for r in results}

@@ -16,7 +16,7 @@ from app.db.tables import ForecastResult, Job
 from app.queue import Outbox, Queue, queue_for
 from app.services import jobs as job_service
 from app.services import model_versions
-from app.services.errors import InputError
+from app.services.errors import InputError, NotFound
 
 
 def check_limits(
@@ -94,9 +94,26 @@ def submit(
     )
 
 
+# The job kinds whose results are forecasts (what /v1/forecasts/{id} answers for).
+FORECAST_KINDS = ("forecast", "stream_forecast")
+
+
+def get_forecast_job(session: Session, tenant_id: str, job_id: str) -> Job:
+    """A forecast job of the tenant; a job of another kind is NotFound here, as on any
+    resource's route (a backtest is at /v1/backtests, a training at /v1/jobs)."""
+    job = job_service.get(session, tenant_id, job_id)
+    if job.kind not in FORECAST_KINDS:
+        raise NotFound(f"forecast {job_id}")
+    return job
+
+
 def get_with_results(
     session: Session, tenant_id: str, job_id: str, kind: str | None = None
 ) -> tuple[Job, list[ForecastResult]]:
-    job = job_service.get(session, tenant_id, job_id, kind=kind)
+    """The job (of `kind`, or any forecast kind) with its result rows once it succeeded."""
+    if kind is None:
+        job = get_forecast_job(session, tenant_id, job_id)
+    else:
+        job = job_service.get(session, tenant_id, job_id, kind=kind)
     results = forecast_results.list_for_job(session, job.id) if job.status == "succeeded" else []
     return job, results

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import cast
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.db.base import utcnow
+from app.db.base import new_id, utcnow
 from app.db.tables import ApiKey, Tenant
+
+TENANTS = cast(Table, Tenant.__table__)  # for the Core insert (typed as a FromClause)
 
 
 def get_by_name(session: Session, name: str) -> Tenant | None:
@@ -14,12 +20,20 @@ def get_by_name(session: Session, name: str) -> Tenant | None:
 
 
 def get_or_create(session: Session, name: str) -> Tenant:
+    """The tenant called `name`, created if need be. Safe when requests race to create it
+    (the first requests to a fresh server): the insert yields to one already there."""
     tenant = get_by_name(session, name)
-    if tenant is None:
-        tenant = Tenant(name=name)
-        session.add(tenant)
-        session.flush()
-    return tenant
+    if tenant is not None:
+        return tenant
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(
+        insert(TENANTS)
+        .values(id=new_id(), name=name, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    found = get_by_name(session, name)
+    assert found is not None  # inserted now, or by the request that won the race
+    return found
 
 
 def add_key(session: Session, tenant: Tenant, prefix: str, key_hash: str) -> ApiKey:

@@ -4,7 +4,7 @@ Numbers arrive as numpy arrays; `to_frame()` gives a pandas DataFrame (pandas op
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -274,18 +274,21 @@ class Stream:
     updated_at: datetime | None
     closed_at: datetime | None
     gaps: list[dict[str, int]]
+    sensors: list[dict[str, Any]]  # {"index", "status", "rejection_rate", "bias", ...}
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Stream:
+        known = {f.name for f in fields(cls)}  # fields the server adds later are skipped
         return cls(
             **{
-                **d,
+                **{k: v for k, v in d.items() if k in known},
                 "mean": _array(d["mean"]) if d.get("mean") is not None else None,
                 "spread": _array(d["spread"]) if d.get("spread") is not None else None,
                 "created_at": _time(d.get("created_at")),
                 "updated_at": _time(d.get("updated_at")),
                 "closed_at": _time(d.get("closed_at")),
                 "gaps": d.get("gaps") or [],
+                "sensors": d.get("sensors") or [],
             }
         )
 
@@ -306,6 +309,7 @@ class Analysis:
     spread: np.ndarray
     innovation_rms: float
     inflation: float | None = None
+    rejected: list[int] = field(default_factory=list)  # components present but not used
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Analysis:
@@ -316,6 +320,7 @@ class Analysis:
             _array(d["spread"]),
             float(d["innovation_rms"]),
             d.get("inflation"),
+            list(d.get("rejected") or []),
         )
 
 

@@ -27,6 +27,7 @@ from app.api.schemas.streams import (
     ObservationList,
     ObservationRead,
     ObservationsAccepted,
+    SensorRead,
     StreamCreate,
     StreamList,
     StreamRead,
@@ -291,27 +292,35 @@ def stream_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Pushes each new analysis as `event: analysis` with the seq as its id (reconnect with
-    `Last-Event-ID` to resume). Ends when the stream is closed and fully assimilated."""
+    `Last-Event-ID` to resume), and `event: sensor` with a sensor's health whenever its
+    status changes (every sensor not `ok` once at the start). Ends when the stream is closed
+    and fully assimilated."""
     stream_service.get(uow.session, tenant.id, stream_id)
     resume = last_event_id.isdigit() and int(last_event_id) < MAX_SEQ if last_event_id else False
     start = int(last_event_id) if resume and last_event_id else after_seq
     factory = get_sessionmaker(settings.database_url)
     tenant_id = tenant.id
 
-    def poll(after: int) -> tuple[list[AnalysisRead], bool]:
+    def poll(after: int) -> tuple[list[AnalysisRead], list[SensorRead], bool]:
         with factory() as session:
             rows, _ = stream_service.analyses(session, tenant_id, stream_id, after, 500)
             view = stream_service.view(session, tenant_id, stream_id)
             done = view.stream.status == "closed" and view.pending == 0 and not rows
-            return [AnalysisRead.of(r) for r in rows], done
+            sensors = [SensorRead.model_validate(d) for d in view.stream.sensors or []]
+            return [AnalysisRead.of(r) for r in rows], sensors, done
 
     async def events() -> AsyncIterator[str]:
         after, quiet_since = start, time.monotonic()
+        statuses: dict[int, str] = {}  # as last told; an unseen sensor is taken as ok
         while not await request.is_disconnected():
-            items, done = await run_in_threadpool(poll, after)
+            items, sensors, done = await run_in_threadpool(poll, after)
             for item in items:
                 yield f"id: {item.seq}\nevent: analysis\ndata: {json.dumps(item.model_dump())}\n\n"
                 after, quiet_since = item.seq, time.monotonic()
+            for sensor in sensors:
+                if sensor.status != statuses.get(sensor.index, "ok"):
+                    statuses[sensor.index] = sensor.status
+                    yield f"event: sensor\ndata: {json.dumps(sensor.model_dump())}\n\n"
             if done:
                 yield "event: closed\ndata: {}\n\n"
                 return

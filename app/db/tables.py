@@ -147,6 +147,8 @@ class Stream(Base):
     ensemble: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     mean: Mapped[list[float] | None] = mapped_column(JSONType, default=None)
     spread: Mapped[list[float] | None] = mapped_column(JSONType, default=None)
+    # Per observed component: rolling missing / rejection rates and bias (quality.py).
+    sensors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, default=None)
     code_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -166,7 +168,8 @@ class Observation(Base):
     stream_id: Mapped[str] = mapped_column(ForeignKey("streams.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(BigInteger)
     t: Mapped[float] = mapped_column(Float)
-    values: Mapped[list[float]] = mapped_column(Float64Vector)
+    values: Mapped[list[float]] = mapped_column(Float64Vector)  # NaN: a missing reading
+    noise_std: Mapped[list[float] | None] = mapped_column(Float64Vector, default=None)
     status: Mapped[str] = mapped_column(String(16), default="pending")
     reason: Mapped[str | None] = mapped_column(String(200), default=None)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -186,6 +189,9 @@ class Analysis(Base):
     spread: Mapped[list[float]] = mapped_column(Float64Vector)
     innovation_rms: Mapped[float] = mapped_column(Float)
     inflation: Mapped[float | None] = mapped_column(Float, default=None)
+    # Per observed component: innovation z-score (NaN: missing) and SCREENING code.
+    z: Mapped[list[float] | None] = mapped_column(Float64Vector, default=None)
+    screening: Mapped[list[float] | None] = mapped_column(Float64Vector, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

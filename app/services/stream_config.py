@@ -81,6 +81,7 @@ class StreamConfig:
     t0: float
     seed: int
     gap_timeout_s: float
+    qc_gate: float | None = None  # the background check's gate; None: off
 
     @property
     def surrogate(self) -> bool:
@@ -118,4 +119,6 @@ class StreamConfig:
             t0=float(c["t0"]),
             seed=int(c["seed"]),
             gap_timeout_s=float(c["gap_timeout_s"]),
+            # Streams created before quality control have no "qc": they run without it.
+            qc_gate=None if c.get("qc") is None else c["qc"].get("gate"),
         )

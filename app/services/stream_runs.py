@@ -26,6 +26,7 @@ from app.services.stream_config import StreamConfig, SurrogateDynamics
 from models.assimilation.config import FilterConfig
 from models.assimilation.filters import CycleAnalysis
 from models.assimilation.observer import NeuralObserver
+from models.assimilation.quality import SensorHealth, failed, update_sensors
 from models.assimilation.stream import (
     Ensemble,
     StreamModel,
@@ -74,7 +75,13 @@ def stream_model(session: Session, config: StreamConfig) -> StreamModel:
         )
     obs = config.observation
     return StreamModel.build(
-        dynamics, method, indices=obs.indices, noise_std=obs.noise_std, dt=dyn.dt, seed=config.seed
+        dynamics,
+        method,
+        indices=obs.indices,
+        noise_std=obs.noise_std,
+        dt=dyn.dt,
+        seed=config.seed,
+        gate=config.qc_gate,
     )
 
 
@@ -92,6 +99,7 @@ class Batch:
     analysed: list[tuple[repo.PendingObservation, CycleAnalysis]] = field(default_factory=list)
     stale: list[int] = field(default_factory=list)  # before the stream's time
     diverged: list[int] = field(default_factory=list)  # overflowed: skipped
+    screened_out: dict[str, list[int]] = field(default_factory=dict)  # reason -> seqs
     blocked: bool = False  # stopped at a gap that is still awaited
 
     def analysis_rows(self) -> list[dict[str, Any]]:
@@ -106,6 +114,8 @@ class Batch:
                 "inflation": r.inflation,
                 "mean": mean,
                 "spread": spread,
+                "z": None if r.screened is None else r.screened.z.tolist(),
+                "screening": None if r.screened is None else r.screened.codes(),
             }
             for (o, r), mean, spread in zip(self.analysed, means, spreads, strict=True)
         ]
@@ -141,6 +151,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     pending = repo.pending(session, stream.id, stream.last_seq, BATCH)
     timeout = timedelta(seconds=config.gap_timeout_s)
     batch = Batch()
+    sensors = _sensors(stream)
     for o in pending:
         if o.seq != stream.last_seq + 1:
             waited = now - o.received_at
@@ -153,18 +164,45 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
             outcome.skipped += o.seq - 1 - stream.last_seq
         if o.t < stream.t:
             batch.stale.append(o.seq)
-        elif (result := model.cycle(E, stream.t, o.t, o.values, o.seq)) is None:
+        elif (result := _cycle(model, E, stream.t, o, sensors)) is None:
             log.warning("stream %s: seq %d skipped: %s", stream.id, o.seq, NOT_FINITE)
             batch.diverged.append(o.seq)
         else:
-            E = result.E
-            batch.analysed.append((o, result))
-            stream.t = o.t
-            stream.n_assimilated += 1
+            if result.screened is not None:
+                sensors = update_sensors(sensors, result.screened)
+            if result.E is None:
+                assert result.screened is not None  # only the screening leaves nothing
+                batch.screened_out.setdefault(result.screened.describe(), []).append(o.seq)
+            else:
+                E = result.E
+                batch.analysed.append((o, result))
+                stream.t = o.t
+                stream.n_assimilated += 1
         stream.last_seq = o.seq
+    stream.sensors = [h.to_json() for h in sensors] or None
+    stream.n_skipped += len(batch.stale) + len(batch.diverged)
+    stream.n_skipped += sum(len(seqs) for seqs in batch.screened_out.values())
     _store(session, stream, batch, E, now)
     outcome.assimilated += len(batch.analysed)
     return len(pending) == BATCH and not batch.blocked
+
+
+def _sensors(stream: Stream) -> list[SensorHealth]:
+    """The stream's sensor health, one per observed component."""
+    if stream.sensors:
+        return [SensorHealth.from_json(d) for d in stream.sensors]
+    return [SensorHealth(i) for i in range(stream.obs_dim)]
+
+
+def _cycle(
+    model: StreamModel,
+    E: Ensemble,
+    t: float,
+    o: repo.PendingObservation,
+    sensors: list[SensorHealth],
+) -> CycleAnalysis | None:
+    """One observation's cycle, leaving out the sensors that have failed."""
+    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, failed(sensors))
 
 
 def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble, now: datetime) -> None:
@@ -173,6 +211,8 @@ def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble, now: dat
     repo.mark_observations(session, stream.id, done, "assimilated")
     repo.mark_observations(session, stream.id, batch.stale, "skipped", STALE)
     repo.mark_observations(session, stream.id, batch.diverged, "skipped", NOT_FINITE)
+    for reason, seqs in batch.screened_out.items():
+        repo.mark_observations(session, stream.id, seqs, "skipped", reason[:200])
     if stream.ensemble is None or batch.analysed:
         stream.ensemble = to_bytes(E)
         last = batch.analysed[-1][1].extra_var if batch.analysed else None

@@ -5,6 +5,7 @@ Imports no numerics. The worker side (assimilation) is app.services.stream_runs.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -143,9 +144,7 @@ def ingest(
     if config.surrogate:
         surrogates.check_times(config.t0, observations)
     unique = list({o["seq"]: o for o in observations}.values())
-    accepted = repo.insert_observations(
-        session, stream.id, [{"seq": o["seq"], "t": o["t"], "values": o["values"]} for o in unique]
-    )
+    accepted = repo.insert_observations(session, stream.id, [_row(o) for o in unique])
     outbox.add(Task.CYCLE, stream.id, queue=QUEUE)
     return Ingested(
         accepted=accepted,
@@ -153,6 +152,15 @@ def ingest(
         pending=repo.count_pending(session, stream.id),
         last_seq=stream.last_seq,
     )
+
+
+def _row(o: dict[str, Any]) -> dict[str, Any]:
+    """An observation as stored: a missing reading as NaN, its noise std one per component."""
+    values = [math.nan if v is None else v for v in o["values"]]
+    noise = o.get("noise_std")
+    if isinstance(noise, int | float):
+        noise = [float(noise)] * len(values)
+    return {"seq": o["seq"], "t": o["t"], "values": values, "noise_std": noise}
 
 
 Row = TypeVar("Row", Analysis, Observation)

@@ -1,9 +1,10 @@
 """One `Filter` protocol for every online corrector: the EnKF family and the neural observer.
 
-A filter's `cycle` forecasts the members from t0 to t1 with the dynamics, then corrects them
-with the observation y at t1, and says what a stream stores of the cycle (`CycleAnalysis`).
-A stream (`models.assimilation.stream`) owns the dynamics and the keyed randomness and calls
-one filter.
+A filter's `cycle` forecasts the members from t0 to t1 with the dynamics, screens the
+observation y at t1 (missing readings, the background check, sensors left out: `quality`),
+corrects the members with what passed, and says what a stream stores of the cycle
+(`CycleAnalysis`). A stream (`models.assimilation.stream`) owns the dynamics and the keyed
+randomness and calls one filter.
 """
 
 from __future__ import annotations
@@ -17,20 +18,24 @@ from torch import Tensor
 from models.assimilation.config import FilterConfig, analysis
 from models.assimilation.observation import LinearObs
 from models.assimilation.observer import NeuralObserver
+from models.assimilation.quality import Screened, background_check
 from models.dynamics.base import Dynamics, integrate
 
 
 @dataclass(frozen=True, eq=False)
 class CycleAnalysis:
-    """One cycle's outcome. E: (N, n) analysis members; extra_var: (n,) variance the members
-    do not show (a neural observer's predicted error variance; None for the EnKF family);
-    innovation_rms: RMS of y - H mean(forecast); inflation: the factor used (mean over grid
-    points when it varies), None where there is none."""
+    """One cycle's outcome. E: (N, n) analysis members, or None when no reading passed the
+    screening (nothing was assimilated; the caller keeps its ensemble); extra_var: (n,)
+    variance the members do not show (a neural observer's predicted error variance; None for
+    the EnKF family); innovation_rms: RMS of y - H mean(forecast) over the readings used;
+    inflation: the factor used (mean over grid points when it varies), None where there is
+    none; screened: each component's z-score and fate (None when nothing was checked)."""
 
-    E: Tensor
+    E: Tensor | None
     extra_var: Tensor | None
     innovation_rms: float
     inflation: float | None
+    screened: Screened | None = None
 
 
 @runtime_checkable
@@ -53,20 +58,37 @@ class Filter(Protocol):
         t1: float,
         y: Tensor,
         generator: torch.Generator | None = None,
+        *,
+        noise_std: Tensor | None = None,
+        exclude: Tensor | None = None,
     ) -> CycleAnalysis:
-        """E: (N, n) analysis members at t0 -> the analysis at t1 given y: (m,) at t1."""
+        """E: (N, n) analysis members at t0 -> the analysis at t1 given y: (m,) at t1 (NaN
+        for missing readings). noise_std: this observation's own (m,) noise std; exclude:
+        (m,) bool, components left out (failed sensors)."""
         ...
+
+
+def _screening_needed(y: Tensor, gate: float | None, exclude: Tensor | None) -> bool:
+    """Whether the cycle must screen y: a check on, a missing reading, or a sensor out."""
+    return gate is not None or exclude is not None or not bool(torch.isfinite(y).all())
+
+
+def _innovation_rms(y: Tensor, Hx: Tensor, used: Tensor | None) -> float:
+    d = y - Hx if used is None else (y - Hx)[used]
+    return float(d.pow(2).mean().sqrt())
 
 
 @dataclass(frozen=True, eq=False)
 class EnsembleFilter:
-    """Stochastic EnKF, ETKF or LETKF (`FilterConfig.method`), integrating in steps of dt.
+    """Stochastic EnKF, ETKF or LETKF (`FilterConfig.method`), integrating in steps of dt;
+    gate: the background check's largest accepted |z| (None: no check).
     Refs: Evensen 2009; Bishop et al. 2001 (ETKF); Hunt et al. 2007 (LETKF)."""
 
     config: FilterConfig
     obs: LinearObs
     dt: float
     periodic: bool = False
+    gate: float | None = None
 
     @property
     def members(self) -> int:
@@ -84,24 +106,40 @@ class EnsembleFilter:
         t1: float,
         y: Tensor,
         generator: torch.Generator | None = None,
+        *,
+        noise_std: Tensor | None = None,
+        exclude: Tensor | None = None,
     ) -> CycleAnalysis:
         Ef = integrate(dynamics, E, t0, t1, self.dt)
-        Ea, info = analysis(
-            Ef, y, self.obs, self.config, periodic=self.periodic, generator=generator
-        )
+        obs = self.obs if noise_std is None else self.obs.with_noise(noise_std)
+        screened = None
+        if _screening_needed(y, self.gate, exclude):
+            screened = background_check(Ef, y, obs, self.gate, exclude)
+            if not bool(screened.used.any()):
+                return CycleAnalysis(None, None, float("nan"), None, screened)
+            if not bool(screened.used.all()):  # this cycle's operator: the readings used
+                obs, y = obs.rows(screened.used), y[screened.used]
+        Ea, info = analysis(Ef, y, obs, self.config, periodic=self.periodic, generator=generator)
         return CycleAnalysis(
-            Ea, None, float(info.innovation.pow(2).mean().sqrt()), float(info.inflation.mean())
+            Ea,
+            None,
+            float(info.innovation.pow(2).mean().sqrt()),
+            float(info.inflation.mean()),
+            screened,
         )
 
 
 @dataclass(frozen=True, eq=False)
 class ObserverFilter:
     """A trained neural observer's members (one compiled call per cycle on Lorenz-96). obs:
-    the stream's operator, which the innovation diagnostic is taken with."""
+    the stream's operator, which the innovation diagnostic and the screening use. A reading
+    that is missing or fails the screening gives the gain no innovation (it reads y = H x_f
+    there): the observer was trained on one operator, which cannot change per cycle."""
 
     observer: NeuralObserver
     obs: LinearObs
     dt: float
+    gate: float | None = None
 
     @property
     def members(self) -> int:
@@ -119,7 +157,21 @@ class ObserverFilter:
         t1: float,
         y: Tensor,
         generator: torch.Generator | None = None,
+        *,
+        noise_std: Tensor | None = None,
+        exclude: Tensor | None = None,
     ) -> CycleAnalysis:
-        Ef, Ea, var = self.observer.cycle(dynamics, E, t0, t1, self.dt, y)
-        innovation = y - self.obs.H_apply(Ef.mean(0))
-        return CycleAnalysis(Ea, var.mean(0), float(innovation.pow(2).mean().sqrt()), None)
+        if not _screening_needed(y, self.gate, exclude):
+            Ef, Ea, var = self.observer.cycle(dynamics, E, t0, t1, self.dt, y)
+            Hx = self.obs.H_apply(Ef.mean(0))
+            return CycleAnalysis(Ea, var.mean(0), _innovation_rms(y, Hx, None), None)
+        Ef = integrate(dynamics, E, t0, t1, self.dt)
+        obs = self.obs if noise_std is None else self.obs.with_noise(noise_std)
+        screened = background_check(Ef, y, obs, self.gate, exclude)
+        if not bool(screened.used.any()):
+            return CycleAnalysis(None, None, float("nan"), None, screened)
+        HEf = self.obs.H_apply(Ef)
+        y_members = torch.where(screened.used, y.to(HEf), HEf)  # (M, m): no innovation there
+        Ea, var = self.observer.analysis(Ef, y_members)
+        rms = _innovation_rms(y.to(HEf), HEf.mean(0), screened.used)
+        return CycleAnalysis(Ea, var.mean(0), rms, None, screened)

@@ -125,6 +125,21 @@ class LinearObs:
             return E @ self.H.to(device=E.device, dtype=E.dtype).T
         return E
 
+    def rows(self, keep: Tensor) -> LinearObs:
+        """The operator of the observed values where `keep` (m,) bool is true (a cycle's own
+        operator when some components are missing or rejected); at least one must be."""
+        keep = keep.to("cpu")
+        if self.indices is not None:
+            return LinearObs(self.n, indices=self.indices[keep], noise_std=self.std[keep])
+        if self.H is not None:
+            return LinearObs(self.n, H=self.H[keep], noise_std=self.std[keep])
+        idx = torch.arange(self.n)[keep]
+        return LinearObs(self.n, indices=idx, noise_std=self.std[keep])
+
+    def with_noise(self, noise_std: float | Sequence[float] | Tensor) -> LinearObs:
+        """The same operator with another noise std (scalar or (m,))."""
+        return LinearObs(self.n, indices=self.indices, H=self.H, noise_std=noise_std)
+
     def dense(self, like: Tensor | None = None) -> Tensor:
         """H as a dense (m, n) matrix, on the device/dtype of `like` (float64 CPU if None)."""
         eye = torch.eye(self.n, dtype=torch.float64)

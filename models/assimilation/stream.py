@@ -13,6 +13,7 @@ A learned surrogate's randomness has its own third key word per use: its paramet
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -68,7 +69,8 @@ def summarize_cycles(results: Sequence[CycleAnalysis]) -> tuple[list[Any], list[
     """Mean and spread of many analyses at once (per-analysis calls add up): lists of K."""
     extra = [r.extra_var for r in results]
     extra_var = None if extra[0] is None else torch.stack(extra)  # type: ignore[arg-type]  # all or none
-    return summarize(torch.stack([r.E for r in results]), extra_var, dim=1)
+    members = [r.E for r in results if r.E is not None]  # analyses: all have members
+    return summarize(torch.stack(members), extra_var, dim=1)
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,19 +115,21 @@ class StreamModel:
         noise_std: float,
         dt: float,
         seed: int,
+        gate: float | None = None,
     ) -> StreamModel:
         """The stream observing components `indices` (None: all) with noise std `noise_std`,
-        filtered by the EnKF family (`FilterConfig`) or a trained observer. A surrogate's
-        indices are those of its series' newest value, within its window state."""
+        filtered by the EnKF family (`FilterConfig`) or a trained observer, each reading
+        screened by the background check at `gate` (None: off). A surrogate's indices are
+        those of its series' newest value, within its window state."""
         if isinstance(dynamics, SurrogateDynamics):
             indices = dynamics.newest_indices(None if indices is None else list(indices))
         idx = None if indices is None else torch.tensor(list(indices))
         obs = LinearObs(dynamics.n, indices=idx, noise_std=noise_std)
         flt: Filter
         if isinstance(method, NeuralObserver):
-            flt = ObserverFilter(method, obs, dt)
+            flt = ObserverFilter(method, obs, dt, gate)
         else:
-            flt = EnsembleFilter(method, obs, dt, dynamics.periodic)
+            flt = EnsembleFilter(method, obs, dt, dynamics.periodic, gate)
         return cls(dynamics, flt, dt, seed)
 
     def dynamics_up_to(self, seq: int) -> Dynamics:
@@ -152,16 +156,28 @@ class StreamModel:
         return ensemble_init(m, float(std), N, derived_generator(self.seed, 0))
 
     def cycle(
-        self, E: Ensemble, t0: float, t1: float, values: Sequence[float], seq: int
+        self,
+        E: Ensemble,
+        t0: float,
+        t1: float,
+        values: Sequence[float | None],
+        seq: int,
+        noise_std: Sequence[float] | None = None,
+        exclude: Sequence[bool] | None = None,
     ) -> CycleAnalysis | None:
-        """Forecast E from t0 to t1 and assimilate observation seq (`values` at t1), or None
-        when the forecast or analysis overflowed (an observation far off the model's scale):
-        the caller keeps the previous ensemble."""
-        y = torch.tensor(values, dtype=E.dtype)
+        """Forecast E from t0 to t1 and assimilate observation seq (`values` at t1, None or
+        NaN where a reading is missing; `noise_std` its own, scalar or per component;
+        `exclude` the components of failed sensors). None when the forecast or analysis
+        overflowed (an observation far off the model's scale): the caller keeps the previous
+        ensemble; a result without E when no reading passed the screening."""
+        y = torch.tensor([math.nan if v is None else v for v in values], dtype=E.dtype)
+        std = None if noise_std is None else torch.tensor(noise_std, dtype=torch.float64)
+        out = None if exclude is None or not any(exclude) else torch.tensor(exclude)
         gen = derived_generator(self.seed, seq) if self.filter.draws_random else None
         try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
-            result = self.filter.cycle(self.dynamics_up_to(seq), E, t0, t1, y, gen)
-            if not bool(torch.isfinite(result.E).all()):
+            dynamics = self.dynamics_up_to(seq)
+            result = self.filter.cycle(dynamics, E, t0, t1, y, gen, noise_std=std, exclude=out)
+            if result.E is not None and not bool(torch.isfinite(result.E).all()):
                 raise OverflowError("analysis")
         except (OverflowError, torch.linalg.LinAlgError):  # type: ignore[attr-defined]  # not in the stubs
             return None

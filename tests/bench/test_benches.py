@@ -57,3 +57,13 @@ def test_analog_api_quick(tmp_path: Path, redis_url: str) -> None:
     assert saved["result"] == result["result"]
     assert result["result"]["series"] == 12 and len(result["per_system"]) == 12
     assert all(0 <= v <= 200 for v in result["per_system"].values())
+
+
+def test_sensor_faults_quick(tmp_path: Path) -> None:
+    from bench.sensor_faults import FAULTS
+    from bench.sensor_faults import main as sensor_faults
+
+    result = sensor_faults(["--quick", "--out", str(tmp_path / "faults.json")])
+    assert [r["fault"] for r in result["rows"]] == list(FAULTS)
+    for r in result["rows"]:
+        assert r["rmse_qc"] > 0 and r["rmse_no_qc"] > 0 and 0 <= r["clean_rejected"] <= 1

@@ -87,4 +87,13 @@ def test_stream_chart_moves_with_pushed_observations(
     circles = browser.find_elements(By.CSS_SELECTOR, "#stream-chart g.points circle")
     assert len(circles) == 15
     assert browser.find_elements(By.CSS_SELECTOR, "#stream-chart g.band polygon")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#sensors tr.sensor-ok")) == 1
     shoot("after")
+
+    # The sensor sticks (the same reading again and again): its row turns failed, live.
+    stuck = [{"seq": k, "t": 0.05 * k, "values": [5.5]} for k in range(16, 30)]
+    api.post(f"/v1/streams/{sid}/observations", json={"observations": stuck}).raise_for_status()
+    WebDriverWait(browser, 60).until(
+        lambda b: b.find_elements(By.CSS_SELECTOR, "#sensors tr.sensor-failed")
+    )
+    shoot("sensor-failed")

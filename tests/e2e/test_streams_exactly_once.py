@@ -38,6 +38,7 @@ CONFIG = {
     "initial": {"mean": None, "std": 1.0},
     "t0": 0.0,
     "seed": 11,
+    "qc": {"gate": 4.0},  # the API's default, so that both runs screen alike
     "gap_timeout_s": 120.0,
 }
 N_OBS = 120

@@ -154,6 +154,14 @@ class FilterSpec(StrictModel):
         return self
 
 
+class QCSpec(StrictModel):
+    """The background check: a reading whose innovation z-score (its distance from the
+    ensemble's expectation, in units of the ensemble spread and the sensor noise together)
+    exceeds the gate is rejected and recorded, not used."""
+
+    gate: FiniteFloat = Field(4.0, gt=0, le=1e3, description="Largest |z| a reading may have")
+
+
 class InitialSpec(StrictModel):
     mean: list[FiniteFloat] | None = Field(None, description="Initial ensemble mean (length n)")
     std: FiniteFloat = Field(1.0, gt=0, le=1e6)
@@ -174,6 +182,9 @@ class StreamCreate(StrictModel):
     seed: StrictInt = Field(0, ge=0, lt=2**31)
     gap_timeout_s: FiniteFloat = Field(
         30.0, ge=0, le=86_400, description="How long a missing seq is awaited before it is skipped"
+    )
+    qc: QCSpec | None = Field(
+        default_factory=QCSpec, description="Quality control of each reading; null turns it off"
     )
 
     model_config = {
@@ -236,10 +247,30 @@ class StreamCreate(StrictModel):
         return self.state_dim if idx is None else len(idx)
 
 
+PositiveFloat = Annotated[FiniteFloat, Field(gt=0, le=1e6)]
+
+
 class ObservationIn(StrictModel):
     seq: StrictInt = Field(ge=1, lt=2**62, description="Client sequence number (idempotency key)")
     t: FiniteFloat = Field(description="Absolute observation time")
-    values: list[FiniteFloat] = Field(min_length=1, description="One value per observed component")
+    values: list[FiniteFloat | None] = Field(
+        min_length=1,
+        description="One value per observed component; null where a sensor did not report "
+        "(the analysis uses the components present)",
+    )
+    noise_std: PositiveFloat | list[PositiveFloat] | None = Field(
+        None,
+        description="This observation's own noise std (one, or one per component); default: "
+        "the stream's observation.noise_std",
+    )
+
+    @model_validator(mode="after")
+    def _noise_per_component(self) -> ObservationIn:
+        if isinstance(self.noise_std, list) and len(self.noise_std) != len(self.values):
+            raise ValueError(
+                f"noise_std has {len(self.noise_std)} entries for {len(self.values)} values"
+            )
+        return self
 
 
 class ObservationBatch(StrictModel):
@@ -278,6 +309,15 @@ class ObservationsAccepted(BaseModel):
     last_seq: int = Field(description="Last seq assimilated (or skipped)")
 
 
+class SensorRead(BaseModel):
+    index: int = Field(description="The component of the observation vector")
+    status: Literal["ok", "suspect", "failed"]
+    rejection_rate: float = Field(description="Share of recent readings the check rejected")
+    bias: float = Field(description="Mean recent innovation z-score")
+    missing_rate: float = Field(description="Share of recent readings missing")
+    repeats: int = Field(0, description="Readings in a row equal to the one before (stuck)")
+
+
 class StreamRead(BaseModel):
     id: str
     name: str | None
@@ -285,7 +325,10 @@ class StreamRead(BaseModel):
     t: float
     last_seq: int
     n_assimilated: int
-    n_skipped: int
+    n_skipped: int = Field(
+        description="Observations not assimilated: never arrived (gaps), before the stream's "
+        "time, overflowed, or with no reading that passed the screening"
+    )
     pending: int
     mean: list[float] | None
     spread: list[float] | None
@@ -295,6 +338,11 @@ class StreamRead(BaseModel):
     updated_at: datetime
     closed_at: datetime | None
     gaps: list[dict[str, int]] = Field(default_factory=list, description="Skipped seq ranges")
+    sensors: list[SensorRead] = Field(
+        default_factory=list,
+        description="Each observed component's health over about the last ten observations "
+        "(a failed one is left out of the analyses until its readings agree again)",
+    )
 
     @classmethod
     def of(cls, v: StreamView) -> Self:
@@ -316,6 +364,7 @@ class StreamRead(BaseModel):
             updated_at=s.updated_at,
             closed_at=s.closed_at,
             gaps=[{"first_seq": g.first_seq, "last_seq": g.last_seq} for g in v.gaps],
+            sensors=[SensorRead.model_validate(d) for d in s.sensors or []],
         )
 
 
@@ -324,17 +373,42 @@ class StreamList(BaseModel):
     next_cursor: str | None
 
 
+SCREENING = ("used", "missing", "rejected", "failed")  # by models.assimilation.quality's codes
+
+
 class AnalysisRead(BaseModel):
     seq: int
     t: float
     mean: list[float]
     spread: list[float] = Field(description="Ensemble std per state component")
-    innovation_rms: float = Field(description="RMS of y - H x_f before the analysis")
+    innovation_rms: float = Field(description="RMS of y - H x_f over the readings used")
     inflation: float | None = None
+    z: list[float | None] | None = Field(
+        None, description="Each reading's innovation z-score (null: missing), when screened"
+    )
+    screening: list[str] | None = Field(
+        None,
+        description="What became of each reading: used, missing, rejected (by the background "
+        "check) or failed (its sensor is marked failed)",
+    )
+    rejected: list[int] = Field(
+        default_factory=list, description="Components not used though present"
+    )
 
     @classmethod
     def of(cls, row: Analysis) -> Self:
-        return cls.model_validate(row, from_attributes=True)
+        codes = [int(c) for c in row.screening] if row.screening is not None else None
+        return cls(
+            seq=row.seq,
+            t=row.t,
+            mean=row.mean,
+            spread=row.spread,
+            innovation_rms=row.innovation_rms,
+            inflation=row.inflation,
+            z=None if row.z is None else [None if math.isnan(v) else v for v in row.z],
+            screening=None if codes is None else [SCREENING[c] for c in codes],
+            rejected=[] if codes is None else [i for i, c in enumerate(codes) if c >= 2],
+        )
 
 
 class AnalysisList(BaseModel):
@@ -347,13 +421,21 @@ class AnalysisList(BaseModel):
 class ObservationRead(BaseModel):
     seq: int
     t: float
-    values: list[float]
+    values: list[float | None] = Field(description="As posted (null: missing)")
+    noise_std: list[float] | None = Field(None, description="Its own noise std, if it had one")
     status: str = Field(description="pending, assimilated or skipped")
     reason: str | None = Field(None, description="Why it was skipped")
 
     @classmethod
     def of(cls, row: Observation) -> Self:
-        return cls.model_validate(row, from_attributes=True)
+        return cls(
+            seq=row.seq,
+            t=row.t,
+            values=[None if math.isnan(v) else v for v in row.values],
+            noise_std=row.noise_std,
+            status=row.status,
+            reason=row.reason,
+        )
 
 
 class ObservationList(BaseModel):

@@ -85,8 +85,9 @@ def insert_observations(session: Session, stream_id: str, rows: Sequence[dict[st
 class PendingObservation(NamedTuple):
     seq: int
     t: float
-    values: list[float]
+    values: list[float]  # NaN: a missing reading
     received_at: datetime
+    noise_std: list[float] | None
 
 
 def pending(
@@ -94,7 +95,13 @@ def pending(
 ) -> list[PendingObservation]:
     """Plain tuples in seq order, not ORM objects: this is the assimilation hot path."""
     rows = session.execute(
-        select(Observation.seq, Observation.t, Observation.values, Observation.received_at)
+        select(
+            Observation.seq,
+            Observation.t,
+            Observation.values,
+            Observation.received_at,
+            Observation.noise_std,
+        )
         .where(
             Observation.stream_id == stream_id,
             Observation.status == "pending",
@@ -135,7 +142,9 @@ def mark_observations(
     )
 
 
-_ANALYSIS_COLUMNS = ("seq", "t", "mean", "spread", "innovation_rms", "inflation")
+_ANALYSIS_COLUMNS = (
+    "seq", "t", "mean", "spread", "innovation_rms", "inflation", "z", "screening"
+)  # fmt: skip
 
 
 def add_analyses(session: Session, stream_id: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -161,9 +170,15 @@ def add_analyses(session: Session, stream_id: str, rows: Sequence[dict[str, Any]
                     pack_floats(r["spread"]),
                     r["innovation_rms"],
                     r["inflation"],
+                    _packed_or_none(r.get("z")),
+                    _packed_or_none(r.get("screening")),
                     now,
                 )
             )
+
+
+def _packed_or_none(values: Sequence[float] | None) -> bytes | None:
+    return None if values is None else pack_floats(values)
 
 
 def add_gap(session: Session, stream_id: str, first_seq: int, last_seq: int) -> None:

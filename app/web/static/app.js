@@ -195,7 +195,19 @@ async function streamPage(id) {
   const n = (stream.mean || stream.config.initial.mean || [0]).length;
   const select = h("select", { name: "component" }, ...range(0, Math.max(n, 1)).map((i) => h("option", { value: i }, `component ${i}`)));
   const chart = h("div", { id: "stream-chart" }), info = h("p", { class: "status" });
+  const health = h("table", { id: "sensors", class: "sensors" });
   const analyses = [], observations = [];
+  let sensors = stream.sensors || [], sensorsAt = 0;
+  // Each observed component's health: status, and the rolling rates it is judged by.
+  function drawSensors() {
+    const pct = (v) => `${(100 * v).toFixed(0)}%`;
+    health.replaceChildren(
+      h("tr", {}, ...["sensor", "component", "status", "rejected", "bias (z)", "missing", "repeats"].map((c) => h("th", {}, c))),
+      ...sensors.map((s) => h("tr", { class: `sensor-${s.status}` },
+        h("td", {}, s.index), h("td", {}, indices === null ? s.index : indices[s.index]), h("td", {}, s.status),
+        h("td", {}, pct(s.rejection_rate)), h("td", {}, s.bias.toFixed(2)), h("td", {}, pct(s.missing_rate)),
+        h("td", {}, s.repeats))));
+  }
   const ctrl = new AbortController();
   leave = () => ctrl.abort();
   async function loadAll(path, into) {
@@ -220,19 +232,31 @@ async function streamPage(id) {
     info.textContent = `${stream.status} · ${analyses.length} analyses · last seq ${analyses.at(-1)?.seq ?? 0}`;
   }
   select.onchange = redraw;
-  show(h("h2", {}, `Stream ${stream.name || ""}`), h("div", { class: "filters" }, select, await pngButton(`/v1/streams/${id}/plot.png`)), info, chart);
+  show(h("h2", {}, `Stream ${stream.name || ""}`), h("div", { class: "filters" }, select, await pngButton(`/v1/streams/${id}/plot.png`)), info, chart,
+    h("h3", {}, "Sensors"), health);
+  drawSensors();
   await loadAll(`/v1/streams/${id}/analyses`, analyses);
   await loadAll(`/v1/streams/${id}/observations`, observations);
   redraw();
   const after = analyses.at(-1)?.seq ?? 0;
-  Api.events(`/v1/streams/${id}/events?after_seq=${after}`, async (name, data) => {
+  Api.events(`/v1/streams/${id}/events?cursor=${after}`, async (name, data) => {
+    if (name === "sensor") {
+      sensors = sensors.filter((s) => s.index !== data.index).concat([data]).sort((a, b) => a.index - b.index);
+      drawSensors();
+      return;
+    }
     if (name !== "analysis") return;
     analyses.push(data);
     const last = () => observations.at(-1)?.seq ?? 0;
-    const fresh = await Api.get(`/v1/streams/${id}/observations?after_seq=${last()}&limit=5000`);
+    const fresh = await Api.get(`/v1/streams/${id}/observations?cursor=${last()}&limit=5000`);
     // Events come faster than these replies: keep only what an earlier reply did not bring.
     observations.push(...fresh.items.filter((o) => o.seq > last()));
     redraw();
+    if (Date.now() - sensorsAt > 1000) {  // the rates move every analysis: refresh now and then
+      sensorsAt = Date.now();
+      sensors = (await Api.get(`/v1/streams/${id}`)).sensors || [];
+      drawSensors();
+    }
   }, ctrl.signal).catch((e) => { if (e.name !== "AbortError") info.textContent = e.message; });
 }
 

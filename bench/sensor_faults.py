@@ -32,7 +32,7 @@ if str(ROOT) not in sys.path:  # lets `python bench/sensor_faults.py` work witho
 
 from bench._common import machine_info, write_json  # noqa: E402
 from models.assimilation.config import FilterConfig  # noqa: E402
-from models.assimilation.quality import SensorHealth, failed, update_sensors  # noqa: E402
+from models.assimilation.quality import Sensors  # noqa: E402
 from models.assimilation.stream import StreamModel  # noqa: E402
 from models.dynamics import Lorenz96, integrate  # noqa: E402
 
@@ -83,20 +83,20 @@ def run(
     model = Lorenz96(n=N_VARS)
     stream = StreamModel.build(model, cfg, indices=None, noise_std=1.0, dt=DT, seed=0, gate=gate)
     E = stream.initial_ensemble(truth[0].tolist(), 1.0)
-    sensors = [SensorHealth(i) for i in range(N_VARS)]
+    sensors = Sensors.new(N_VARS)
     se, failed_at, rejected_clean, clean = [], None, 0, 0
     for k in range(1, truth.shape[0]):
-        exclude = failed(sensors) if gate is not None else None
+        exclude = sensors.failed.tolist() if gate is not None else None
         result = stream.cycle(E, (k - 1) * DT, k * DT, y[k].tolist(), k, exclude=exclude)
         if result is not None and result.E is not None:
             E = result.E
         if result is not None and result.screened is not None:
-            sensors = update_sensors(sensors, result.screened)
-            rej = result.screened.rejected.numpy()
+            sensors = sensors.update(result.screened)
+            rej = result.screened.rejected
             ok = ~bad[k] & np.isfinite(y[k])
             rejected_clean += int((rej & ok).sum())
             clean += int(ok.sum())
-        if failed_at is None and sensors[SENSOR].status == "failed" and bad[k, SENSOR]:
+        if failed_at is None and sensors.failed[SENSOR] and bad[k, SENSOR]:
             failed_at = k - int(ONSET_T / DT)
         if k >= SPINUP:
             se.append(float(np.mean((E.mean(0).numpy() - truth[k]) ** 2)))

@@ -26,7 +26,7 @@ from app.services.stream_config import StreamConfig, SurrogateDynamics
 from models.assimilation.config import FilterConfig
 from models.assimilation.filters import CycleAnalysis
 from models.assimilation.observer import NeuralObserver
-from models.assimilation.quality import SensorHealth, failed, update_sensors
+from models.assimilation.quality import Sensors
 from models.assimilation.stream import (
     Ensemble,
     StreamModel,
@@ -169,7 +169,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
             batch.diverged.append(o.seq)
         else:
             if result.screened is not None:
-                sensors = update_sensors(sensors, result.screened)
+                sensors = sensors.update(result.screened)
             if result.E is None:
                 assert result.screened is not None  # only the screening leaves nothing
                 batch.screened_out.setdefault(result.screened.describe(), []).append(o.seq)
@@ -179,7 +179,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
                 stream.t = o.t
                 stream.n_assimilated += 1
         stream.last_seq = o.seq
-    stream.sensors = [h.to_json() for h in sensors] or None
+    stream.sensors = sensors.to_json() or None
     stream.n_skipped += len(batch.stale) + len(batch.diverged)
     stream.n_skipped += sum(len(seqs) for seqs in batch.screened_out.values())
     _store(session, stream, batch, E, now)
@@ -187,11 +187,9 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     return len(pending) == BATCH and not batch.blocked
 
 
-def _sensors(stream: Stream) -> list[SensorHealth]:
+def _sensors(stream: Stream) -> Sensors:
     """The stream's sensor health, one per observed component."""
-    if stream.sensors:
-        return [SensorHealth.from_json(d) for d in stream.sensors]
-    return [SensorHealth(i) for i in range(stream.obs_dim)]
+    return Sensors.from_json(stream.sensors) if stream.sensors else Sensors.new(stream.obs_dim)
 
 
 def _cycle(
@@ -199,10 +197,10 @@ def _cycle(
     E: Ensemble,
     t: float,
     o: repo.PendingObservation,
-    sensors: list[SensorHealth],
+    sensors: Sensors,
 ) -> CycleAnalysis | None:
     """One observation's cycle, leaving out the sensors that have failed."""
-    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, failed(sensors))
+    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, sensors.failed.tolist())
 
 
 def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble, now: datetime) -> None:

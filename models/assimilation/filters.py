@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -60,7 +61,7 @@ class Filter(Protocol):
         generator: torch.Generator | None = None,
         *,
         noise_std: Tensor | None = None,
-        exclude: Tensor | None = None,
+        exclude: np.ndarray | None = None,
     ) -> CycleAnalysis:
         """E: (N, n) analysis members at t0 -> the analysis at t1 given y: (m,) at t1 (NaN
         for missing readings). noise_std: this observation's own (m,) noise std; exclude:
@@ -68,7 +69,7 @@ class Filter(Protocol):
         ...
 
 
-def _screening_needed(y: Tensor, gate: float | None, exclude: Tensor | None) -> bool:
+def _screening_needed(y: Tensor, gate: float | None, exclude: np.ndarray | None) -> bool:
     """Whether the cycle must screen y: a check on, a missing reading, or a sensor out."""
     return gate is not None or exclude is not None or not bool(torch.isfinite(y).all())
 
@@ -108,7 +109,7 @@ class EnsembleFilter:
         generator: torch.Generator | None = None,
         *,
         noise_std: Tensor | None = None,
-        exclude: Tensor | None = None,
+        exclude: np.ndarray | None = None,
     ) -> CycleAnalysis:
         Ef = integrate(dynamics, E, t0, t1, self.dt)
         obs = self.obs if noise_std is None else self.obs.with_noise(noise_std)
@@ -118,7 +119,8 @@ class EnsembleFilter:
             if not bool(screened.used.any()):
                 return CycleAnalysis(None, None, float("nan"), None, screened)
             if not bool(screened.used.all()):  # this cycle's operator: the readings used
-                obs, y = obs.rows(screened.used), y[screened.used]
+                keep = torch.from_numpy(screened.used)
+                obs, y = obs.rows(keep), y[keep.to(y.device)]
         Ea, info = analysis(Ef, y, obs, self.config, periodic=self.periodic, generator=generator)
         return CycleAnalysis(
             Ea,
@@ -159,7 +161,7 @@ class ObserverFilter:
         generator: torch.Generator | None = None,
         *,
         noise_std: Tensor | None = None,
-        exclude: Tensor | None = None,
+        exclude: np.ndarray | None = None,
     ) -> CycleAnalysis:
         if not _screening_needed(y, self.gate, exclude):
             Ef, Ea, var = self.observer.cycle(dynamics, E, t0, t1, self.dt, y)
@@ -171,7 +173,8 @@ class ObserverFilter:
         if not bool(screened.used.any()):
             return CycleAnalysis(None, None, float("nan"), None, screened)
         HEf = self.obs.H_apply(Ef)
-        y_members = torch.where(screened.used, y.to(HEf), HEf)  # (M, m): no innovation there
+        used = torch.from_numpy(screened.used).to(HEf.device)
+        y_members = torch.where(used, y.to(HEf), HEf)  # (M, m): no innovation there
         Ea, var = self.observer.analysis(Ef, y_members)
-        rms = _innovation_rms(y.to(HEf), HEf.mean(0), screened.used)
+        rms = _innovation_rms(y.to(HEf), HEf.mean(0), used)
         return CycleAnalysis(Ea, var.mean(0), rms, None, screened)

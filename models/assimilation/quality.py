@@ -23,10 +23,10 @@ z-scores are still computed, so it can recover).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-import torch
+import numpy as np
 from torch import Tensor
 
 from models.assimilation.observation import LinearObs
@@ -44,22 +44,22 @@ USED, MISSING, REJECTED, EXCLUDED = 0, 1, 2, 3
 
 @dataclass(frozen=True, eq=False)
 class Screened:
-    """One observation after the background check. z: (m,) z-scores (NaN where missing);
-    present, rejected, used: (m,) bool (used = present, not rejected, not excluded)."""
+    """One observation after the background check, as NumPy arrays (m,) (a few dozen small
+    vector operations a cycle: NumPy's per-call cost is a fraction of torch's). z: z-scores
+    (NaN where missing); present, rejected, used: bool (used = present, not rejected, not
+    excluded); y: the readings screened."""
 
-    z: Tensor
-    present: Tensor
-    rejected: Tensor
-    used: Tensor
-    y: Tensor  # the readings screened
+    z: np.ndarray
+    present: np.ndarray
+    rejected: np.ndarray
+    used: np.ndarray
+    y: np.ndarray
 
     def codes(self) -> list[int]:
         """USED, MISSING, REJECTED (by the check) or EXCLUDED (a failed sensor), per reading."""
-        out = torch.full(self.z.shape, EXCLUDED, dtype=torch.int64)
-        out[self.used] = USED
-        out[~self.present] = MISSING
-        out[self.rejected] = REJECTED
-        return [int(c) for c in out]
+        out = np.where(self.used, USED, EXCLUDED)
+        out = np.where(self.present, out, MISSING)
+        return np.where(self.rejected, REJECTED, out).tolist()  # type: ignore[no-any-return]  # list of int
 
     def describe(self) -> str:
         """Why nothing of the observation was used (the reason a skipped one is kept with)."""
@@ -73,96 +73,123 @@ class Screened:
 
 
 def background_check(
-    Ef: Tensor, y: Tensor, obs: LinearObs, gate: float | None, exclude: Tensor | None = None
+    Ef: Tensor,
+    y: Tensor,
+    obs: LinearObs,
+    gate: float | None,
+    exclude: np.ndarray | None = None,
 ) -> Screened:
     """Ef: (N, n) forecast members (N >= 1); y: (m,) with NaN for missing readings; gate:
     the largest |z| accepted (None: no check); exclude: (m,) bool, components left out
-    whatever their z (failed sensors)."""
-    HE = obs.H_apply(Ef)
-    var_b = HE.var(0, unbiased=True) if HE.shape[0] > 1 else torch.zeros_like(HE[0])
-    d = y.to(HE) - HE.mean(0)
-    z = d / torch.sqrt(var_b + obs.R_diag.to(HE))
-    present = torch.isfinite(y)
-    if bool(present.any()):
-        spread = float(torch.sqrt(z[present].pow(2).median() / CHI2_1_MEDIAN))
-        z = z / max(1.0, spread)
-    rejected = present & (z.abs() > gate) if gate is not None else torch.zeros_like(present)
+    whatever their z (failed sensors). An overflowed forecast gives non-finite z-scores
+    quietly: the cycle's analysis is then not finite, and the stream skips it."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _screen(obs.H_apply(Ef).detach().cpu().numpy(), y, obs, gate, exclude)
+
+
+def _screen(
+    HE: np.ndarray, y: Tensor, obs: LinearObs, gate: float | None, exclude: np.ndarray | None
+) -> Screened:
+    N, mean = HE.shape[0], HE.mean(axis=0)
+    var_b = ((HE - mean) ** 2).sum(axis=0) / (N - 1) if N > 1 else np.zeros_like(mean)
+    yn = y.detach().cpu().numpy().astype(np.float64, copy=False)
+    z = (yn - mean) / np.sqrt(var_b + obs.R_diag.numpy())
+    present = np.isfinite(yn)
+    if present.any():
+        z2 = np.sort(z[present] ** 2)  # its median (np.median costs ten times more here)
+        median = 0.5 * (z2[(len(z2) - 1) // 2] + z2[len(z2) // 2])
+        z = z / max(1.0, math.sqrt(median / CHI2_1_MEDIAN))
+    rejected = present & (np.abs(z) > gate) if gate is not None else np.zeros_like(present)
     used = present & ~rejected
     if exclude is not None:
-        used = used & ~exclude.to(used.device)
-    return Screened(z, present, rejected, used, y)
+        used &= ~exclude
+    return Screened(z, present, rejected, used, yn)
 
 
-@dataclass(frozen=True)
-class SensorHealth:
-    """One observed component's rolling statistics (see the module docstring)."""
+@dataclass(frozen=True, eq=False)
+class Sensors:
+    """Every observed component's rolling statistics (see the module docstring), as arrays
+    (m,): updated once a cycle with array operations, whatever the number of sensors."""
 
-    index: int
-    missing_rate: float = 0.0
-    rejection_rate: float = 0.0
-    bias: float = 0.0
-    cycles: int = 0
-    last: float | None = None  # the latest reading present
-    repeats: int = 0  # readings in a row equal to the one before
-
-    @property
-    def status(self) -> str:
-        stats = {"rejection_rate": self.rejection_rate, "bias": abs(self.bias)}
-        stats |= {"missing_rate": self.missing_rate, "repeats": self.repeats}
-        if any(stats[k] >= v for k, v in FAILED.items()):
-            return "failed"
-        if any(stats[k] >= v for k, v in SUSPECT.items()):
-            return "suspect"
-        return "ok"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "index": self.index,
-            "status": self.status,
-            "rejection_rate": self.rejection_rate,
-            "bias": self.bias,
-            "missing_rate": self.missing_rate,
-            "repeats": self.repeats,
-            "cycles": self.cycles,
-            "last": self.last,
-        }
+    missing_rate: np.ndarray
+    rejection_rate: np.ndarray
+    bias: np.ndarray
+    cycles: np.ndarray  # int
+    last: np.ndarray  # the latest reading present (NaN: none yet)
+    repeats: np.ndarray  # int: readings in a row equal to the one before
 
     @classmethod
-    def from_json(cls, d: dict[str, Any]) -> SensorHealth:
+    def new(cls, m: int) -> Sensors:
+        zeros = np.zeros(m)
         return cls(
-            int(d["index"]),
-            float(d["missing_rate"]),
-            float(d["rejection_rate"]),
-            float(d["bias"]),
-            int(d["cycles"]),
-            None if d.get("last") is None else float(d["last"]),
-            int(d.get("repeats", 0)),
+            zeros, zeros, zeros, zeros.astype(np.int64), np.full(m, np.nan), zeros.astype(np.int64)
         )
 
-    def update(self, value: float, z: float, rejected: bool) -> SensorHealth:
-        """After one cycle: value and z are NaN when the reading was missing."""
+    def _over(self, limits: dict[str, float]) -> np.ndarray:
+        over: np.ndarray = (
+            (self.rejection_rate >= limits["rejection_rate"])
+            | (np.abs(self.bias) >= limits["bias"])
+            | (self.missing_rate >= limits["missing_rate"])
+            | (self.repeats >= limits["repeats"])
+        )
+        return over
+
+    @property
+    def failed(self) -> np.ndarray:
+        """(m,) bool: the sensors left out of the analyses."""
+        return self._over(FAILED)
+
+    @property
+    def statuses(self) -> list[str]:
+        failed, suspect = self.failed, self._over(SUSPECT)
+        return [
+            "failed" if f else "suspect" if s else "ok"
+            for f, s in zip(failed, suspect, strict=True)
+        ]
+
+    def update(self, screened: Screened) -> Sensors:
+        """After one screened observation."""
         a = HEALTH_ALPHA
-        if math.isnan(value):
-            return replace(
-                self, missing_rate=(1 - a) * self.missing_rate + a, cycles=self.cycles + 1
-            )
-        return SensorHealth(
-            self.index,
-            (1 - a) * self.missing_rate,
-            (1 - a) * self.rejection_rate + a * float(rejected),
-            (1 - a) * self.bias + a * max(-Z_CLIP, min(Z_CLIP, z)),
+        y, z, rejected, seen = screened.y, screened.z, screened.rejected, screened.present
+        return Sensors(
+            (1 - a) * self.missing_rate + a * ~seen,
+            np.where(seen, (1 - a) * self.rejection_rate + a * rejected, self.rejection_rate),
+            np.where(
+                seen,
+                (1 - a) * self.bias + a * np.clip(np.where(seen, z, 0.0), -Z_CLIP, Z_CLIP),
+                self.bias,
+            ),
             self.cycles + 1,
-            value,
-            self.repeats + 1 if value == self.last else 0,
+            np.where(seen, y, self.last),
+            np.where(seen, np.where(y == self.last, self.repeats + 1, 0), self.repeats),
         )
 
+    def to_json(self) -> list[dict[str, Any]]:
+        """One object per sensor, as a stream stores and serves them."""
+        return [
+            {
+                "index": i,
+                "status": status,
+                "rejection_rate": float(self.rejection_rate[i]),
+                "bias": float(self.bias[i]),
+                "missing_rate": float(self.missing_rate[i]),
+                "repeats": int(self.repeats[i]),
+                "cycles": int(self.cycles[i]),
+                "last": None if math.isnan(self.last[i]) else float(self.last[i]),
+            }
+            for i, status in enumerate(self.statuses)
+        ]
 
-def update_sensors(sensors: list[SensorHealth], screened: Screened) -> list[SensorHealth]:
-    """Every sensor after one screened observation (one SensorHealth per component)."""
-    y, z, rejected = screened.y.tolist(), screened.z.tolist(), screened.rejected.tolist()
-    return [h.update(*r) for h, r in zip(sensors, zip(y, z, rejected, strict=True), strict=True)]
+    @classmethod
+    def from_json(cls, rows: list[dict[str, Any]]) -> Sensors:
+        def col(key: str, missing: float = 0.0) -> np.ndarray:
+            return np.array([missing if r.get(key) is None else r[key] for r in rows], dtype=float)
 
-
-def failed(sensors: list[SensorHealth]) -> list[bool]:
-    """Which sensors are left out of the analyses."""
-    return [h.status == "failed" for h in sensors]
+        return cls(
+            col("missing_rate"),
+            col("rejection_rate"),
+            col("bias"),
+            col("cycles").astype(np.int64),
+            col("last", math.nan),
+            col("repeats").astype(np.int64),
+        )

@@ -172,7 +172,7 @@ class StreamModel:
         ensemble; a result without E when no reading passed the screening."""
         y = torch.tensor([math.nan if v is None else v for v in values], dtype=E.dtype)
         std = None if noise_std is None else torch.tensor(noise_std, dtype=torch.float64)
-        out = None if exclude is None or not any(exclude) else torch.tensor(exclude)
+        out = None if exclude is None or not any(exclude) else np.asarray(exclude, dtype=bool)
         gen = derived_generator(self.seed, seq) if self.filter.draws_random else None
         try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
             dynamics = self.dynamics_up_to(seq)

@@ -3,11 +3,14 @@ own history and in a library of other series (`analog_match`).
 
 The k closest analogs, weighted by inverse distance, are the members: their continuations
 are the conditional means, so their disagreement is the epistemic part; the aleatoric part
-is the series' own one-step analog error (validation RMSE at lead 1), drawn as Gaussian
-noise around each member's path. The window length L and the smoothing width w (w > 1
-matches denoised windows and reads denoised continuations, for noisy series) are chosen on
-the series itself by time-ordered validation: forecasts from origins in its last part, each
-matched against the history before it only. Every series (library and query) is
+is what the series' own validation forecasts erred by that the analogs' disagreement does
+not account for, per lead (sqrt(max(0, MSE(h) - mean analog variance(h))), non-decreasing in
+h, held beyond the validation horizon), drawn as Gaussian noise around each member's path.
+
+The window length L and the smoothing width w (w > 1 matches denoised windows and reads
+denoised continuations, for noisy series) are chosen on the series itself by time-ordered
+validation: forecasts from origins in its last part, each matched against the history before
+it only. Every series (library and query) is
 standardised by its own mean and std, so a library series matches whatever its scale.
 
 A library version (`fit_library`) stores many series as float32; a forecast with it matches
@@ -43,7 +46,7 @@ from models.forecasting.base import (
 
 MIN_WINDOW = 4
 MAX_ORIGINS = 8  # validation origins per candidate setting
-SIGMA_ORIGINS = 32  # origins for the lead-1 error (the aleatoric scale)
+SIGMA_ORIGINS = 32  # validation origins the aleatoric scale per lead is measured on
 SIGMA_FLOOR = 1e-3  # in standard deviations of the series
 
 
@@ -63,7 +66,7 @@ class _Fitted:
     window: int
     width: int
     stride: int
-    sigma: FloatArray  # (d,) aleatoric std, standardised units
+    sigma: FloatArray  # (leads, d) aleatoric std per lead, standardised units
     validation: dict[str, float]
 
     @property
@@ -132,7 +135,7 @@ class AnalogForecaster:
         scores = {f"L={L},w={w},s={t}": self._score(Zs, L, w, t) for L, w, t in settings}
         best = min(scores, key=lambda s: scores[s])
         L, w, t = settings[list(scores).index(best)]
-        sigma = self._lead1_rmse(Zs, L, w, t)
+        sigma = self._noise_by_lead(Zs, L, w, t)
         if progress is not None:
             progress(1.0)
         self._fit = _Fitted(Zs, means, stds, L, w, t, sigma, scores)
@@ -159,13 +162,15 @@ class AnalogForecaster:
 
     def _forecast_at(
         self, Zs: list[FloatArray], o: int, L: int, w: int, t: int, h: int
-    ) -> FloatArray:
-        """The weighted analog mean of Zs[0] from origin o, matched on its past only."""
+    ) -> tuple[FloatArray, FloatArray]:
+        """The weighted analog mean of Zs[0] from origin o (matched on its past only) and
+        the analogs' weighted variance about it, each (h, d)."""
         span = (L - 1) * t + 1
         pool = Candidates.of([Zs[0][:o], *Zs[1:]], L, w, exclude_last=[span], stride=t)
         paths, weights = analog_paths(Zs[0][:o], pool, L, w, self.k, h, stride=t)
         mean: FloatArray = np.einsum("k,khd->hd", weights, paths)
-        return mean
+        var: FloatArray = np.einsum("k,khd->hd", weights, (paths - mean) ** 2)
+        return mean, var
 
     def _score(self, Zs: list[FloatArray], L: int, w: int, t: int) -> float:
         """Mean squared error of the weighted mean over the validation origins and leads."""
@@ -174,17 +179,26 @@ class AnalogForecaster:
         errors = []
         for o in self._origins(T, MAX_ORIGINS, h):
             n = min(h, T - o)
-            errors.append(np.mean((self._forecast_at(Zs, o, L, w, t, n) - Zs[0][o : o + n]) ** 2))
+            mean, _ = self._forecast_at(Zs, o, L, w, t, n)
+            errors.append(np.mean((mean - Zs[0][o : o + n]) ** 2))
         return float(np.mean(errors))
 
-    def _lead1_rmse(self, Zs: list[FloatArray], L: int, w: int, t: int) -> FloatArray:
-        T = Zs[0].shape[0]
-        err = [
-            self._forecast_at(Zs, o, L, w, t, 1)[0] - Zs[0][o]
-            for o in self._origins(T, SIGMA_ORIGINS, 1)
-        ]
-        sigma: FloatArray = np.maximum(np.sqrt(np.mean(np.square(err), axis=0)), SIGMA_FLOOR)
-        return sigma
+    def _noise_by_lead(self, Zs: list[FloatArray], L: int, w: int, t: int) -> FloatArray:
+        """(leads, d): per lead, the validation error the analogs' spread leaves unexplained
+        (see the module docstring), over SIGMA_ORIGINS origins."""
+        T, d = Zs[0].shape
+        H = min(self.val_horizon, max(1, int(T * self.val_fraction)))
+        sq, var, count = np.zeros((H, d)), np.zeros((H, d)), np.zeros((H, 1))
+        for o in self._origins(T, SIGMA_ORIGINS, H):
+            n = min(H, T - o)
+            mean, spread = self._forecast_at(Zs, o, L, w, t, n)
+            sq[:n] += (mean - Zs[0][o : o + n]) ** 2
+            var[:n] += spread
+            count[:n] += 1
+        excess = (sq - var) / np.maximum(count, 1)
+        noise = np.sqrt(np.maximum(excess, SIGMA_FLOOR**2))
+        out: FloatArray = np.maximum.accumulate(noise, axis=0)  # no less sure further ahead
+        return out
 
     def _state(self) -> _Fitted:
         if self._fit is None:
@@ -202,7 +216,7 @@ class AnalogForecaster:
             "k": self.k,
             "library_series": len(st.library),
             "dim": int(st.library[0].shape[1]),
-            "noise_std": (st.sigma * st.stds[0]).tolist(),
+            "noise_std": (st.sigma[0] * st.stds[0]).tolist(),  # at lead 1
             "validation_mse": st.validation,
         }
 
@@ -244,7 +258,8 @@ class AnalogForecaster:
         member = np.repeat(np.arange(len(weights)), allocate_samples(weights, S))
         rng = np.random.default_rng(seed)
         cond = paths[member]
-        noisy = cond + st.sigma * rng.standard_normal(cond.shape)
+        sigma = st.sigma[np.minimum(np.arange(h), st.sigma.shape[0] - 1)]  # (h, d)
+        noisy = cond + sigma * rng.standard_normal(cond.shape)
         return summarize_samples(mu + sd * noisy, mu + sd * cond, levels, quantiles, return_samples)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

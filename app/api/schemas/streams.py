@@ -405,7 +405,7 @@ class AnalysisRead(BaseModel):
             spread=row.spread,
             innovation_rms=row.innovation_rms,
             inflation=row.inflation,
-            z=None if row.z is None else [None if math.isnan(v) else v for v in row.z],
+            z=None if row.z is None else [v if math.isfinite(v) else None for v in row.z],
             screening=None if codes is None else [SCREENING[c] for c in codes],
             rejected=[] if codes is None else [i for i, c in enumerate(codes) if c >= 2],
         )

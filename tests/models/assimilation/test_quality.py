@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from models.assimilation.config import FilterConfig
 from models.assimilation.filters import EnsembleFilter
 from models.assimilation.observation import LinearObs
 from models.assimilation.quality import (
+    CHI2_1_MEDIAN,
     EXCLUDED,
     MISSING,
     REJECTED,
     USED,
-    SensorHealth,
+    Sensors,
     background_check,
-    failed,
-    update_sensors,
 )
 from models.assimilation.stream import StreamModel
 from models.dynamics import Lorenz96, integrate
@@ -33,15 +33,32 @@ def members(N: int = 20, n: int = 8, seed: int = 0) -> torch.Tensor:
 
 def test_z_scores_use_the_spread_and_the_noise() -> None:
     E = members()
-    obs = LinearObs.subset(8, [0, 3, 5], noise_std=[1.0, 2.0, 0.5])
-    y = torch.tensor([3.0, math.nan, 40.0], dtype=F64)
-    s = background_check(E, y, obs, gate=4.0)
+    obs = LinearObs.subset(8, [0, 3, 5, 6, 7], noise_std=[1.0, 2.0, 0.5, 1.0, 1.0])
     HE = obs.H_apply(E)
-    expect = (y - HE.mean(0)) / torch.sqrt(HE.var(0) + obs.R_diag)
-    assert torch.allclose(s.z[[0, 2]], expect[[0, 2]]) and math.isnan(float(s.z[1]))
-    assert s.codes() == [USED, MISSING, REJECTED]
-    out = background_check(E, y, obs, gate=4.0, exclude=torch.tensor([True, False, False]))
-    assert out.codes() == [EXCLUDED, MISSING, REJECTED]
+    raw_ok = torch.tensor([0.3, math.nan, 0.0, -0.5, 0.6], dtype=F64)  # in units of the sd
+    sd = torch.sqrt(HE.var(0) + obs.R_diag)
+    y = HE.mean(0) + raw_ok * sd
+    y[2] = HE.mean(0)[2] + 40.0 * sd[2]  # far off
+    s = background_check(E, y, obs, gate=4.0)
+    z = ((y - HE.mean(0)) / sd).numpy()
+    present = ~np.isnan(z)
+    scale = max(1.0, math.sqrt(np.median(z[present] ** 2) / CHI2_1_MEDIAN))
+    np.testing.assert_allclose(s.z[present], z[present] / scale)
+    assert math.isnan(s.z[1]) and scale == 1.0  # one wild reading does not move the scale
+    assert s.codes() == [USED, MISSING, REJECTED, USED, USED]
+    out = background_check(
+        E, y, obs, gate=4.0, exclude=np.array([True, False, False, False, False])
+    )
+    assert out.codes() == [EXCLUDED, MISSING, REJECTED, USED, USED]
+
+
+def test_a_forecast_off_everywhere_is_not_starved_of_readings() -> None:
+    """Every reading far from a poor forecast (a stream's start): the robust scale keeps
+    them all; a check on the raw z-scores would reject every one and never converge."""
+    E = members()
+    obs = LinearObs.identity(8, 1.0)
+    y = obs.H_apply(E).mean(0) + 9.0 * torch.linspace(-1, 1, 8, dtype=F64)
+    assert background_check(E, y, obs, gate=4.0).codes() == [USED] * 8
 
 
 def test_an_analysis_uses_exactly_the_readings_that_pass() -> None:
@@ -79,7 +96,7 @@ def test_a_stuck_sensor_fails_its_components_spread_rises_and_recovers() -> None
     g = torch.Generator().manual_seed(3)
     x = integrate(model, 3 + torch.randn(n, generator=g, dtype=F64), 0.0, 20.0, dt)
     E = stream.initial_ensemble(x.tolist(), 1.0)
-    sensors = [SensorHealth(i) for i in range(len(idx))]
+    sensors = Sensors.new(len(idx))
     stuck_from, stuck_to, first_failed = 100, 200, None
     spread: list[float] = []
     for k in range(1, 401):
@@ -87,14 +104,14 @@ def test_a_stuck_sensor_fails_its_components_spread_rises_and_recovers() -> None
         y = (x[idx] + torch.randn(len(idx), generator=g, dtype=F64)).tolist()
         if stuck_from <= k < stuck_to:
             y[sensor] = 2.5
-        result = stream.cycle(E, (k - 1) * dt, k * dt, y, k, exclude=failed(sensors))
+        result = stream.cycle(E, (k - 1) * dt, k * dt, y, k, exclude=sensors.failed.tolist())
         assert result is not None and result.E is not None and result.screened is not None
-        E, sensors = result.E, update_sensors(sensors, result.screened)
-        if sensors[sensor].status == "failed" and first_failed is None:
+        E, sensors = result.E, sensors.update(result.screened)
+        if sensors.failed[sensor] and first_failed is None:
             first_failed = k
         spread.append(float(E[:, component].std()))
     assert first_failed is not None and first_failed - stuck_from <= 20
-    assert all(h.status == "ok" for h in sensors)  # it recovered, and nobody else failed
+    assert set(sensors.statuses) == {"ok"}  # it recovered, and nobody else failed
     before = sum(spread[40:100]) / 60
     during = sum(spread[120:200]) / 80
     after = sum(spread[220:400]) / 180

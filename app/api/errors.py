@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.api.schemas.model_specs import MODEL_TAGS
-from app.api.schemas.streams import DYNAMICS_TAGS
+from app.api.schemas.stream_specs import DYNAMICS_TAGS
 from app.services.errors import Conflict, InputError, LimitExceeded, NotFound
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -17,6 +17,7 @@ from app.api.deps import SettingsDep, TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
 from app.api.schemas.common import example_response
 from app.api.schemas.forecasts import FORECAST_EXAMPLE, ForecastRead
+from app.api.schemas.stream_specs import StreamCreate
 from app.api.schemas.streams import (
     ANALYSES_EXAMPLE,
     OBSERVATIONS_EXAMPLE,
@@ -28,7 +29,6 @@ from app.api.schemas.streams import (
     ObservationRead,
     ObservationsAccepted,
     SensorRead,
-    StreamCreate,
     StreamList,
     StreamRead,
 )

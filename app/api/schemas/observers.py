@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import Field, StrictInt, model_validator
 
 from app.api.schemas.common import FiniteFloat, StrictModel
-from app.api.schemas.streams import DynamicsSpec, ObservationSpec
+from app.api.schemas.stream_specs import DynamicsSpec, ObservationSpec
 
 
 class ObserverParams(StrictModel):

@@ -75,6 +75,7 @@ def push(
         start_seq = stream.last_seq + stream.pending + 1
     rows = to_observations(observations, t, start_seq)
     accepted = duplicates = pending = last_seq = 0
+    rejected: list[dict[str, Any]] = []
     for i in range(0, len(rows), batch_size):
         call = Call(
             "POST",
@@ -85,7 +86,8 @@ def push(
         accepted += body["accepted"]
         duplicates += body["duplicates"]
         pending, last_seq = body["pending"], body["last_seq"]
-    return Pushed(accepted, duplicates, pending, last_seq)
+        rejected += [{**r, "index": r["index"] + i} for r in body.get("rejected") or []]
+    return Pushed(accepted, duplicates, pending, last_seq, rejected)
 
 
 def _has_seqs(observations: Any) -> bool:

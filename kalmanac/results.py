@@ -48,6 +48,7 @@ class Job:
     device: str | None
     worker: str | None
     code_version: str
+    summary: dict[str, Any] | None = None  # a training's {"model", "version"}, durations
 
     @property
     def done(self) -> bool:
@@ -71,6 +72,7 @@ class Job:
             device=d.get("device"),
             worker=d.get("worker"),
             code_version=d.get("code_version", ""),
+            summary=d.get("summary"),
         )
 
 
@@ -299,6 +301,8 @@ class Pushed:
     duplicates: int
     pending: int
     last_seq: int
+    # {"index", "seq", "reason"} of each new observation that can never be assimilated
+    rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -153,7 +153,7 @@ def post_observations(
         observations=[o.model_dump() for o in body.observations],
     )
     uow.commit()
-    return ObservationsAccepted(**result.__dict__)
+    return ObservationsAccepted.model_validate(result, from_attributes=True)
 
 
 @router.get(

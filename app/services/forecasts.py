@@ -56,15 +56,31 @@ def check_limits(
 
 
 def _model_and_queue(
-    session: Session, tenant_id: str, model: dict[str, Any], series: list[dict[str, Any]]
+    session: Session,
+    tenant_id: str,
+    request: dict[str, Any],
+    min_length: Callable[[int], int],
 ) -> tuple[dict[str, Any], Queue]:
-    """Resolve a stored-model reference now, so the job records exactly which version ran."""
-    if "name" not in model:
-        return model, queue_for(model["kind"])
-    version = model_versions.resolve(session, tenant_id, model)
-    context = int(version.metrics.get("min_context", 1))
-    model_versions.check_series_length(series, lambda _d: context)
-    return model_versions.stored_spec(version), queue_for(version.kind)
+    """Resolve a stored-model reference now, so the job records exactly which version ran;
+    check that each series can be calibrated when conformal intervals are asked for."""
+    model, series = request["model"], request["series"]
+    if "name" in model:
+        version = model_versions.resolve(session, tenant_id, model)
+        context = int(version.metrics.get("min_context", 1))
+        model_versions.check_series_length(series, lambda _d: context)
+        model, queue = model_versions.stored_spec(version), queue_for(version.kind)
+        min_length = lambda _d: context  # noqa: E731  # the version's window, known exactly
+    else:
+        queue = queue_for(model["kind"])
+    if request.get("calibration") == "conformal":
+        # Folds forecast `horizon` steps from origins after the model's window, one apart.
+        extra = request["horizon"] + request["calibration_folds"]
+        model_versions.check_series_length(
+            series,
+            lambda d: min_length(d) + extra,
+            purpose="to calibrate: the model's window, then horizon + calibration_folds",
+        )
+    return model, queue
 
 
 def submit(
@@ -79,7 +95,7 @@ def submit(
     kind: str = "forecast",
 ) -> tuple[Job, bool]:
     check_limits(request, settings, min_length)
-    model, queue = _model_and_queue(session, tenant_id, request["model"], request["series"])
+    model, queue = _model_and_queue(session, tenant_id, request, min_length)
     return job_service.submit(
         session,
         outbox,

@@ -20,7 +20,10 @@ from app.services.errors import InputError, NotFound
 
 
 def check_series_length(
-    series: list[dict[str, Any]], min_length: Callable[[int], int], field: str = "series"
+    series: list[dict[str, Any]],
+    min_length: Callable[[int], int],
+    field: str = "series",
+    purpose: str = "for this model",
 ) -> None:
     for i, s in enumerate(series):
         values = s["values"]
@@ -28,8 +31,7 @@ def check_series_length(
         if len(values) < min_length(d):
             raise InputError(
                 f"{field}.{i}.values",
-                f"{len(values)} points is too short for this model; it needs at least "
-                f"{min_length(d)}",
+                f"{len(values)} points is too short {purpose}; it needs at least {min_length(d)}",
             )
 
 

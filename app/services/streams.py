@@ -108,11 +108,19 @@ def view(session: Session, tenant_id: str, stream_id: str) -> StreamView:
 
 
 @dataclass(frozen=True)
+class Rejected:
+    index: int  # in the post
+    seq: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class Ingested:
     accepted: int
     duplicates: int
     pending: int
     last_seq: int
+    rejected: list[Rejected]
 
 
 def ingest(
@@ -144,14 +152,34 @@ def ingest(
     if config.surrogate:
         surrogates.check_times(config.t0, observations)
     unique = list({o["seq"]: o for o in observations}.values())
-    accepted = repo.insert_observations(session, stream.id, [_row(o) for o in unique])
+    new = repo.insert_observations(session, stream.id, [_row(o) for o in unique])
     outbox.add(Task.CYCLE, stream.id, queue=QUEUE)
+    # Kept on record (the stream marks them skipped in seq order), but never assimilable.
+    rejected = [
+        Rejected(i, o["seq"], why)
+        for i, o in enumerate(observations)
+        if o["seq"] in new and (why := _never_assimilable(o, stream))
+    ]
     return Ingested(
-        accepted=accepted,
-        duplicates=len(observations) - accepted,
+        accepted=len(new) - len(rejected),
+        duplicates=len(observations) - len(new),
         pending=repo.count_pending(session, stream.id),
         last_seq=stream.last_seq,
+        rejected=rejected,
     )
+
+
+def _never_assimilable(o: dict[str, Any], stream: Stream) -> str | None:
+    """Why a new observation can never be assimilated (judged on the committed state, which
+    only moves forward), or None."""
+    if o["seq"] <= stream.last_seq:
+        return (
+            f"seq {o['seq']} is at or below the last seq handled ({stream.last_seq}): it was "
+            "skipped as a gap"
+        )
+    if o["t"] < stream.t:
+        return f"t={o['t']:g} is before the stream's time ({stream.t:g})"
+    return None
 
 
 def _row(o: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The client side of the `kalmanac` command: forecast, backtest, models, jobs, stream.
+"""The client side of the `kalmanac` command: forecast, backtest, forecasts, kinds, models,
+jobs, stream.
 
 `app.cli` (the server's commands: serve, migrate, keys) adds these to its parser with
 `add_commands`; `python -m kalmanac` runs them alone where only the client is installed.
@@ -67,6 +68,11 @@ def run(args: argparse.Namespace) -> int:
     except KalmanacError as exc:
         report(exc)
         return 3 if exc.code == "connection_error" else 1
+    except BrokenPipeError:
+        # The reader went away (`kalmanac jobs list | head`): stop quietly, as Unix tools do;
+        # stdout goes to /dev/null so that the interpreter's last flush does not complain.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except (InputError, ValueError, TypeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

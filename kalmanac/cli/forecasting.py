@@ -59,9 +59,38 @@ def add_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--folds", type=int, default=5)
     p.set_defaults(handler=backtest)
 
+    shows = sub.add_parser("forecasts", help="finished forecasts").add_subparsers(
+        dest="forecasts_command", required=True
+    )
+    p = shows.add_parser("show", parents=[parent], help="a forecast's numbers, per series")
+    p.add_argument("forecast_id")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.set_defaults(handler=forecasts_show)
+
     p = sub.add_parser("kinds", parents=[parent], help="the model kinds the server fits")
     p.add_argument("--params", action="store_true", help="also each kind's parameters")
     p.set_defaults(handler=kinds)
+
+
+def forecasts_show(client: Client, args: argparse.Namespace) -> int:
+    """The numbers of a forecast (one table per series), or why there are none yet."""
+    forecast = client.get_forecast(args.forecast_id)
+    job = forecast.job
+    if job.status != "succeeded":
+        reason = f": {job.error['message']}" if job.error else ""
+        print(f"forecast {job.id} is {job.status}{reason}", file=sys.stderr)
+        return 1 if job.status in ("failed", "cancelled") else 4
+    if args.format == "json":
+        rows = {
+            sid: s.to_frame().reset_index().to_dict("list") for sid, s in forecast.series.items()
+        }
+        print(json.dumps(rows, default=str))
+        return 0
+    for i, (sid, s) in enumerate(forecast.series.items()):
+        if len(forecast.series) > 1:
+            print(("\n" if i else "") + f"# {sid}")
+        print(forecast_table(s, args.format))
+    return 0
 
 
 def kinds(client: Client, args: argparse.Namespace) -> int:

@@ -239,7 +239,7 @@ def test_conformal_calibration_is_reported_beside(
     assert len(origins) == 10 and origins[-1] == 300 - 5 and origins[0] < 50
 
 
-def test_conformal_calibration_on_a_too_short_series_fails_with_the_reason(
+def test_conformal_calibration_on_a_too_short_series_is_refused_up_front(
     client: TestClient, headers: dict[str, str]
 ) -> None:
     body = {
@@ -248,9 +248,10 @@ def test_conformal_calibration_on_a_too_short_series_fails_with_the_reason(
         "model": {"kind": "bayes_ar", "params": {"lags": 2}},
         "calibration": "conformal",
     }
-    out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
-    assert out["status"] == "failed", out
-    assert "not enough data to calibrate" in out["error"]["message"], out
+    r = client.post("/v1/forecasts?wait=30", json=body, headers=headers)
+    assert r.status_code == 422, r.text
+    (item,) = r.json()["detail"]
+    assert item["field"] == "series.0.values" and "to calibrate" in item["msg"]
 
 
 def test_cancel_stops_training(client: TestClient, headers: dict[str, str]) -> None:

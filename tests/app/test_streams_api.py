@@ -129,11 +129,23 @@ def test_gap_is_skipped_after_timeout(client: TestClient, headers: dict[str, str
     state = wait_assimilated(client, str(stream["id"]), headers, 5)
     assert state["last_seq"] == 5 and state["n_skipped"] == 1
     assert state["gaps"] == [{"first_seq": 3, "last_seq": 3}]
+    # Too late now: kept on record, reported as rejected in the answer, never accepted.
     late = client.post(url, json={"observations": [obs[2]]}, headers=headers).json()
-    assert late["accepted"] == 1
+    assert late["accepted"] == 0 and late["duplicates"] == 0
+    assert late["rejected"][0]["seq"] == 3 and "skipped as a gap" in late["rejected"][0]["reason"]
+    stale = {**obs[5], "t": 0.01}  # seq 6, but before the stream's time
+    answer = client.post(url, json={"observations": [stale]}, headers=headers).json()
+    assert answer["accepted"] == 0 and "before the stream's time" in answer["rejected"][0]["reason"]
     time.sleep(0.3)
     state = client.get(f"/v1/streams/{stream['id']}", headers=headers).json()
-    assert state["n_assimilated"] == 4 and state["pending"] == 0
+    assert state["n_assimilated"] == 4 and state["pending"] == 0 and state["n_skipped"] == 2
+    kept = client.get(f"{url}?cursor=2", headers=headers).json()["items"]
+    assert {o["seq"]: o["status"] for o in kept} == {
+        3: "skipped",
+        4: "assimilated",
+        5: "assimilated",
+        6: "skipped",
+    }
 
 
 def test_events_feed(client: TestClient, headers: dict[str, str]) -> None:

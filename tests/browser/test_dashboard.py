@@ -39,6 +39,11 @@ def test_submit_a_forecast_and_see_its_fan_chart(
     enter_key_if_asked(browser, key)  # the jobs list answered 401: the key form shows once
     wait_for(browser, "table#jobs tr")
     browser.get(f"{server.base}/#/forecast")
+    # The form is drawn once the server has listed its kinds (GET /v1/kinds).
+    wait_for(browser, "form.submit select[name=kind] option")
+    assert browser.find_element(By.CSS_SELECTOR, "select[name=kind]").get_attribute("value") == (
+        "bayes_ar"  # the registry's default kind is selected
+    )
     browser.find_element(By.CSS_SELECTOR, "form.submit button").click()
     bands = wait_for(browser, ".fan svg g.band polygon", timeout=60)
     labels = [
@@ -87,7 +92,7 @@ def test_stream_chart_moves_with_pushed_observations(
     circles = browser.find_elements(By.CSS_SELECTOR, "#stream-chart g.points circle")
     assert len(circles) == 15
     assert browser.find_elements(By.CSS_SELECTOR, "#stream-chart g.band polygon")
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#sensors tr.sensor-ok")) == 1
+    assert len(wait_for(browser, "#sensors tr.sensor-ok")) == 1  # one sensor, healthy
     shoot("after")
 
     # The sensor sticks (the same reading again and again): its row turns failed, live.

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -86,6 +89,41 @@ def test_jobs_and_models(env: None, client: Client, capsys: pytest.CaptureFixtur
     assert version.job_id in out[1] and "train" in out[1] and "succeeded" in out[1]
     assert main(["jobs", "cancel", str(version.job_id)]) == 1  # already finished: 409
     assert "409 conflict" in capsys.readouterr().err
+    # The training job names the version it created.
+    summary = client.get_job(str(version.job_id)).summary
+    assert summary is not None and (summary["model"], summary["version"]) == ("demand", 1)
+
+
+def test_forecasts_show_prints_the_numbers(
+    env: None, client: Client, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done = client.forecast({"a": np.sin(np.arange(60) / 3.0), "b": np.arange(60.0)}, horizon=3)
+    assert main(["forecasts", "show", done.id, "--format", "csv"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("# a\n") and "\n# b\n" in out
+    assert out.splitlines()[1].split(",")[:2] == ["step", "mean"]
+    assert main(["forecasts", "show", done.id, "--format", "json"]) == 0
+    assert set(json.loads(capsys.readouterr().out)) == {"a", "b"}
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    """`kalmanac ... | head`: the reader leaves early; no traceback, no 'Broken pipe'."""
+    script = (
+        "import argparse; from kalmanac.cli import run\n"
+        "def chatty(client, args):\n"
+        "    for i in range(200_000): print(f'line {i}')\n"
+        "    return 0\n"
+        "ns = argparse.Namespace(url='http://127.0.0.1:9', api_key=None, retries=0, "
+        "handler=chatty)\n"
+        "raise SystemExit(run(ns))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert proc.stdout is not None and proc.stdout.readline().startswith(b"line 0")
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0 and err == b"", err
 
 
 def test_stream_create_push_watch(

@@ -33,6 +33,11 @@ class JobRead(BaseModel):
     device: str | None
     worker: str | None
     code_version: str
+    summary: dict[str, Any] | None = Field(
+        None,
+        description="What the job did, once it succeeded: its duration, and for a training "
+        'the version it created ({"model", "version"})',
+    )
 
     @classmethod
     def of(cls, job: Job, results: Sequence[ForecastResult] = ()) -> Self:

@@ -68,11 +68,22 @@ class ObservationBatch(StrictModel):
         return observations
 
 
+class RejectedObservation(BaseModel):
+    index: int = Field(description="Its place in the post")
+    seq: int
+    reason: str
+
+
 class ObservationsAccepted(BaseModel):
-    accepted: int = Field(description="New observations committed")
+    accepted: int = Field(description="New observations committed, to be assimilated")
     duplicates: int = Field(description="Already known (same seq); ignored")
     pending: int = Field(description="Committed but not yet assimilated")
     last_seq: int = Field(description="Last seq assimilated (or skipped)")
+    rejected: list[RejectedObservation] = Field(
+        default_factory=list,
+        description="New observations that can never be assimilated (a seq already passed, "
+        "a time before the stream's): kept on record as skipped, not counted as accepted",
+    )
 
 
 class SensorRead(BaseModel):

@@ -65,10 +65,12 @@ def list_for_tenant(
     )
 
 
-def insert_observations(session: Session, stream_id: str, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert observations, ignoring (stream_id, seq) already present; returns how many were new."""
+def insert_observations(
+    session: Session, stream_id: str, rows: Sequence[dict[str, Any]]
+) -> set[int]:
+    """Insert observations, ignoring (stream_id, seq) already present; returns the new seqs."""
     if not rows:
-        return 0
+        return set()
     values = [{"stream_id": stream_id, "status": "pending", **r} for r in rows]
     dialect = session.get_bind().dialect.name
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
@@ -79,7 +81,7 @@ def insert_observations(session: Session, stream_id: str, rows: Sequence[dict[st
         .on_conflict_do_nothing(index_elements=["stream_id", "seq"])
         .returning(OBSERVATIONS.c.seq)
     )
-    return len(session.connection().execute(stmt, values).all())
+    return {int(r[0]) for r in session.connection().execute(stmt, values)}
 
 
 class PendingObservation(NamedTuple):

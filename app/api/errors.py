@@ -69,8 +69,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(InputError)
     async def _input(_: Request, exc: InputError) -> JSONResponse:
+        # The loc of a validation error: where, then the path, list indices as numbers.
+        path = [int(p) if p.isdigit() else p for p in exc.field.split(".")]
         item = {
-            "loc": exc.field.split("."),
+            "loc": [exc.source, *path],
             "field": exc.field,
             "msg": exc.reason,
             "type": "value_error",

@@ -54,7 +54,9 @@ async def create_forecast(
     """Queue a forecast of each posted series. Answers 202 with the job and a Location
     header; with `?wait=S` answers 200 with the result if the job finishes in time."""
     if wait is not None and wait > settings.max_wait_s:
-        raise InputError("wait", f"{wait} is over the limit of {settings.max_wait_s} seconds")
+        raise InputError(
+            "wait", f"{wait} is over the limit of {settings.max_wait_s} seconds", source="query"
+        )
     request = body.model_dump(mode="json")
 
     def submit() -> Job:

@@ -62,10 +62,12 @@ async def forecast_plot(
     by_id = {r.series_id: r for r in results}
     chosen = by_id.get(series) if series is not None else (results[0] if results else None)
     if chosen is None:
-        raise InputError("series", f"no series {series!r} in this forecast")
+        raise InputError("series", f"no series {series!r} in this forecast", source="query")
     forecast = {"id": chosen.series_id, **chosen.payload}
     if component >= _width(forecast["mean"]):
-        raise InputError("component", f"{component} is outside the series' dimensions")
+        raise InputError(
+            "component", f"{component} is outside the series' dimensions", source="query"
+        )
     posted = {s["id"]: s["values"] for s in job.request.get("series", [])}
     history = posted.get(chosen.series_id)
     from app.services import plots  # on a plot request only (the contract's one exception)
@@ -90,7 +92,9 @@ async def stream_plot(
     )
     stream = hist.stream
     if component >= stream.state_dim:
-        raise InputError("component", f"{component} is outside the state (n={stream.state_dim})")
+        raise InputError(
+            "component", f"{component} is outside the state (n={stream.state_dim})", source="query"
+        )
     indices = StreamConfig.parse(stream.config).observation.indices
     position = component if indices is None else _index(indices, component)
     analyses = [(a.t, a.mean[component], a.spread[component]) for a in hist.analyses]

@@ -63,9 +63,11 @@ def seq_position(
     if cursor is None:
         return after_seq or 0
     if not cursor.isdigit() or int(cursor) >= MAX_SEQ:
-        raise InputError("cursor", f"{cursor!r} is not a cursor of this list (a seq number)")
+        raise InputError(
+            "cursor", f"{cursor!r} is not a cursor of this list (a seq number)", source="query"
+        )
     if after_seq is not None and after_seq != int(cursor):
-        raise InputError("after_seq", "differs from cursor; give one of the two")
+        raise InputError("after_seq", "differs from cursor; give one of the two", source="query")
     return int(cursor)
 
 
@@ -222,7 +224,9 @@ async def stream_forecast(
     with the result when it finishes within KALMANAC_MAX_WAIT_S, otherwise 202 with the job
     to poll at /v1/forecasts/{id}."""
     if horizon > settings.max_horizon:
-        raise InputError("horizon", f"{horizon} is over the limit of {settings.max_horizon}")
+        raise InputError(
+            "horizon", f"{horizon} is over the limit of {settings.max_horizon}", source="query"
+        )
     request = {
         "horizon": horizon,
         "levels": sorted(set(levels or [80, 95])),

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 
 class InputError(ValueError):
-    """A request that parsed but cannot be served as asked (422), naming the field."""
+    """A request that parsed but cannot be served as asked (422), naming the field: a dotted
+    path in the request body ("series.0.values"), or a query parameter (source "query")."""
 
-    def __init__(self, field: str, reason: str, status_code: int = 422) -> None:
+    def __init__(
+        self, field: str, reason: str, status_code: int = 422, source: str = "body"
+    ) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
         self.status_code = status_code
+        self.source = source
 
 
 class NotFound(LookupError):

@@ -207,3 +207,16 @@ def test_nul_in_path_or_query_is_422(
     r = client.get(url, headers=headers)
     assert r.status_code == 422, r.text
     assert r.json()["detail"][0]["field"] == field
+
+
+def test_every_422_gives_loc_in_one_shape(client: TestClient, headers: dict[str, str]) -> None:
+    """Where (body or query), then the path with list indices as numbers: the same whether
+    the schema refused the field or a check after parsing did."""
+    short = {"series": [{"id": "s", "values": [1.0, 2.0]}], "horizon": 2}
+    r = client.post("/v1/forecasts", json=short, headers=headers)  # too short: a later check
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "series", 0, "values"]
+    bad = {"series": [{"id": "s", "values": [1.0, "x"]}], "horizon": 2}
+    r = client.post("/v1/forecasts", json=bad, headers=headers)  # the schema
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "series", 0, "values"]
+    r = client.post("/v1/forecasts?wait=1000", json=short, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "wait"]

@@ -63,7 +63,7 @@ def test_no_file_refers_outside_the_repository() -> None:
     assert any(p.name == "chaos.py" for p in files)  # the listing really covers the tree
     offenders = {}
     for p in files:
-        if p == Path(__file__).resolve():  # its examples are the patterns themselves
+        if p == Path(__file__).resolve():  # the checker: it describes the patterns it finds
             continue
         rel = p.relative_to(ROOT)
         refs = outside_references(p.read_text(errors="replace"), depth=len(rel.parts) - 1)
@@ -73,11 +73,13 @@ def test_no_file_refers_outside_the_repository() -> None:
 
 
 def test_the_check_catches_a_climb_out() -> None:
+    # Each form of a path outside the tree, spelled from pieces so that this file holds none.
+    up, root_parent = "." + "./", "ROOT" + ".parent"
     text = (
-        'DATA = ROOT.parent / "shared"\n'
+        f'DATA = {root_parent} / "elsewhere"\n'
         "X = Path(__file__).resolve().parents[2]\n"
         "Y = Path(__file__).parent.parent.parent\n"
-        "Z = '../shared/data'\n"
+        f"Z = '{up}elsewhere/data'\n"
         "OK = Path(__file__).resolve().parents[1]\n"
         "OK2 = Path(__file__).parent.parent\n"
     )

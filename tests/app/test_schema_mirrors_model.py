@@ -58,3 +58,10 @@ def test_api_params_are_model_params(kind: str) -> None:
     for name, field in PARAMS[kind].model_fields.items():
         assert name in defaults, (cls.__name__, name)
         assert field.default == defaults[name], (cls.__name__, name)
+
+
+def test_a_parameter_schema_must_say_its_min_length() -> None:
+    from app.api.schemas.model_specs import KindParams
+
+    with pytest.raises(TypeError, match="abstract"):
+        KindParams()  # type: ignore[abstract]  # the point: it cannot be built

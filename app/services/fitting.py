@@ -7,15 +7,18 @@ stored version {"name", "version", "kind", "version_id"} to load.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.repositories import model_versions
-from models.forecasting.auto import fit_auto
+from models.forecasting.auto import auto_choice
 from models.forecasting.base import Forecaster, LibraryForecaster
-from models.forecasting.registry import AUTO, accelerated, make_forecaster
+from models.forecasting.gaps import GapForecaster, as_grid, has_gaps
+from models.forecasting.imputation import impute
+from models.forecasting.registry import AUTO, accelerated, kind_info, make_forecaster
 from models.forecasting.serialize import loads
 from models.forecasting.torch_runtime import resolve_device
 
@@ -30,26 +33,43 @@ def device_for(model: dict[str, Any]) -> str:
 def fit_spec(
     spec: dict[str, Any], y: np.ndarray, horizon: int, seed: int, progress: Progress
 ) -> tuple[Forecaster, dict[str, Any]]:
-    """Fit a forecaster on y; returns it with what the fit chose (for the result's `fitted`)."""
+    """Fit a forecaster on y (NaN: missing values, fitted through by `gaps`); returns it with
+    what the fit chose (for the result's `fitted`)."""
     kind, params = spec["kind"], spec.get("params", {})
-    if kind != AUTO:
-        model = make_forecaster(kind, params).fit(y, progress=progress)
-        return model, dict(model.params_)
-    model, choice, scores = fit_auto(
-        y,
-        params,
-        horizon=horizon,
-        val_fraction=params["val_fraction"],
-        seed=seed,
-        progress=progress,
-    )
-    return model, {**model.params_, "auto": {"choice": choice, "validation_crps": scores}}
+    gappy = has_gaps(y)
+    imputation = None
+    auto: dict[str, Any] = {}
+    if kind == AUTO:
+        # With gaps the kinds are compared on the posterior-mean completion; the winner is
+        # then fitted through the same draws of the gaps.
+        imputation = impute(as_grid(y), seed=seed) if gappy else None
+        data = y if imputation is None else imputation.completed()
+        kind, scores = auto_choice(
+            data, params, horizon=horizon, val_fraction=params["val_fraction"], seed=seed
+        )
+        progress(0.5)
+        params, auto = params.get(kind, {}), {"auto": {"choice": kind, "validation_crps": scores}}
+        progress = _from_half(progress)
+    make = partial(make_forecaster, kind, params)
+    model: Forecaster
+    if gappy:
+        refit = kind_info(kind).cheap_fit
+        model = GapForecaster(make, refit, seed, imputation).fit(y, progress=progress)
+    else:
+        model = make().fit(y, progress=progress)
+    return model, {**model.params_, **auto}
+
+
+def _from_half(progress: Progress) -> Progress:
+    return lambda f: progress(0.5 + f / 2)
 
 
 def fit_library(
     spec: dict[str, Any], series: Sequence[np.ndarray], progress: Progress
 ) -> tuple[Forecaster, dict[str, Any]]:
-    """A library kind fitted on several series (the first is its own)."""
+    """A library kind fitted on several series (the first is its own). A library is a set of
+    references to match against: gaps in one are filled with their posterior mean."""
+    series = [impute(as_grid(y)).completed() if has_gaps(y) else y for y in series]
     model = make_forecaster(spec["kind"], spec.get("params", {}))
     if not isinstance(model, LibraryForecaster):
         raise ValueError(f"{spec['kind']} does not keep a library of series")

@@ -12,6 +12,8 @@ from app.services.fitting import device_for, fit_spec, load_stored
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from models.forecasting.base import Forecast, Forecaster
 from models.forecasting.conformal import calibration_backtest, conformal_adjust
+from models.forecasting.gaps import GapForecaster, has_gaps, predict_through_gaps
+from models.forecasting.imputation import Imputation
 
 
 def _steps(a: np.ndarray, univariate: bool) -> list[Any]:
@@ -85,29 +87,51 @@ def forecast_series(
     progress: Progress,
 ) -> dict[str, Any]:
     request, spec = job.request, job.model
-    y = np.asarray(s["values"], dtype=float)
+    y = np.asarray(s["values"], dtype=float)  # null -> NaN: a missing value
+    options = {
+        "levels": request["levels"],
+        "quantiles": request["quantiles"],
+        "num_samples": request["num_samples"],
+        "seed": seed,
+        "return_samples": request["return_samples"],
+    }
     model: Forecaster
-    stored = "version_id" in spec
-    if stored:
+    imputation: Imputation | None = None
+    if "version_id" in spec:
+        # A stored version is conditioned on the posted series, without refitting.
         model, fitted = load_stored(factory, spec), {"stored": spec}
+        if has_gaps(y):
+            forecast, imputation = predict_through_gaps([model], request["horizon"], y, **options)
+        else:
+            forecast = model.predict(request["horizon"], context=y, **options)
     else:
         model, fitted = fit_spec(spec, y, request["horizon"], seed, progress)
-    forecast = model.predict(
-        request["horizon"],
-        levels=request["levels"],
-        quantiles=request["quantiles"],
-        num_samples=request["num_samples"],
-        seed=seed,
-        return_samples=request["return_samples"],
-        # A stored version is conditioned on the posted series, without refitting.
-        context=y if stored else None,
-    )
+        forecast = model.predict(request["horizon"], **options)
+        if isinstance(model, GapForecaster):
+            imputation = model.imputation
     payload = to_payload(
         forecast, y.ndim == 1, fitted, future_timestamps(s.get("timestamps"), request["horizon"])
     )
+    if imputation is not None:
+        payload["imputed"] = imputed_cells(imputation, request["levels"], s.get("timestamps"))
     if request.get("calibration") == "conformal":
         payload.update(_calibrate(model, y, forecast, request, seed))
     return payload
+
+
+def imputed_cells(
+    imputation: Imputation, levels: list[float], timestamps: list[str] | None
+) -> list[dict[str, Any]]:
+    """The missing inputs' posterior summaries, with their timestamps when the series had
+    them (and without `component` for a univariate series)."""
+    cells = imputation.cells(levels)
+    univariate = imputation.observed.shape[1] == 1
+    for cell in cells:
+        if univariate:
+            del cell["component"]
+        if timestamps is not None:
+            cell["timestamp"] = timestamps[cell["index"]]
+    return cells
 
 
 def _calibrate(

@@ -28,10 +28,35 @@ def check_series_length(
     for i, s in enumerate(series):
         values = s["values"]
         d = len(values[0]) if isinstance(values[0], list) else 1
-        if len(values) < min_length(d):
+        need = min_length(d)
+        if len(values) < need:
             raise InputError(
                 f"{field}.{i}.values",
-                f"{len(values)} points is too short {purpose}; it needs at least {min_length(d)}",
+                f"{len(values)} points is too short {purpose}; it needs at least {need}",
+            )
+        rows = values if d > 1 else [[v] for v in values]
+        observed = min(sum(r[j] is not None for r in rows) for j in range(d))
+        if observed < need:
+            raise InputError(
+                f"{field}.{i}.values",
+                f"{observed} observed values (the rest are null) is too few {purpose}; it "
+                f"needs at least {need} observed",
+            )
+
+
+def missing_count(values: list[Any]) -> int:
+    """How many values (components of rows) of a posted series are null."""
+    return sum(sum(x is None for x in v) if isinstance(v, list) else v is None for v in values)
+
+
+def refuse_missing(series: list[dict[str, Any]], what: str) -> None:
+    """A 422 naming the first series with null values, for work that needs every value."""
+    for i, s in enumerate(series):
+        if n := missing_count(s["values"]):
+            raise InputError(
+                f"series.{i}.values",
+                f"{n} values are null (missing); {what} does not run on series with missing "
+                "values yet",
             )
 
 

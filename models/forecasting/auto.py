@@ -108,6 +108,26 @@ def one_se_choice(per_origin: dict[str, FloatArray]) -> str:
     return best
 
 
+def auto_choice(
+    y: ArrayLike,
+    params: Mapping[str, Mapping[str, Any]],
+    *,
+    horizon: int,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    kinds: Sequence[str] | None = None,
+) -> tuple[str, dict[str, float]]:
+    """`auto`'s choice among the registry's candidate kinds (`KindInfo.auto`, simplest first;
+    or those of them in `kinds`) scored by `select_by_crps`: (its kind, every candidate's
+    score). params: kind -> its hyperparameters."""
+    candidates = {
+        k.name: partial(make_forecaster, k.name, dict(params.get(k.name, {})))
+        for k in KINDS
+        if k.auto and (kinds is None or k.name in kinds)
+    }
+    return select_by_crps(y, candidates, horizon=horizon, val_fraction=val_fraction, seed=seed)
+
+
 def fit_auto(
     y: ArrayLike,
     params: Mapping[str, Mapping[str, Any]],
@@ -118,18 +138,13 @@ def fit_auto(
     progress: Progress | None = None,
     kinds: Sequence[str] | None = None,
 ) -> tuple[Forecaster, str, dict[str, float]]:
-    """`auto`: the registry's candidate kinds (`KindInfo.auto`, simplest first; or those of
-    them in `kinds`) scored by `select_by_crps`, the winner refitted on all of y. params:
-    kind -> its hyperparameters. Returns (fitted winner, its kind, every candidate's score)."""
+    """`auto_choice`, the winner refitted on all of y: (fitted winner, its kind, every
+    candidate's score)."""
     report = progress or (lambda _f: None)
-    candidates = {
-        k.name: partial(make_forecaster, k.name, dict(params.get(k.name, {})))
-        for k in KINDS
-        if k.auto and (kinds is None or k.name in kinds)
-    }
-    choice, scores = select_by_crps(
-        y, candidates, horizon=horizon, val_fraction=val_fraction, seed=seed
+    choice, scores = auto_choice(
+        y, params, horizon=horizon, val_fraction=val_fraction, seed=seed, kinds=kinds
     )
     report(0.5)
-    model = candidates[choice]().fit(np.asarray(y), progress=lambda f: report(0.5 + f / 2))
+    model = make_forecaster(choice, dict(params.get(choice, {})))
+    model = model.fit(np.asarray(y), progress=lambda f: report(0.5 + f / 2))
     return model, choice, scores

@@ -198,7 +198,20 @@ def summarize_samples(
 
     epi_var = M.var(axis=0)
     alea_var = np.mean((Y - M) ** 2, axis=0)
+    return _from_paths(Y, Y.mean(axis=0), epi_var, alea_var, levels, quantiles, return_samples)
 
+
+def _from_paths(
+    Y: FloatArray,
+    mean: FloatArray,
+    epi_var: FloatArray,
+    alea_var: FloatArray,
+    levels: Sequence[float],
+    quantiles: Sequence[float],
+    return_samples: bool,
+) -> Forecast:
+    """The `Forecast` of paths Y (S, h, d) with the given mean and variance split; median,
+    central intervals and quantiles are the paths' empirical quantiles."""
     lv = [float(L) for L in levels]
     qs = [float(q) for q in quantiles]
     alphas = [(1.0 - L / 100.0) / 2.0 for L in lv]
@@ -206,7 +219,7 @@ def summarize_samples(
     Q = np.quantile(Y, probs, axis=0)  # one pass: (len(probs), h, d)
     n = len(lv)
     return Forecast(
-        mean=Y.mean(axis=0),
+        mean=mean,
         median=Q[0],
         std=np.sqrt(epi_var + alea_var),
         epistemic_std=np.sqrt(epi_var),
@@ -215,6 +228,33 @@ def summarize_samples(
         quantiles={q: Q[1 + 2 * n + i] for i, q in enumerate(qs)},
         samples=Y if return_samples else None,
     )
+
+
+def pool_forecasts(
+    parts: Sequence[Forecast],
+    levels: Sequence[float] = (80, 95),
+    quantiles: Sequence[float] = (),
+    return_samples: bool = False,
+) -> Forecast:
+    """One forecast from several made with samples, weighted by their sample counts.
+
+    By the law of total variance over the parts: epistemic var = E_k[epistemic_k^2] +
+    Var_k(mean_k) (the parts' disagreement is something the model does not know), aleatoric
+    var = E_k[aleatoric_k^2]; median, intervals and quantiles come from the pooled paths.
+    """
+    if any(f.samples is None for f in parts):
+        raise ValueError("every part needs its samples (predict with return_samples=True)")
+    paths = [np.asarray(f.samples) for f in parts]
+    w = np.array([p.shape[0] for p in paths], dtype=np.float64)
+    w /= w.sum()
+    Y = np.concatenate(paths)
+    mean = np.einsum("k,khd->hd", w, np.stack([f.mean for f in parts]))
+    epi_var = sum(
+        wk * (f.epistemic_std**2 + (f.mean - mean) ** 2) for wk, f in zip(w, parts, strict=True)
+    )
+    alea_var = sum(wk * f.aleatoric_std**2 for wk, f in zip(w, parts, strict=True))
+    check_levels(levels, quantiles)
+    return _from_paths(Y, mean, epi_var, alea_var, levels, quantiles, return_samples)
 
 
 def allocate_samples(weights: FloatArray, total: int) -> NDArray[np.int64]:

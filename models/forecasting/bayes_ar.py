@@ -105,6 +105,17 @@ class BayesianAR:
         n_det = 1 + int(trend) + 2 * fourier_order
         return max(3 * p + 1, p + n_det + p * dim + 3)
 
+    def prior(self, p: int, d: int) -> MNIWPrior:
+        """The MNIW prior of order p in dimension d (standardised units)."""
+        det, lag = self.det_prior_scale**2, self.prior_scale**2
+        v0 = np.r_[np.full(self.n_det, det), np.full(p * d, lag)]
+        return MNIWPrior(v0=v0, Psi0=np.eye(d), nu0=d + 2.0)
+
+    def deterministic(self, T: int) -> FloatArray:
+        """The deterministic regressors of times 0..T-1 of a series of length T: (T, n_det)."""
+        t = np.arange(T, dtype=np.float64)
+        return deterministic_terms(t, T, self.trend, self.season_length, self.fourier_order)
+
     def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
         """Fit to y: (T,) or (T, d); selects the lag order by log evidence unless `lags`.
         Exact and quick: `progress` is not called."""
@@ -127,13 +138,10 @@ class BayesianAR:
         z = (Yraw - mu) / sd
 
         def design(P: int) -> tuple[FloatArray, FloatArray]:
-            t = np.arange(P, T, dtype=np.float64)
-            D = deterministic_terms(t, T, self.trend, self.season_length, self.fourier_order)
-            return lagged_design(z, P, D)
+            return lagged_design(z, P, self.deterministic(T)[P:])
 
         def prior(p: int) -> MNIWPrior:
-            v0 = np.r_[np.full(n_det, self.det_prior_scale**2), np.full(p * d, self.prior_scale**2)]
-            return MNIWPrior(v0=v0, Psi0=np.eye(d), nu0=d + 2.0)
+            return self.prior(p, d)
 
         # Every order is scored on the same rows t = P..T-1; the Gram matrix is built once.
         X, Y = design(P)

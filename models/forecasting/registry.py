@@ -29,7 +29,9 @@ class KindInfo:
     gpu queue); reports_progress: its fit calls `progress` as it goes (long fits);
     surrogate: it has a one-step sampler, so a stream can step it as its dynamics;
     auto: `auto` considers it (candidates are tried simplest first, in registry order);
-    library: a model version of it may be trained on many series (`fit_library`).
+    library: a model version of it may be trained on many series (`fit_library`);
+    cheap_fit: fitting is quick (no training), so with missing values it is refitted on each
+    posterior draw of them (`gaps`) instead of once on their posterior mean.
     """
 
     name: str
@@ -40,6 +42,7 @@ class KindInfo:
     surrogate: bool = False
     auto: bool = True
     library: bool = False
+    cheap_fit: bool = False
 
     @cached_property
     def cls(self) -> type[Forecaster]:
@@ -57,6 +60,7 @@ class KindInfo:
             "surrogate": self.surrogate,
             "auto": self.auto,
             "library": self.library,
+            "cheap_fit": self.cheap_fit,
         }
 
 
@@ -66,11 +70,13 @@ KINDS: tuple[KindInfo, ...] = (
         "models.forecasting.bayes_ar:BayesianAR",
         "Exact conjugate Bayesian (V)AR, lag order by evidence, optional trend and seasonality",
         surrogate=True,
+        cheap_fit=True,
     ),
     KindInfo(
         "bayes_ar_bma",
         "models.forecasting.bayes_ar_bma:BayesianARAveraged",
         "The conjugate AR averaged by evidence over y / log y, levels / trend / differences",
+        cheap_fit=True,
     ),
     KindInfo(
         "ensemble",
@@ -86,6 +92,7 @@ KINDS: tuple[KindInfo, ...] = (
         "Analog ensemble: what followed the closest matches of the latest window, in the "
         "series' own history and a stored library of series",
         library=True,
+        cheap_fit=True,
     ),
 )
 BY_NAME: dict[str, KindInfo] = {k.name: k for k in KINDS}

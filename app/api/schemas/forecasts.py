@@ -22,13 +22,16 @@ from app.api.schemas.model_specs import DefaultSpec, ModelSpec
 from app.db.tables import ForecastResult
 from models.forecasting.registry import DEFAULT_KIND
 
-Row = list[FiniteFloat]
+Value = FiniteFloat | None
+Row = list[Value]
 
 
 class SeriesIn(StrictModel):
     id: StoredText = Field(min_length=1, max_length=255, description="Your name for the series")
-    values: list[FiniteFloat] | list[Row] = Field(
-        description="Numbers (univariate) or equal-length rows (multivariate, T x d)"
+    values: list[Value] | list[Row] = Field(
+        description="Numbers (univariate) or equal-length rows (multivariate, T x d); null "
+        "marks a missing value (or component), which the forecast fits through, widening its "
+        "uncertainty, and reports under `imputed`"
     )
     timestamps: list[datetime] | None = Field(
         None, description="Optional, strictly increasing, one per value"
@@ -49,14 +52,22 @@ class SeriesIn(StrictModel):
                 raise ValueError(f"item {i}: mixes numbers and rows")
             for j, x in enumerate(item if rows else [item]):
                 where = f"item {i}" + (f", column {j}" if rows else "")
+                if x is None:
+                    continue
                 if isinstance(x, bool) or not isinstance(x, int | float):
-                    raise ValueError(f"{where}: {x!r} is not a number")
+                    raise ValueError(f"{where}: {x!r} is not a number (or null when missing)")
                 if not math.isfinite(x):
-                    raise ValueError(f"{where}: {x!r} is not finite (NaN and infinity are refused)")
+                    raise ValueError(f"{where}: {x!r} is not finite; send null for a missing value")
             if rows and len(item) != width:
                 raise ValueError(f"ragged rows: row {i} has {len(item)} values, row 0 has {width}")
         if rows and width == 0:
             raise ValueError("rows must not be empty")
+        columns = zip(*values, strict=True) if rows else [values]
+        for j, column in enumerate(columns):
+            seen = sum(x is not None for x in column)
+            if seen < 2:
+                where = f"column {j}" if rows else "the series"
+                raise ValueError(f"{where} has {seen} observed values; at least 2 are needed")
         return values
 
     @model_validator(mode="after")
@@ -164,6 +175,19 @@ class Interval(BaseModel):
     upper: Steps
 
 
+class ImputedValue(BaseModel):
+    """A missing input's posterior: what the forecast integrated over in its place."""
+
+    index: int = Field(description="Position in the series (on its time grid)")
+    component: int | None = Field(None, description="Column, for a multivariate series")
+    timestamp: datetime | None = Field(None, description="Its time, when the series had times")
+    mean: float
+    std: float
+    intervals: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description='Central intervals by level: {"80": [lower, upper]}'
+    )
+
+
 class SeriesForecast(BaseModel):
     id: str
     mean: Steps
@@ -188,6 +212,11 @@ class SeriesForecast(BaseModel):
     )
     fitted: dict[str, Any] = Field(
         default_factory=dict, description="What the fit chose (lag order, evidence, ...)"
+    )
+    imputed: list[ImputedValue] | None = Field(
+        None,
+        description="The posted series' missing values (null), each with its posterior mean "
+        "and intervals given the rest of the series",
     )
 
 

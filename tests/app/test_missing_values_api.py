@@ -1,0 +1,115 @@
+"""Series with missing values (null) through HTTP: forecasts, stored versions, refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.app.test_models_api import ar2, train
+
+
+def gappy(n: int, seed: int, fraction: float) -> list[float | None]:
+    values: list[float | None] = list(ar2(n, seed))
+    rng = np.random.default_rng(seed + 1)
+    for i in np.nonzero(rng.random(n) < fraction)[0]:
+        values[int(i)] = None
+    return values
+
+
+def forecast(client: TestClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    r = client.post("/v1/forecasts?wait=30", json={"horizon": 4, **body}, headers=headers)
+    assert r.status_code == 200, r.text
+    job = r.json()
+    assert job["status"] == "succeeded", job
+    return dict(job["result"]["series"][0])
+
+
+@pytest.mark.parametrize("kind", ["bayes_ar", "auto"])
+def test_a_forecast_through_nulls_reports_each_imputed_value(
+    client: TestClient, headers: dict[str, str], kind: str
+) -> None:
+    values = gappy(200, 0, 0.2)
+    values[-1] = None
+    times = [f"2026-01-01T{h // 60:02d}:{h % 60:02d}:00" for h in range(200)]
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "s", "values": values, "timestamps": times}],
+        model={"kind": kind},
+    )
+    missing = [i for i, v in enumerate(values) if v is None]
+    assert [c["index"] for c in s["imputed"]] == missing
+    last = s["imputed"][-1]
+    assert last["timestamp"].startswith("2026-01-01T03:19") and last["component"] is None
+    lo, hi = last["intervals"]["95"]
+    assert lo < last["mean"] < hi and last["std"] > 0
+    assert s["fitted"]["missing"]["count"] == len(missing)
+    assert len(s["mean"]) == 4 and min(s["epistemic_std"]) > 0
+
+
+def test_a_version_trained_with_gaps_forecasts_a_context_with_gaps(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    job = train(client, headers, "gappy", {"kind": "bayes_ar"}, gappy(300, 1, 0.1))  # type: ignore[arg-type]
+    assert job["status"] == "succeeded"
+    context = gappy(60, 2, 0.2)
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "s", "values": context}],
+        model={"name": "gappy", "version": 1},
+    )
+    assert [c["index"] for c in s["imputed"]] == [i for i, v in enumerate(context) if v is None]
+
+
+def test_a_multivariate_row_may_miss_a_component(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    a, b = ar2(150, 3), ar2(150, 4)
+    rows: list[list[float | None]] = [[x, y] for x, y in zip(a, b, strict=True)]
+    rows[40][1] = None
+    rows[90][0] = None
+    s = forecast(client, headers, series=[{"id": "s", "values": rows}])
+    assert [(c["index"], c["component"]) for c in s["imputed"]] == [(40, 1), (90, 0)]
+    assert len(s["mean"][0]) == 2
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ([None] * 30, "0 observed values"),
+        ([1.0] + [None] * 30, "1 observed values"),
+        ([float(i % 5) if i % 6 == 0 else None for i in range(30)], "5 observed values"),
+    ],
+)
+def test_too_few_observed_values_is_a_422_saying_how_many_are_needed(
+    client: TestClient, headers: dict[str, str], values: list[float | None], message: str
+) -> None:
+    r = client.post(
+        "/v1/forecasts",
+        json={"series": [{"id": "s", "values": values}], "horizon": 2},
+        headers=headers,
+    )
+    assert r.status_code == 422, r.text
+    (detail,) = r.json()["detail"]
+    assert detail["field"].startswith("series.0.values") and message in detail["msg"]
+
+
+@pytest.mark.parametrize(
+    ("url", "extra"),
+    [
+        ("/v1/forecasts", {"calibration": "conformal"}),
+        ("/v1/backtests", {"folds": 2}),
+    ],
+)
+def test_work_that_scores_every_value_refuses_nulls_by_name(
+    client: TestClient, headers: dict[str, str], url: str, extra: dict[str, Any]
+) -> None:
+    body = {"series": [{"id": "s", "values": gappy(300, 5, 0.1)}], "horizon": 2, **extra}
+    r = client.post(url, json=body, headers=headers)
+    assert r.status_code == 422, r.text
+    (detail,) = r.json()["detail"]
+    assert detail["field"] == "series.0.values" and "missing" in detail["msg"]

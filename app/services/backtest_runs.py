@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.services.fitting import device_for
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
+from app.services.posted import values_of
 from models.forecasting.backtest import rolling_origin
 from models.forecasting.registry import make_forecaster
 
@@ -18,7 +19,7 @@ def compute(job: JobInput, progress: Progress) -> Store:
 
     def one(s: dict[str, Any], seed: int, p: Progress) -> dict[str, Any]:
         result = rolling_origin(
-            np.asarray(s["values"], dtype=float),
+            np.asarray(values_of(s), dtype=float),
             lambda: make_forecaster(job.model["kind"], job.model.get("params", {})),
             horizon=request["horizon"],
             folds=request["folds"],

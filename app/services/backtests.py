@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from app.config import Settings
 from app.db.tables import ForecastResult, Job
 from app.queue import Outbox
-from app.services import forecasts, model_versions
+from app.services import forecasts
 
 
 def submit(
@@ -26,7 +26,6 @@ def submit(
 ) -> Job:
     """`folds` origins `horizon` apart are held out at the end of each series: a series must
     be that much longer than the model's minimum."""
-    model_versions.refuse_missing(request["series"], "a backtest (it scores against every value)")
     held_out = request["folds"] * request["horizon"]
     job, _ = forecasts.submit(
         session,
@@ -37,6 +36,7 @@ def submit(
         min_length=lambda d: min_length(d) + held_out,
         idempotency_key=idempotency_key,
         kind="backtest",
+        needs_complete="a backtest (it scores against every value)",
     )
     return job
 

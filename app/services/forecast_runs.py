@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -10,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.services.fitting import device_for, fit_spec, load_stored
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
+from app.services.posted import gridded
 from models.forecasting.base import Forecast, Forecaster
 from models.forecasting.conformal import calibration_backtest, conformal_adjust
 from models.forecasting.gaps import GapForecaster, has_gaps, predict_through_gaps
@@ -29,18 +29,6 @@ def _intervals(
         f"{level:g}": {"lower": _steps(lo, univariate), "upper": _steps(hi, univariate)}
         for level, (lo, hi) in intervals.items()
     }
-
-
-def future_timestamps(timestamps: list[str] | None, horizon: int) -> list[str] | None:
-    """Continue evenly spaced input timestamps; None when the spacing is irregular."""
-    if not timestamps or len(timestamps) < 2:
-        return None
-    times = [datetime.fromisoformat(t) for t in timestamps]
-    steps = {b - a for a, b in zip(times, times[1:], strict=False)}
-    if len(steps) != 1:
-        return None
-    (step,) = steps
-    return [(times[-1] + step * (k + 1)).isoformat() for k in range(horizon)]
 
 
 def _require_finite(forecast: Forecast) -> None:
@@ -87,7 +75,8 @@ def forecast_series(
     progress: Progress,
 ) -> dict[str, Any]:
     request, spec = job.request, job.model
-    y = np.asarray(s["values"], dtype=float)  # null -> NaN: a missing value
+    grid = gridded(s)
+    y = np.asarray(grid.values if grid else s["values"], dtype=float)  # None -> NaN: missing
     options = {
         "levels": request["levels"],
         "quantiles": request["quantiles"],
@@ -109,11 +98,13 @@ def forecast_series(
         forecast = model.predict(request["horizon"], **options)
         if isinstance(model, GapForecaster):
             imputation = model.imputation
-    payload = to_payload(
-        forecast, y.ndim == 1, fitted, future_timestamps(s.get("timestamps"), request["horizon"])
-    )
+    if grid is not None:
+        fitted = {**fitted, "grid": grid.info()}
+    future = [t.isoformat() for t in grid.after(request["horizon"])] if grid else None
+    payload = to_payload(forecast, y.ndim == 1, fitted, future)
     if imputation is not None:
-        payload["imputed"] = imputed_cells(imputation, request["levels"], s.get("timestamps"))
+        times = [t.isoformat() for t in grid.times] if grid else None
+        payload["imputed"] = imputed_cells(imputation, request["levels"], times)
     if request.get("calibration") == "conformal":
         payload.update(_calibrate(model, y, forecast, request, seed))
     return payload

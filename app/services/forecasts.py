@@ -17,13 +17,16 @@ from app.queue import Outbox, Queue, queue_for
 from app.services import jobs as job_service
 from app.services import model_versions
 from app.services.errors import InputError, NotFound
+from app.services.posted import as_modelled
 
 
 def check_limits(
-    request: dict[str, Any], settings: Settings, min_length: Callable[[int], int]
+    request: dict[str, Any],
+    settings: Settings,
+    min_length: Callable[[int], int],
+    series: list[dict[str, Any]],
 ) -> None:
-    """Limits that are settings (and so not in the static schema)."""
-    series = request["series"]
+    """Limits that are settings (and so not in the static schema); `series` as modelled."""
     if len(series) > settings.max_series:
         raise InputError("series", f"{len(series)} series; the limit is {settings.max_series}")
     if request["horizon"] > settings.max_horizon:
@@ -60,10 +63,12 @@ def _model_and_queue(
     tenant_id: str,
     request: dict[str, Any],
     min_length: Callable[[int], int],
+    series: list[dict[str, Any]],
 ) -> tuple[dict[str, Any], Queue]:
     """Resolve a stored-model reference now, so the job records exactly which version ran;
-    check that each series can be calibrated when conformal intervals are asked for."""
-    model, series = request["model"], request["series"]
+    check that each series (as modelled) can be calibrated when conformal intervals are asked
+    for."""
+    model = request["model"]
     if "name" in model:
         version = model_versions.resolve(session, tenant_id, model)
         context = int(version.metrics.get("min_context", 1))
@@ -94,9 +99,14 @@ def submit(
     min_length: Callable[[int], int],
     idempotency_key: str | None,
     kind: str = "forecast",
+    needs_complete: str | None = None,
 ) -> tuple[Job, bool]:
-    check_limits(request, settings, min_length)
-    model, queue = _model_and_queue(session, tenant_id, request, min_length)
+    """Check and enqueue; `needs_complete` names work that refuses missing values."""
+    series = as_modelled(request["series"], settings.max_series_length)
+    if needs_complete:
+        model_versions.refuse_missing(series, needs_complete)
+    check_limits(request, settings, min_length, series)
+    model, queue = _model_and_queue(session, tenant_id, request, min_length, series)
     return job_service.submit(
         session,
         outbox,

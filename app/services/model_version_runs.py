@@ -14,6 +14,7 @@ from app.db.tables import ModelVersion
 from app.services import observers
 from app.services.fitting import device_for, fit_library, fit_spec
 from app.services.job_runner import JobInput, Progress, Store, run_job
+from app.services.posted import values_of
 from app.version import code_version
 from models.forecasting.registry import AUTO
 from models.forecasting.serialize import dumps
@@ -44,7 +45,7 @@ class Trained(NamedTuple):
 def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
     """A forecaster fitted on the posted series."""
     spec = job.model
-    ys = [np.asarray(s["values"], dtype=float) for s in job.request["series"]]
+    ys = [np.asarray(values_of(s), dtype=float) for s in job.request["series"]]
     y = ys[0]
     started = time.monotonic()
     if len(ys) > 1:  # a reference library (the schema allows it for library kinds only)

@@ -17,6 +17,7 @@ from app.db.tables import Job, ModelVersion
 from app.queue import Outbox, queue_for
 from app.services import jobs as job_service
 from app.services.errors import InputError, NotFound
+from app.services.posted import as_modelled
 
 
 def check_series_length(
@@ -79,7 +80,7 @@ def submit_training(
                 raise InputError(
                     f"series.{i}.values", f"longer than {settings.max_series_length} points"
                 )
-        check_series_length(series, min_length)
+        check_series_length(as_modelled(series, settings.max_series_length), min_length)
     job, _ = job_service.submit(
         session,
         outbox,

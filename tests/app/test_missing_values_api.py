@@ -113,3 +113,81 @@ def test_work_that_scores_every_value_refuses_nulls_by_name(
     assert r.status_code == 422, r.text
     (detail,) = r.json()["detail"]
     assert detail["field"] == "series.0.values" and "missing" in detail["msg"]
+
+
+def test_a_gap_in_the_timestamps_is_imputed_and_the_forecast_continues_the_months(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    values = ar2(60, 6)
+    months = [f"{2020 + m // 12}-{m % 12 + 1:02d}-01" for m in range(63) if m not in (20, 21, 22)]
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "m", "values": values, "timestamps": months}],
+        horizon=2,
+    )
+    assert [c["index"] for c in s["imputed"]] == [20, 21, 22]
+    assert s["imputed"][0]["timestamp"].startswith("2021-09-01")
+    assert [t[:10] for t in s["timestamps"]] == ["2025-04-01", "2025-05-01"]
+    assert s["fitted"]["grid"] == {
+        "freq": "1MS",
+        "timezone": None,
+        "length": 63,
+        "empty_slots": 3,
+        "merged": 0,
+    }
+
+
+def test_daily_local_time_across_dst_with_a_timezone(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    days = [f"2026-03-{d:02d}T09:00:00" for d in range(1, 29)]
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "d", "values": ar2(28, 7), "timestamps": days, "timezone": "Europe/Paris"}],
+        horizon=3,
+    )
+    assert s["timestamps"] == [
+        "2026-03-29T09:00:00+02:00",
+        "2026-03-30T09:00:00+02:00",
+        "2026-03-31T09:00:00+02:00",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("series", "field", "words"),
+    [
+        ({"freq": "fortnightly"}, "series.0.freq", "not a frequency"),
+        ({"timezone": "Mars/Olympus"}, "series.0.timezone", "IANA"),
+        ({"freq": "D", "timestamps": None}, "series.0", "need timestamps"),
+        ({"freq": "1h"}, "series.0.timestamps", "same 1h slot"),
+    ],
+)
+def test_bad_time_settings_are_422s_naming_the_field(
+    client: TestClient,
+    headers: dict[str, str],
+    series: dict[str, Any],
+    field: str,
+    words: str,
+) -> None:
+    times = [f"2026-01-01T00:{m:02d}:00" for m in range(40)]
+    s = {"id": "s", "values": ar2(40, 8), "timestamps": times, **series}
+    r = client.post("/v1/forecasts", json={"series": [s], "horizon": 2}, headers=headers)
+    assert r.status_code == 422, r.text
+    (detail,) = r.json()["detail"]
+    assert detail["field"] == field and words in detail["msg"], detail
+
+
+def test_values_in_one_slot_are_averaged_on_request(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    times = [f"2026-01-01T{h:02d}:{m:02d}:00" for h in range(20) for m in (0, 20)]
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "s", "values": ar2(40, 9), "timestamps": times, "freq": "1h",
+                 "aggregate": "mean"}],
+        horizon=1,
+    )  # fmt: skip
+    assert s["fitted"]["grid"]["merged"] == 20 and s["fitted"]["grid"]["length"] == 20

@@ -112,7 +112,7 @@ CASES = [
             ]
         ),
         "series.0",
-        "strictly increasing",
+        "must increase",
     ),
     (
         "timestamps duplicate",
@@ -128,7 +128,7 @@ CASES = [
             ]
         ),
         "series.0",
-        "strictly increasing",
+        "repeats only with aggregate",
     ),
     (
         "timestamps count",

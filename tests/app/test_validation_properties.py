@@ -176,6 +176,29 @@ def timestamps(n: int) -> st.SearchStrategy[list[datetime]]:
     return steps.map(lambda s: [start + timedelta(minutes=x) for x in itertools.accumulate(s)])
 
 
+def gridded_timestamps(n: int) -> st.SearchStrategy[list[datetime]]:
+    """Evenly spaced times (a minute to a day apart) with a jitter of up to 10% of the step."""
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def times(step: int, jitter: list[float]) -> list[datetime]:
+        return [start + timedelta(seconds=step * (k + j)) for k, j in enumerate(jitter)]
+
+    jitters = st.lists(st.floats(-0.1, 0.1), min_size=n, max_size=n)
+    return st.builds(times, st.sampled_from([60, 900, 3600, 86_400]), jitters)
+
+
+@FAST
+@given(data=st.data(), n=st.integers(MIN_LENGTH, MAX_LENGTH))
+def test_irregular_timestamps_are_gridded_or_refused_by_name(
+    small: TestClient, auth: dict[str, str], data: st.DataObject, n: int
+) -> None:
+    ts = data.draw(timestamps(n))
+    body = forecast([float(k % 7) for k in range(n)], timestamps=[t.isoformat() for t in ts])
+    r = post(small, "/v1/forecasts", body, auth)
+    if r.status_code != 202:
+        assert_refused(r, "series.0.timestamps")
+
+
 @FAST
 @given(data=st.data(), n=st.integers(MIN_LENGTH, MAX_LENGTH))
 def test_timestamps_out_of_order(
@@ -205,7 +228,7 @@ def test_valid_series_are_accepted(
 ) -> None:
     extra = {}
     if stamped:
-        extra["timestamps"] = [t.isoformat() for t in data.draw(timestamps(len(values)))]
+        extra["timestamps"] = [t.isoformat() for t in data.draw(gridded_timestamps(len(values)))]
     body = forecast(values, **extra)
     body["series"][0]["id"] = series_id
     r = post(small, "/v1/forecasts", body, auth)

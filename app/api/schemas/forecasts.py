@@ -21,6 +21,7 @@ from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
 from app.api.schemas.model_specs import DefaultSpec, ModelSpec
 from app.db.tables import ForecastResult
 from models.forecasting.registry import DEFAULT_KIND
+from models.timegrid import parse_freq, parse_timezone
 
 Value = FiniteFloat | None
 Row = list[Value]
@@ -34,8 +35,41 @@ class SeriesIn(StrictModel):
         "uncertainty, and reports under `imputed`"
     )
     timestamps: list[datetime] | None = Field(
-        None, description="Optional, strictly increasing, one per value"
+        None,
+        description="Optional, increasing, one per value: the values are placed on a regular "
+        "grid (empty slots are missing values) and the forecast gets its own timestamps",
     )
+    freq: str | None = Field(
+        None,
+        description='The grid\'s step ("15min", "1h", "D", "B", "W", "MS", "QS", "YS" or an ISO '
+        "8601 duration); inferred from the timestamps when omitted",
+        max_length=32,
+    )
+    timezone: str | None = Field(
+        None,
+        description="IANA zone (e.g. Europe/Paris): daily and longer steps keep local wall-clock "
+        "time there, across DST changes; naive timestamps are read as local time",
+        max_length=64,
+    )
+    aggregate: Literal["mean"] | None = Field(
+        None,
+        description='"mean" averages values that fall in one grid slot; by default two values '
+        "in one slot are refused",
+    )
+
+    @field_validator("freq")
+    @classmethod
+    def _check_freq(cls, freq: str | None) -> str | None:
+        if freq is not None:
+            parse_freq(freq)
+        return freq
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, timezone: str | None) -> str | None:
+        if timezone is not None:
+            parse_timezone(timezone)
+        return timezone
 
     @field_validator("values", mode="before")
     @classmethod
@@ -73,6 +107,8 @@ class SeriesIn(StrictModel):
     @model_validator(mode="after")
     def _check_timestamps(self) -> SeriesIn:
         if self.timestamps is None:
+            if self.freq or self.timezone or self.aggregate:
+                raise ValueError("freq, timezone and aggregate need timestamps")
             return self
         if len(self.timestamps) != len(self.values):
             raise ValueError(
@@ -82,10 +118,12 @@ class SeriesIn(StrictModel):
         if len(aware) > 1:
             raise ValueError("timestamps: mixes timezone-aware and naive times")
         for i in range(1, len(self.timestamps)):
-            if self.timestamps[i] <= self.timestamps[i - 1]:
+            if self.timestamps[i] < self.timestamps[i - 1] or (
+                self.timestamps[i] == self.timestamps[i - 1] and self.aggregate is None
+            ):
                 raise ValueError(
                     f"timestamps: item {i} ({self.timestamps[i].isoformat()}) is not after "
-                    f"item {i - 1}; they must be strictly increasing without duplicates"
+                    f"item {i - 1}; they must increase (repeats only with aggregate: mean)"
                 )
         return self
 
@@ -199,7 +237,7 @@ class SeriesForecast(BaseModel):
     quantiles: dict[str, Steps] = Field(description='Keyed by quantile ("0.1")')
     samples: list[Steps] | None = Field(None, description="Sample paths, when requested")
     timestamps: list[datetime] | None = Field(
-        None, description="Forecast times, when the input timestamps were evenly spaced"
+        None, description="Forecast times, continuing the input's grid (when it had timestamps)"
     )
     calibrated_intervals: dict[str, Interval] | None = Field(
         None, description='With "calibration": "conformal": split-conformal intervals by level'

@@ -1,0 +1,245 @@
+"""Forecasting through missing values: CRPS, coverage and epistemic spread of our gap-aware
+forecasters (`GapForecaster`) when the training series has gaps, next to statsforecast
+AutoARIMA and AutoETS given the linearly interpolated series (as a user would).
+
+Series, horizons and rolling origins are those of bench/real_series.py (the last `folds`
+windows of the M4 horizon). At each origin o the training part y[:o] comes in four variants:
+complete, 10% and 30% of its values missing completely at random, and two contiguous blocks
+totalling 5% of its length; the gaps are drawn from a seed derived from (series, fold,
+variant) and the scored window y[o:o+h] is always complete. Every method sees the same gaps.
+Run from the repo root: `python bench/missing_data.py [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # lets `python bench/missing_data.py` work without the install
+    sys.path.insert(0, str(ROOT))
+
+from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
+
+from bench._common import machine_info, write_json  # noqa: E402
+from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
+from bench.real_series import HORIZON, LEVELS, SEASON, load_series  # noqa: E402
+from models.forecasting.backtest import score_fold  # noqa: E402
+from models.forecasting.gaps import GapForecaster  # noqa: E402
+from models.forecasting.imputation import interpolate  # noqa: E402
+from models.forecasting.registry import kind_info, make_forecaster  # noqa: E402
+from models.seeding import derived_seed  # noqa: E402
+
+OURS = ("bayes_ar_bma", "bayes_ar")
+PEERS = {"AutoARIMA": AutoARIMA, "AutoETS": AutoETS}
+METHODS = (*OURS, *PEERS)
+VARIANTS = ("complete", "mcar10", "mcar30", "blocks5")
+S = 500  # sample paths per forecast
+QUICK_SERIES = ("nile", "air_passengers", "us_unemployment")
+
+
+def gap_mask(o: int, variant: str, rng: np.random.Generator) -> np.ndarray:
+    """Boolean (o,): True where the training value is removed."""
+    miss = np.zeros(o, dtype=bool)
+    if variant.startswith("mcar"):
+        miss[rng.choice(o, round(int(variant[4:]) / 100 * o), replace=False)] = True
+    elif variant == "blocks5":
+        total, count = max(2, round(0.05 * o)), 2
+        sizes = np.full(count, total // count)
+        sizes[: total % count] += 1
+        # observed values before each block: distinct, so at least one lies between blocks
+        before = np.sort(rng.choice(o - total + 1, count, replace=False))
+        starts = before + np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        for s, n in zip(starts, sizes, strict=True):
+            miss[s : s + n] = True
+    return miss
+
+
+def fit_method(method: str, variant: str, train: np.ndarray, m: int, seed: int) -> Any:
+    """`method` fitted on `train` (NaN where missing)."""
+    if method in PEERS:
+        filled = interpolate(train[:, None])[:, 0] if variant != "complete" else train
+        return StatsForecastModel(PEERS[method], season_length=m).fit(filled)
+    if variant == "complete":
+        return make_forecaster(method).fit(train)
+    make = partial(make_forecaster, method, {})
+    return GapForecaster(make, refit=kind_info(method).cheap_fit, seed=seed).fit(train)
+
+
+def run_series(
+    i: int, name: str, y: np.ndarray, freq: str, method: str, folds: int
+) -> list[dict[str, Any]]:
+    """One record per (fold, variant) of `method` on series i."""
+    m, h = SEASON[freq], HORIZON[freq]
+    T = len(y)
+    records = []
+    for k in range(folds):
+        o = T - h - (folds - 1 - k) * h
+        for v, variant in enumerate(VARIANTS):
+            t0 = time.perf_counter()
+            train = y[:o].copy()
+            miss = gap_mask(o, variant, np.random.default_rng(derived_seed(i, k, v)))
+            train[miss] = np.nan
+            model = fit_method(method, variant, train, m, derived_seed(i, k, v, 1))
+            # the same paths' seed for every variant and method: common random numbers
+            fc = model.predict(
+                h, levels=LEVELS, num_samples=S, seed=derived_seed(i, k), return_samples=True
+            )
+            sc = score_fold(fc, y[o : o + h, None], y[:o, None], LEVELS, m)
+            epi = fc.epistemic_std[:, 0]
+            records.append(
+                {
+                    "series": name, "method": method, "variant": variant, "fold": k,
+                    "origin": o, "horizon": h, "missing": float(miss.mean()),
+                    "crps": float(sc.crps.mean()),
+                    **{f"cov{L:g}": float(sc.covered[L].mean()) for L in LEVELS},
+                    "epi_first": float(epi[0]) if method in OURS else None,
+                    "epi_mean": float(epi.mean()) if method in OURS else None,
+                    "seconds": time.perf_counter() - t0,
+                }
+            )  # fmt: skip
+    return records
+
+
+def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per (method, variant): per-series fold means relative to the same method's
+    complete variant, averaged over series; coverage pooled over series, folds and steps."""
+    series = list(dict.fromkeys(r["series"] for r in records))
+
+    def mean(key: str, s: str, meth: str, var: str) -> float:
+        vals = [
+            r[key] for r in records if (r["series"], r["method"], r["variant"]) == (s, meth, var)
+        ]
+        return float(np.mean(vals))
+
+    def rel(key: str, meth: str, var: str) -> float:
+        return float(
+            np.mean([mean(key, s, meth, var) / mean(key, s, meth, "complete") for s in series])
+        )
+
+    rows = []
+    for meth in METHODS:
+        for var in VARIANTS:
+            sel = [r for r in records if r["method"] == meth and r["variant"] == var]
+            row: dict[str, Any] = {"method": meth, "variant": var}
+            row["missing"] = float(np.mean([r["missing"] for r in sel]))
+            row["crps_vs_complete"] = rel("crps", meth, var)
+            row |= {f"cov{L:g}": float(np.mean([r[f"cov{L:g}"] for r in sel])) for L in LEVELS}
+            row["epi_first_vs_complete"] = rel("epi_first", meth, var) if meth in OURS else None
+            row["epi_mean_vs_complete"] = rel("epi_mean", meth, var) if meth in OURS else None
+            row["seconds"] = float(sum(r["seconds"] for r in sel))
+            rows.append(row)
+    return rows
+
+
+def targets(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The acceptance targets, per kind of ours: measured value and whether it is met."""
+    by = {(r["method"], r["variant"]): r for r in rows}
+    out: dict[str, dict[str, Any]] = {}
+    for kind in OURS:
+        r30 = by[kind, "mcar30"]
+        for L in LEVELS:
+            cov = r30[f"cov{L:g}"]
+            out[f"{kind}/mcar30_cov{L:g}"] = {
+                "measured": cov, "target": f"|coverage - {L / 100:g}| <= 0.02",
+                "met": abs(cov - L / 100) <= 0.02,
+            }  # fmt: skip
+        crps = r30["crps_vs_complete"]
+        out[f"{kind}/mcar30_crps_vs_complete"] = {
+            "measured": crps, "target": "<= 1.10", "met": crps <= 1.10,
+        }  # fmt: skip
+        for key in ("epi_first", "epi_mean"):
+            seq = [by[kind, v][f"{key}_vs_complete"] for v in ("complete", "mcar10", "mcar30")]
+            out[f"{kind}/{key}_grows"] = {
+                "measured": seq, "target": "complete < mcar10 < mcar30",
+                "met": bool(seq[0] < seq[1] < seq[2]),
+            }  # fmt: skip
+    return out
+
+
+def print_table(rows: list[dict[str, Any]], goals: dict[str, dict[str, Any]]) -> None:
+    head = f"{'method':<13} {'variant':<9} {'miss':>5} {'CRPS/compl':>10} {'cov80':>6} "
+    head += f"{'cov95':>6} {'epi1/compl':>10} {'epiH/compl':>10} {'sec':>6}"
+    print(head + "\n" + "-" * len(head))
+
+    def f(x: float | None) -> str:
+        return f"{x:>10.3f}" if x is not None else f"{'-':>10}"
+
+    for r in rows:
+        print(
+            f"{r['method']:<13} {r['variant']:<9} {r['missing']:>5.2f} {f(r['crps_vs_complete'])} "
+            f"{r['cov80']:>6.3f} {r['cov95']:>6.3f} {f(r['epi_first_vs_complete'])} "
+            f"{f(r['epi_mean_vs_complete'])} {r['seconds']:>6.1f}"
+        )
+    print("\ntargets")
+    for name, g in goals.items():
+        meas = g["measured"]
+        shown = ", ".join(f"{x:.3f}" for x in meas) if isinstance(meas, list) else f"{meas:.3f}"
+        print(f"  {name:<36} {shown:<22} {g['target']:<26} {'met' if g['met'] else 'NOT met'}")
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="3 series, 1 fold")
+    ap.add_argument("--folds", type=int, default=None, help="rolling origins (default 3)")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/missing_data.json")
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes")
+    args = ap.parse_args(argv)
+    t_start = time.perf_counter()
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    jobs = args.jobs or (1 if args.quick else min(2, cpus or 1))
+    full = load_series()  # a series' index in the full list seeds its gaps, --quick or not
+    data = {k: full[k] for k in QUICK_SERIES} if args.quick else full
+    folds = args.folds or (1 if args.quick else 3)
+    index = {name: i for i, name in enumerate(full)}
+    tasks = [(index[n], n, y, f, meth, folds) for n, (y, f) in data.items() for meth in METHODS]
+    records = [r for rs in pmap(run_series, tasks, jobs) for r in rs]
+    rows = summarise(records)
+    goals = targets(rows)
+    print(f"\n{len(data)} series x {folds} origin(s); relative columns: mean over series of the "
+          "method's score / its score on the complete variant")  # fmt: skip
+    print_table(rows, goals)
+    notes = [
+        "origins as bench/real_series.py: the last `folds` windows of the M4 horizon",
+        "mcar10/mcar30: round(f * o) training values removed uniformly at random; blocks5: two "
+        "contiguous gaps totalling round(0.05 * o) values, anywhere (the end included)",
+        "ours: the kind with default parameters; with gaps GapForecaster(refit=cheap_fit), "
+        f"{S} paths, the same predict seed for every variant (common random numbers)",
+        "peers: StatsForecastModel (bench/chaos.py) on the linearly interpolated series (ends "
+        "held); CRPS from its Gaussian quantile 'samples', scored by backtest.score_fold",
+        "epi1 / epiH: epistemic std at the first step / averaged over the horizon",
+    ]
+    total = time.perf_counter() - t_start
+    print(f"total {total:.0f} s")
+    result = {
+        "config": {
+            "quick": args.quick,
+            "folds": folds,
+            "num_samples": S,
+            "levels": list(LEVELS),
+            "methods": list(METHODS),
+            "variants": list(VARIANTS),
+            "jobs": jobs,
+            "series": {k: {"T": len(y), "frequency": f} for k, (y, f) in data.items()},
+        },  # fmt: skip
+        "machine": machine_info(statsforecast=_version("statsforecast")),
+        "notes": notes,
+        "total_seconds": total,
+        "summary": rows,
+        "targets": goals,
+        "records": records,
+    }
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,120 @@
+"""Placing timestamped values on a grid and continuing it: calendar steps, DST, jitter."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from models.timegrid import Freq, grid_posted, infer_freq, parse_freq
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.mark.parametrize(
+    ("text", "freq"),
+    [
+        ("15min", Freq("second", 900)),
+        ("1h", Freq("second", 3600)),
+        ("PT15M", Freq("second", 900)),
+        ("D", Freq("day", 1)),
+        ("P1D", Freq("day", 1)),
+        ("W", Freq("day", 7)),
+        ("B", Freq("business_day", 1)),
+        ("MS", Freq("month", 1)),
+        ("P1M", Freq("month", 1)),
+        ("QS", Freq("month", 3)),
+        ("YS", Freq("month", 12)),
+        ("P1Y", Freq("month", 12)),
+    ],
+)
+def test_frequencies_parse_from_aliases_and_iso_durations(text: str, freq: Freq) -> None:
+    assert parse_freq(text) == freq
+
+
+@pytest.mark.parametrize("text", ["", "fortnightly", "P1M1D", "0h", "PT"])
+def test_a_frequency_that_does_not_parse_says_what_would(text: str) -> None:
+    with pytest.raises(ValueError, match="15min"):
+        parse_freq(text)
+
+
+def test_a_gap_in_the_timestamps_is_a_missing_value_not_a_contiguous_step() -> None:
+    times = [datetime(2026, 1, 1) + timedelta(hours=h) for h in (0, 1, 2, 5, 6)]
+    g = grid_posted([1.0, 2.0, 3.0, 6.0, 7.0], times)
+    assert g.grid.freq == Freq("second", 3600)
+    assert g.values == [1.0, 2.0, 3.0, None, None, 6.0, 7.0]
+    assert g.after(2) == [datetime(2026, 1, 1, 7), datetime(2026, 1, 1, 8)]
+    assert g.info()["empty_slots"] == 2
+
+
+def test_monthly_data_continues_on_month_starts() -> None:
+    times = [datetime(2025, m, 1) for m in range(1, 13)]
+    g = grid_posted([float(m) for m in range(12)], times)
+    assert g.grid.freq == Freq("month", 1)
+    assert g.after(3) == [datetime(2026, 1, 1), datetime(2026, 2, 1), datetime(2026, 3, 1)]
+
+
+def test_month_ends_stay_month_ends() -> None:
+    times = [datetime(2025, 1, 31), datetime(2025, 2, 28), datetime(2025, 3, 31)]
+    g = grid_posted([1.0, 2.0, 3.0], times, freq="M")
+    assert g.values == [1.0, 2.0, 3.0]
+    assert g.after(1)[0].month == 4
+
+
+def test_business_days_skip_weekends_and_a_missing_day_is_empty() -> None:
+    days = [datetime(2026, 11, 30) + timedelta(days=i) for i in range(14)]
+    weekdays = [d for d in days if d.weekday() < 5]
+    del weekdays[3]  # Thursday 3 December
+    g = grid_posted([1.0] * len(weekdays), weekdays)
+    assert g.grid.freq == Freq("business_day", 1)
+    assert g.values[3] is None and len(g.values) == 10
+    assert [t.weekday() for t in g.after(3)] == [0, 1, 2]
+
+
+def test_daily_local_time_is_kept_across_a_dst_change() -> None:
+    times = [datetime(2026, 3, 25 + i, 9, 0, tzinfo=PARIS) for i in range(7)]
+    g = grid_posted([1.0] * 7, times)
+    assert g.grid.freq == Freq("day", 1)
+    after = g.after(2)
+    assert [(t.hour, t.utcoffset()) for t in after] == [(9, timedelta(hours=2))] * 2
+
+
+def test_a_timezone_converts_utc_readings_to_local_days() -> None:
+    times = [datetime(2026, 10, 20 + i, 22, 0, tzinfo=UTC) for i in range(10)]
+    g = grid_posted([1.0] * 10, times, timezone="Europe/Paris")
+    # 22:00 UTC is midnight in Paris in summer time and 23:00 after 25 October: the grid
+    # keeps local midnight, each reading on the nearest local day.
+    assert len(g.values) == 10 and None not in g.values
+    assert [(t.hour, t.utcoffset()) for t in g.after(2)] == [(0, timedelta(hours=1))] * 2
+    assert str(g.info()["timezone"]) == "Europe/Paris"
+
+
+def test_jittered_readings_snap_to_a_round_grid() -> None:
+    rng = random.Random(0)
+    start = datetime(2026, 1, 1)
+    times = [
+        start + timedelta(minutes=10 * i, seconds=rng.uniform(-90, 90)) for i in range(60) if i != 7
+    ]
+    times[0] = start + timedelta(seconds=20)
+    g = grid_posted([float(i) for i in range(59)], times)
+    assert g.grid.freq == Freq("second", 600)
+    assert g.times[0] == start and g.values[7] is None and len(g.values) == 60
+
+
+def test_two_values_in_one_slot_are_named_or_averaged() -> None:
+    times = [datetime(2026, 1, 1, 0, 0), datetime(2026, 1, 1, 0, 4), datetime(2026, 1, 1, 0, 10)]
+    with pytest.raises(ValueError, match="items 0 and 1"):
+        grid_posted([1.0, 2.0, 3.0], times, freq="10min")
+    g = grid_posted([[1.0, None], [2.0, 5.0], [3.0, 6.0]], times, freq="10min", aggregate="mean")
+    assert g.values == [[1.5, 5.0], [3.0, 6.0]]
+
+
+def test_the_inferred_season_follows_the_step() -> None:
+    assert parse_freq("1h").seasons() == [24, 168]
+    assert parse_freq("D").seasons() == [7]
+    assert parse_freq("MS").seasons() == [12]
+    assert parse_freq("QS").seasons() == [4]
+    hourly = [datetime(2026, 1, 1) + timedelta(hours=h) for h in range(48)]
+    assert infer_freq(hourly).seasons() == [24, 168]

@@ -10,9 +10,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.services.fitting import device_for, fit_spec, load_stored
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from app.services.posted import gridded
+from models.forecasting.anomalies import find_anomalies
 from models.forecasting.base import Forecast, Forecaster
 from models.forecasting.conformal import calibration_backtest, conformal_adjust
-from models.forecasting.gaps import GapForecaster, has_gaps, predict_through_gaps
+from models.forecasting.gaps import (
+    GapForecaster,
+    as_grid,
+    has_gaps,
+    imputation_template,
+    predict_through_gaps,
+)
 from models.forecasting.imputation import Imputation
 
 
@@ -102,21 +109,24 @@ def forecast_series(
         fitted = {**fitted, "grid": grid.info()}
     future = [t.isoformat() for t in grid.after(request["horizon"])] if grid else None
     payload = to_payload(forecast, y.ndim == 1, fitted, future)
+    times = [t.isoformat() for t in grid.times] if grid else None
     if imputation is not None:
-        times = [t.isoformat() for t in grid.times] if grid else None
-        payload["imputed"] = imputed_cells(imputation, request["levels"], times)
+        cells = imputation.cells(request["levels"])
+        payload["imputed"] = located(cells, y.ndim == 1, times)
+    if request.get("detect_anomalies"):
+        level = request["detect_anomalies"]["level"]
+        found = find_anomalies(as_grid(y), level, imputation_template(model), seed)
+        payload["anomalies"] = located(found, y.ndim == 1, times)
     if request.get("calibration") == "conformal":
         payload.update(_calibrate(model, y, forecast, request, seed))
     return payload
 
 
-def imputed_cells(
-    imputation: Imputation, levels: list[float], timestamps: list[str] | None
+def located(
+    cells: list[dict[str, Any]], univariate: bool, timestamps: list[str] | None
 ) -> list[dict[str, Any]]:
-    """The missing inputs' posterior summaries, with their timestamps when the series had
-    them (and without `component` for a univariate series)."""
-    cells = imputation.cells(levels)
-    univariate = imputation.observed.shape[1] == 1
+    """Entries about past readings (`index`, `component`) with their timestamps when the
+    series had them, and without `component` for a univariate series."""
     for cell in cells:
         if univariate:
             del cell["component"]

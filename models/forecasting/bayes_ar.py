@@ -17,6 +17,7 @@ from typing import Any, Self
 import numpy as np
 import torch
 from numpy.typing import ArrayLike
+from scipy.linalg import solve_triangular
 
 from models.forecasting.base import (
     FloatArray,
@@ -245,6 +246,22 @@ class BayesianAR:
         D = deterministic_terms(t, st.T, self.trend, self.season_length, self.fourier_order)
         Zy, Zm = rollout(B, U, z_tail, D, rng)
         return st.mu + st.sd * Zy, st.mu + st.sd * Zm
+
+    def one_step(self, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
+        """The posterior one-step-ahead predictive of each y_t given the p values before it,
+        t = p..T-1: its mean and std, both (T - p, d) in data units (a Gaussian approximation
+        of the Student-t: Sigma's posterior mean times 1 + the row's leverage). y: a complete
+        series of the fitted dimension, its times counted from where the training series
+        started (the training series itself gives in-sample one-step predictions)."""
+        st = self._state()
+        p = st.z_tail.shape[0]
+        Z = (as_series(y) - st.mu) / st.sd
+        t = np.arange(Z.shape[0], dtype=np.float64)
+        D = deterministic_terms(t, st.T, self.trend, self.season_length, self.fourier_order)
+        X, _ = lagged_design(Z, p, D[p:])
+        leverage = np.sum(solve_triangular(st.post.L, X.T, lower=True) ** 2, axis=0)
+        var = (1.0 + leverage)[:, None] * np.diag(st.post.Sigma_mean)[None, :]
+        return st.mu + st.sd * (X @ st.post.M), st.sd * np.sqrt(var)
 
     @property
     def window_shape_(self) -> tuple[int, int]:

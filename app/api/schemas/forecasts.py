@@ -137,6 +137,16 @@ Level = Annotated[FiniteFloat, Field(gt=0, lt=100)]
 Quantile = Annotated[FiniteFloat, Field(gt=0, lt=1)]
 
 
+class AnomalySettings(StrictModel):
+    level: FiniteFloat = Field(
+        99.0,
+        gt=50,
+        lt=100,
+        description="A past reading outside its one-step-ahead interval at this level is "
+        "flagged (so a clean series gets about 100 - level % of its readings flagged)",
+    )
+
+
 class ForecastCreate(StrictModel):
     series: list[SeriesIn] = Field(min_length=1)
     horizon: StrictInt = Field(ge=1, description="Steps ahead (limit: KALMANAC_MAX_HORIZON)")
@@ -152,6 +162,12 @@ class ForecastCreate(StrictModel):
         description='{"kind", "params"} trains a kind (GET /v1/kinds lists them) on the posted '
         'series; {"name", "version"|"alias"} uses a stored model version with the series as '
         "context",
+    )
+    detect_anomalies: AnomalySettings | None = Field(
+        None,
+        description='{"level": 99}: also list the past readings the series itself makes '
+        "unlikely (outside their one-step-ahead predictive interval, or a stuck run of equal "
+        "values), under anomalies",
     )
     calibration: Literal["none", "conformal"] = Field(
         "none",
@@ -226,6 +242,22 @@ class ImputedValue(BaseModel):
     )
 
 
+class Anomaly(BaseModel):
+    """A past reading the series makes unlikely; it stays in the data the model was fitted on
+    (flagging is a report, not a filter)."""
+
+    index: int = Field(description="Position in the series (on its time grid)")
+    component: int | None = Field(None, description="Column, for a multivariate series")
+    timestamp: datetime | None = None
+    value: float
+    expected: float | None = Field(description="Its one-step-ahead prediction")
+    interval: tuple[float, float] | None = Field(description="The one-step interval at level")
+    score: float = Field(description="(value - expected) / predictive std")
+    reason: Literal["outside", "repeated"] = Field(
+        description="outside the interval, or the repeat of a stuck run of equal readings"
+    )
+
+
 class SeriesForecast(BaseModel):
     id: str
     mean: Steps
@@ -255,6 +287,9 @@ class SeriesForecast(BaseModel):
         None,
         description="The posted series' missing values (null), each with its posterior mean "
         "and intervals given the rest of the series",
+    )
+    anomalies: list[Anomaly] | None = Field(
+        None, description="With detect_anomalies: the flagged past readings, in time order"
     )
 
 

@@ -1,7 +1,8 @@
-"""Series with missing values (null) through HTTP: forecasts, stored versions, refusals."""
+"""Real sensor data through HTTP: missing values, timestamps on a grid, anomalies, refusals."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -191,3 +192,33 @@ def test_values_in_one_slot_are_averaged_on_request(
         horizon=1,
     )  # fmt: skip
     assert s["fitted"]["grid"]["merged"] == 20 and s["fitted"]["grid"]["length"] == 20
+
+
+def test_detect_anomalies_lists_a_spike_with_its_time(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    values: list[float | None] = list(ar2(200, 10))
+    values[120] = 25.0
+    values[60] = None  # a missing reading is never an anomaly
+    start = datetime(2026, 2, 1, tzinfo=UTC)
+    times = [(start + timedelta(minutes=15 * k)).isoformat() for k in range(200)]
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "s", "values": values, "timestamps": times}],
+        detect_anomalies={"level": 99.9},
+    )
+    spike = next(a for a in s["anomalies"] if a["index"] == 120)
+    assert spike["timestamp"] == "2026-02-02T06:00:00Z" and spike["value"] == 25.0
+    assert spike["reason"] == "outside" and spike["interval"][1] < 25.0
+    assert 60 not in {a["index"] for a in s["anomalies"]}
+
+
+def test_an_anomaly_level_out_of_range_is_a_422(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    body = {"series": [{"id": "s", "values": ar2(50, 1)}], "horizon": 2}
+    r = client.post(
+        "/v1/forecasts", json={**body, "detect_anomalies": {"level": 100}}, headers=headers
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "detect_anomalies.level"

@@ -18,7 +18,8 @@ from models.forecasting.auto import auto_choice
 from models.forecasting.base import Forecaster, LibraryForecaster
 from models.forecasting.gaps import GapForecaster, as_grid, has_gaps
 from models.forecasting.imputation import impute
-from models.forecasting.registry import AUTO, accelerated, kind_info, make_forecaster
+from models.forecasting.registry import AUTO, BY_NAME, accelerated, kind_info, make_forecaster
+from models.forecasting.seasons import choose_season
 from models.forecasting.serialize import loads
 from models.forecasting.torch_runtime import resolve_device
 
@@ -31,25 +32,43 @@ def device_for(model: dict[str, Any]) -> str:
 
 
 def fit_spec(
-    spec: dict[str, Any], y: np.ndarray, horizon: int, seed: int, progress: Progress
+    spec: dict[str, Any],
+    y: np.ndarray,
+    horizon: int,
+    seed: int,
+    progress: Progress,
+    periods: Sequence[int] | None = None,
 ) -> tuple[Forecaster, dict[str, Any]]:
     """Fit a forecaster on y (NaN: missing values, fitted through by `gaps`); returns it with
-    what the fit chose (for the result's `fitted`)."""
-    kind, params = spec["kind"], spec.get("params", {})
+    what the fit chose (for the result's `fitted`). periods: seasonal periods the series'
+    time step suggests, from which (and the data's own) an AR kind given no season picks one;
+    None keeps the settings as given (a model version: a stream can only step a model
+    without seasonal terms)."""
+    kind, params = spec["kind"], dict(spec.get("params", {}))
     gappy = has_gaps(y)
-    imputation = None
-    auto: dict[str, Any] = {}
+    # Choices are made on the posterior-mean completion; fits go through the gaps.
+    imputation = impute(as_grid(y), seed=seed) if gappy else None
+    data = y if imputation is None else imputation.completed()
+    found: dict[str, Any] = {}
     if kind == AUTO:
-        # With gaps the kinds are compared on the posterior-mean completion; the winner is
-        # then fitted through the same draws of the gaps.
-        imputation = impute(as_grid(y), seed=seed) if gappy else None
-        data = y if imputation is None else imputation.completed()
+        for k in params:
+            if k in BY_NAME:
+                params[k], found[k] = _with_season(k, params[k], data, periods)
         kind, scores = auto_choice(
             data, params, horizon=horizon, val_fraction=params["val_fraction"], seed=seed
         )
         progress(0.5)
-        params, auto = params.get(kind, {}), {"auto": {"choice": kind, "validation_crps": scores}}
+        params, found = (
+            params.get(kind, {}),
+            {
+                "auto": {"choice": kind, "validation_crps": scores},
+                "seasonality": found.get(kind),
+            },
+        )
         progress = _from_half(progress)
+    else:
+        params, found["seasonality"] = _with_season(kind, params, data, periods)
+        imputation = None  # drawn again by the kind's own VAR, with its season
     make = partial(make_forecaster, kind, params)
     model: Forecaster
     if gappy:
@@ -57,7 +76,23 @@ def fit_spec(
         model = GapForecaster(make, refit, seed, imputation).fit(y, progress=progress)
     else:
         model = make().fit(y, progress=progress)
-    return model, {**model.params_, **auto}
+    return model, {**model.params_, **{k: v for k, v in found.items() if v is not None}}
+
+
+def _with_season(
+    kind: str, params: dict[str, Any], data: np.ndarray, periods: Sequence[int] | None
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """params with the season an AR kind's evidence picks, when none was given (else as they
+    are, with no report)."""
+    if periods is None or params.get("season_length", 0) is not None:
+        return params, None
+
+    def fit(m: int | None, K: int) -> Any:
+        return make_forecaster(kind, {**params, "season_length": m, "fourier_order": K}).fit(data)
+
+    _, report = choose_season(data, fit, periods)
+    chosen = {k: report[k] for k in ("season_length", "fourier_order")}
+    return {**params, **chosen}, report
 
 
 def _from_half(progress: Progress) -> Progress:

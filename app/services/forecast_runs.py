@@ -11,7 +11,7 @@ from app.services.fitting import device_for, fit_spec, load_stored
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from app.services.posted import gridded
 from models.forecasting.anomalies import find_anomalies
-from models.forecasting.base import Forecast, Forecaster
+from models.forecasting.base import Forecast, Forecaster, floored
 from models.forecasting.conformal import calibration_backtest, conformal_adjust
 from models.forecasting.gaps import (
     GapForecaster,
@@ -82,6 +82,7 @@ def forecast_series(
     progress: Progress,
 ) -> dict[str, Any]:
     request, spec = job.request, job.model
+    nonnegative = request.get("support") == "nonnegative"
     grid = gridded(s)
     y = np.asarray(grid.values if grid else s["values"], dtype=float)  # None -> NaN: missing
     options = {
@@ -89,7 +90,8 @@ def forecast_series(
         "quantiles": request["quantiles"],
         "num_samples": request["num_samples"],
         "seed": seed,
-        "return_samples": request["return_samples"],
+        # A floored forecast is summarised again from its cut paths.
+        "return_samples": request["return_samples"] or nonnegative,
     }
     model: Forecaster
     imputation: Imputation | None = None
@@ -101,10 +103,14 @@ def forecast_series(
         else:
             forecast = model.predict(request["horizon"], context=y, **options)
     else:
-        model, fitted = fit_spec(spec, y, request["horizon"], seed, progress)
+        periods = grid.grid.freq.seasons() if grid else []
+        model, fitted = fit_spec(spec, y, request["horizon"], seed, progress, periods)
         forecast = model.predict(request["horizon"], **options)
         if isinstance(model, GapForecaster):
             imputation = model.imputation
+    if nonnegative:
+        forecast = floored(forecast, 0.0, request["levels"], request["quantiles"],
+                           request["return_samples"])  # fmt: skip
     if grid is not None:
         fitted = {**fitted, "grid": grid.info()}
     future = [t.isoformat() for t in grid.after(request["horizon"])] if grid else None
@@ -151,6 +157,8 @@ def _calibrate(
         seed=seed,
     )
     calibrated = conformal_adjust(forecast, bt.scores)
+    if request.get("support") == "nonnegative":
+        calibrated = {L: (np.maximum(lo, 0.0), hi) for L, (lo, hi) in calibrated.items()}
     return {
         "calibrated_intervals": _intervals(calibrated, y.ndim == 1),
         "calibration": {

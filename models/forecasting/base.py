@@ -257,6 +257,24 @@ def pool_forecasts(
     return _from_paths(Y, mean, epi_var, alea_var, levels, quantiles, return_samples)
 
 
+def floored(
+    forecast: Forecast,
+    floor: float,
+    levels: Sequence[float] = (80, 95),
+    quantiles: Sequence[float] = (),
+    return_samples: bool = False,
+) -> Forecast:
+    """The forecast of paths cut at `floor` (counts and amounts cannot go below zero): every
+    summary recomputed from the cut paths; the epistemic and aleatoric parts shrink in
+    proportion to the total std."""
+    if forecast.samples is None:
+        raise ValueError("flooring needs the forecast's samples (return_samples=True)")
+    Y = np.maximum(forecast.samples, floor)
+    ratio = Y.std(axis=0) / np.where(forecast.std > 0, forecast.std, 1.0)
+    epi_var, alea_var = (forecast.epistemic_std * ratio) ** 2, (forecast.aleatoric_std * ratio) ** 2
+    return _from_paths(Y, Y.mean(axis=0), epi_var, alea_var, levels, quantiles, return_samples)
+
+
 def allocate_samples(weights: FloatArray, total: int) -> NDArray[np.int64]:
     """Integer counts summing to `total`, proportional to weights (largest remainders), so
     the pooled sample follows the weights without multinomial noise."""

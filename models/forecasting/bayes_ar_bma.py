@@ -132,7 +132,15 @@ class BayesianARAveraged:
             for (log, diff, trend, last, m, e), wi in zip(fits, w, strict=True)
             if wi > 0
         ]
-        self._fit_info = {"n_obs": T, "dim": d, "max_lag": P, "tried": len(fits)}
+        # The mixture's marginal likelihood under the uniform prior over candidates.
+        log_ev = float(ev.max() + np.log(np.mean(np.exp(ev - ev.max()))))
+        self._fit_info = {
+            "n_obs": T,
+            "dim": d,
+            "max_lag": P,
+            "tried": len(fits),
+            "log_evidence": log_ev,
+        }
         return self
 
     def _fitted(self) -> list[_Candidate]:
@@ -149,6 +157,13 @@ class BayesianARAveraged:
             **self._fit_info,
             "candidates": [c.summary() for c in cands],
         }
+
+    @property
+    def log_evidence_(self) -> float:
+        """log p(y_P, ..., y_{T-1} | y_0, ..., y_{P-1}) averaged over the candidates (uniform
+        prior), in the units of y: what a choice between settings of this kind compares."""
+        self._fitted()
+        return float(self._fit_info["log_evidence"])
 
     @property
     def window_shape_(self) -> tuple[int, int]:

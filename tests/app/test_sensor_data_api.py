@@ -222,3 +222,44 @@ def test_an_anomaly_level_out_of_range_is_a_422(
         "/v1/forecasts", json={**body, "detect_anomalies": {"level": 100}}, headers=headers
     )
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "detect_anomalies.level"
+
+
+def test_nonnegative_support_keeps_counts_at_or_above_zero(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    rng = np.random.default_rng(12)
+    counts = [float(c) for c in rng.poisson(0.7, 120)]
+    body = {"series": [{"id": "c", "values": counts}], "quantiles": [0.05], "levels": [95]}
+    real = forecast(client, headers, **body, return_samples=True)
+    assert min(real["intervals"]["95"]["lower"]) < 0  # the Gaussian AR's own intervals
+    s = forecast(client, headers, **body, support="nonnegative", return_samples=True)
+    assert min(s["intervals"]["95"]["lower"]) >= 0 and min(s["quantiles"]["0.05"]) >= 0
+    assert np.min(s["samples"]) >= 0 and min(s["mean"]) > 0
+    assert all(
+        abs(np.hypot(e, a) - t) < 1e-9
+        for e, a, t in zip(s["epistemic_std"], s["aleatoric_std"], s["std"], strict=True)
+    )
+
+
+def test_nonnegative_support_refuses_a_negative_value_by_name(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    body = {"series": [{"id": "c", "values": [1.0, -2.0] * 20}], "horizon": 2}
+    r = client.post("/v1/forecasts", json={**body, "support": "nonnegative"}, headers=headers)
+    assert r.status_code == 422 and "item 1 is negative" in r.json()["detail"][0]["msg"]
+
+
+def test_an_hourly_series_gets_its_daily_season_without_asking(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    rng = np.random.default_rng(13)
+    t = np.arange(24 * 14)
+    values = (10 + 3 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 0.5, t.size)).round(4)
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    times = [(start + timedelta(hours=int(h))).isoformat() for h in t]
+    s = forecast(
+        client, headers, series=[{"id": "h", "values": values.tolist(), "timestamps": times}]
+    )
+    season = s["fitted"]["seasonality"]
+    assert season["season_length"] == 24 and {"period": 24, "from": "freq"} in season["candidates"]
+    assert s["fitted"]["grid"]["freq"] == "1h"

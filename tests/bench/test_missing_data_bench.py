@@ -40,6 +40,11 @@ def test_missing_data_quick(tmp_path: Path) -> None:
         assert all(_finite(e) and e > 0 for e in epi) if method in OURS else epi == (None, None)
         if variant == "complete":
             assert r["missing"] == 0 and r["crps_vs_complete"] == pytest.approx(1.0)
+        floor = (r["epi_first_pooling_floor"], r["epi_mean_pooling_floor"])
+        if method in OURS and variant == "complete":
+            assert all(_finite(f) and f > 0 for f in floor)
+        else:
+            assert floor == (None, None)
     fractions = {v: rows["bayes_ar", v]["missing"] for v in VARIANTS}
     assert fractions["mcar10"] == pytest.approx(0.10, abs=0.01)
     assert fractions["mcar30"] == pytest.approx(0.30, abs=0.01)

@@ -163,6 +163,11 @@ class ForecastCreate(StrictModel):
         'series; {"name", "version"|"alias"} uses a stored model version with the series as '
         "context",
     )
+    support: Literal["real", "nonnegative"] = Field(
+        "real",
+        description="nonnegative: counts and amounts; sample paths, intervals and quantiles "
+        "stay at or above zero (the observed values must be too)",
+    )
     detect_anomalies: AnomalySettings | None = Field(
         None,
         description='{"level": 99}: also list the past readings the series itself makes '
@@ -212,6 +217,17 @@ class ForecastCreate(StrictModel):
                 raise ValueError(f"duplicate series id {s.id!r}")
             seen.add(s.id)
         return series
+
+    @model_validator(mode="after")
+    def _nonnegative_series(self) -> ForecastCreate:
+        if self.support == "nonnegative":
+            for i, s in enumerate(self.series):
+                for t, v in enumerate(s.values):
+                    if any(x is not None and x < 0 for x in (v if isinstance(v, list) else [v])):
+                        raise ValueError(
+                            f"series.{i}.values: item {t} is negative, and support is nonnegative"
+                        )
+        return self
 
     @field_validator("levels", "quantiles")
     @classmethod

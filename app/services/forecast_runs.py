@@ -107,7 +107,7 @@ def forecast_series(
         model, fitted = fit_spec(spec, y, request["horizon"], seed, progress, periods)
         forecast = model.predict(request["horizon"], **options)
         if isinstance(model, GapForecaster):
-            imputation = model.imputation
+            imputation = model.imputation_
     if nonnegative:
         forecast = floored(forecast, 0.0, request["levels"], request["quantiles"],
                            request["return_samples"])  # fmt: skip

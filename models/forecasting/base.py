@@ -239,8 +239,9 @@ def pool_forecasts(
     """One forecast from several made with samples, weighted by their sample counts.
 
     By the law of total variance over the parts: epistemic var = E_k[epistemic_k^2] +
-    Var_k(mean_k) (the parts' disagreement is something the model does not know), aleatoric
-    var = E_k[aleatoric_k^2]; median, intervals and quantiles come from the pooled paths.
+    Var_k(mean_k) (the parts' disagreement is something the model does not know, less the
+    Monte Carlo noise of each part's mean), aleatoric var = E_k[aleatoric_k^2]; median,
+    intervals and quantiles come from the pooled paths.
     """
     if any(f.samples is None for f in parts):
         raise ValueError("every part needs its samples (predict with return_samples=True)")
@@ -249,8 +250,12 @@ def pool_forecasts(
     w /= w.sum()
     Y = np.concatenate(paths)
     mean = np.einsum("k,khd->hd", w, np.stack([f.mean for f in parts]))
-    epi_var = sum(
-        wk * (f.epistemic_std**2 + (f.mean - mean) ** 2) for wk, f in zip(w, parts, strict=True)
+    # A part's mean is that of its few paths: its Monte Carlo error (total var / n) would pass
+    # for disagreement between parts, so it is taken out of the spread of the means.
+    spread = sum(wk * (f.mean - mean) ** 2 for wk, f in zip(w, parts, strict=True))
+    noise = sum(wk * f.std**2 / len(p) for wk, f, p in zip(w, parts, paths, strict=True))
+    epi_var = np.maximum(spread - noise, 0.0) + sum(
+        wk * f.epistemic_std**2 for wk, f in zip(w, parts, strict=True)
     )
     alea_var = sum(wk * f.aleatoric_std**2 for wk, f in zip(w, parts, strict=True))
     check_levels(levels, quantiles)

@@ -64,10 +64,10 @@ class GapForecaster:
     """A kind's forecaster fitted through missing values (see the module notes).
 
     make: builds an unfitted forecaster of the kind; refit: refit it on each completion;
-    imputation: draws of the training series' missing cells, when already made (else `fit`
-    draws them). Fitted: `model`, the kind fitted on the posterior-mean completion (what a
-    model version stores), and `members`, the models the forecast pools (each completion's
-    refit, or just `model`).
+    imputation: draws of the training series' missing cells, when already made (used when
+    they are of the series `fit` is given). Fitted: `imputation_`, the draws used; `model`,
+    the kind fitted on the posterior-mean completion (what a model version stores); and
+    `members`, the models the forecast pools (each completion's refit, or just `model`).
     """
 
     make: Callable[[], Forecaster]
@@ -76,18 +76,21 @@ class GapForecaster:
     imputation: Imputation | None = None
     model: Forecaster = field(init=False)
     members: list[Forecaster] = field(init=False)
+    imputation_: Imputation = field(init=False)
 
     def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
-        """Draw y's missing values (unless already drawn) and fit on the completions."""
-        imp = self.imputation or impute(
-            as_grid(y), template=imputation_template(self.make()), seed=self.seed
-        )
+        """Draw y's missing values (unless `imputation` holds draws for this y) and fit on
+        the completions."""
+        Y = as_grid(y)
+        imp = self.imputation
+        if imp is None or not np.array_equal(imp.observed, Y, equal_nan=True):
+            imp = impute(Y, template=imputation_template(self.make()), seed=self.seed)
         squeeze = np.ndim(y) == 1
 
         def shaped(Z: FloatArray) -> FloatArray:
             return Z[:, 0] if squeeze else Z
 
-        self.imputation = imp
+        self.imputation_ = imp
         self.model = self.make().fit(shaped(imp.completed()), progress=progress)
         self.members = [self.model]
         if self.refit:
@@ -95,9 +98,9 @@ class GapForecaster:
         return self
 
     def _imputation(self) -> Imputation:
-        if self.imputation is None or not hasattr(self, "model"):
+        if not hasattr(self, "imputation_"):
             raise NotFittedError("GapForecaster is not fitted; call fit(y) first")
-        return self.imputation
+        return self.imputation_
 
     @property
     def params_(self) -> dict[str, Any]:

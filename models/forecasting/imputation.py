@@ -24,7 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import cholesky_banded, solve_banded
 
-from models.forecasting.base import FloatArray
+from models.forecasting.base import FloatArray, hyperparameters
 from models.forecasting.bayes_ar import BayesianAR
 from models.forecasting.mniw import mniw_sample, mniw_update
 from models.forecasting.var_design import lagged_design
@@ -117,27 +117,39 @@ def impute(
     missing = ~np.isfinite(Y)
     if (np.sum(~missing, axis=0) < 2).any():
         raise ValueError("every component needs at least two observed values")
-    model = template or BayesianAR()
     T, d = Y.shape
+    if not missing.any():
+        return Imputation(observed=Y, values=np.empty((1, 0)), order=0)
     mu = np.nanmean(Y, axis=0)
     sd = np.nanstd(Y, axis=0)
     sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)
     z = (interpolate(Y) - mu) / sd
-    p = int(model.fit(z).params_["order"])
-    prior = model.prior(p, d)
-    D = model.deterministic(T)
+    model, p = _start(template, z)
     t_m, j_m = np.nonzero(missing)
     rng = np.random.default_rng(seed)
     kept = []
     for sweep in range(burn_in + sweeps):
-        X, Z = lagged_design(z, p, D[p:])
-        B, U = mniw_sample(mniw_update(prior, X, Z), 1, rng)
-        cells = _draw_missing(z, missing, B[0], U[0], D, p, rng, per_sweep)
+        if sweep == burn_in // 2:  # the order again, on a draw instead of the interpolation
+            p = int(model.fit(z).params_["order"])
+        X, Z = lagged_design(z, p, model.deterministic(T)[p:])
+        B, U = mniw_sample(mniw_update(model.prior(p, d), X, Z), 1, rng)
+        cells = _draw_missing(z, missing, B[0], U[0], model.deterministic(T), p, rng, per_sweep)
         z[t_m, j_m] = cells[:, 0]
         if sweep >= burn_in:
             kept.append(mu[j_m] + sd[j_m] * cells.T)
     Y[missing] = np.nan
     return Imputation(observed=Y, values=np.concatenate(kept), order=p)
+
+
+def _start(template: BayesianAR | None, z: FloatArray) -> tuple[BayesianAR, int]:
+    """The imputation VAR and its starting order, fitted on the interpolated series: the
+    template, or (by evidence) intercept only or with a linear trend, so the gaps of a
+    trending series follow the trend."""
+    options = [template] if template else [BayesianAR(), BayesianAR(trend=True)]
+    fits = [m.fit(z) for m in options]
+    best = max(range(len(fits)), key=lambda i: fits[i].log_evidence_)
+    unfitted = options[best]
+    return BayesianAR(**hyperparameters(unfitted)), int(fits[best].params_["order"])
 
 
 def _draw_missing(

@@ -135,5 +135,5 @@ def test_a_multivariate_series_with_missing_components() -> None:
     gappy[rng.random((200, 2)) < 0.15] = np.nan
     model = GapForecaster(partial(make_forecaster, "bayes_ar", {}), refit=True).fit(gappy)
     assert model.predict(3).mean.shape == (3, 2)
-    cells = model.imputation.cells()
+    cells = model.imputation_.cells()
     assert {c["component"] for c in cells} == {0, 1}

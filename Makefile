@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/chaos.py
 	$(BIN)/python bench/analog_api.py
 	$(BIN)/python bench/real_series.py
+	$(BIN)/python bench/missing_data.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

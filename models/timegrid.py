@@ -12,6 +12,7 @@ averaged. Accepted spellings: pandas-style aliases ("15min", "1h", "D", "B", "W"
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -345,3 +346,24 @@ def grid_posted(
         times = [t.astimezone(tz) if t.tzinfo else t.replace(tzinfo=tz) for t in times]
     placed, grid = on_grid(values, times, parse_freq(freq) if freq else None, tz, aggregate)
     return Gridded(placed, grid, tz, len(times))
+
+
+def calendar_columns(times: list[datetime], terms: list[str]) -> dict[str, list[float]]:
+    """Calendar drivers of each time, by name: hour of day and month of year as two
+    sin/cos pairs each (smooth cycles), day of week as six indicators (Monday the base)."""
+    out: dict[str, list[float]] = {}
+    for term in terms:
+        if term == "hour":
+            phase = [(t.hour + t.minute / 60) / 24 for t in times]
+        elif term == "month":
+            phase = [(t.month - 1 + (t.day - 1) / 31) / 12 for t in times]
+        elif term == "dow":
+            for day in range(1, 7):
+                out[f"dow_{day}"] = [float(t.weekday() == day) for t in times]
+            continue
+        else:
+            raise ValueError(f"unknown calendar term {term!r}; expected hour, dow or month")
+        for k in (1, 2):
+            out[f"{term}_sin{k}"] = [math.sin(2 * math.pi * k * x) for x in phase]
+            out[f"{term}_cos{k}"] = [math.cos(2 * math.pi * k * x) for x in phase]
+    return out

@@ -14,10 +14,11 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.repositories import model_versions
+from app.services.posted import Drivers
 from models.forecasting.auto import auto_choice
 from models.forecasting.base import Forecaster, LibraryForecaster
 from models.forecasting.gaps import GapForecaster, as_grid, has_gaps
-from models.forecasting.imputation import impute
+from models.forecasting.imputation import impute, interpolate
 from models.forecasting.registry import AUTO, BY_NAME, accelerated, kind_info, make_forecaster
 from models.forecasting.seasons import choose_season
 from models.forecasting.serialize import loads
@@ -38,12 +39,13 @@ def fit_spec(
     seed: int,
     progress: Progress,
     periods: Sequence[int] | None = None,
+    covariates: np.ndarray | None = None,
 ) -> tuple[Forecaster, dict[str, Any]]:
     """Fit a forecaster on y (NaN: missing values, fitted through by `gaps`); returns it with
     what the fit chose (for the result's `fitted`). periods: seasonal periods the series'
     time step suggests, from which (and the data's own) an AR kind given no season picks one;
     None keeps the settings as given (a model version: a stream can only step a model
-    without seasonal terms)."""
+    without seasonal terms). covariates: (T, c) drivers, for the kinds that take them."""
     kind, params = spec["kind"], dict(spec.get("params", {}))
     gappy = has_gaps(y)
     # Choices are made on the posterior-mean completion; fits go through the gaps.
@@ -53,9 +55,14 @@ def fit_spec(
     if kind == AUTO:
         for k in params:
             if k in BY_NAME:
-                params[k], found[k] = _with_season(k, params[k], data, periods)
+                params[k], found[k] = _with_season(k, params[k], data, periods, covariates)
         kind, scores = auto_choice(
-            data, params, horizon=horizon, val_fraction=params["val_fraction"], seed=seed
+            data,
+            params,
+            horizon=horizon,
+            val_fraction=params["val_fraction"],
+            seed=seed,
+            covariates=covariates,
         )
         progress(0.5)
         params, found = (
@@ -67,20 +74,25 @@ def fit_spec(
         )
         progress = _from_half(progress)
     else:
-        params, found["seasonality"] = _with_season(kind, params, data, periods)
+        params, found["seasonality"] = _with_season(kind, params, data, periods, covariates)
         imputation = None  # drawn again by the kind's own VAR, with its season
     make = partial(make_forecaster, kind, params)
     model: Forecaster
     if gappy:
         refit = kind_info(kind).cheap_fit
-        model = GapForecaster(make, refit, seed, imputation).fit(y, progress=progress)
+        model = GapForecaster(make, refit, seed, imputation)
+        model = model.fit(y, progress=progress, covariates=covariates)
     else:
-        model = make().fit(y, progress=progress)
+        model = make().fit(y, progress=progress, covariates=covariates)
     return model, {**model.params_, **{k: v for k, v in found.items() if v is not None}}
 
 
 def _with_season(
-    kind: str, params: dict[str, Any], data: np.ndarray, periods: Sequence[int] | None
+    kind: str,
+    params: dict[str, Any],
+    data: np.ndarray,
+    periods: Sequence[int] | None,
+    covariates: np.ndarray | None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """params with the season an AR kind's evidence picks, when none was given (else as they
     are, with no report)."""
@@ -88,11 +100,27 @@ def _with_season(
         return params, None
 
     def fit(m: int | None, K: int) -> Any:
-        return make_forecaster(kind, {**params, "season_length": m, "fourier_order": K}).fit(data)
+        model = make_forecaster(kind, {**params, "season_length": m, "fourier_order": K})
+        return model.fit(data, covariates=covariates)
 
     _, report = choose_season(data, fit, periods)
     chosen = {k: report[k] for k in ("season_length", "fourier_order")}
     return {**params, **chosen}, report
+
+
+def driver_arrays(
+    found: Drivers | None,
+) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
+    """Drivers as (T, c) history (unknown values interpolated linearly) and (h, c) future,
+    with what was done to them; (None, None, {}) for a series without drivers."""
+    if found is None:
+        return None, None, {}
+    history = np.asarray(found.history, dtype=float)  # None -> NaN
+    unknown = int(np.isnan(history).sum())
+    if unknown:
+        history = interpolate(history)
+    future = None if found.future is None else np.asarray(found.future, dtype=float)
+    return history, future, {"names": found.names, "interpolated": unknown}
 
 
 def _from_half(progress: Progress) -> Progress:

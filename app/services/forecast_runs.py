@@ -7,9 +7,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.services.fitting import device_for, fit_spec, load_stored
+from app.services.fitting import device_for, driver_arrays, fit_spec, load_stored
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
-from app.services.posted import gridded
+from app.services.posted import drivers, gridded
 from models.forecasting.anomalies import find_anomalies
 from models.forecasting.base import Forecast, Forecaster, floored
 from models.forecasting.conformal import calibration_backtest, conformal_adjust
@@ -93,6 +93,8 @@ def forecast_series(
         # A floored forecast is summarised again from its cut paths.
         "return_samples": request["return_samples"] or nonnegative,
     }
+    X, known, driven = driver_arrays(drivers(s, grid, request["horizon"]))
+    options["covariates"] = known
     model: Forecaster
     imputation: Imputation | None = None
     if "version_id" in spec:
@@ -104,10 +106,12 @@ def forecast_series(
             forecast = model.predict(request["horizon"], context=y, **options)
     else:
         periods = grid.grid.freq.seasons() if grid else []
-        model, fitted = fit_spec(spec, y, request["horizon"], seed, progress, periods)
+        model, fitted = fit_spec(spec, y, request["horizon"], seed, progress, periods, X)
         forecast = model.predict(request["horizon"], **options)
         if isinstance(model, GapForecaster):
             imputation = model.imputation_
+    if driven:
+        fitted = {**fitted, "covariates": driven}
     if nonnegative:
         forecast = floored(forecast, 0.0, request["levels"], request["quantiles"],
                            request["return_samples"])  # fmt: skip

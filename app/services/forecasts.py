@@ -17,7 +17,13 @@ from app.queue import Outbox, Queue, queue_for
 from app.services import jobs as job_service
 from app.services import model_versions
 from app.services.errors import InputError, NotFound
-from app.services.posted import as_modelled
+from app.services.posted import (
+    as_modelled,
+    check_drivers,
+    check_kind_takes_drivers,
+    check_version_drivers,
+    refuse_drivers,
+)
 
 
 def check_limits(
@@ -71,6 +77,7 @@ def _model_and_queue(
     model = request["model"]
     if "name" in model:
         version = model_versions.resolve(session, tenant_id, model)
+        check_version_drivers(series, version.metrics.get("drivers", []))
         context = int(version.metrics.get("min_context", 1))
         model_versions.check_series_length(series, lambda _d: context)
         model, queue = model_versions.stored_spec(version), queue_for(version.kind)
@@ -105,6 +112,9 @@ def submit(
     series = as_modelled(request["series"], settings.max_series_length)
     if needs_complete:
         model_versions.refuse_missing(series, needs_complete)
+        refuse_drivers(series, needs_complete)
+    check_kind_takes_drivers(series, request["model"].get("kind"))
+    check_drivers(series, request["horizon"])
     check_limits(request, settings, min_length, series)
     model, queue = _model_and_queue(session, tenant_id, request, min_length, series)
     return job_service.submit(

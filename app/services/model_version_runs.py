@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.repositories import model_versions
 from app.db.tables import ModelVersion
 from app.services import observers
-from app.services.fitting import device_for, fit_library, fit_spec
+from app.services.fitting import device_for, driver_arrays, fit_library, fit_spec
 from app.services.job_runner import JobInput, Progress, Store, run_job
-from app.services.posted import values_of
+from app.services.posted import driver_names, drivers, gridded, values_of
 from app.version import code_version
 from models.forecasting.registry import AUTO
 from models.forecasting.serialize import dumps
@@ -51,7 +51,11 @@ def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
     if len(ys) > 1:  # a reference library (the schema allows it for library kinds only)
         model, fitted = fit_library(spec, ys, progress)
     else:
-        model, fitted = fit_spec(spec, y, VALIDATION_HORIZON, job.seed, progress)
+        first = job.request["series"][0]
+        X, _, driven = driver_arrays(drivers(first, gridded(first), 0))
+        model, fitted = fit_spec(spec, y, VALIDATION_HORIZON, job.seed, progress, covariates=X)
+        if driven:
+            fitted = {**fitted, "covariates": driven}
     seconds = time.monotonic() - started
     kind, params = spec["kind"], spec.get("params", {})
     if kind == AUTO:  # the version is the chosen concrete model
@@ -64,6 +68,8 @@ def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
         # The shortest series a forecast with this version can be conditioned on.
         "min_context": model.window_shape_[0],
         "device": device_for(spec),
+        # What a forecast with this version must bring: the same drivers, with their future.
+        "drivers": driver_names(job.request["series"][0]),
     }
     return Trained(kind, params, dumps(model), fingerprint(*ys), metrics)
 

@@ -17,7 +17,7 @@ from app.db.tables import Job, ModelVersion
 from app.queue import Outbox, queue_for
 from app.services import jobs as job_service
 from app.services.errors import InputError, NotFound
-from app.services.posted import as_modelled
+from app.services.posted import as_modelled, check_kind_takes_drivers
 
 
 def check_series_length(
@@ -81,6 +81,7 @@ def submit_training(
                     f"series.{i}.values", f"longer than {settings.max_series_length} points"
                 )
         check_series_length(as_modelled(series, settings.max_series_length), min_length)
+        check_kind_takes_drivers(series, request["model"].get("kind"))
     job, _ = job_service.submit(
         session,
         outbox,

@@ -41,6 +41,7 @@ from models.forecasting.base import (
     check_context,
     check_predict_args,
     hyperparameters,
+    no_covariates,
     summarize_samples,
 )
 
@@ -112,8 +113,15 @@ class AnalogForecaster:
         a validation origin."""
         return 4 * MIN_WINDOW
 
-    def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
+    def fit(
+        self,
+        y: ArrayLike,
+        *,
+        progress: Progress | None = None,
+        covariates: ArrayLike | None = None,
+    ) -> Self:
         """Choose the window and smoothing on y: (T,) or (T, d); y is its own library."""
+        no_covariates("analog", covariates)
         return self.fit_library([y], progress=progress)
 
     def fit_library(self, series: Sequence[ArrayLike], *, progress: Progress | None = None) -> Self:
@@ -239,10 +247,12 @@ class AnalogForecaster:
         seed: int = 0,
         return_samples: bool = False,
         context: ArrayLike | None = None,
+        covariates: ArrayLike | None = None,
     ) -> Forecast:
         """Sampled paths: each a member's continuation (drawn by weight) plus Gaussian noise
         of the aleatoric scale. context: (n,) or (n, d), n >= the window: forecast from its
         end, matching it against itself and the library (no refit)."""
+        no_covariates("analog", covariates)
         st = self._state()
         check_predict_args(horizon, num_samples, levels, quantiles)
         h, S, d = int(horizon), int(num_samples), st.library[0].shape[1]

@@ -41,6 +41,7 @@ def select_by_crps(
     val_fraction: float = 0.2,
     num_samples: int = 200,
     seed: int = 0,
+    covariates: ArrayLike | None = None,
 ) -> tuple[str, dict[str, float]]:
     """The chosen candidate's name and every candidate's mean scaled CRPS (lower is better).
 
@@ -48,9 +49,12 @@ def select_by_crps(
     within one standard error go to the earlier one). The last floor(val_fraction T) values
     are held out; up to MAX_ORIGINS evenly spaced origins o in [cut, T - h] each forecast
     h = min(horizon, held-out length) steps. Every candidate sees the same origins and
-    seeds. A NaN score never wins. The caller refits the winner on all of y.
+    seeds. A NaN score never wins. The caller refits the winner on all of y. covariates:
+    (T, c) drivers every candidate takes (fitted on their history, forecast with their
+    values over each held-out window).
     """
     Y = as_series(y)
+    X = None if covariates is None else as_series(covariates, "covariates")
     T = Y.shape[0]
     if not candidates:
         raise ValueError("no candidates to select from")
@@ -70,7 +74,7 @@ def select_by_crps(
 
     per_origin: dict[str, FloatArray] = {}  # name -> (n_origins,) mean scaled CRPS
     for name, make in candidates.items():
-        model = make().fit(Y[:cut])
+        model = make().fit(Y[:cut], covariates=None if X is None else X[:cut])
         crps = []
         for k, o in enumerate(origins):
             f = model.predict(
@@ -80,6 +84,7 @@ def select_by_crps(
                 seed=seed + k,
                 return_samples=True,
                 context=Y[:o],
+                covariates=None if X is None else X[o : o + h],
             )
             if f.samples is None:
                 raise RuntimeError(f"candidate {name!r} returned no samples")
@@ -116,16 +121,25 @@ def auto_choice(
     val_fraction: float = 0.2,
     seed: int = 0,
     kinds: Sequence[str] | None = None,
+    covariates: ArrayLike | None = None,
 ) -> tuple[str, dict[str, float]]:
     """`auto`'s choice among the registry's candidate kinds (`KindInfo.auto`, simplest first;
-    or those of them in `kinds`) scored by `select_by_crps`: (its kind, every candidate's
-    score). params: kind -> its hyperparameters."""
+    or those of them in `kinds`; with covariates, those that take them) scored by
+    `select_by_crps`: (its kind, every candidate's score). params: kind -> its
+    hyperparameters."""
     candidates = {
         k.name: partial(make_forecaster, k.name, dict(params.get(k.name, {})))
         for k in KINDS
-        if k.auto and (kinds is None or k.name in kinds)
+        if k.auto and (kinds is None or k.name in kinds) and (covariates is None or k.covariates)
     }
-    return select_by_crps(y, candidates, horizon=horizon, val_fraction=val_fraction, seed=seed)
+    return select_by_crps(
+        y,
+        candidates,
+        horizon=horizon,
+        val_fraction=val_fraction,
+        seed=seed,
+        covariates=covariates,
+    )
 
 
 def fit_auto(

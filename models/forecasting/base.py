@@ -46,9 +46,17 @@ class Forecaster(Protocol):
     """`fit(y) -> self`, then `predict(h) -> Forecast`; `params_` is a JSON-able summary;
     `to_state` / `from_state` round-trip a fitted model through JSON + named tensors."""
 
-    def fit(self, y: NDArray[Any], *, progress: Progress | None = None) -> Self:
+    def fit(
+        self,
+        y: NDArray[Any],
+        *,
+        progress: Progress | None = None,
+        covariates: ArrayLike | None = None,
+    ) -> Self:
         """Fit to y: (T,) or (T, d). A long fit reports through `progress` as it goes (the
-        registry's `reports_progress`); a quick one may call it once at the end, or never."""
+        registry's `reports_progress`); a quick one may call it once at the end, or never.
+        covariates: (T, c) known drivers, for the kinds that take them (the registry's
+        `covariates`; the others raise ValueError when given some)."""
         ...
 
     def predict(
@@ -61,9 +69,11 @@ class Forecaster(Protocol):
         seed: int = 0,
         return_samples: bool = False,
         context: ArrayLike | None = None,
+        covariates: ArrayLike | None = None,
     ) -> Forecast:
         """Forecast `horizon` steps past the end of the training series, or of `context`
-        (a series of the same dimension) with the fitted parameters."""
+        (a series of the same dimension) with the fitted parameters; covariates: the
+        drivers' future (horizon, c) when the model was fitted with them."""
         ...
 
     @property
@@ -116,6 +126,12 @@ class OneStepSampler(Protocol):
         float64: a draw from the predictive, or its conditional mean when noise is False.
         Noise comes from the CPU `generator` (None: torch's global one)."""
         ...
+
+
+def no_covariates(kind: str, covariates: ArrayLike | None) -> None:
+    """ValueError when a kind that takes no drivers is given some."""
+    if covariates is not None:
+        raise ValueError(f"{kind} takes no covariates; the conjugate AR kinds do")
 
 
 def hyperparameters(model: object) -> dict[str, Any]:

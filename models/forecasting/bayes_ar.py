@@ -54,6 +54,23 @@ class _Fitted:
     z_tail: FloatArray  # (p, d)
     T: int
     params: dict[str, Any]
+    x_mu: FloatArray  # (c,) covariates' standardisation (c = 0: none)
+    x_sd: FloatArray
+
+    def covariate_terms(self, covariates: ArrayLike | None, n: int, what: str) -> FloatArray:
+        """Standardised covariates (n, c) for n rows; ValueError unless given exactly when
+        the model was fitted with them, with n rows and c columns."""
+        c = self.x_mu.shape[0]
+        if covariates is None:
+            if c:
+                raise ValueError(f"the model was fitted with {c} covariates: give their {what}")
+            return np.empty((n, 0))
+        if not c:
+            raise ValueError("the model was fitted without covariates")
+        X = as_series(covariates, "covariates")
+        if X.shape != (n, c):
+            raise ValueError(f"covariates' {what} must be ({n}, {c}), got {X.shape}")
+        return (X - self.x_mu) / self.x_sd
 
 
 @dataclass
@@ -106,10 +123,11 @@ class BayesianAR:
         n_det = 1 + int(trend) + 2 * fourier_order
         return max(3 * p + 1, p + n_det + p * dim + 3)
 
-    def prior(self, p: int, d: int) -> MNIWPrior:
-        """The MNIW prior of order p in dimension d (standardised units)."""
+    def prior(self, p: int, d: int, covariates: int = 0) -> MNIWPrior:
+        """The MNIW prior of order p in dimension d with `covariates` regressors (their
+        coefficients, like the lags', of prior std `prior_scale`; standardised units)."""
         det, lag = self.det_prior_scale**2, self.prior_scale**2
-        v0 = np.r_[np.full(self.n_det, det), np.full(p * d, lag)]
+        v0 = np.r_[np.full(self.n_det, det), np.full(covariates + p * d, lag)]
         return MNIWPrior(v0=v0, Psi0=np.eye(d), nu0=d + 2.0)
 
     def deterministic(self, T: int) -> FloatArray:
@@ -117,12 +135,27 @@ class BayesianAR:
         t = np.arange(T, dtype=np.float64)
         return deterministic_terms(t, T, self.trend, self.season_length, self.fourier_order)
 
-    def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
+    def fit(
+        self,
+        y: ArrayLike,
+        *,
+        progress: Progress | None = None,
+        covariates: ArrayLike | None = None,
+    ) -> Self:
         """Fit to y: (T,) or (T, d); selects the lag order by log evidence unless `lags`.
-        Exact and quick: `progress` is not called."""
+        covariates: (T,) or (T, c) known drivers, regressors at the same time as y (their
+        future values are then needed to forecast). Exact and quick: `progress` is not
+        called."""
         Yraw = as_series(y)
         T, d = Yraw.shape
-        n_det = self.n_det
+        Xc = np.empty((T, 0)) if covariates is None else as_series(covariates, "covariates")
+        if Xc.shape[0] != T:
+            raise ValueError(f"covariates have {Xc.shape[0]} rows for {T} values")
+        c = Xc.shape[1]
+        x_mu, x_sd = Xc.mean(axis=0), Xc.std(axis=0)
+        x_sd = np.where(x_sd > 0, x_sd, 1.0)
+        terms = np.hstack([self.deterministic(T), (Xc - x_mu) / x_sd])
+        n_det = self.n_det + c
         if self.lags is not None:
             P = self.lags if feasible(T, self.lags, n_det, d) else 0
             orders = [self.lags]
@@ -139,10 +172,10 @@ class BayesianAR:
         z = (Yraw - mu) / sd
 
         def design(P: int) -> tuple[FloatArray, FloatArray]:
-            return lagged_design(z, P, self.deterministic(T)[P:])
+            return lagged_design(z, P, terms[P:])
 
         def prior(p: int) -> MNIWPrior:
-            return self.prior(p, d)
+            return self.prior(p, d, c)
 
         # Every order is scored on the same rows t = P..T-1; the Gram matrix is built once.
         X, Y = design(P)
@@ -174,7 +207,15 @@ class BayesianAR:
             "ar_coef_std": A_std.tolist(),
             "noise_cov": Sigma.tolist(),
         }
-        self._fit = _Fitted(post=post, mu=mu, sd=sd, z_tail=z[T - p :], T=T, params=params)
+        if c:
+            # Coefficient of each covariate in data units: y per unit of the driver.
+            scale = sd[None, :] / x_sd[:, None]
+            coef = post.M[self.n_det : n_det] * scale
+            params["covariate_coef"] = coef.tolist()
+            params["covariate_coef_std"] = (
+                np.sqrt(post.coef_var[self.n_det : n_det]) * scale
+            ).tolist()
+        self._fit = _Fitted(post, mu, sd, z[T - p :], T, params, x_mu, x_sd)
         return self
 
     def _state(self) -> _Fitted:
@@ -218,20 +259,27 @@ class BayesianAR:
         seed: int = 0,
         return_samples: bool = False,
         context: ArrayLike | None = None,
+        covariates: ArrayLike | None = None,
     ) -> Forecast:
         """Posterior-predictive forecast; arrays are (horizon, d), samples (S, horizon, d).
 
         context: (n,) or (n, d), n >= order: forecast from its end with the fitted posterior
         (no refit). Trend and Fourier terms take the context to start where the training
         series started, so its first forecast step has time index n (the training series
-        itself as context gives the same forecast as no context).
+        itself as context gives the same forecast as no context). covariates: (horizon, c),
+        the drivers' known future, when the model was fitted with them.
         """
         check_predict_args(horizon, num_samples, levels, quantiles)
-        paths, means = self.sample_paths(horizon, num_samples, seed, context)
+        paths, means = self.sample_paths(horizon, num_samples, seed, context, covariates)
         return summarize_samples(paths, means, levels, quantiles, return_samples)
 
     def sample_paths(
-        self, horizon: int, num_samples: int, seed: int = 0, context: ArrayLike | None = None
+        self,
+        horizon: int,
+        num_samples: int,
+        seed: int = 0,
+        context: ArrayLike | None = None,
+        covariates: ArrayLike | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Posterior-predictive paths and each draw's conditional-mean path, both
         (num_samples, horizon, d) in data units (what `predict` summarises)."""
@@ -244,20 +292,25 @@ class BayesianAR:
         B, U = mniw_sample(st.post, int(num_samples), rng)
         t = np.arange(T0, T0 + int(horizon), dtype=np.float64)
         D = deterministic_terms(t, st.T, self.trend, self.season_length, self.fourier_order)
+        D = np.hstack([D, st.covariate_terms(covariates, int(horizon), "future")])
         Zy, Zm = rollout(B, U, z_tail, D, rng)
         return st.mu + st.sd * Zy, st.mu + st.sd * Zm
 
-    def one_step(self, y: ArrayLike) -> tuple[FloatArray, FloatArray]:
+    def one_step(
+        self, y: ArrayLike, covariates: ArrayLike | None = None
+    ) -> tuple[FloatArray, FloatArray]:
         """The posterior one-step-ahead predictive of each y_t given the p values before it,
         t = p..T-1: its mean and std, both (T - p, d) in data units (a Gaussian approximation
         of the Student-t: Sigma's posterior mean times 1 + the row's leverage). y: a complete
         series of the fitted dimension, its times counted from where the training series
-        started (the training series itself gives in-sample one-step predictions)."""
+        started (the training series itself gives in-sample one-step predictions);
+        covariates: theirs over the same times, when the model has them."""
         st = self._state()
         p = st.z_tail.shape[0]
         Z = (as_series(y) - st.mu) / st.sd
         t = np.arange(Z.shape[0], dtype=np.float64)
         D = deterministic_terms(t, st.T, self.trend, self.season_length, self.fourier_order)
+        D = np.hstack([D, st.covariate_terms(covariates, Z.shape[0], "history")])
         X, _ = lagged_design(Z, p, D[p:])
         leverage = np.sum(solve_triangular(st.post.L, X.T, lower=True) ** 2, axis=0)
         var = (1.0 + leverage)[:, None] * np.diag(st.post.Sigma_mean)[None, :]
@@ -276,7 +329,7 @@ class BayesianAR:
         which a window of recent values does not carry.
         """
         st = self._state()
-        if self.n_det != 1:
+        if self.n_det != 1 or st.x_mu.size:
             raise ValueError(
                 "one-step sampling needs a model without trend or Fourier terms "
                 "(they depend on absolute time, which a window does not carry)"
@@ -297,6 +350,8 @@ class BayesianAR:
             "nu": st.post.nu,
         }
         arrays = {"M": st.post.M, "L": st.post.L, "Psi": st.post.Psi, "mu": st.mu, "sd": st.sd}
+        if st.x_mu.size:
+            arrays |= {"x_mu": st.x_mu, "x_sd": st.x_sd}
         tensors = {k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in arrays.items()}
         tensors["z_tail"] = torch.from_numpy(np.ascontiguousarray(st.z_tail))
         return meta, tensors
@@ -309,6 +364,8 @@ class BayesianAR:
         a = {k: tensors[k].to(torch.float64).numpy() for k in ("M", "L", "Psi", "mu", "sd")}
         post = MNIWPosterior(M=a["M"], L=a["L"], Psi=a["Psi"], nu=float(meta["nu"]))
         model = cls(**meta["hyper"])
+        x = {k: tensors[k].to(torch.float64).numpy() if k in tensors else np.empty(0)
+             for k in ("x_mu", "x_sd")}  # fmt: skip
         model._fit = _Fitted(
             post=post,
             mu=a["mu"],
@@ -316,6 +373,8 @@ class BayesianAR:
             z_tail=tensors["z_tail"].to(torch.float64).numpy(),
             T=int(meta["T"]),
             params=meta["params"],
+            x_mu=x["x_mu"],
+            x_sd=x["x_sd"],
         )
         return model
 

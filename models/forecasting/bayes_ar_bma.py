@@ -100,9 +100,17 @@ class BayesianARAveraged:
         """Shortest series fit() accepts (that of its largest level candidate)."""
         return BayesianAR.min_length(None, trend, fourier_order, dim)
 
-    def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
-        """Fit every candidate on y: (T,) or (T, d) and weight them by evidence. Exact and
-        quick: `progress` is not called."""
+    def fit(
+        self,
+        y: ArrayLike,
+        *,
+        progress: Progress | None = None,
+        covariates: ArrayLike | None = None,
+    ) -> Self:
+        """Fit every candidate on y: (T,) or (T, d) and weight them by evidence. covariates:
+        (T, c) known drivers, regressors of the level candidates (differenced candidates are
+        then left out: a driver acts on the level). Exact and quick: `progress` is not
+        called."""
         Y = as_series(y)
         T, d = Y.shape
         n_det = 1 + int(self.trend) + 2 * self.fourier_order
@@ -117,9 +125,9 @@ class BayesianARAveraged:
             X = np.log(Y) if log else Y
             jacobian = -float(np.log(Y[P:]).sum()) if log else 0.0
             for trend in [False, True] if self.trend else [False]:
-                m = self._ar(P, trend).fit(X)
+                m = self._ar(P, trend).fit(X, covariates=covariates)
                 fits.append((log, False, trend, X[-1], m, m.log_evidence_ + jacobian))
-            if self.difference and P >= 2:
+            if self.difference and P >= 2 and covariates is None:
                 m = self._ar(P - 1, False).fit(np.diff(X, axis=0))
                 fits.append((log, True, False, X[-1], m, m.log_evidence_ + jacobian))
         ev = np.array([f[-1] for f in fits])
@@ -182,8 +190,10 @@ class BayesianARAveraged:
         seed: int = 0,
         return_samples: bool = False,
         context: ArrayLike | None = None,
+        covariates: ArrayLike | None = None,
     ) -> Forecast:
-        """Pooled posterior-predictive paths, num_samples split across candidates by weight.
+        """Pooled posterior-predictive paths, num_samples split across candidates by weight;
+        covariates: (horizon, c), the drivers' known future, when fitted with them.
 
         A log-scale candidate's conditional-median path exp(E[log y | theta]) stands in for
         its conditional mean in the epistemic / aleatoric split.
@@ -204,7 +214,7 @@ class BayesianARAveraged:
             if C is not None:  # the context on the candidate's scale, differenced like y was
                 X = np.log(C) if c.log else C
                 last, ctx = X[-1], np.diff(X, axis=0) if c.difference else X
-            Yp, Ym = c.model.sample_paths(horizon, int(k), derived_seed(seed, i), ctx)
+            Yp, Ym = c.model.sample_paths(horizon, int(k), derived_seed(seed, i), ctx, covariates)
             if c.difference:
                 Yp, Ym = last + np.cumsum(Yp, axis=1), last + np.cumsum(Ym, axis=1)
             if c.log:

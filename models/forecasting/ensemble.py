@@ -38,6 +38,7 @@ from models.forecasting.base import (
     check_context,
     check_predict_args,
     hyperparameters,
+    no_covariates,
     summarize_samples,
 )
 from models.forecasting.batched_mlp import (
@@ -118,9 +119,16 @@ class AnchoredEnsembleAR:
         and a validation split)."""
         return lags + MIN_WINDOWS
 
-    def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
+    def fit(
+        self,
+        y: ArrayLike,
+        *,
+        progress: Progress | None = None,
+        covariates: ArrayLike | None = None,
+    ) -> Self:
         """Fit to y: (T,) or (T, d), T >= min_length(lags). `progress(fraction)` is called
         after every epoch; an exception it raises cancels training and propagates."""
+        no_covariates("ensemble", covariates)
         Yraw = as_series(y)
         T, d = Yraw.shape
         if T < self.min_length(self.lags):
@@ -191,6 +199,7 @@ class AnchoredEnsembleAR:
         seed: int = 0,
         return_samples: bool = False,
         context: ArrayLike | None = None,
+        covariates: ArrayLike | None = None,
     ) -> Forecast:
         """Pooled sampled rollouts; arrays (horizon, d), samples (S, horizon, d).
 
@@ -198,6 +207,7 @@ class AnchoredEnsembleAR:
         context: (n,) or (n, d), n >= lags: forecast from its end instead of the training
         series' end, with the fitted weights and scaler (no refit).
         """
+        no_covariates("ensemble", covariates)
         st = self._state()
         check_predict_args(horizon, num_samples, levels, quantiles)
         M, S, h = self.members, int(num_samples), int(horizon)

@@ -78,9 +78,15 @@ class GapForecaster:
     members: list[Forecaster] = field(init=False)
     imputation_: Imputation = field(init=False)
 
-    def fit(self, y: ArrayLike, *, progress: Progress | None = None) -> Self:
+    def fit(
+        self,
+        y: ArrayLike,
+        *,
+        progress: Progress | None = None,
+        covariates: ArrayLike | None = None,
+    ) -> Self:
         """Draw y's missing values (unless `imputation` holds draws for this y) and fit on
-        the completions."""
+        the completions (with the covariates, for a kind that takes them)."""
         Y = as_grid(y)
         imp = self.imputation
         if imp is None or not np.array_equal(imp.observed, Y, equal_nan=True):
@@ -91,10 +97,14 @@ class GapForecaster:
             return Z[:, 0] if squeeze else Z
 
         self.imputation_ = imp
-        self.model = self.make().fit(shaped(imp.completed()), progress=progress)
+        self.model = self.make().fit(
+            shaped(imp.completed()), progress=progress, covariates=covariates
+        )
         self.members = [self.model]
         if self.refit:
-            self.members = [self.make().fit(shaped(Z)) for Z in imp.spread(COMPLETIONS)]
+            self.members = [
+                self.make().fit(shaped(Z), covariates=covariates) for Z in imp.spread(COMPLETIONS)
+            ]
         return self
 
     def _imputation(self) -> Imputation:
@@ -134,18 +144,21 @@ class GapForecaster:
         seed: int = 0,
         return_samples: bool = False,
         context: ArrayLike | None = None,
+        covariates: ArrayLike | None = None,
     ) -> Forecast:
         """Pooled forecast over completions of the training series (or of `context`)."""
         if context is not None:
             return predict_through_gaps(
                 self.members, horizon, context, levels=levels, quantiles=quantiles,
                 num_samples=num_samples, seed=seed, return_samples=return_samples,
+                covariates=covariates,
             )[0]  # fmt: skip
         imp = self._imputation()
         contexts: list[FloatArray | None] = [None] if self.refit else list(imp.spread(COMPLETIONS))
         return pooled_predict(
             self.members, contexts, horizon, levels=levels, quantiles=quantiles,
             num_samples=num_samples, seed=seed, return_samples=return_samples,
+            covariates=covariates,
         )  # fmt: skip
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -186,6 +199,7 @@ def pooled_predict(
     num_samples: int = 1000,
     seed: int = 0,
     return_samples: bool = False,
+    covariates: ArrayLike | None = None,
 ) -> Forecast:
     """Equal shares of `num_samples` for each (member, context) pair, cycling the shorter
     list, pooled by the law of total variance (`pool_forecasts`)."""
@@ -201,6 +215,7 @@ def pooled_predict(
             seed=derived_seed(seed, k),
             return_samples=True,
             context=contexts[k % len(contexts)],
+            covariates=covariates,
         )
         for k, n in enumerate(counts)
     ]

@@ -31,7 +31,8 @@ class KindInfo:
     auto: `auto` considers it (candidates are tried simplest first, in registry order);
     library: a model version of it may be trained on many series (`fit_library`);
     cheap_fit: fitting is quick (no training), so with missing values it is refitted on each
-    posterior draw of them (`gaps`) instead of once on their posterior mean.
+    posterior draw of them (`gaps`) instead of once on their posterior mean;
+    covariates: it takes known drivers (their history to fit, their future to forecast).
     """
 
     name: str
@@ -43,6 +44,7 @@ class KindInfo:
     auto: bool = True
     library: bool = False
     cheap_fit: bool = False
+    covariates: bool = False
 
     @cached_property
     def cls(self) -> type[Forecaster]:
@@ -61,6 +63,7 @@ class KindInfo:
             "auto": self.auto,
             "library": self.library,
             "cheap_fit": self.cheap_fit,
+            "covariates": self.covariates,
         }
 
 
@@ -71,12 +74,14 @@ KINDS: tuple[KindInfo, ...] = (
         "Exact conjugate Bayesian (V)AR, lag order by evidence, optional trend and seasonality",
         surrogate=True,
         cheap_fit=True,
+        covariates=True,
     ),
     KindInfo(
         "bayes_ar_bma",
         "models.forecasting.bayes_ar_bma:BayesianARAveraged",
         "The conjugate AR averaged by evidence over y / log y, levels / trend / differences",
         cheap_fit=True,
+        covariates=True,
     ),
     KindInfo(
         "ensemble",

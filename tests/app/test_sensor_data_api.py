@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.app.test_models_api import ar2, train
+from tests.app.test_models_api import ar2, train, wait_job
 
 
 def gappy(n: int, seed: int, fraction: float) -> list[float | None]:
@@ -263,3 +263,96 @@ def test_an_hourly_series_gets_its_daily_season_without_asking(
     season = s["fitted"]["seasonality"]
     assert season["season_length"] == 24 and {"period": 24, "from": "freq"} in season["candidates"]
     assert s["fitted"]["grid"]["freq"] == "1h"
+
+
+def driven_series(T: int, seed: int) -> tuple[list[float], list[float]]:
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.normal(0, 0.3, T)) + 2 * np.sin(np.arange(T) / 9)
+    y = np.zeros(T)
+    for t in range(1, T):
+        y[t] = 0.5 * y[t - 1] + 2.0 * x[t] + rng.normal()
+    return [round(float(v), 5) for v in y + 20], [round(float(v), 5) for v in x]
+
+
+@pytest.mark.parametrize("kind", ["bayes_ar", "bayes_ar_bma", "auto"])
+def test_a_covariate_with_its_future_drives_the_forecast(
+    client: TestClient, headers: dict[str, str], kind: str
+) -> None:
+    y, x = driven_series(206, 14)
+    cov = {"temp": {"values": x[:200], "future": x[200:]}}
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "s", "values": y[:200], "covariates": cov}],
+        horizon=6,
+        model={"kind": kind},
+    )
+    assert s["fitted"]["covariates"] == {"names": ["temp"], "interpolated": 0}
+    plain = forecast(
+        client, headers, series=[{"id": "s", "values": y[:200]}], horizon=6, model={"kind": kind}
+    )
+    error = np.abs(np.array(s["mean"]) - y[200:]).mean()
+    assert error < np.abs(np.array(plain["mean"]) - y[200:]).mean()
+
+
+def test_calendar_terms_and_a_version_that_keeps_its_drivers(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    t = np.arange(24 * 12)
+    rng = np.random.default_rng(15)
+    y = (10 + 3 * (t % 24 >= 8) * (t % 24 < 18) + rng.normal(0, 0.3, t.size)).round(4)
+    start = datetime(2026, 6, 1, tzinfo=UTC)
+    times = [(start + timedelta(hours=int(h))).isoformat() for h in t]
+    series = {"id": "s", "values": y.tolist(), "timestamps": times, "calendar": ["hour"]}
+    r = client.post(
+        "/v1/models",
+        json={"name": "office", "model": {"kind": "bayes_ar"}, "series": [series]},
+        headers=headers,
+    )
+    assert r.status_code == 202, r.text
+    assert wait_job(client, r.json()["id"], headers)["status"] == "succeeded"
+    s = forecast(client, headers, series=[series], model={"name": "office", "version": 1})
+    assert s["fitted"]["stored"]["name"] == "office"
+    r = client.post(
+        "/v1/forecasts",
+        json={
+            "series": [{**series, "calendar": []}],
+            "horizon": 2,
+            "model": {"name": "office", "version": 1},
+        },
+        headers=headers,
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"][0]["field"] == "series.0.covariates"
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"future": None}, "series.0.covariates.temp.future", "needs the next 4 values"),
+        ({"future": [1.0, 2.0]}, "series.0.covariates.temp.future", "2 values; the horizon is 4"),
+        ({"values": [1.0] * 10}, "series.0", "10 given for 60 values"),
+    ],
+)
+def test_a_bad_covariate_is_a_422_naming_it(
+    client: TestClient, headers: dict[str, str], change: dict[str, Any], field: str, words: str
+) -> None:
+    y, x = driven_series(64, 16)
+    cov = {"values": x[:60], "future": x[60:], **change}
+    body = {"series": [{"id": "s", "values": y[:60], "covariates": {"temp": cov}}], "horizon": 4}
+    r = client.post("/v1/forecasts", json=body, headers=headers)
+    assert r.status_code == 422, r.text
+    (detail,) = r.json()["detail"]
+    assert detail["field"] == field and words in detail["msg"], detail
+
+
+def test_a_kind_that_takes_no_covariates_is_refused_by_name(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    y, x = driven_series(104, 17)
+    cov = {"temp": {"values": x[:100], "future": x[100:]}}
+    body = {"series": [{"id": "s", "values": y[:100], "covariates": cov}], "horizon": 4}
+    r = client.post("/v1/forecasts", json={**body, "model": {"kind": "analog"}}, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "model.kind"
+    r = client.post("/v1/backtests", json={**body, "folds": 2}, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "series.0.covariates"

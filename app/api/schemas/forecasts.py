@@ -27,6 +27,20 @@ Value = FiniteFloat | None
 Row = list[Value]
 
 
+class CovariateIn(StrictModel):
+    values: list[Value] = Field(
+        description="The driver at each of the series' times (null where unknown: "
+        "interpolated linearly, and counted in fitted.covariates)"
+    )
+    future: list[FiniteFloat] | None = Field(
+        None, description="Its known values over the forecast's horizon (required to forecast)"
+    )
+
+
+CovariateName = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+CalendarTerm = Literal["hour", "dow", "month"]
+
+
 class SeriesIn(StrictModel):
     id: StoredText = Field(min_length=1, max_length=255, description="Your name for the series")
     values: list[Value] | list[Row] = Field(
@@ -50,6 +64,17 @@ class SeriesIn(StrictModel):
         description="IANA zone (e.g. Europe/Paris): daily and longer steps keep local wall-clock "
         "time there, across DST changes; naive timestamps are read as local time",
         max_length=64,
+    )
+    covariates: dict[CovariateName, CovariateIn] | None = Field(
+        None,
+        max_length=32,
+        description='Known drivers by name: {"temp": {"values": [...], "future": [...]}}; '
+        "regressors of the conjugate AR kinds (and of auto, which then picks among them)",
+    )
+    calendar: list[CalendarTerm] = Field(
+        default_factory=list,
+        description="Calendar terms from the timestamps as drivers: hour (of day), dow (day of "
+        "week), month (of year); their future comes from the forecast's own timestamps",
     )
     aggregate: Literal["mean"] | None = Field(
         None,
@@ -106,9 +131,17 @@ class SeriesIn(StrictModel):
 
     @model_validator(mode="after")
     def _check_timestamps(self) -> SeriesIn:
+        for name, cov in (self.covariates or {}).items():
+            if sum(v is not None for v in cov.values) < 2:
+                raise ValueError(f"covariates.{name}.values: fewer than 2 known values")
+            if len(cov.values) != len(self.values):
+                raise ValueError(
+                    f"covariates.{name}.values: {len(cov.values)} given for "
+                    f"{len(self.values)} values"
+                )
         if self.timestamps is None:
-            if self.freq or self.timezone or self.aggregate:
-                raise ValueError("freq, timezone and aggregate need timestamps")
+            if self.freq or self.timezone or self.aggregate or self.calendar:
+                raise ValueError("freq, timezone, aggregate and calendar need timestamps")
             return self
         if len(self.timestamps) != len(self.values):
             raise ValueError(

@@ -1,0 +1,67 @@
+"""Known drivers as regressors of the conjugate AR kinds (exact posterior)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.bayes_ar_bma import BayesianARAveraged
+from models.forecasting.registry import make_forecaster
+from models.forecasting.serialize import dumps, loads
+from models.metrics import crps_from_samples
+
+
+def driven(T: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """y_t = 0.5 y_{t-1} + 2 x_t + e_t with x a slow driver (a temperature, say)."""
+    rng = np.random.default_rng(seed)
+    x = np.cumsum(rng.normal(0, 0.3, T)) + 2 * np.sin(np.arange(T) / 9)
+    y = np.zeros(T)
+    for t in range(1, T):
+        y[t] = 0.5 * y[t - 1] + 2.0 * x[t] + rng.normal()
+    return y + 20, x
+
+
+@pytest.mark.parametrize("cls", [BayesianAR, BayesianARAveraged])
+def test_a_driver_sharpens_the_forecast(cls: type) -> None:
+    y, x = driven(400, 0)
+    h = 12
+    train, future, X, X_future = y[:-h], y[-h:], x[:-h, None], x[-h:, None]
+    with_x = cls().fit(train, covariates=X).predict(h, return_samples=True, covariates=X_future)
+    without = cls().fit(train).predict(h, return_samples=True)
+    crps_x = crps_from_samples(with_x.samples, future[:, None]).mean()
+    crps_0 = crps_from_samples(without.samples, future[:, None]).mean()
+    assert crps_x < 0.6 * crps_0
+
+
+def test_the_coefficient_is_recovered_and_stored() -> None:
+    y, x = driven(600, 1)
+    model = BayesianAR(max_lag=3).fit(y, covariates=x)
+    (coef,), (std,) = model.params_["covariate_coef"], model.params_["covariate_coef_std"]
+    assert coef[0] == pytest.approx(2.0, abs=3 * std[0])
+    again = loads(dumps(model))
+    future = np.linspace(0, 1, 5)[:, None]
+    np.testing.assert_allclose(
+        again.predict(5, seed=3, covariates=future).mean,
+        model.predict(5, seed=3, covariates=future).mean,
+    )
+
+
+def test_the_future_must_match_what_the_model_was_fitted_with() -> None:
+    y, x = driven(200, 2)
+    model = BayesianAR().fit(y, covariates=x)
+    with pytest.raises(ValueError, match="give their future"):
+        model.predict(3)
+    with pytest.raises(ValueError, match=r"must be \(3, 1\)"):
+        model.predict(3, covariates=np.zeros((2, 1)))
+    with pytest.raises(ValueError, match="fitted without covariates"):
+        BayesianAR().fit(y).predict(3, covariates=np.zeros((3, 1)))
+    with pytest.raises(ValueError, match="one-step sampling"):
+        model.one_step_sampler(4)
+
+
+@pytest.mark.parametrize("kind", ["ensemble", "analog"])
+def test_a_kind_without_drivers_says_so(kind: str) -> None:
+    y, x = driven(200, 3)
+    with pytest.raises(ValueError, match="takes no covariates"):
+        make_forecaster(kind).fit(y, covariates=x)

@@ -24,7 +24,7 @@ from kalmanac.results import (
     ModelVersion,
     Page,
 )
-from kalmanac.series import to_series_list
+from kalmanac.series import is_long_frame, to_series_list
 
 T = TypeVar("T")
 Progress = Callable[[Job], None]
@@ -128,6 +128,10 @@ def forecast(
     return_samples: bool = False,
     seed: int | None = None,
     calibration: str | None = None,
+    X_df: Any = None,
+    freq: str | None = None,
+    support: str | None = None,
+    detect_anomalies: float | None = None,
     wait: bool = True,
     timeout: float | None = None,
     progress: Progress | None = None,
@@ -135,28 +139,41 @@ def forecast(
 ) -> Op[Forecast]:
     """Forecast `horizon` steps of `series`: a list, a 1-D/2-D numpy array, a pandas Series
     or DataFrame (a DatetimeIndex becomes timestamps, and the forecast is indexed by the
-    future ones), or a dict of id to any of those. `model`: a kind (`kinds()` lists them,
-    `"auto"` among them), `"name@version"`/`"name@alias"`, or a spec dict.
+    future ones), a dict of id to any of those, or a long-format DataFrame (unique_id, ds, y
+    and covariate columns, with their future in `X_df`; the result's `to_frame()` is then
+    long too: unique_id, ds, mean, lo-80, hi-80, ...). NaN or None marks a missing value.
+    `model`: a kind (`kinds()` lists them, `"auto"` among them),
+    `"name@version"`/`"name@alias"`, or a spec dict. `freq` (e.g. "15min", "MS"): the time
+    step of timestamped series (inferred when omitted); `support="nonnegative"` keeps the
+    forecast at or above zero; `detect_anomalies=99`: list past readings outside their
+    one-step-ahead 99% interval.
 
     With `wait` (the default) returns once the job is final (raising JobFailed if it did
     not succeed, JobTimeout after `timeout` s), calling `progress(job)` as it goes; without,
     returns the queued job at once (fetch it later with `get_forecast`)."""
     started = time.monotonic()
-    inputs = to_series_list(series)
+    inputs = to_series_list(series, X_df)
+    payloads = [s.payload() | ({"freq": freq} if freq and s.timestamps else {}) for s in inputs]
     body = {
-        "series": [s.payload() for s in inputs],
+        "series": payloads,
         "horizon": horizon,
         "levels": list(levels),
         "quantiles": list(quantiles),
         "return_samples": return_samples,
         **given(
-            model=model_spec(model), num_samples=num_samples, seed=seed, calibration=calibration
+            model=model_spec(model),
+            num_samples=num_samples,
+            seed=seed,
+            calibration=calibration,
+            support=support,
+            detect_anomalies=None if detect_anomalies is None else {"level": detect_anomalies},
         ),
     }
     columns = {s.id: s.columns for s in inputs}
+    long = is_long_frame(series)
 
     def parse(d: Any) -> Forecast:
-        return Forecast.from_json(d, columns)
+        return Forecast.from_json(d, columns, long=long)
 
     # The server's long-poll answers the common case in one round trip; a longer job is
     # then polled, which also feeds the progress callback.

@@ -106,6 +106,8 @@ class SeriesForecast:
     samples: np.ndarray | None = None  # (num_samples, horizon[, d]) when requested
     fitted: dict[str, Any] = field(default_factory=dict)
     columns: tuple[str, ...] | None = None  # component names of a multivariate series
+    imputed: list[dict[str, Any]] = field(default_factory=list)  # the inputs' missing values
+    anomalies: list[dict[str, Any]] = field(default_factory=list)  # flagged past readings
 
     @classmethod
     def from_json(cls, d: dict[str, Any], columns: tuple[str, ...] | None = None) -> SeriesForecast:
@@ -123,6 +125,8 @@ class SeriesForecast:
             samples=_array(d["samples"]) if d.get("samples") is not None else None,
             fitted=d.get("fitted") or {},
             columns=columns,
+            imputed=d.get("imputed") or [],
+            anomalies=d.get("anomalies") or [],
         )
 
     def columns_of(self) -> dict[str, np.ndarray]:
@@ -159,13 +163,32 @@ class SeriesForecast:
             index = pd.RangeIndex(1, len(self.mean) + 1, name="step")
         return pd.DataFrame(data, index=index)
 
+    def to_long_frame(self) -> Any:
+        """Rows in statsforecast's long format: unique_id, ds (the forecast's timestamps, or
+        the step 1..h), mean, median, lo-<level>/hi-<level> per level, the quantiles as
+        q-<q>, std, epistemic_std, aleatoric_std (univariate series)."""
+        pd = pandas()
+        h = len(self.mean)
+        ds = self.timestamps if self.timestamps is not None else list(range(1, h + 1))
+        data: dict[str, Any] = {"unique_id": [self.id] * h, "ds": ds}
+        data["mean"], data["median"] = self.mean, self.median
+        for level, iv in self.intervals.items():
+            data[f"lo-{level}"], data[f"hi-{level}"] = iv.lower, iv.upper
+        for q, v in self.quantiles.items():
+            data[f"q-{q}"] = v
+        for s in ("std", "epistemic_std", "aleatoric_std"):
+            data[s] = getattr(self, s)
+        return pd.DataFrame(data)
+
 
 @dataclass(frozen=True)
 class Forecast:
-    """A forecast job and, once it succeeded, one SeriesForecast per posted series."""
+    """A forecast job and, once it succeeded, one SeriesForecast per posted series. `long`:
+    the input was a long-format DataFrame, so `to_frame()` answers in that shape."""
 
     job: Job
     series: dict[str, SeriesForecast]
+    long: bool = False
 
     @property
     def id(self) -> str:
@@ -175,7 +198,12 @@ class Forecast:
         return list(self.series.values())[key] if isinstance(key, int) else self.series[key]
 
     def to_frame(self) -> Any:
-        """One series: its frame; several: concatenated with the series id as outer index."""
+        """One series: its frame; several: concatenated with the series id as outer index.
+        After a long-format input: one long frame (unique_id, ds, mean, lo-80, ...)."""
+        if self.long:
+            return pandas().concat(
+                [s.to_long_frame() for s in self.series.values()], ignore_index=True
+            )
         frames = {k: v.to_frame() for k, v in self.series.items()}
         if len(frames) == 1:
             return next(iter(frames.values()))
@@ -183,7 +211,10 @@ class Forecast:
 
     @classmethod
     def from_json(
-        cls, d: dict[str, Any], columns: dict[str, tuple[str, ...] | None] | None = None
+        cls,
+        d: dict[str, Any],
+        columns: dict[str, tuple[str, ...] | None] | None = None,
+        long: bool = False,
     ) -> Forecast:
         result = d.get("result") or {"series": []}
         return cls(
@@ -192,6 +223,7 @@ class Forecast:
                 s["id"]: SeriesForecast.from_json(s, (columns or {}).get(s["id"]))
                 for s in result["series"]
             },
+            long,
         )
 
 

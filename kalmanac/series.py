@@ -36,26 +36,41 @@ class SeriesInput:
     """One series as sent: the payload, and what is needed to label the answer."""
 
     id: str
-    values: np.ndarray  # (T,) or (T, d)
+    values: np.ndarray  # (T,) or (T, d); NaN: missing
     timestamps: list[str] | None
     columns: tuple[str, ...] | None  # component names of a multivariate series
+    covariates: dict[str, dict[str, Any]] | None = None  # name -> {"values", "future"}
 
     def payload(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"id": self.id, "values": self.values.tolist()}
+        out: dict[str, Any] = {"id": self.id, "values": json_values(self.values)}
         if self.timestamps is not None:
             out["timestamps"] = self.timestamps
+        if self.covariates:
+            out["covariates"] = self.covariates
         return out
 
 
+def json_values(values: np.ndarray) -> list[Any]:
+    """Numbers as JSON lists, NaN (a missing value) as null."""
+    cells: list[Any] = _nulled(values.astype(object).tolist())
+    return cells
+
+
+def _nulled(cells: Any) -> Any:
+    if isinstance(cells, list):
+        return [_nulled(c) for c in cells]
+    return None if cells != cells else cells  # NaN is the only value unequal to itself
+
+
 def _finite(id: str, values: np.ndarray) -> np.ndarray:
-    # The service refuses NaN and infinity (no silent coercion); saying so here names the
-    # position instead of failing to encode the JSON.
-    bad = np.argwhere(~np.isfinite(values))
+    # NaN is a missing value (sent as null); infinity is refused, and saying so here names
+    # the position instead of failing to encode the JSON.
+    bad = np.argwhere(np.isinf(values))
     if bad.size:
         where = ", ".join(str(int(i)) for i in bad[0])
         raise ValueError(
             f"series {id!r}: value at position {where} is {values[tuple(bad[0])]!r}; "
-            "the service refuses NaN and infinity (drop or fill them first)"
+            "the service refuses infinity (NaN or None marks a missing value)"
         )
     return values
 
@@ -94,8 +109,53 @@ def to_series(data: Any, id: str | None = None) -> SeriesInput:
     return SeriesInput(name, _finite(name, values), None, None)
 
 
-def to_series_list(data: Any) -> list[SeriesInput]:
-    """One series, or a mapping of id to series for several at once."""
+LONG_COLUMNS = ("unique_id", "ds", "y")
+
+
+def is_long_frame(data: Any) -> bool:
+    """A long-format DataFrame (statsforecast's shape): unique_id, ds, y, covariates..."""
+    return is_pandas(data, "DataFrame") and all(c in data.columns for c in LONG_COLUMNS)
+
+
+def from_long_frame(df: Any, X_df: Any = None) -> list[SeriesInput]:
+    """One series per unique_id (in order of appearance), sorted by ds; every other numeric
+    column is a covariate, whose future comes from X_df (unique_id, ds, the same columns)."""
+    pd = pandas()
+    names = [c for c in df.columns if c not in LONG_COLUMNS]
+    if X_df is not None:
+        absent = [c for c in (*names, "unique_id", "ds") if c not in X_df.columns]
+        if absent:
+            raise ValueError(f"X_df has no column {', '.join(map(str, absent))}")
+    out = []
+    for uid, part in df.groupby("unique_id", sort=False):
+        part = part.sort_values("ds")
+        times = pd.DatetimeIndex(pd.to_datetime(part["ds"]))
+        future = None
+        if X_df is not None:
+            future = X_df[X_df["unique_id"] == uid].sort_values("ds")
+        covariates = {
+            str(c): {
+                "values": json_values(part[c].to_numpy(dtype=float)),
+                **(
+                    {"future": future[c].to_numpy(dtype=float).tolist()}
+                    if future is not None
+                    else {}
+                ),
+            }
+            for c in names
+        }
+        values = _finite(str(uid), part["y"].to_numpy(dtype=float))
+        out.append(SeriesInput(str(uid), values, _timestamps(times), None, covariates or None))
+    return out
+
+
+def to_series_list(data: Any, X_df: Any = None) -> list[SeriesInput]:
+    """One series, a mapping of id to series for several at once, or a long-format
+    DataFrame (unique_id, ds, y and covariate columns; X_df holds the covariates' future)."""
+    if is_long_frame(data):
+        return from_long_frame(data, X_df)
+    if X_df is not None:
+        raise ValueError("X_df goes with a long-format DataFrame (unique_id, ds, y, ...)")
     if isinstance(data, Mapping):
         return [to_series(v, str(k)) for k, v in data.items()]
     return [to_series(data)]
@@ -131,6 +191,6 @@ def to_observations(
             raise ValueError("observations: give `seq` per row or a `start_seq`")
         seqs = np.arange(start_seq, start_seq + len(rows))
     return [
-        {"seq": int(s), "t": float(ti), "values": row.tolist()}
+        {"seq": int(s), "t": float(ti), "values": json_values(row)}
         for s, ti, row in zip(seqs, times, rows, strict=True)
     ]

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from kalmanac.cli.inputs import InputError, read_series
+from kalmanac.cli.inputs import InputError, read_frame, read_series
 from kalmanac.cli.progress import ProgressBar
 from kalmanac.cli.tables import forecast_table
 from kalmanac.client import Client
@@ -52,6 +52,18 @@ def add_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--conformal", action="store_true", help="also split-conformal intervals")
     p.add_argument("--plot", metavar="PNG", help="write a fan chart to this file")
     p.add_argument("--format", choices=["table", "csv"], default="table")
+    p.add_argument(
+        "--future",
+        metavar="FILE",
+        help="the covariates' future (unique_id, ds and the covariate columns), for a "
+        "long-format file (unique_id, ds, y, covariates...)",
+    )
+    p.add_argument("--freq", help="time step of the timestamps (e.g. 15min, 1h, D, MS)")
+    p.add_argument("--nonnegative", action="store_true", help="keep the forecast >= 0")
+    p.add_argument(
+        "--anomalies", type=float, metavar="LEVEL", help="list past readings outside LEVEL%% "
+        "one-step-ahead intervals",
+    )  # fmt: skip
     p.set_defaults(handler=forecast)
 
     p = sub.add_parser("backtest", parents=[parent], help="rolling-origin backtest of a file")
@@ -116,11 +128,26 @@ def forecast(client: Client, args: argparse.Namespace) -> int:
         num_samples=args.num_samples,
         seed=args.seed,
         calibration="conformal" if args.conformal else None,
+        X_df=read_frame(args.future) if args.future else None,
+        freq=args.freq,
+        support="nonnegative" if args.nonnegative else None,
+        detect_anomalies=args.anomalies,
         timeout=args.timeout,
         progress=None if args.quiet else ProgressBar(),
     )
+    if result.long:
+        frame = result.to_frame()
+        print(frame.to_csv(index=False) if args.format == "csv" else frame.to_string(index=False))
+        return 0
     series = result[0]
     print(forecast_table(series, args.format))
+    for a in series.anomalies:
+        when = a.get("timestamp") or f"index {a['index']}"
+        print(
+            f"anomaly at {when}: {a['value']:.6g} ({a['reason']}, expected "
+            f"{a['expected'] if a['expected'] is None else format(a['expected'], '.6g')})",
+            file=sys.stderr,
+        )
     if args.plot:
         from kalmanac.cli.plot import fan_chart
 

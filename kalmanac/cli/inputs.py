@@ -45,9 +45,13 @@ def _time_column(frame: Any, name: str | None) -> str | None:
 
 def read_series(path: str, time_column: str | None = None, columns: list[str] | None = None) -> Any:
     """A Series (one value column) or DataFrame (several), indexed by the times when the
-    file has a time column (or a Parquet DatetimeIndex)."""
+    file has a time column (or a Parquet DatetimeIndex); a file with unique_id, ds and y
+    columns is returned as it is (long format, the statsforecast shape). Empty cells are
+    missing values (NaN)."""
     pd = pandas()
     frame = read_frame(path)
+    if all(c in frame.columns for c in ("unique_id", "ds", "y")):
+        return frame  # long format: one series per unique_id, other columns covariates
     tcol = _time_column(frame, time_column)
     if tcol is not None:
         try:

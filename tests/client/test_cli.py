@@ -152,3 +152,33 @@ def test_stream_create_push_watch(
     assert main(["stream", "watch", stream_id, "--after-seq", "3", "--count", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["4", "5"]
+
+
+def test_forecast_of_a_csv_with_empty_cells_and_anomalies(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = history()
+    frame.loc[[5, 6, 30], "sales"] = np.nan  # empty cells in the export
+    frame.loc[45, "sales"] = 40.0  # a spike
+    csv = tmp_path / "gaps.csv"
+    frame.to_csv(csv, index=False)
+    argv = ["forecast", str(csv), "--horizon", "3", "--params", PARAMS, "--anomalies", "99.9"]
+    assert main(argv) == 0
+    out, err = capsys.readouterr()
+    assert "mean" in out.splitlines()[0]
+    assert "anomaly at 2026-04-15" in err and "outside" in err
+
+
+def test_forecast_of_a_long_csv_with_future_covariates(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ds = pd.date_range("2026-01-01", periods=63, freq="D")
+    temp = 15 + 5 * np.sin(np.arange(63) / 7)
+    long = pd.DataFrame({"unique_id": "site", "ds": ds, "y": 3 * temp, "temp": temp})
+    long.iloc[:60].to_csv(tmp_path / "long.csv", index=False)
+    long.iloc[60:][["unique_id", "ds", "temp"]].to_csv(tmp_path / "future.csv", index=False)
+    argv = ["forecast", str(tmp_path / "long.csv"), "--horizon", "3", "--params", PARAMS]
+    assert main([*argv, "--future", str(tmp_path / "future.csv"), "--format", "csv"]) == 0
+    rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    assert list(rows.columns[:3]) == ["unique_id", "ds", "mean"] and len(rows) == 3
+    assert {"lo-80", "hi-95"} <= set(rows.columns)

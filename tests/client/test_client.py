@@ -138,3 +138,35 @@ def test_stream_round_trip(client: Client) -> None:
     fc = client.stream_forecast(stream.id, 5, levels=[90])
     assert fc[0].mean.shape == (5, 3) and fc[0].times is not None
     assert client.close_stream(stream.id).status == "closed"
+
+
+def test_missing_values_and_the_long_format_with_future_covariates(client: Client) -> None:
+    """The statsforecast shape in and out: unique_id, ds, y, covariates; X_df their future."""
+    rng = np.random.default_rng(0)
+    ds = pd.date_range("2026-01-01", periods=84, freq="D")
+    frames, futures = [], []
+    for uid in ("north", "south"):
+        temp = 15 + 5 * np.sin(np.arange(84) / 7) + rng.normal(0, 0.5, 84)
+        y = 50 + 2 * temp + rng.normal(0, 1, 84)
+        frame = pd.DataFrame({"unique_id": uid, "ds": ds, "y": y, "temp": temp})
+        frame.loc[[10, 11, 40], "y"] = np.nan  # a sensor that dropped readings
+        frames.append(frame.iloc[:80])
+        futures.append(frame.iloc[80:][["unique_id", "ds", "temp"]])
+    df, X_df = pd.concat(frames), pd.concat(futures)
+    fc = client.forecast(df, horizon=4, X_df=X_df, levels=[80], model=MODEL)
+    out = fc.to_frame()
+    assert list(out.columns[:4]) == ["unique_id", "ds", "mean", "median"]
+    assert {"lo-80", "hi-80", "epistemic_std", "aleatoric_std"} <= set(out.columns)
+    assert list(out["unique_id"]) == ["north"] * 4 + ["south"] * 4
+    assert list(pd.to_datetime(out["ds"]).dt.tz_localize(None)[:4]) == list(ds[80:84])
+    north = fc["north"]
+    assert [c["index"] for c in north.imputed] == [10, 11, 40]
+    assert north.fitted["covariates"]["names"] == ["temp"]
+
+
+def test_a_long_frame_without_its_future_is_refused_by_the_server(client: Client) -> None:
+    ds = pd.date_range("2026-01-01", periods=40, freq="D")
+    df = pd.DataFrame({"unique_id": "a", "ds": ds, "y": Y[:40], "price": Y[:40] ** 2})
+    with pytest.raises(KalmanacError) as info:
+        client.forecast(df, horizon=3, model=MODEL)
+    assert info.value.field("series.0.covariates.price.future") is not None

@@ -52,9 +52,10 @@ def test_sse_parser() -> None:
     assert [(e.id, e.event, e.data) for e in events] == [("1", "analysis", '{"a": 1}')]
 
 
-def test_nan_is_refused_before_sending() -> None:
+def test_nan_is_sent_as_a_missing_value_and_infinity_refused() -> None:
+    assert to_series(np.array([1.0, 2.0, np.nan])).payload()["values"] == [1.0, 2.0, None]
     with pytest.raises(ValueError, match="position 2"):
-        to_series(np.array([1.0, 2.0, np.nan]))
+        to_series(np.array([1.0, 2.0, np.inf]))
 
 
 def _flaky(calls: list[str]) -> httpx.MockTransport:

@@ -22,6 +22,7 @@ from app.api.waiting import wait_for_job
 from app.db.tables import TERMINAL, Job
 from app.services import forecasts as forecast_service
 from app.services.errors import InputError
+from app.services.posted import values_of
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 
@@ -111,4 +112,7 @@ def read_forecast_input(forecast_id: str, uow: UowDep, tenant: TenantDep) -> For
     """The posted series, so a chart can draw the history before the forecast; a stream
     forecast starts from the stream's analysis and has none."""
     job = forecast_service.get_forecast_job(uow.session, tenant.id, forecast_id)
-    return ForecastInput.model_validate({"series": job.request.get("series", [])})
+    series = job.request.get("series", [])
+    return ForecastInput.model_validate(
+        {"series": series, "on_grid": [values_of(s) for s in series]}
+    )

@@ -95,6 +95,11 @@ def forecast_series(
     }
     X, known, driven = driver_arrays(drivers(s, grid, request["horizon"]))
     options["covariates"] = known
+    anomalies = request.get("detect_anomalies") or {}
+    flagged = None
+    if anomalies.get("exclude"):  # judged first, then fitted through as missing values
+        flagged = find_anomalies(as_grid(y), anomalies["level"], None, seed)
+        y = as_missing(y, flagged)
     model: Forecaster
     imputation: Imputation | None = None
     if "version_id" in spec:
@@ -123,13 +128,22 @@ def forecast_series(
     if imputation is not None:
         cells = imputation.cells(request["levels"])
         payload["imputed"] = located(cells, y.ndim == 1, times)
-    if request.get("detect_anomalies"):
-        level = request["detect_anomalies"]["level"]
-        found = find_anomalies(as_grid(y), level, imputation_template(model), seed)
+    if anomalies:
+        level = anomalies["level"]
+        found = flagged or find_anomalies(as_grid(y), level, imputation_template(model), seed)
         payload["anomalies"] = located(found, y.ndim == 1, times)
     if request.get("calibration") == "conformal":
         payload.update(_calibrate(model, y, forecast, request, seed))
     return payload
+
+
+def as_missing(y: np.ndarray, flagged: list[dict[str, Any]]) -> np.ndarray:
+    """y with the flagged readings set to NaN (missing)."""
+    out = np.array(y, dtype=float)
+    grid = out[:, None] if out.ndim == 1 else out  # a view: writes reach `out`
+    for f in flagged:
+        grid[f["index"], f["component"]] = np.nan
+    return out
 
 
 def located(

@@ -356,3 +356,19 @@ def test_a_kind_that_takes_no_covariates_is_refused_by_name(
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "model.kind"
     r = client.post("/v1/backtests", json={**body, "folds": 2}, headers=headers)
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "series.0.covariates"
+
+
+def test_excluded_anomalies_are_listed_and_fitted_through_as_missing(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    values: list[float | None] = list(ar2(200, 18))
+    values[150] = 40.0
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "s", "values": values}],
+        detect_anomalies={"level": 99.9, "exclude": True},
+    )
+    assert 150 in {a["index"] for a in s["anomalies"]}
+    spike = next(c for c in s["imputed"] if c["index"] == 150)
+    assert abs(spike["mean"]) < 5  # what the series says was there, not the spike

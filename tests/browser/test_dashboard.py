@@ -102,3 +102,28 @@ def test_stream_chart_moves_with_pushed_observations(
         lambda b: b.find_elements(By.CSS_SELECTOR, "#sensors tr.sensor-failed")
     )
     shoot("sensor-failed")
+
+
+def test_the_fan_chart_marks_imputed_gaps_and_anomalies(
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+) -> None:
+    values: list[float | None] = [10 + ((7 * i) % 5) * 0.3 for i in range(120)]
+    for i in (50, 51, 52, 90):
+        values[i] = None
+    values[100] = 30.0
+    times = [f"2026-03-{1 + i // 24:02d}T{i % 24:02d}:00:00Z" for i in range(120)]
+    body = {
+        "series": [{"id": "sensor", "values": values, "timestamps": times}],
+        "horizon": 12,
+        "detect_anomalies": {"level": 99.9},
+    }
+    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    job = api.post("/v1/forecasts?wait=30", json=body).raise_for_status().json()
+    assert job["status"] == "succeeded", job
+    browser.get(f"{server.base}/#/forecasts/{job['id']}")
+    imputed = wait_for(browser, '.fan g.points[data-label="imputed"] circle', timeout=60)
+    flagged = browser.find_elements(By.CSS_SELECTOR, '.fan g.points[data-label="anomaly"] circle')
+    assert len(imputed) == 4 and len(flagged) >= 1
+    history = browser.find_elements(By.CSS_SELECTOR, '.fan g.line[data-label="history"] polyline')
+    assert len(history) == 3  # the history line breaks at its two gaps
+    shoot("fan-chart-gaps-and-anomalies")

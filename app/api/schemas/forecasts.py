@@ -178,6 +178,11 @@ class AnomalySettings(StrictModel):
         description="A past reading outside its one-step-ahead interval at this level is "
         "flagged (so a clean series gets about 100 - level % of its readings flagged)",
     )
+    exclude: StrictBool = Field(
+        False,
+        description="Fit through the flagged readings as missing values (they are still "
+        "listed, and their imputed values reported); by default they stay in the fit",
+    )
 
 
 class ForecastCreate(StrictModel):
@@ -250,6 +255,19 @@ class ForecastCreate(StrictModel):
                 raise ValueError(f"duplicate series id {s.id!r}")
             seen.add(s.id)
         return series
+
+    @model_validator(mode="after")
+    def _calibration_scores_every_value(self) -> ForecastCreate:
+        if (
+            self.calibration == "conformal"
+            and self.detect_anomalies
+            and self.detect_anomalies.exclude
+        ):
+            raise ValueError(
+                "detect_anomalies.exclude: conformal calibration scores every value, and does "
+                "not run with readings set aside yet"
+            )
+        return self
 
     @model_validator(mode="after")
     def _nonnegative_series(self) -> ForecastCreate:
@@ -359,6 +377,11 @@ class ForecastInput(BaseModel):
     """What a forecast was asked of: the posted series (charts draw them as history)."""
 
     series: list[SeriesIn] = Field(description="As posted; empty for stream forecasts")
+    on_grid: list[list[Value] | list[Row]] = Field(
+        default_factory=list,
+        description="Each series' values as the model saw them: on the grid of its "
+        "timestamps (null in empty slots), else as posted",
+    )
 
 
 FORECAST_EXAMPLE: dict[str, Any] = {
@@ -379,4 +402,7 @@ FORECAST_EXAMPLE: dict[str, Any] = {
         ]
     },
 }
-INPUT_EXAMPLE: dict[str, Any] = {"series": [{"id": "s1", "values": [1.2, 0.8], "timestamps": None}]}
+INPUT_EXAMPLE: dict[str, Any] = {
+    "series": [{"id": "s1", "values": [1.2, 0.8], "timestamps": None}],
+    "on_grid": [[1.2, 0.8]],
+}

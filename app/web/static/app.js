@@ -1,7 +1,7 @@
 // The dashboard's pages, routed by the URL hash: #/jobs, #/forecast, #/forecasts/ID,
 // #/backtests/ID, #/streams, #/streams/ID, #/models. Each page renders into <main>.
 "use strict";
-const BLUE = "#2b6cb0", ORANGE = "#c05621", GREEN = "#2f855a", INK = "#1a202c";
+const BLUE = "#2b6cb0", ORANGE = "#c05621", GREEN = "#2f855a", INK = "#1a202c", RED = "#c53030";
 const FINAL = ["succeeded", "failed", "cancelled"];
 let leave = () => {}; // stops the current page's polling or live feed
 
@@ -131,15 +131,24 @@ async function forecastPage(id) {
   await follow(`/v1/forecasts/${id}`, async (job) => {
     if (job.status !== "succeeded") { show(h("h2", {}, "Forecast"), status(job)); return; }
     const charts = job.result.series.map((s) => {
-      const posted = input.series.find((p) => p.id === s.id);
+      const at = input.series.findIndex((p) => p.id === s.id);
       const fan = h("div", { class: "fan", "data-series": s.id });
       const parts = h("div", { class: "parts" });
       const c = 0; // first component of a multivariate series
       const x = range(1, s.mean.length);
       const series = [];
-      if (posted) {
-        const past = col(posted.values, c).slice(-200);
+      if (at >= 0) {
+        // The history as the model saw it (on its time grid, null where missing).
+        const grid = col(input.on_grid[at], c);
+        const past = grid.slice(-200);
         series.push({ type: "line", label: "history", color: INK, width: 1, x: range(1 - past.length, past.length), y: past });
+        const shown = (cells) => cells.filter((p) => (p.component ?? 0) === c && p.index >= grid.length - past.length);
+        const imputed = shown(s.imputed || []);
+        if (imputed.length) series.push({ type: "points", label: "imputed", color: ORANGE, r: 3,
+          x: imputed.map((p) => p.index - grid.length + 1), y: imputed.map((p) => p.mean) });
+        const flagged = shown(s.anomalies || []);
+        if (flagged.length) series.push({ type: "points", label: "anomaly", color: RED, r: 4,
+          x: flagged.map((p) => p.index - grid.length + 1), y: flagged.map((p) => p.value) });
       }
       const levels = Object.keys(s.intervals).sort((a, b) => b - a);
       levels.forEach((L, i) => series.push({

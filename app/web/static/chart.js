@@ -39,7 +39,9 @@ const Chart = (() => {
 
   function draw(el, spec) {
     const xs = spec.series.flatMap((s) => s.x);
-    const ys = spec.series.flatMap((s) => (s.type === "band" ? [...s.lo, ...s.hi] : s.y));
+    // null marks a missing value: left out of the range, and a gap in a line.
+    const ys = spec.series.flatMap((s) => (s.type === "band" ? [...s.lo, ...s.hi] : s.y))
+      .filter((v) => v !== null && v !== undefined);
     if (spec.type === "bars" || spec.series.some((s) => s.type === "bars")) ys.push(0);
     const [x0, x1] = spec.xDomain || extent(xs);
     const [y0, y1] = spec.yDomain || extent(ys);
@@ -71,13 +73,19 @@ const Chart = (() => {
           fill: s.color, "fill-opacity": s.opacity ?? 0.25, stroke: "none",
         }, g);
       } else if (s.type === "line") {
-        const pts = s.x.map((x, i) => `${sx(x)},${sy(s.y[i])}`).join(" ");
-        node("polyline", {
-          points: pts, fill: "none", stroke: s.color, "stroke-width": s.width || 2,
-          "stroke-dasharray": s.dash || "none",
-        }, g);
+        const runs = [[]];
+        s.x.forEach((x, i) => {
+          if (s.y[i] === null || s.y[i] === undefined) runs.push([]);
+          else runs[runs.length - 1].push(`${sx(x)},${sy(s.y[i])}`);
+        });
+        for (const run of runs.filter((r) => r.length)) {
+          node("polyline", {
+            points: run.join(" "), fill: "none", stroke: s.color, "stroke-width": s.width || 2,
+            "stroke-dasharray": s.dash || "none",
+          }, g);
+        }
       } else if (s.type === "points") {
-        s.x.forEach((x, i) => node("circle", { cx: sx(x), cy: sy(s.y[i]), r: 2.5, fill: s.color }, g));
+        s.x.forEach((x, i) => node("circle", { cx: sx(x), cy: sy(s.y[i]), r: s.r || 2.5, fill: s.color }, g));
       } else if (s.type === "bars") {
         const off = (s.offset || 0) * barW;
         s.x.forEach((x, i) => node("rect", {

@@ -154,21 +154,16 @@ def forecast(
     started = time.monotonic()
     inputs = to_series_list(series, X_df)
     payloads = [s.payload() | ({"freq": freq} if freq and s.timestamps else {}) for s in inputs]
-    body = {
-        "series": payloads,
-        "horizon": horizon,
-        "levels": list(levels),
-        "quantiles": list(quantiles),
-        "return_samples": return_samples,
-        **given(
-            model=model_spec(model),
-            num_samples=num_samples,
-            seed=seed,
-            calibration=calibration,
-            support=support,
-            detect_anomalies=None if detect_anomalies is None else {"level": detect_anomalies},
-        ),
-    }
+    options = given(
+        model=model_spec(model),
+        num_samples=num_samples,
+        seed=seed,
+        calibration=calibration,
+        support=support,
+        detect_anomalies=None if detect_anomalies is None else {"level": detect_anomalies},
+    )
+    body = {"series": payloads, "horizon": horizon, "levels": list(levels),
+            "quantiles": list(quantiles), "return_samples": return_samples, **options}  # fmt: skip
     columns = {s.id: s.columns for s in inputs}
     long = is_long_frame(series)
 

@@ -21,6 +21,7 @@ from models.forecasting.gaps import (
     predict_through_gaps,
 )
 from models.forecasting.imputation import Imputation
+from models.timegrid import Gridded
 
 
 def _steps(a: np.ndarray, univariate: bool) -> list[Any]:
@@ -81,7 +82,7 @@ def forecast_series(
     seed: int,
     progress: Progress,
 ) -> dict[str, Any]:
-    request, spec = job.request, job.model
+    request = job.request
     nonnegative = request.get("support") == "nonnegative"
     grid = gridded(s)
     y = np.asarray(grid.values if grid else s["values"], dtype=float)  # None -> NaN: missing
@@ -100,21 +101,9 @@ def forecast_series(
     if anomalies.get("exclude"):  # judged first, then fitted through as missing values
         flagged = find_anomalies(as_grid(y), anomalies["level"], None, seed)
         y = as_missing(y, flagged)
-    model: Forecaster
-    imputation: Imputation | None = None
-    if "version_id" in spec:
-        # A stored version is conditioned on the posted series, without refitting.
-        model, fitted = load_stored(factory, spec), {"stored": spec}
-        if has_gaps(y):
-            forecast, imputation = predict_through_gaps([model], request["horizon"], y, **options)
-        else:
-            forecast = model.predict(request["horizon"], context=y, **options)
-    else:
-        periods = grid.grid.freq.seasons() if grid else []
-        model, fitted = fit_spec(spec, y, request["horizon"], seed, progress, periods, X)
-        forecast = model.predict(request["horizon"], **options)
-        if isinstance(model, GapForecaster):
-            imputation = model.imputation_
+    model, fitted, forecast, imputation = _fit_and_predict(
+        factory, job, y, X, grid, seed, progress, options
+    )
     if driven:
         fitted = {**fitted, "covariates": driven}
     if nonnegative:
@@ -130,11 +119,41 @@ def forecast_series(
         payload["imputed"] = located(cells, y.ndim == 1, times)
     if anomalies:
         level = anomalies["level"]
-        found = flagged or find_anomalies(as_grid(y), level, imputation_template(model), seed)
+        found = (
+            flagged
+            if flagged is not None
+            else find_anomalies(as_grid(y), level, imputation_template(model), seed)
+        )
         payload["anomalies"] = located(found, y.ndim == 1, times)
     if request.get("calibration") == "conformal":
         payload.update(_calibrate(model, y, forecast, request, seed))
     return payload
+
+
+def _fit_and_predict(
+    factory: sessionmaker[Session],
+    job: JobInput,
+    y: np.ndarray,
+    X: np.ndarray | None,
+    grid: Gridded | None,
+    seed: int,
+    progress: Progress,
+    options: dict[str, Any],
+) -> tuple[Forecaster, dict[str, Any], Forecast, Imputation | None]:
+    """The model (fitted on y, or a stored version conditioned on it), what its fit chose,
+    its forecast, and the draws of y's missing values when it had some."""
+    spec, horizon = job.model, job.request["horizon"]
+    if "version_id" in spec:
+        # A stored version is conditioned on the posted series, without refitting.
+        model = load_stored(factory, spec)
+        if has_gaps(y):
+            forecast, imputation = predict_through_gaps([model], horizon, y, **options)
+            return model, {"stored": spec}, forecast, imputation
+        return model, {"stored": spec}, model.predict(horizon, context=y, **options), None
+    periods = grid.grid.freq.seasons() if grid else []
+    model, fitted = fit_spec(spec, y, horizon, seed, progress, periods, X)
+    imputation = model.imputation_ if isinstance(model, GapForecaster) else None
+    return model, fitted, model.predict(horizon, **options), imputation
 
 
 def as_missing(y: np.ndarray, flagged: list[dict[str, Any]]) -> np.ndarray:

@@ -19,6 +19,7 @@ import torch
 from numpy.typing import ArrayLike
 from scipy.linalg import solve_triangular
 
+from models.forecasting.ar_sampler import ARSampler
 from models.forecasting.base import (
     FloatArray,
     Forecast,
@@ -31,6 +32,7 @@ from models.forecasting.base import (
     hyperparameters,
     summarize_samples,
 )
+from models.forecasting.bayes_ar_state import FittedAR, ar_coef
 from models.forecasting.mniw import (
     MNIWPosterior,
     MNIWPrior,
@@ -44,33 +46,6 @@ from models.forecasting.var_design import (
     lagged_design,
     rollout,
 )
-
-
-@dataclass(frozen=True, eq=False)
-class _Fitted:
-    post: MNIWPosterior
-    mu: FloatArray  # (d,) standardisation centre
-    sd: FloatArray  # (d,) standardisation scale
-    z_tail: FloatArray  # (p, d)
-    T: int
-    params: dict[str, Any]
-    x_mu: FloatArray  # (c,) covariates' standardisation (c = 0: none)
-    x_sd: FloatArray
-
-    def covariate_terms(self, covariates: ArrayLike | None, n: int, what: str) -> FloatArray:
-        """Standardised covariates (n, c) for n rows; ValueError unless given exactly when
-        the model was fitted with them, with n rows and c columns."""
-        c = self.x_mu.shape[0]
-        if covariates is None:
-            if c:
-                raise ValueError(f"the model was fitted with {c} covariates: give their {what}")
-            return np.empty((n, 0))
-        if not c:
-            raise ValueError("the model was fitted without covariates")
-        X = as_series(covariates, "covariates")
-        if X.shape != (n, c):
-            raise ValueError(f"covariates' {what} must be ({n}, {c}), got {X.shape}")
-        return (X - self.x_mu) / self.x_sd
 
 
 @dataclass
@@ -90,7 +65,7 @@ class BayesianAR:
     fourier_order: int = 0
     prior_scale: float = 3.0
     det_prior_scale: float = 100.0
-    _fit: _Fitted | None = field(default=None, init=False, repr=False)
+    _fit: FittedAR | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.max_lag < 1:
@@ -135,6 +110,18 @@ class BayesianAR:
         t = np.arange(T, dtype=np.float64)
         return deterministic_terms(t, T, self.trend, self.season_length, self.fourier_order)
 
+    def _regressors(
+        self, T: int, covariates: ArrayLike | None
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """The deterministic terms and standardised covariates of the T rows: (T, n_det + c),
+        with the covariates' centre and scale (c,)."""
+        X = np.empty((T, 0)) if covariates is None else as_series(covariates, "covariates")
+        if X.shape[0] != T:
+            raise ValueError(f"covariates have {X.shape[0]} rows for {T} values")
+        x_mu, x_sd = X.mean(axis=0), X.std(axis=0)
+        x_sd = np.where(x_sd > 0, x_sd, 1.0)
+        return np.hstack([self.deterministic(T), (X - x_mu) / x_sd]), x_mu, x_sd
+
     def fit(
         self,
         y: ArrayLike,
@@ -148,13 +135,8 @@ class BayesianAR:
         called."""
         Yraw = as_series(y)
         T, d = Yraw.shape
-        Xc = np.empty((T, 0)) if covariates is None else as_series(covariates, "covariates")
-        if Xc.shape[0] != T:
-            raise ValueError(f"covariates have {Xc.shape[0]} rows for {T} values")
-        c = Xc.shape[1]
-        x_mu, x_sd = Xc.mean(axis=0), Xc.std(axis=0)
-        x_sd = np.where(x_sd > 0, x_sd, 1.0)
-        terms = np.hstack([self.deterministic(T), (Xc - x_mu) / x_sd])
+        terms, x_mu, x_sd = self._regressors(T, covariates)
+        c = x_mu.shape[0]
         n_det = self.n_det + c
         if self.lags is not None:
             P = self.lags if feasible(T, self.lags, n_det, d) else 0
@@ -190,35 +172,42 @@ class BayesianAR:
             X, Y = design(p)
         post = mniw_update(prior(p), X[:, : n_det + p * d], Y)
 
-        A, A_std = _ar_coef(post, n_det, p, sd)
-        Sigma = post.Sigma_mean * np.outer(sd, sd)
-        params: dict[str, Any] = {
+        params = {
             "model": "bayesian_ar",
             "order": p,
             "max_lag": P if self.lags is None else p,
             "log_evidence": {str(q): v for q, v in log_ev.items()},
             "n_obs": T,
             "dim": d,
+            **self._summary(post, p, sd, x_sd),
+        }
+        self._fit = FittedAR(post, mu, sd, z[T - p :], T, params, x_mu, x_sd)
+        return self
+
+    def _summary(
+        self, post: MNIWPosterior, p: int, sd: FloatArray, x_sd: FloatArray
+    ) -> dict[str, Any]:
+        """Settings and posterior summaries in data units: AR coefficients, noise covariance,
+        and each covariate's coefficient (y per unit of the driver)."""
+        c = x_sd.shape[0]
+        A, A_std = ar_coef(post, self.n_det + c, p, sd)
+        out: dict[str, Any] = {
             "trend": self.trend,
             "season_length": self.season_length,
             "fourier_order": self.fourier_order,
             "prior_scale": self.prior_scale,
             "ar_coef": A.tolist(),
             "ar_coef_std": A_std.tolist(),
-            "noise_cov": Sigma.tolist(),
+            "noise_cov": (post.Sigma_mean * np.outer(sd, sd)).tolist(),
         }
         if c:
-            # Coefficient of each covariate in data units: y per unit of the driver.
             scale = sd[None, :] / x_sd[:, None]
-            coef = post.M[self.n_det : n_det] * scale
-            params["covariate_coef"] = coef.tolist()
-            params["covariate_coef_std"] = (
-                np.sqrt(post.coef_var[self.n_det : n_det]) * scale
-            ).tolist()
-        self._fit = _Fitted(post, mu, sd, z[T - p :], T, params, x_mu, x_sd)
-        return self
+            rows = slice(self.n_det, self.n_det + c)
+            out["covariate_coef"] = (post.M[rows] * scale).tolist()
+            out["covariate_coef_std"] = (np.sqrt(post.coef_var[rows]) * scale).tolist()
+        return out
 
-    def _state(self) -> _Fitted:
+    def _state(self) -> FittedAR:
         if self._fit is None:
             raise NotFittedError("BayesianAR is not fitted; call fit(y) first")
         return self._fit
@@ -337,7 +326,7 @@ class BayesianAR:
         if int(draws) != draws or draws < 1:
             raise ValueError(f"draws must be a positive integer, got {draws!r}")
         B, U = mniw_sample(st.post, int(draws), np.random.default_rng(seed))
-        return _ARSampler(*(torch.from_numpy(a) for a in (B, U, st.mu, st.sd)))
+        return ARSampler(*(torch.from_numpy(a) for a in (B, U, st.mu, st.sd)))
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """Hyperparameters, summary and the exact posterior (float64 tensors)."""
@@ -366,7 +355,7 @@ class BayesianAR:
         model = cls(**meta["hyper"])
         x = {k: tensors[k].to(torch.float64).numpy() if k in tensors else np.empty(0)
              for k in ("x_mu", "x_sd")}  # fmt: skip
-        model._fit = _Fitted(
+        model._fit = FittedAR(
             post=post,
             mu=a["mu"],
             sd=a["sd"],
@@ -377,52 +366,3 @@ class BayesianAR:
             x_sd=x["x_sd"],
         )
         return model
-
-
-@dataclass(frozen=True, eq=False)
-class _ARSampler:
-    """Posterior draws of an intercept-only VAR(p), stepping windows in torch float64.
-
-    B: (S, 1 + p d, d) intercept then lags 1..p (standardised units); U: (S, d, d) noise
-    roots (U U' = Sigma); mu, sd: (d,) the standardisation. Same draw-then-step as
-    `var_design.rollout`, one step at a time for a caller that owns the window.
-    """
-
-    B: torch.Tensor
-    U: torch.Tensor
-    mu: torch.Tensor
-    sd: torch.Tensor
-
-    @property
-    def members(self) -> int:
-        return int(self.B.shape[0])
-
-    def __call__(
-        self, W: torch.Tensor, generator: torch.Generator | None = None, noise: bool = True
-    ) -> torch.Tensor:
-        """W: (R, p, d) windows, oldest first -> next values (R, d); row r uses draw r % S."""
-        R, p, d = W.shape
-        k = torch.arange(R) % self.members
-        z = (W.detach().to("cpu", torch.float64) - self.mu) / self.sd
-        lags = z.flip(1).reshape(R, p * d)  # [z_{t-1}, ..., z_{t-p}]: the design's column order
-        B = self.B[k]
-        m = B[:, 0] + torch.einsum("rk,rkd->rd", lags, B[:, 1:])
-        if noise:
-            e = torch.randn((R, d), generator=generator, dtype=torch.float64)
-            m = m + torch.einsum("rij,rj->ri", self.U[k], e)
-        return (self.mu + self.sd * m).to(W.device)
-
-
-def _ar_coef(
-    post: MNIWPosterior, n_det: int, p: int, sd: FloatArray
-) -> tuple[FloatArray, FloatArray]:
-    """Posterior mean and std of A_1..A_p, (p, d, d), undoing the standardisation.
-
-    z_t = sum_i At_i z_{t-i} with At_i[a, b] = M[n_det + (i-1) d + b, a]; in data units
-    A_i = diag(sd) At_i diag(sd)^-1.
-    """
-    d = sd.shape[0]
-    At = post.M[n_det : n_det + p * d].reshape(p, d, d).transpose(0, 2, 1)
-    Vt = post.coef_var[n_det : n_det + p * d].reshape(p, d, d).transpose(0, 2, 1)
-    ratio = sd[:, None] / sd[None, :]
-    return At * ratio, np.sqrt(Vt) * ratio

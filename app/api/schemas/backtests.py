@@ -8,9 +8,10 @@ from typing import Any
 from pydantic import BaseModel, Field, StrictInt
 
 from app.api.schemas.common import FiniteFloat, StrictModel, default_levels
-from app.api.schemas.forecasts import Level, SeriesIn
+from app.api.schemas.forecasts import Level
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
 from app.api.schemas.model_specs import ConcreteSpec, DefaultSpec
+from app.api.schemas.series import SeriesIn
 from app.db.tables import ForecastResult
 from models.forecasting.registry import DEFAULT_KIND
 

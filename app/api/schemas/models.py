@@ -8,9 +8,9 @@ from typing import Any, Self
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
 from app.api.schemas.common import StrictModel
-from app.api.schemas.forecasts import SeriesIn
 from app.api.schemas.model_specs import DefaultSpec, VersionSpec
 from app.api.schemas.observers import ObserverSpec
+from app.api.schemas.series import SeriesIn
 from app.services.model_versions import ModelView, VersionView
 from models.forecasting.registry import BY_NAME, KINDS
 

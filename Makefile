@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/analog_api.py
 	$(BIN)/python bench/real_series.py
 	$(BIN)/python bench/missing_data.py
+	$(BIN)/python bench/anomalies.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

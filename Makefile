@@ -52,6 +52,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/real_series.py
 	$(BIN)/python bench/missing_data.py
 	$(BIN)/python bench/anomalies.py
+	$(BIN)/python bench/covariates.py
+	$(BIN)/python bench/seasons.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -246,10 +246,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"total {total:.0f} s")
     result = {
         "config": {
-            "quick": args.quick, "folds": folds, "num_samples": S, "levels": list(LEVELS),
-            "methods": list(METHODS), "variants": list(VARIANTS), "jobs": jobs, "sim": SIM,
-            "series": {k: {"track": s["track"], "T": len(s["y"]), "h": s["h"]}
-                       for k, s in data.items()},
+            "quick": args.quick,
+            "folds": folds,
+            "num_samples": S,
+            "levels": list(LEVELS),
+            "methods": list(METHODS),
+            "variants": list(VARIANTS),
+            "jobs": jobs,
+            "sim": SIM,
+            "series": {
+                k: {"track": s["track"], "T": len(s["y"]), "h": s["h"]} for k, s in data.items()
+            },
             "future_covariates": "oracle (actual values)",
         },  # fmt: skip
         "machine": machine_info(statsforecast=_version("statsforecast")),

@@ -48,6 +48,26 @@ from models.forecasting.var_design import (
 )
 
 
+def noise_scale(z: FloatArray) -> FloatArray:
+    """A prior guess of the one-step noise variance of each column of a standardised series
+    z (T, d): the variance of its first differences, at most 1 (the series' own variance).
+
+    The prior mean of the noise covariance is worth one observation; set to the whole
+    variance (1), it swamps the noise of a persistent series (a random walk with drift's
+    one-step std came out 9x too wide), so it is set near the scale of one-step changes
+    instead, as Minnesota-style priors scale by univariate residual variances (Litterman
+    1986; Karlsson 2013 sec. 3.2.1). For white noise the differences' variance is 2, capped
+    at 1; for an AR(1) with coefficient a it is 2(1 - a), close to the innovations' 1 - a^2.
+    The coefficients' prior, conditional on Sigma in the conjugate model, is rescaled with
+    it (`BayesianAR.prior`), or a coefficient near 1 would count as many noise std's away
+    from its prior mean and inflate the posterior noise just the same.
+    """
+    if z.shape[0] < 2:
+        return np.ones(z.shape[1])
+    noise: FloatArray = np.clip(np.var(np.diff(z, axis=0), axis=0), 1e-10, 1.0)
+    return noise
+
+
 @dataclass
 class BayesianAR:
     """Conjugate Bayesian VAR(p) with intercept and optional trend / Fourier seasonality.
@@ -98,12 +118,20 @@ class BayesianAR:
         n_det = 1 + int(trend) + 2 * fourier_order
         return max(3 * p + 1, p + n_det + p * dim + 3)
 
-    def prior(self, p: int, d: int, covariates: int = 0) -> MNIWPrior:
+    def prior(
+        self, p: int, d: int, covariates: int = 0, noise: FloatArray | None = None
+    ) -> MNIWPrior:
         """The MNIW prior of order p in dimension d with `covariates` regressors (their
-        coefficients, like the lags', of prior std `prior_scale`; standardised units)."""
+        coefficients, like the lags', of prior std `prior_scale`; standardised units). The
+        noise covariance has prior mean diag(noise) (`noise_scale` of the series; default
+        1, the series' whole variance) with the fewest degrees of freedom that give it one."""
         det, lag = self.det_prior_scale**2, self.prior_scale**2
         v0 = np.r_[np.full(self.n_det, det), np.full(covariates + p * d, lag)]
-        return MNIWPrior(v0=v0, Psi0=np.eye(d), nu0=d + 2.0)
+        if noise is None:
+            return MNIWPrior(v0=v0, Psi0=np.eye(d), nu0=d + 2.0)
+        # B | Sigma ~ MN(0, V0, Sigma): coefficients' prior variance is Sigma times V0, so V0
+        # is divided by the noise guess to keep their prior std at the scales above.
+        return MNIWPrior(v0=v0 / float(np.mean(noise)), Psi0=np.diag(noise), nu0=d + 2.0)
 
     def deterministic(self, T: int) -> FloatArray:
         """The deterministic regressors of times 0..T-1 of a series of length T: (T, n_det)."""
@@ -156,8 +184,10 @@ class BayesianAR:
         def design(P: int) -> tuple[FloatArray, FloatArray]:
             return lagged_design(z, P, terms[P:])
 
+        noise = noise_scale(z)
+
         def prior(p: int) -> MNIWPrior:
-            return self.prior(p, d, c)
+            return self.prior(p, d, c, noise)
 
         # Every order is scored on the same rows t = P..T-1; the Gram matrix is built once.
         X, Y = design(P)

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from scipy.linalg import cholesky_banded, solve_banded
 
 from models.forecasting.base import FloatArray, hyperparameters
-from models.forecasting.bayes_ar import BayesianAR
+from models.forecasting.bayes_ar import BayesianAR, noise_scale
 from models.forecasting.mniw import mniw_sample, mniw_update
 from models.forecasting.var_design import lagged_design
 
@@ -132,7 +132,7 @@ def impute(
         if sweep == burn_in // 2:  # the order again, on a draw instead of the interpolation
             p = int(model.fit(z).params_["order"])
         X, Z = lagged_design(z, p, model.deterministic(T)[p:])
-        B, U = mniw_sample(mniw_update(model.prior(p, d), X, Z), 1, rng)
+        B, U = mniw_sample(mniw_update(model.prior(p, d, noise=noise_scale(z)), X, Z), 1, rng)
         cells = _draw_missing(z, missing, B[0], U[0], model.deterministic(T), p, rng, per_sweep)
         z[t_m, j_m] = cells[:, 0]
         if sweep >= burn_in:

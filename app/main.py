@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=code_version(),
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by app.api.web from local assets instead of a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.rate_limiter = ratelimit.from_settings(settings)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 
@@ -28,3 +30,13 @@ def test_every_route_is_documented_with_an_example(client: TestClient) -> None:
                 schema_ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
                 schema = spec["components"]["schemas"][schema_ref.rsplit("/", 1)[1]]
                 assert schema.get("examples"), (method, path)
+
+
+def test_the_docs_pages_load_their_scripts_from_the_server_not_a_cdn(client: TestClient) -> None:
+    for page in ("/docs", "/redoc"):
+        html = client.get(page).text
+        assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+        assert assets and all(a.startswith("/docs-assets/") for a in assets), (page, assets)
+        for asset in assets:
+            r = client.get(asset)
+            assert r.status_code == 200 and len(r.content) > 1000, asset

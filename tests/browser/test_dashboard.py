@@ -127,3 +127,13 @@ def test_the_fan_chart_marks_imputed_gaps_and_anomalies(
     history = browser.find_elements(By.CSS_SELECTOR, '.fan g.line[data-label="history"] polyline')
     assert len(history) == 3  # the history line breaks at its two gaps
     shoot("fan-chart-gaps-and-anomalies")
+
+
+def test_the_api_docs_render_without_the_internet(
+    browser: webdriver.Chrome, server: Stack, shoot: Shoot
+) -> None:
+    """This browser reaches nothing but the server: Swagger UI's scripts are served by it."""
+    browser.get(f"{server.base}/docs")
+    operations = wait_for(browser, ".opblock", timeout=30)
+    assert len(operations) > 20
+    shoot("swagger-ui")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -11,16 +12,24 @@ from app.services.fitting import device_for
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from app.services.posted import values_of
 from models.forecasting.backtest import rolling_origin
-from models.forecasting.registry import make_forecaster
+from models.forecasting.gaps import GapForecaster, has_gaps
+from models.forecasting.registry import kind_info, make_forecaster
 
 
 def compute(job: JobInput, progress: Progress) -> Store:
     request = job.request
 
+    kind, params = job.model["kind"], job.model.get("params", {})
+    make = partial(make_forecaster, kind, params)
+
     def one(s: dict[str, Any], seed: int, p: Progress) -> dict[str, Any]:
+        y = np.asarray(values_of(s), dtype=float)
+        # With gaps, each fold fits through its own (scores skip the missing test values).
+        refit = kind_info(kind).cheap_fit
+        gappy = partial(GapForecaster, make, refit, seed)
         result = rolling_origin(
-            np.asarray(values_of(s), dtype=float),
-            lambda: make_forecaster(job.model["kind"], job.model.get("params", {})),
+            y,
+            gappy if has_gaps(y) else make,
             horizon=request["horizon"],
             folds=request["folds"],
             levels=request["levels"],

@@ -36,7 +36,7 @@ def submit(
         min_length=lambda d: min_length(d) + held_out,
         idempotency_key=idempotency_key,
         kind="backtest",
-        needs_complete="a backtest (it scores against every value)",
+        no_drivers="a backtest",
     )
     return job
 

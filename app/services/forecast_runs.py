@@ -18,9 +18,8 @@ from models.forecasting.gaps import (
     as_grid,
     has_gaps,
     imputation_template,
-    predict_through_gaps,
 )
-from models.forecasting.imputation import Imputation
+from models.forecasting.imputation import Imputation, impute
 from models.timegrid import Gridded
 
 
@@ -147,8 +146,9 @@ def _fit_and_predict(
         # A stored version is conditioned on the posted series, without refitting.
         model = load_stored(factory, spec)
         if has_gaps(y):
-            forecast, imputation = predict_through_gaps([model], horizon, y, **options)
-            return model, {"stored": spec}, forecast, imputation
+            imp = impute(as_grid(y), template=imputation_template(model), seed=seed)
+            model = GapForecaster.around(model, imp)
+            return model, {"stored": spec}, model.predict(horizon, **options), imp
         return model, {"stored": spec}, model.predict(horizon, context=y, **options), None
     periods = grid.grid.freq.seasons() if grid else []
     model, fitted = fit_spec(spec, y, horizon, seed, progress, periods, X)

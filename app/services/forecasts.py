@@ -85,7 +85,6 @@ def _model_and_queue(
     else:
         queue = queue_for(model["kind"])
     if request.get("calibration") == "conformal":
-        model_versions.refuse_missing(series, "conformal calibration (it scores backtests)")
         # Folds forecast `horizon` steps from origins after the model's window, one apart.
         extra = request["horizon"] + request["calibration_folds"]
         model_versions.check_series_length(
@@ -106,13 +105,12 @@ def submit(
     min_length: Callable[[int], int],
     idempotency_key: str | None,
     kind: str = "forecast",
-    needs_complete: str | None = None,
+    no_drivers: str | None = None,
 ) -> tuple[Job, bool]:
-    """Check and enqueue; `needs_complete` names work that refuses missing values."""
+    """Check and enqueue; `no_drivers` names work that cannot take covariates."""
     series = as_modelled(request["series"], settings.max_series_length)
-    if needs_complete:
-        model_versions.refuse_missing(series, needs_complete)
-        refuse_drivers(series, needs_complete)
+    if no_drivers:
+        refuse_drivers(series, no_drivers)
     check_kind_takes_drivers(series, request["model"].get("kind"))
     check_drivers(series, request["horizon"])
     check_limits(request, settings, min_length, series)

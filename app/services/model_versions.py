@@ -45,22 +45,6 @@ def check_series_length(
             )
 
 
-def missing_count(values: list[Any]) -> int:
-    """How many values (components of rows) of a posted series are null."""
-    return sum(sum(x is None for x in v) if isinstance(v, list) else v is None for v in values)
-
-
-def refuse_missing(series: list[dict[str, Any]], what: str) -> None:
-    """A 422 naming the first series with null values, for work that needs every value."""
-    for i, s in enumerate(series):
-        if n := missing_count(s["values"]):
-            raise InputError(
-                f"series.{i}.values",
-                f"{n} values are null (missing); {what} does not run on series with missing "
-                "values yet",
-            )
-
-
 def submit_training(
     session: Session,
     outbox: Outbox,

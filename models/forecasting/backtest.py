@@ -12,6 +12,7 @@ for `conformal.py`).
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, Self
@@ -61,7 +62,9 @@ def score_fold(
 ) -> FoldScores:
     """Score one forecast `fc` (with samples (S, h, d)) against y_test (h, d).
 
-    y_train (T_k, d) supplies the MASE scale mean|y_t - y_{t-m}| per dimension.
+    y_train (T_k, d) supplies the MASE scale mean|y_t - y_{t-m}| per dimension. A missing
+    (NaN) test value scores NaN everywhere: it is left out of the means, never counted as a
+    miss.
     """
     if fc.samples is None:
         raise ValueError("the forecaster returned no samples; CRPS needs return_samples=True")
@@ -69,21 +72,24 @@ def score_fold(
         raise ValueError(
             f"forecast samples {fc.samples.shape} do not match the test window {y_test.shape}"
         )
-    scale = np.mean(np.abs(y_train[mase_lag:] - y_train[:-mase_lag]), axis=0)  # (d,)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a column with no observed pair
+        scale = np.nanmean(np.abs(y_train[mase_lag:] - y_train[:-mase_lag]), axis=0)  # (d,)
+    missing = np.isnan(y_test)
     resid = y_test - fc.median
     with np.errstate(divide="ignore", invalid="ignore"):
         ase = np.abs(resid) / scale
     covered, wink, cqr, half = {}, {}, {}, {}
     for L in levels:
         lo, hi = fc.intervals[float(L)]
-        covered[float(L)] = ((lo <= y_test) & (y_test <= hi)).astype(np.float64)
+        covered[float(L)] = np.where(missing, np.nan, (lo <= y_test) & (y_test <= hi))
         wink[float(L)] = winkler_score(lo, hi, y_test, float(L))
         cqr[float(L)] = np.maximum(lo - y_test, y_test - hi)
         half[float(L)] = (hi - lo) / 2.0
     return FoldScores(
         crps=crps_from_samples(fc.samples, y_test),
         abs_scaled_error=ase,
-        smape=smape_terms(y_test, fc.median),
+        smape=np.where(missing, np.nan, smape_terms(y_test, fc.median)),
         covered=covered,
         interval_score=wink,
         cqr=cqr,
@@ -125,17 +131,18 @@ class BacktestResult:
     @property
     def overall(self) -> dict[str, float]:
         """Means over steps: crps, mase, smape, coverage_L, interval_score_L (and vpt)."""
-        out = {"crps": float(self.crps.mean()), "mase": float(self.mase.mean())}
-        out["smape"] = float(self.smape.mean())
+        out = {"crps": float(nanmean(self.crps)), "mase": float(nanmean(self.mase))}
+        out["smape"] = float(nanmean(self.smape))
         for L in self.levels:
-            out[f"coverage_{L:g}"] = float(self.coverage[L].mean())
-            out[f"interval_score_{L:g}"] = float(self.interval_score[L].mean())
+            out[f"coverage_{L:g}"] = float(nanmean(self.coverage[L]))
+            out[f"interval_score_{L:g}"] = float(nanmean(self.interval_score[L]))
         if self.vpt is not None:
             out["vpt"] = self.vpt
         return out
 
     def to_dict(self, arrays: bool = True) -> dict[str, Any]:
-        """JSON-able summary; `arrays=False` leaves out residuals, scores and half-widths."""
+        """JSON-able summary (NaN, a score with no observed value behind it, as None);
+        `arrays=False` leaves out residuals, scores and half-widths."""
         out: dict[str, Any] = {
             "horizon": self.horizon,
             "folds": self.folds,
@@ -156,7 +163,8 @@ class BacktestResult:
             out["residuals"] = self.residuals.tolist()
             out["scores"] = {f"{L:g}": self.scores[L].tolist() for L in self.levels}
             out["half_widths"] = {f"{L:g}": self.half_widths[L].tolist() for L in self.levels}
-        return out
+        cleaned: dict[str, Any] = _nan_to_none(out)
+        return cleaned
 
 
 def rolling_origin(
@@ -186,7 +194,7 @@ def rolling_origin(
     shortest training part allowed (>= mase_lag + 1); a model that rejects its training part is
     reported with the fold and its length.
     """
-    Y = as_series(y)
+    Y = as_series(y, missing_ok=True)
     T = Y.shape[0]
     h = _positive_int(horizon, "horizon")
     F = _positive_int(folds, "folds")
@@ -227,7 +235,8 @@ def rolling_origin(
             progress((k + 1) / F)
 
     def avg(get: Callable[[FoldScores], FloatArray]) -> FloatArray:
-        return np.asarray(np.mean([get(f) for f in per_fold], axis=(0, 2)))  # (F, h, d) -> (h,)
+        # (F, h, d) -> (h,), over the observed test values (NaN: none observed at that step)
+        return nanmean([get(f) for f in per_fold], axis=(0, 2))
 
     def avg_by_level(
         get: Callable[[FoldScores], dict[float, FloatArray]],
@@ -252,6 +261,21 @@ def rolling_origin(
         vpt=None if vpt_folds is None else float(vpt_folds.mean()),
         vpt_folds=vpt_folds,
     )
+
+
+def _nan_to_none(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {k: _nan_to_none(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_nan_to_none(v) for v in x]
+    return None if isinstance(x, float) and x != x else x
+
+
+def nanmean(a: ArrayLike, axis: int | tuple[int, ...] | None = None) -> FloatArray:
+    """The mean over the non-NaN entries; NaN, quietly, where there are none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.asarray(np.nanmean(np.asarray(a, dtype=np.float64), axis=axis))
 
 
 def _positive_int(x: object, name: str) -> int:

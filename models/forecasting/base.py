@@ -139,8 +139,9 @@ def hyperparameters(model: object) -> dict[str, Any]:
     return {f.name: getattr(model, f.name) for f in fields(model) if f.init}  # type: ignore[arg-type]  # forecasters are dataclasses
 
 
-def as_series(y: ArrayLike, name: str = "y") -> FloatArray:
-    """Validate y and return it as (T, d) float64."""
+def as_series(y: ArrayLike, name: str = "y", missing_ok: bool = False) -> FloatArray:
+    """Validate y and return it as (T, d) float64 (with `missing_ok`, NaN marks a missing
+    value and only infinity is refused)."""
     try:
         Y = np.asarray(y, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -151,7 +152,9 @@ def as_series(y: ArrayLike, name: str = "y") -> FloatArray:
         raise ValueError(f"{name} must be (T,) or (T, d), got shape {Y.shape}")
     if Y.shape[1] == 0:
         raise ValueError(f"{name} has zero columns")
-    if not np.all(np.isfinite(Y)):
+    if missing_ok and np.isinf(Y).any():
+        raise ValueError(f"{name} contains infinite values")
+    if not missing_ok and not np.all(np.isfinite(Y)):
         raise ValueError(f"{name} contains NaN or infinite values")
     return Y
 

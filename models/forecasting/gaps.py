@@ -107,6 +107,14 @@ class GapForecaster:
             ]
         return self
 
+    @classmethod
+    def around(cls, fitted: Forecaster, imputation: Imputation) -> GapForecaster:
+        """A forecaster already fitted (a stored version), forecasting from the completions
+        of a context with gaps (`imputation`, drawn for it) and through gappy contexts."""
+        out = cls(lambda: fitted, refit=False, imputation=imputation)
+        out.model, out.members, out.imputation_ = fitted, [fitted], imputation
+        return out
+
     def _imputation(self) -> Imputation:
         if not hasattr(self, "imputation_"):
             raise NotFittedError("GapForecaster is not fitted; call fit(y) first")

@@ -99,21 +99,34 @@ def test_too_few_observed_values_is_a_422_saying_how_many_are_needed(
     assert detail["field"].startswith("series.0.values") and message in detail["msg"]
 
 
-@pytest.mark.parametrize(
-    ("url", "extra"),
-    [
-        ("/v1/forecasts", {"calibration": "conformal"}),
-        ("/v1/backtests", {"folds": 2}),
-    ],
-)
-def test_work_that_scores_every_value_refuses_nulls_by_name(
-    client: TestClient, headers: dict[str, str], url: str, extra: dict[str, Any]
+def test_conformal_calibration_runs_through_missing_values(
+    client: TestClient, headers: dict[str, str]
 ) -> None:
-    body = {"series": [{"id": "s", "values": gappy(300, 5, 0.1)}], "horizon": 2, **extra}
-    r = client.post(url, json=body, headers=headers)
-    assert r.status_code == 422, r.text
-    (detail,) = r.json()["detail"]
-    assert detail["field"] == "series.0.values" and "missing" in detail["msg"]
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "s", "values": gappy(300, 5, 0.1)}],
+        calibration="conformal",
+        calibration_folds=20,
+    )
+    lo, hi = s["calibrated_intervals"]["95"]["lower"], s["calibrated_intervals"]["95"]["upper"]
+    assert all(a < b for a, b in zip(lo, hi, strict=True))
+    assert 0 < s["calibration"]["backtest_coverage"]["95"] <= 1
+
+
+def test_a_backtest_scores_only_the_values_that_were_observed(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    values = gappy(300, 6, 0.1)
+    values[-1] = None  # the last test window holds a missing value
+    body = {"series": [{"id": "s", "values": values}], "horizon": 4, "folds": 3}
+    r = client.post("/v1/backtests", json=body, headers=headers)
+    assert r.status_code == 202, r.text
+    job = wait_job(client, r.json()["id"], headers)
+    assert job["status"] == "succeeded", job
+    job = client.get(f"/v1/backtests/{job['id']}", headers=headers).json()
+    overall = job["result"]["series"][0]["metrics"]["overall"]
+    assert overall["crps"] > 0 and 0 <= overall["coverage_80"] <= 1
 
 
 def test_a_gap_in_the_timestamps_is_imputed_and_the_forecast_continues_the_months(

@@ -113,19 +113,6 @@ class ForecastCreate(StrictModel):
         return series
 
     @model_validator(mode="after")
-    def _calibration_scores_every_value(self) -> ForecastCreate:
-        if (
-            self.calibration == "conformal"
-            and self.detect_anomalies
-            and self.detect_anomalies.exclude
-        ):
-            raise ValueError(
-                "detect_anomalies.exclude: conformal calibration scores every value, and does "
-                "not run with readings set aside yet"
-            )
-        return self
-
-    @model_validator(mode="after")
     def _nonnegative_series(self) -> ForecastCreate:
         if self.support == "nonnegative":
             for i, s in enumerate(self.series):

@@ -212,8 +212,8 @@ def test_validation_messages() -> None:
         rolling_origin(y, BayesianAR, horizon=2, folds=2, levels=(100,))
     with pytest.raises(ValueError, match="lyapunov_time"):
         rolling_origin(y, BayesianAR, horizon=2, folds=2, lyapunov_time=0.0)
-    with pytest.raises(ValueError, match="NaN"):
-        rolling_origin(np.r_[y, np.nan], BayesianAR, horizon=2, folds=2)
+    with pytest.raises(ValueError, match="infinite"):  # NaN is a missing value, scored as such
+        rolling_origin(np.r_[y, np.inf], BayesianAR, horizon=2, folds=2)
     with pytest.raises(ValueError, match="min_train|not enough"):
         rolling_origin(y, BayesianAR, horizon=10, folds=2, min_train=40)
 
@@ -264,3 +264,17 @@ def test_metric_helpers_used_by_the_backtest() -> None:
     bad[2:, 0] = 30.0  # sMAPE 100 in dim 0, 0 in dim 1 -> 50 > 30 from step 2
     assert valid_prediction_steps(truth, bad) == 2
     assert nrmse([1.0, 2.0], [2.0, 4.0], 2.0) == pytest.approx(np.sqrt(2.5) / 2)
+
+
+def test_a_missing_test_value_is_left_out_not_counted_as_a_miss() -> None:
+    from models.forecasting.backtest import score_fold
+    from models.forecasting.base import summarize_samples
+
+    rng = np.random.default_rng(0)
+    paths = rng.normal(size=(400, 3, 1))
+    fc = summarize_samples(paths, paths, levels=(80,), return_samples=True)
+    y_test = np.array([[0.0], [np.nan], [0.1]])
+    scores = score_fold(fc, y_test, rng.normal(size=(50, 1)), (80,), 1)
+    assert np.isnan(scores.covered[80.0][1, 0]) and scores.covered[80.0][0, 0] == 1.0
+    assert np.isnan(scores.crps[1, 0]) and np.isnan(scores.smape[1, 0])
+    assert np.isfinite(scores.crps[[0, 2]]).all()

@@ -22,7 +22,7 @@ from app.api.waiting import wait_for_job
 from app.db.tables import TERMINAL, Job
 from app.services import forecasts as forecast_service
 from app.services.errors import InputError
-from app.services.posted import values_of
+from app.services.posted import gridded
 
 router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
 
@@ -113,6 +113,7 @@ def read_forecast_input(forecast_id: str, uow: UowDep, tenant: TenantDep) -> For
     forecast starts from the stream's analysis and has none."""
     job = forecast_service.get_forecast_job(uow.session, tenant.id, forecast_id)
     series = job.request.get("series", [])
-    return ForecastInput.model_validate(
-        {"series": series, "on_grid": [values_of(s) for s in series]}
-    )
+    grids = [gridded(s) for s in series]
+    on_grid = [list(g.values) if g else s["values"] for g, s in zip(grids, series, strict=True)]
+    times = [g.times if g else None for g in grids]
+    return ForecastInput.model_validate({"series": series, "on_grid": on_grid, "grid_times": times})

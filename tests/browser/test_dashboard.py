@@ -126,6 +126,8 @@ def test_the_fan_chart_marks_imputed_gaps_and_anomalies(
     assert len(imputed) == 4 and len(flagged) >= 1
     history = browser.find_elements(By.CSS_SELECTOR, '.fan g.line[data-label="history"] polyline')
     assert len(history) == 3  # the history line breaks at its two gaps
+    labels = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".fan .axes text")]
+    assert any(label.startswith("2026-03-0") for label in labels), labels  # dates, not steps
     shoot("fan-chart-gaps-and-anomalies")
 
 
@@ -137,3 +139,49 @@ def test_the_api_docs_render_without_the_internet(
     operations = wait_for(browser, ".opblock", timeout=30)
     assert len(operations) > 20
     shoot("swagger-ui")
+
+
+def test_form_errors_show_next_to_their_field(
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+) -> None:
+    browser.get(f"{server.base}/#/forecast")
+    wait_for(browser, "form.submit select[name=kind] option")
+    form = browser.find_element(By.CSS_SELECTOR, "form.submit")
+    values = form.find_element(By.NAME, "values")
+    values.clear()
+    values.send_keys("1, 2, x, 4")
+    form.find_element(By.TAG_NAME, "button").click()
+    slot = form.find_element(By.CSS_SELECTOR, '[data-field="values"] .field-error')
+    WebDriverWait(browser, 10).until(lambda b: slot.text)
+    assert slot.text == "item 2: 'x' is not a number"  # caught before sending: never null
+    values.clear()
+    values.send_keys(", ".join(str(i % 7) for i in range(60)))
+    levels = form.find_element(By.NAME, "levels")
+    levels.clear()
+    levels.send_keys("80, 150")
+    form.find_element(By.TAG_NAME, "button").click()
+    slot = form.find_element(By.CSS_SELECTOR, '[data-field="levels"] .field-error')
+    WebDriverWait(browser, 10).until(lambda b: slot.text)  # the server's 422, by field
+    assert "less than 100" in slot.text and "{" not in slot.text
+    assert form.find_element(By.CSS_SELECTOR, '[data-field="values"] .field-error').text == ""
+    shoot("field-error")
+
+
+def test_a_multivariate_forecast_shows_the_component_chosen(
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+) -> None:
+    rows = [[10 + (i % 5), -50 - (i % 3)] for i in range(80)]
+    body = {"series": [{"id": "pair", "values": rows}], "horizon": 6}
+    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    job = api.post("/v1/forecasts?wait=30", json=body).raise_for_status().json()
+    browser.get(f"{server.base}/#/forecasts/{job['id']}")
+    pick = wait_for(browser, "select.component", timeout=60)[0]
+
+    def axis_labels() -> list[str]:  # the y axis's ticks
+        return [t.text for t in browser.find_elements(By.CSS_SELECTOR, '.fan .axes text[x="50"]')]
+
+    first = axis_labels()
+    assert not any(label.startswith("-") for label in first)
+    pick.find_elements(By.TAG_NAME, "option")[1].click()
+    WebDriverWait(browser, 10).until(lambda b: any(x.startswith("-") for x in axis_labels()))
+    shoot("second-component")

@@ -225,6 +225,9 @@ class ForecastInput(BaseModel):
         description="Each series' values as the model saw them: on the grid of its "
         "timestamps (null in empty slots), else as posted",
     )
+    grid_times: list[list[datetime] | None] = Field(
+        default_factory=list, description="Each series' grid times (null without timestamps)"
+    )
 
 
 FORECAST_EXAMPLE: dict[str, Any] = {
@@ -248,4 +251,5 @@ FORECAST_EXAMPLE: dict[str, Any] = {
 INPUT_EXAMPLE: dict[str, Any] = {
     "series": [{"id": "s1", "values": [1.2, 0.8], "timestamps": None}],
     "on_grid": [[1.2, 0.8]],
+    "grid_times": [None],
 }

@@ -9,10 +9,14 @@ const Api = (() => {
     return { ...(key ? { Authorization: `Bearer ${key}` } : {}), ...extra };
   }
 
+  // detail: the uniform 4xx body's items ({field, msg, ...}), or [] for other errors.
   class ApiError extends Error {
     constructor(status, body) {
-      super(typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail || body));
+      const items = Array.isArray(body.detail) ? body.detail : [];
+      super(typeof body.detail === "string" ? body.detail
+        : items.map((d) => `${d.field}: ${d.msg}`).join("; ") || `HTTP ${status}`);
       this.status = status;
+      this.detail = items;
     }
   }
 
@@ -72,5 +76,5 @@ const Api = (() => {
     }
   }
 
-  return { get, post, blob, events, askKey };
+  return { get, post, blob, events, askKey, ApiError };
 })();

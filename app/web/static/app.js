@@ -67,23 +67,45 @@ async function jobsPage() {
 // kinds: the server's GET /v1/kinds items the form offers (the default one first selected).
 function seriesForm(kinds, onSubmit, button) {
   const demo = range(0, 80).map((i) => (10 + 3 * Math.sin(i / 4) + ((i * 7) % 5) / 5).toFixed(2));
+  const field = (name, label, input) => h("label", { "data-field": name }, label, input, h("span", { class: "field-error" }));
   const form = h("form", { class: "submit" },
-    h("label", {}, "values (comma or space separated)", h("textarea", { name: "values", rows: 4 }, demo.join(", "))),
-    h("label", {}, "horizon ", h("input", { name: "horizon", type: "number", value: 12, min: 1 })),
-    h("label", {}, "model ", h("select", { name: "kind" },
+    field("values", "values (comma or space separated; empty, NA or null: missing)", h("textarea", { name: "values", rows: 4 }, demo.join(", "))),
+    field("horizon", "horizon ", h("input", { name: "horizon", type: "number", value: 12, min: 1 })),
+    field("model", "model ", h("select", { name: "kind" },
       ...kinds.map((k) => h("option", { value: k.name, title: k.summary, ...(k.default ? { selected: "" } : {}) }, k.name)))),
-    h("label", {}, "levels % ", h("input", { name: "levels", value: "50, 80, 95" })),
+    field("levels", "levels % ", h("input", { name: "levels", value: "50, 80, 95" })),
     h("button", { type: "submit" }, button), h("p", { class: "error" }));
+  // A server field ("series.0.values", "horizon", "model.kind") to the form field it names.
+  const home = (name) => ({ series: "values", model: "model", horizon: "horizon", levels: "levels" })[name.split(".")[0]];
+  const showErrors = (items, rest) => {
+    form.querySelectorAll(".field-error").forEach((e) => { e.textContent = ""; });
+    const general = [];
+    for (const d of items) {
+      const slot = form.querySelector(`[data-field="${home(d.field)}"] .field-error`);
+      if (slot) slot.textContent = (slot.textContent ? slot.textContent + "; " : "") + d.msg;
+      else general.push(`${d.field}: ${d.msg}`);
+    }
+    form.querySelector(".error").textContent = [...general, rest].filter(Boolean).join("; ");
+  };
   form.onsubmit = async (ev) => {
     ev.preventDefault();
     const f = Object.fromEntries(new FormData(form));
     const nums = (s) => s.split(/[\s,]+/).filter(Boolean).map(Number);
+    const values = [];
+    const bad = [];
+    f.values.split(/[\s,]+/).filter(Boolean).forEach((tok, i) => {
+      if (/^(null|na|nan)$/i.test(tok)) values.push(null);
+      else if (Number.isFinite(Number(tok))) values.push(Number(tok));
+      else bad.push({ field: "series.0.values", msg: `item ${i}: '${tok}' is not a number` });
+    });
+    if (bad.length) { showErrors(bad.slice(0, 1)); return; }
     try {
+      showErrors([]);
       await onSubmit({
-        series: [{ id: "series", values: nums(f.values) }],
+        series: [{ id: "series", values }],
         horizon: Number(f.horizon), levels: nums(f.levels), model: { kind: f.kind },
       });
-    } catch (e) { form.querySelector(".error").textContent = e.message; }
+    } catch (e) { showErrors(e.detail || [], e.detail && e.detail.length ? "" : e.message); }
   };
   return form;
 }
@@ -134,36 +156,52 @@ async function forecastPage(id) {
       const at = input.series.findIndex((p) => p.id === s.id);
       const fan = h("div", { class: "fan", "data-series": s.id });
       const parts = h("div", { class: "parts" });
-      const c = 0; // first component of a multivariate series
-      const x = range(1, s.mean.length);
-      const series = [];
-      if (at >= 0) {
-        // The history as the model saw it (on its time grid, null where missing).
-        const grid = col(input.on_grid[at], c);
-        const past = grid.slice(-200);
-        series.push({ type: "line", label: "history", color: INK, width: 1, x: range(1 - past.length, past.length), y: past });
-        const shown = (cells) => cells.filter((p) => (p.component ?? 0) === c && p.index >= grid.length - past.length);
-        const imputed = shown(s.imputed || []);
-        if (imputed.length) series.push({ type: "points", label: "imputed", color: ORANGE, r: 3,
-          x: imputed.map((p) => p.index - grid.length + 1), y: imputed.map((p) => p.mean) });
-        const flagged = shown(s.anomalies || []);
-        if (flagged.length) series.push({ type: "points", label: "anomaly", color: RED, r: 4,
-          x: flagged.map((p) => p.index - grid.length + 1), y: flagged.map((p) => p.value) });
-      }
-      const levels = Object.keys(s.intervals).sort((a, b) => b - a);
-      levels.forEach((L, i) => series.push({
-        type: "band", label: `${L}%`, color: BLUE, opacity: 0.15 + 0.25 * (i / Math.max(1, levels.length - 1)),
-        x, lo: col(s.intervals[L].lower, c), hi: col(s.intervals[L].upper, c) }));
-      series.push({ type: "line", label: "mean", color: BLUE, x, y: col(s.mean, c) });
-      Chart.draw(fan, { title: `forecast of ${s.id}`, xLabel: "step", series });
-      Chart.draw(parts, { title: "predictive std by part", xLabel: "step", series: [
-        { type: "line", label: "epistemic", color: ORANGE, x, y: col(s.epistemic_std, c) },
-        { type: "line", label: "aleatoric", color: GREEN, x, y: col(s.aleatoric_std, c) },
-        { type: "line", label: "total", color: "#4a5568", dash: "4 3", x, y: col(s.std, c) }] });
-      return h("section", {}, h("h3", {}, s.id), fan, h("h4", {}, "Epistemic and aleatoric std"), parts);
+      const width = Array.isArray(s.mean[0]) ? s.mean[0].length : 1;
+      const draw = (c) => drawForecast(s, at >= 0 ? at : null, input, c, fan, parts);
+      draw(0);
+      // A multivariate forecast: one component at a time, chosen here.
+      const pick = width > 1 ? h("select", { class: "component", "aria-label": "component" },
+        ...range(0, width).map((i) => h("option", { value: i }, `component ${i}`))) : "";
+      if (pick) pick.onchange = () => draw(Number(pick.value));
+      return h("section", {}, h("h3", {}, s.id, " ", pick), fan, h("h4", {}, "Epistemic and aleatoric std"), parts);
     });
     show(h("h2", {}, "Forecast"), status(job), await pngButton(`/v1/forecasts/${id}/plot.png`), ...charts);
   });
+}
+
+// The fan chart and the std parts of component c; on a time axis when the series had times.
+function drawForecast(s, at, input, c, fan, parts) {
+  const times = s.timestamps && at !== null && input.grid_times[at];
+  const steps = range(1, s.mean.length);
+  const x = times ? s.timestamps.map(Date.parse) : steps;
+  const series = [];
+  if (at !== null) {
+    // The history as the model saw it (on its time grid, null where missing).
+    const grid = col(input.on_grid[at], c);
+    const past = grid.slice(-200);
+    const first = grid.length - past.length;
+    const px = times ? times.slice(first).map(Date.parse) : range(1 - past.length, past.length);
+    const where = (i) => (times ? Date.parse(times[i]) : i - grid.length + 1);
+    series.push({ type: "line", label: "history", color: INK, width: 1, x: px, y: past });
+    const shown = (cells) => cells.filter((p) => (p.component ?? 0) === c && p.index >= first);
+    const imputed = shown(s.imputed || []);
+    if (imputed.length) series.push({ type: "points", label: "imputed", color: ORANGE, r: 3,
+      x: imputed.map((p) => where(p.index)), y: imputed.map((p) => p.mean) });
+    const flagged = shown(s.anomalies || []);
+    if (flagged.length) series.push({ type: "points", label: "anomaly", color: RED, r: 4,
+      x: flagged.map((p) => where(p.index)), y: flagged.map((p) => p.value) });
+  }
+  const levels = Object.keys(s.intervals).sort((a, b) => b - a);
+  levels.forEach((L, i) => series.push({
+    type: "band", label: `${L}%`, color: BLUE, opacity: 0.15 + 0.25 * (i / Math.max(1, levels.length - 1)),
+    x, lo: col(s.intervals[L].lower, c), hi: col(s.intervals[L].upper, c) }));
+  series.push({ type: "line", label: "mean", color: BLUE, x, y: col(s.mean, c) });
+  const axis = times ? { xTime: true, xLabel: "time (UTC)" } : { xLabel: "step" };
+  Chart.draw(fan, { title: `forecast of ${s.id}`, series, ...axis });
+  Chart.draw(parts, { title: "predictive std by part", ...axis, series: [
+    { type: "line", label: "epistemic", color: ORANGE, x, y: col(s.epistemic_std, c) },
+    { type: "line", label: "aleatoric", color: GREEN, x, y: col(s.aleatoric_std, c) },
+    { type: "line", label: "total", color: "#4a5568", dash: "4 3", x, y: col(s.std, c) }] });
 }
 
 // --- a backtest: coverage against nominal, CRPS by horizon ---------------------------------

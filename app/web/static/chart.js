@@ -1,5 +1,6 @@
 // The dashboard's one charting module: SVG line, band, point and bar charts on shared axes.
-// Chart.draw(el, {series: [...], xLabel, yLabel}) replaces el's content with an <svg>.
+// Chart.draw(el, {series: [...], xLabel, yLabel, xTime}) replaces el's content with an <svg>;
+// with xTime, x values are times in ms since the epoch and the axis shows dates (UTC).
 // A series is {type: "line"|"band"|"points"|"bars", label, color, x, y | lo+hi, opacity}.
 "use strict";
 const Chart = (() => {
@@ -37,6 +38,15 @@ const Chart = (() => {
     return a >= 1e4 || (a > 0 && a < 1e-2) ? v.toExponential(1) : String(+v.toFixed(3));
   }
 
+  function range6(lo, hi) {
+    return Array.from({ length: 6 }, (_, i) => lo + ((hi - lo) * (i + 0.5)) / 6);
+  }
+
+  function fmtTime(ms, span) {
+    const iso = new Date(ms).toISOString();
+    return span > 3 * 86400e3 ? iso.slice(0, 10) : iso.slice(5, 16).replace("T", " ");
+  }
+
   function draw(el, spec) {
     const xs = spec.series.flatMap((s) => s.x);
     // null marks a missing value: left out of the range, and a gap in a line.
@@ -54,9 +64,12 @@ const Chart = (() => {
       node("line", { x1: M.l, x2: W - M.r, y1: sy(v), y2: sy(v), class: "grid" }, axes);
       node("text", { x: M.l - 6, y: sy(v) + 4, "text-anchor": "end" }, axes).textContent = fmt(v);
     }
-    for (const v of ticks(x0, x1)) {
+    // Time axes (x in ms since the epoch): six evenly spaced dates, to the minute on a short span.
+    const xTicks = spec.xTime ? range6(x0, x1) : ticks(x0, x1);
+    const xFmt = spec.xTime ? (v) => fmtTime(v, x1 - x0) : fmt;
+    for (const v of xTicks) {
       node("text", { x: sx(v), y: H - M.b + 16, "text-anchor": "middle" }, axes).textContent =
-        fmt(v);
+        xFmt(v);
     }
     if (spec.xLabel) {
       node("text", { x: W - M.r, y: H - 4, "text-anchor": "end" }, axes).textContent = spec.xLabel;

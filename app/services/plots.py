@@ -57,8 +57,9 @@ def forecast_png(
     mean = _column(forecast["mean"], component)
     h = len(mean)
     steps = np.arange(1, h + 1)
+    # The std panel has the forecast's steps only (sharing the history's axis squeezed it).
     fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(8, 5.5), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}
+        2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [3, 1.6]}
     )
     if history is not None and len(history):
         past = _column(history, component)
@@ -84,7 +85,8 @@ def forecast_png(
     ):
         ls = ":" if key == "std" else "-"
         bottom.plot(steps, _column(forecast[key], component), color=color, ls=ls, label=label)
-    bottom.set_xlabel("step")
+    bottom.set_xlabel("step ahead")
+    bottom.set_xlim(0.5, h + 0.5)
     bottom.legend(loc="upper left", fontsize=8, ncol=3)
     bottom.grid(alpha=0.3)
     fig.tight_layout()

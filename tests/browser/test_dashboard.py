@@ -185,3 +185,22 @@ def test_a_multivariate_forecast_shows_the_component_chosen(
     pick.find_elements(By.TAG_NAME, "option")[1].click()
     WebDriverWait(browser, 10).until(lambda b: any(x.startswith("-") for x in axis_labels()))
     shoot("second-component")
+
+
+def test_the_backtest_coverage_chart_keeps_its_bars_inside_the_axes(
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+) -> None:
+    values = [10 + 3 * ((7 * i) % 11) / 11 for i in range(160)]
+    body = {"series": [{"id": "b", "values": values}], "horizon": 6, "folds": 3,
+            "levels": [50, 80, 95]}  # fmt: skip
+    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    job = api.post("/v1/backtests", json=body).raise_for_status().json()
+    browser.get(f"{server.base}/#/backtests/{job['id']}")
+    bars = wait_for(browser, ".coverage g.bars rect", timeout=60)
+    assert len(bars) == 6
+    for bar in bars:
+        x, width = float(bar.get_attribute("x")), float(bar.get_attribute("width"))
+        assert 56 <= x and x + width <= 748  # inside the plot area, clear of the y labels
+    labels = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".coverage .axes text")]
+    assert {"50%", "80%", "95%"} <= set(labels)
+    shoot("backtest")

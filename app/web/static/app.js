@@ -19,6 +19,7 @@ const show = (...nodes) => main().replaceChildren(...nodes);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const col = (steps, c) => steps.map((v) => (Array.isArray(v) ? v[c] : v));
 const range = (a, n) => Array.from({ length: n }, (_, i) => a + i);
+const num = (v, digits) => (v === null || v === undefined ? "–" : v.toFixed(digits));
 const when = (iso) => (iso ? new Date(iso).toLocaleString() : "");
 
 function jobLink(job) {
@@ -211,15 +212,18 @@ async function backtestPage(id) {
     const sections = job.result.series.map(({ id: sid, metrics: m }) => {
       const levels = (m.levels || []).map(Number);
       const cover = h("div", { class: "coverage" }), crps = h("div", { class: "crps" });
-      Chart.draw(cover, { title: "coverage vs nominal", xLabel: "level %", yDomain: [0, 1.05], series: [
-        { type: "bars", label: "nominal", color: "#a0aec0", x: levels, y: levels.map((L) => L / 100), of: 2, offset: 0 },
-        { type: "bars", label: "empirical", color: BLUE, x: levels, y: levels.map((L) => m.overall[`coverage_${L}`]), of: 2, offset: 0.5 }] });
+      const at = levels.map((_, i) => i);
+      Chart.draw(cover, { title: "coverage vs nominal", xLabel: "interval level", yDomain: [0, 1.05],
+        xCategories: levels.map((L) => `${L}%`), series: [
+          { type: "bars", label: "nominal", color: "#a0aec0", x: at, y: levels.map((L) => L / 100), of: 2, offset: 0 },
+          { type: "bars", label: "empirical", color: BLUE, x: at, y: levels.map((L) => m.overall[`coverage_${L}`]), of: 2, offset: 0.5 }] });
       const perStep = m.per_step.crps;
       Chart.draw(crps, { title: "CRPS by horizon", xLabel: "step", series: [
         { type: "line", label: "CRPS", color: ORANGE, x: range(1, perStep.length), y: perStep }] });
       const o = m.overall;
       return h("section", {}, h("h3", {}, sid),
-        h("p", {}, `CRPS ${o.crps.toFixed(3)} · MASE ${o.mase.toFixed(3)} · sMAPE ${o.smape.toFixed(1)} · ${m.folds} folds`),
+        // null: no observed value to score (a series with missing values)
+        h("p", {}, `CRPS ${num(o.crps, 3)} · MASE ${num(o.mase, 3)} · sMAPE ${num(o.smape, 1)} · ${m.folds} folds`),
         cover, crps);
     });
     show(h("h2", {}, "Backtest"), status(job), ...sections);

@@ -1,6 +1,7 @@
 // The dashboard's one charting module: SVG line, band, point and bar charts on shared axes.
 // Chart.draw(el, {series: [...], xLabel, yLabel, xTime}) replaces el's content with an <svg>;
-// with xTime, x values are times in ms since the epoch and the axis shows dates (UTC).
+// with xTime, x values are times in ms since the epoch and the axis shows dates (UTC); with
+// xCategories (names), x values are the categories' indices (bar charts).
 // A series is {type: "line"|"band"|"points"|"bars", label, color, x, y | lo+hi, opacity}.
 "use strict";
 const Chart = (() => {
@@ -53,7 +54,7 @@ const Chart = (() => {
     const ys = spec.series.flatMap((s) => (s.type === "band" ? [...s.lo, ...s.hi] : s.y))
       .filter((v) => v !== null && v !== undefined);
     if (spec.type === "bars" || spec.series.some((s) => s.type === "bars")) ys.push(0);
-    const [x0, x1] = spec.xDomain || extent(xs);
+    const [x0, x1] = spec.xDomain || (spec.xCategories ? [-0.5, spec.xCategories.length - 0.5] : extent(xs));
     const [y0, y1] = spec.yDomain || extent(ys);
     const sx = (v) => M.l + ((v - x0) / (x1 - x0)) * (W - M.l - M.r);
     const sy = (v) => H - M.b - ((v - y0) / (y1 - y0)) * (H - M.t - M.b);
@@ -65,8 +66,10 @@ const Chart = (() => {
       node("text", { x: M.l - 6, y: sy(v) + 4, "text-anchor": "end" }, axes).textContent = fmt(v);
     }
     // Time axes (x in ms since the epoch): six evenly spaced dates, to the minute on a short span.
-    const xTicks = spec.xTime ? range6(x0, x1) : ticks(x0, x1);
-    const xFmt = spec.xTime ? (v) => fmtTime(v, x1 - x0) : fmt;
+    // Categories (bars): x is the category's index, labelled by its name under each bar.
+    const cats = spec.xCategories;
+    const xTicks = cats ? cats.map((_, i) => i) : spec.xTime ? range6(x0, x1) : ticks(x0, x1);
+    const xFmt = cats ? (i) => cats[i] : spec.xTime ? (v) => fmtTime(v, x1 - x0) : fmt;
     for (const v of xTicks) {
       node("text", { x: sx(v), y: H - M.b + 16, "text-anchor": "middle" }, axes).textContent =
         xFmt(v);
@@ -75,7 +78,8 @@ const Chart = (() => {
       node("text", { x: W - M.r, y: H - 4, "text-anchor": "end" }, axes).textContent = spec.xLabel;
     }
     const plot = node("g", { class: "plot" }, svg);
-    const barW = (W - M.l - M.r) / Math.max(1, xs.length) * 0.8;
+    const slots = spec.xCategories ? spec.xCategories.length : Math.max(1, xs.length);
+    const barW = ((W - M.l - M.r) / slots) * 0.8;
     for (const s of spec.series) {
       const g = node("g", { class: `series ${s.type}`, "data-label": s.label || "" }, plot);
       if (s.type === "band") {

@@ -56,3 +56,25 @@ def json_safe(x: object) -> object:
 def write_json(path: Path, result: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(json_safe(result), indent=2, allow_nan=False))
+
+
+def default_jobs(quick: bool) -> int:
+    """Worker processes for a bench: one in quick mode, else up to two of the usable CPUs."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return 1 if quick else min(2, cpus or 1)
+
+
+def print_targets(goals: dict[str, dict[str, Any]]) -> None:
+    """The targets block: name, measured value(s), target, met or not."""
+    print("\ntargets")
+    for name, g in goals.items():
+        meas = g["measured"]
+        shown = ", ".join(f"{x:.3f}" for x in meas) if isinstance(meas, list) else f"{meas:.3f}"
+        print(f"  {name:<36} {shown:<22} {g['target']:<26} {'met' if g['met'] else 'NOT met'}")
+
+
+def finish(path: Path, result: dict[str, Any]) -> dict[str, Any]:
+    """Write the bench's JSON, say where, and hand the result back."""
+    write_json(path, result)
+    print(f"wrote {path}")
+    return result

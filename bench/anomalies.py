@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # lets `python bench/anomalies.py` work without the install
     sys.path.insert(0, str(ROOT))
 
-from bench._common import machine_info, write_json  # noqa: E402
+from bench._common import finish, machine_info  # noqa: E402
 from models.forecasting.anomalies import find_anomalies  # noqa: E402
 from models.forecasting.bayes_ar import BayesianAR  # noqa: E402
 
@@ -101,9 +101,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"target {name}: {'met' if t['met'] else 'NOT met'}")
     result = {"machine": machine_info(), "seeds": len(seeds), "length": T, "rows": rows,
               "targets": targets}  # fmt: skip
-    write_json(args.out, result)
-    print(f"wrote {args.out}")
-    return result
+    return finish(args.out, result)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ Run from the repo root: `python bench/covariates.py [--quick]`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -33,7 +32,7 @@ from statsforecast.models import AutoARIMA  # noqa: E402
 
 from app.api.schemas.model_specs import PARAMS, AutoParams  # noqa: E402
 from app.services.fitting import fit_spec  # noqa: E402
-from bench._common import machine_info, write_json  # noqa: E402
+from bench._common import default_jobs, finish, machine_info, print_targets  # noqa: E402
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from bench.real_series import LEVELS  # noqa: E402
 from models.forecasting.backtest import score_fold  # noqa: E402
@@ -202,10 +201,7 @@ def print_table(rows: list[dict[str, Any]], goals: dict[str, dict[str, Any]]) ->
             f"{r['vs_peer']:>7.3f} {r['seconds']:>6.1f}  "
             + (", ".join(f"{k}: {v}" for k, v in picks.items()) or "-")
         )
-    print("\ntargets")
-    for name, g in goals.items():
-        print(f"  {name:<36} {g['measured']:>7.3f}  {g['target']:<8} "
-              f"{'met' if g['met'] else 'NOT met'}")  # fmt: skip
+    print_targets(goals)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -217,8 +213,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--jobs", type=int, default=None, help="worker processes")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    jobs = args.jobs or (1 if args.quick else min(2, cpus or 1))
+    jobs = args.jobs or default_jobs(args.quick)
     folds = args.folds or (1 if args.quick else 5)
     data = load_tracks(args.seeds or (1 if args.quick else 5))
     tasks = [(n, s, meth, folds) for n, s in data.items() for meth in METHODS]
@@ -266,9 +261,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "targets": goals,
         "records": records,
     }
-    write_json(args.out, result)
-    print(f"wrote {args.out}")
-    return result
+    return finish(args.out, result)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,6 @@ Run from the repo root: `python bench/missing_data.py [--quick]`.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 from functools import partial
@@ -28,7 +27,7 @@ if str(ROOT) not in sys.path:  # lets `python bench/missing_data.py` work withou
 
 from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
 
-from bench._common import machine_info, write_json  # noqa: E402
+from bench._common import default_jobs, finish, machine_info, print_targets  # noqa: E402
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from bench.real_series import HORIZON, LEVELS, SEASON, load_series  # noqa: E402
 from models.forecasting.backtest import score_fold  # noqa: E402
@@ -200,11 +199,7 @@ def print_table(rows: list[dict[str, Any]], goals: dict[str, dict[str, Any]]) ->
                 f"{r['method']:<13} pooling floor (complete fit pooled {COMPLETIONS}x): "
                 f"epi1 x{r['epi_first_pooling_floor']:.3f}, epiH x{r['epi_mean_pooling_floor']:.3f}"
             )
-    print("\ntargets")
-    for name, g in goals.items():
-        meas = g["measured"]
-        shown = ", ".join(f"{x:.3f}" for x in meas) if isinstance(meas, list) else f"{meas:.3f}"
-        print(f"  {name:<36} {shown:<22} {g['target']:<26} {'met' if g['met'] else 'NOT met'}")
+    print_targets(goals)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -215,8 +210,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--jobs", type=int, default=None, help="worker processes")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    jobs = args.jobs or (1 if args.quick else min(2, cpus or 1))
+    jobs = args.jobs or default_jobs(args.quick)
     full = load_series()  # a series' index in the full list seeds its gaps, --quick or not
     data = {k: full[k] for k in QUICK_SERIES} if args.quick else full
     folds = args.folds or (1 if args.quick else 3)
@@ -261,9 +255,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "targets": goals,
         "records": records,
     }
-    write_json(args.out, result)
-    print(f"wrote {args.out}")
-    return result
+    return finish(args.out, result)
 
 
 if __name__ == "__main__":

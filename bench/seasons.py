@@ -13,7 +13,6 @@ always reported). Run from the repo root: `python bench/seasons.py [--quick]`.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -32,7 +31,7 @@ from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive  # noqa: E402
 
 from app.api.schemas.model_specs import AutoParams, AutoSpec  # noqa: E402
 from app.services import fitting  # noqa: E402
-from bench._common import machine_info, write_json  # noqa: E402
+from bench._common import default_jobs, finish, machine_info, print_targets  # noqa: E402
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from bench.real_series import HORIZON, LEVELS, SEASON, load_series  # noqa: E402
 from models.forecasting.auto import auto_choice  # noqa: E402
@@ -166,10 +165,7 @@ def print_tables(records: list[dict], rows: list[dict], goals: dict[str, dict]) 
             f"{r['mean_crps_vs_best_peer']:>7.3f} {r['mean_cov80']:>6.3f} "
             f"{r['mean_cov95']:>6.3f} {r['best_crps_on']:>5} {r['seconds']:>7.1f}"
         )
-    print("\ntargets")
-    for name, g in goals.items():
-        print(f"  {name:<36} {g['measured']:>7.3f}  {g['target']:<4} "
-              f"{'met' if g['met'] else 'NOT met'}")  # fmt: skip
+    print_targets(goals)
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -180,8 +176,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--jobs", type=int, default=None, help="worker processes")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    jobs = args.jobs or (1 if args.quick else min(2, cpus or 1))
+    jobs = args.jobs or default_jobs(args.quick)
     full = load_series()
     index = {name: i for i, name in enumerate(full)}
     data = {k: v for k, v in full.items() if v[1] in ("monthly", "quarterly")}
@@ -230,9 +225,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "targets": goals,
         "records": records,
     }
-    write_json(args.out, result)
-    print(f"wrote {args.out}")
-    return result
+    return finish(args.out, result)
 
 
 if __name__ == "__main__":

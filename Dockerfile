@@ -12,7 +12,7 @@ COPY workers ./workers
 COPY models ./models
 # CPU torch by default; the GPU image passes TORCH_INDEX=https://download.pytorch.org/whl/cu128.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
-RUN pip install --extra-index-url ${TORCH_INDEX} -c constraints.txt .
+RUN pip install --extra-index-url ${TORCH_INDEX} -c constraints.txt ".[server]"
 
 FROM python:${PYTHON}-slim AS runtime
 RUN useradd --create-home --uid 10001 kalmanac

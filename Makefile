@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+SERVER_STAMP := $(VENV)/.installed-server
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
@@ -10,20 +11,26 @@ export KALMANAC_DATABASE_URL ?= sqlite:///./var/kalmanac.db
 
 .PHONY: install run migrate worker test lint audit bench clean
 
+# `make run` installs what the server needs; `make install` (and test, lint, bench) the rest.
+$(SERVER_STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[server]'
+	touch $(SERVER_STAMP)
+
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev,bench,client]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[server,dev,bench,client]'
+	touch $(STAMP) $(SERVER_STAMP)
 
 install: $(STAMP)
 
-migrate: $(STAMP)
+migrate: $(SERVER_STAMP)
 	$(BIN)/alembic upgrade head
 
 run: migrate
 	$(BIN)/kalmanac serve --host $(HOST) --port $(PORT)
 
-worker: $(STAMP)
+worker: $(SERVER_STAMP)
 	$(BIN)/celery -A workers.celery_app worker -B -Q cpu,gpu --loglevel INFO
 
 test: $(STAMP)

@@ -1,5 +1,9 @@
 """The `kalmanac` command: serve the API, run migrations, manage API keys; the client
-commands (forecast, backtest, models, jobs, stream) come from the `kalmanac` package."""
+commands (forecast, backtest, models, jobs, stream) come from the `kalmanac` package.
+
+Only the client commands' imports are loaded up front: with `pip install kalmanac` (the
+client alone, no server dependencies) they work, and a server command says what to install.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from app.config import get_settings
 from kalmanac import cli as client_cli
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +41,8 @@ def example_curl(base: str, auth: str) -> str:
 def serve(host: str, port: int) -> None:
     import uvicorn
 
+    from app.config import get_settings
+
     settings = get_settings()
     base = f"http://{host}:{port}"
     auth = "" if settings.auth == "off" else ' -H "Authorization: Bearer $KALMANAC_KEY"'
@@ -46,6 +51,7 @@ def serve(host: str, port: int) -> None:
 
 
 def keys(args: argparse.Namespace) -> int:
+    from app.config import get_settings
     from app.db.session import get_sessionmaker
     from app.services import auth
 
@@ -86,6 +92,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if getattr(args, "handler", None) is not None:
         return client_cli.run(args)
+    try:
+        return _server_command(args)
+    except ModuleNotFoundError as exc:
+        print(
+            f"kalmanac {args.command}: the server's dependencies are not installed ({exc.name} "
+            "is missing); install them with `pip install 'kalmanac[server]'`",
+            file=sys.stderr,
+        )
+        return 2
+
+
+def _server_command(args: argparse.Namespace) -> int:
     if args.command == "migrate":
         migrate()
     elif args.command == "serve":

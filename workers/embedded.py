@@ -12,7 +12,10 @@ import threading
 from celery.worker import WorkController
 
 from app.config import get_settings
-from app.queue import QUEUES, Queue, Task, producer
+from app.db.base import utcnow
+from app.db.session import get_sessionmaker
+from app.queue import QUEUES, Outbox, Queue, Task, producer
+from app.services import reaper
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +62,20 @@ class EmbeddedWorker:
             raise RuntimeError("embedded Celery worker did not start")
         self._timer.start()
         log.info("embedded Celery worker consuming %s", ",".join(QUEUES))
+        self._resume_orphans()
+
+    @staticmethod
+    def _resume_orphans() -> None:
+        """Jobs and stream cycles left unfinished by the last run resume now, not after the
+        reaper's delays (5 min queued, 15 min running)."""
+        settings = get_settings()
+        outbox = Outbox()
+        with get_sessionmaker(settings.database_url).begin() as session:
+            report = reaper.resume_orphans(session, outbox, settings, utcnow())
+        outbox.flush(settings)
+        counts = {k: len(v) for k, v in vars(report).items() if v}
+        if counts:
+            log.warning("embedded worker resumed the last run's unfinished work: %s", counts)
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stopping.set()

@@ -58,9 +58,7 @@ def forecast_png(
     h = len(mean)
     steps = np.arange(1, h + 1)
     # The std panel has the forecast's steps only (sharing the history's axis squeezed it).
-    fig, (top, bottom) = plt.subplots(
-        2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [3, 1.6]}
-    )
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), gridspec_kw={"height_ratios": [3, 1.6]})
     if history is not None and len(history):
         past = _column(history, component)
         top.plot(np.arange(1 - len(past), 1), past, color=OBS_COLOR, lw=1, label="history")

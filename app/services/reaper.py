@@ -32,13 +32,33 @@ class ReapReport:
 
 
 def reap(session: Session, outbox: Outbox, settings: Settings, now: datetime) -> ReapReport:
-    report = ReapReport()
+    """Re-send what has been silent longer than the settings allow."""
     queued_cutoff = now - timedelta(seconds=settings.resend_queued_after_s)
+    running_cutoff = now - timedelta(seconds=settings.requeue_running_after_s)
+    return _resend(session, outbox, settings, queued_cutoff, running_cutoff)
+
+
+def resume_orphans(
+    session: Session, outbox: Outbox, settings: Settings, now: datetime
+) -> ReapReport:
+    """Re-send every unfinished job and pending stream cycle at once: for the embedded mode
+    on start, whose in-memory broker lost every message when the process stopped, so no
+    worker can still hold one (waiting out the reaper's delays would only leave them idle)."""
+    return _resend(session, outbox, settings, now, now)
+
+
+def _resend(
+    session: Session,
+    outbox: Outbox,
+    settings: Settings,
+    queued_cutoff: datetime,
+    running_cutoff: datetime,
+) -> ReapReport:
+    report = ReapReport()
     for job in jobs.silent_since(session, "queued", queued_cutoff, BATCH):
         jobs.mark_sent(session, job.id, "queued")
         outbox.add(TASK_OF_JOB[job.kind], job.id, queue=Queue(job.queue))
         report.resent.append(job.id)
-    running_cutoff = now - timedelta(seconds=settings.requeue_running_after_s)
     for job in jobs.silent_since(session, "running", running_cutoff, BATCH):
         if job.attempts >= settings.max_job_attempts:
             message = f"abandoned after {job.attempts} attempts without finishing"

@@ -77,3 +77,19 @@ def test_a_job_that_never_finishes_is_abandoned(
     assert job_id in reap(settings).abandoned
     job = client.get(f"/v1/jobs/{job_id}", headers=headers).json()
     assert job["status"] == "failed" and job["error"]["type"] == "abandoned"
+
+
+def test_the_embedded_mode_resumes_the_last_runs_work_at_once(
+    client: TestClient, headers: dict[str, str], settings: Settings
+) -> None:
+    """What an embedded run left queued or running (its in-memory broker died with it) is
+    sent again on start, however recent: the reaper's delays would only leave it idle."""
+    from workers.embedded import EmbeddedWorker
+
+    queued = make_job(settings, headers, "queued", 1)
+    running = make_job(settings, headers, "running", 1)
+    report = reap(settings)  # too recent for the periodic reaper
+    assert queued not in report.resent and running not in report.requeued
+    EmbeddedWorker._resume_orphans()  # what EmbeddedWorker.start does once it is consuming
+    for job_id in (queued, running):
+        assert wait_final(client, job_id, headers)["status"] == "succeeded"

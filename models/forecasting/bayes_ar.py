@@ -138,7 +138,7 @@ class BayesianAR:
         t = np.arange(T, dtype=np.float64)
         return deterministic_terms(t, T, self.trend, self.season_length, self.fourier_order)
 
-    def _regressors(
+    def regressors(
         self, T: int, covariates: ArrayLike | None
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
         """The deterministic terms and standardised covariates of the T rows: (T, n_det + c),
@@ -163,7 +163,7 @@ class BayesianAR:
         called."""
         Yraw = as_series(y)
         T, d = Yraw.shape
-        terms, x_mu, x_sd = self._regressors(T, covariates)
+        terms, x_mu, x_sd = self.regressors(T, covariates)
         c = x_mu.shape[0]
         n_det = self.n_det + c
         if self.lags is not None:

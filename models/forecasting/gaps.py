@@ -90,7 +90,8 @@ class GapForecaster:
         Y = as_grid(y)
         imp = self.imputation
         if imp is None or not np.array_equal(imp.observed, Y, equal_nan=True):
-            imp = impute(Y, template=imputation_template(self.make()), seed=self.seed)
+            X = None if covariates is None else as_grid(covariates)
+            imp = impute(Y, template=imputation_template(self.make()), seed=self.seed, covariates=X)
         squeeze = np.ndim(y) == 1
 
         def shaped(Z: FloatArray) -> FloatArray:

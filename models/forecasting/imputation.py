@@ -102,9 +102,12 @@ def impute(
     burn_in: int = 30,
     per_sweep: int = 4,
     seed: int = 0,
+    covariates: FloatArray | None = None,
 ) -> Imputation:
     """Gibbs draws of the NaN cells of y: (T, d) under the VAR of `template` (an unfitted
-    BayesianAR whose trend and seasonal terms are used; default: intercept only, order <= 12).
+    BayesianAR whose trend and seasonal terms are used; default: intercept only, order <= 12)
+    with `covariates` (T, c), known drivers, as regressors: a gap beside a known driver is
+    drawn from what the driver says too.
 
     Every column needs at least two observed values. After `burn_in` sweeps, each of `sweeps`
     sweeps keeps `per_sweep` independent draws from the missing cells' conditional given that
@@ -124,16 +127,18 @@ def impute(
     sd = np.nanstd(Y, axis=0)
     sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)
     z = (interpolate(Y) - mu) / sd
-    model, p = _start(template, z)
+    model, p = _start(template, z, covariates)
+    D = model.regressors(T, covariates)[0]
+    c = D.shape[1] - model.n_det
     t_m, j_m = np.nonzero(missing)
     rng = np.random.default_rng(seed)
     kept = []
     for sweep in range(burn_in + sweeps):
         if sweep == burn_in // 2:  # the order again, on a draw instead of the interpolation
-            p = int(model.fit(z).params_["order"])
-        X, Z = lagged_design(z, p, model.deterministic(T)[p:])
-        B, U = mniw_sample(mniw_update(model.prior(p, d, noise=noise_scale(z)), X, Z), 1, rng)
-        cells = _draw_missing(z, missing, B[0], U[0], model.deterministic(T), p, rng, per_sweep)
+            p = int(model.fit(z, covariates=covariates).params_["order"])
+        X, Z = lagged_design(z, p, D[p:])
+        B, U = mniw_sample(mniw_update(model.prior(p, d, c, noise_scale(z)), X, Z), 1, rng)
+        cells = _draw_missing(z, missing, B[0], U[0], D, p, rng, per_sweep)
         z[t_m, j_m] = cells[:, 0]
         if sweep >= burn_in:
             kept.append(mu[j_m] + sd[j_m] * cells.T)
@@ -141,12 +146,14 @@ def impute(
     return Imputation(observed=Y, values=np.concatenate(kept), order=p)
 
 
-def _start(template: BayesianAR | None, z: FloatArray) -> tuple[BayesianAR, int]:
+def _start(
+    template: BayesianAR | None, z: FloatArray, covariates: FloatArray | None
+) -> tuple[BayesianAR, int]:
     """The imputation VAR and its starting order, fitted on the interpolated series: the
     template, or (by evidence) intercept only or with a linear trend, so the gaps of a
     trending series follow the trend."""
     options = [template] if template else [BayesianAR(), BayesianAR(trend=True)]
-    fits = [m.fit(z) for m in options]
+    fits = [m.fit(z, covariates=covariates) for m in options]
     best = max(range(len(fits)), key=lambda i: fits[i].log_evidence_)
     unfitted = options[best]
     return BayesianAR(**hyperparameters(unfitted)), int(fits[best].params_["order"])

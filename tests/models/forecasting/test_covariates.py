@@ -65,3 +65,21 @@ def test_a_kind_without_drivers_says_so(kind: str) -> None:
     y, x = driven(200, 3)
     with pytest.raises(ValueError, match="takes no covariates"):
         make_forecaster(kind).fit(y, covariates=x)
+
+
+def test_a_gap_beside_a_known_driver_is_drawn_from_it() -> None:
+    from functools import partial
+
+    from models.forecasting.gaps import GapForecaster
+
+    rng = np.random.default_rng(4)
+    temp = 15 + 5 * np.sin(np.arange(80) / 7) + rng.normal(0, 1, 80)
+    y = 3 * temp + rng.normal(0, 0.3, 80)
+    gappy = y.copy()
+    gappy[[30, 31]] = np.nan
+    make = partial(make_forecaster, "bayes_ar", {})
+    driven = GapForecaster(make, refit=True).fit(gappy, covariates=temp)
+    alone = GapForecaster(make, refit=True).fit(gappy)
+    for with_x, without in zip(driven.imputation_.cells(), alone.imputation_.cells(), strict=True):
+        assert abs(with_x["mean"] - y[with_x["index"]]) < 3 * with_x["std"]
+        assert with_x["std"] < 0.5 * without["std"]

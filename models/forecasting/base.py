@@ -131,7 +131,7 @@ class OneStepSampler(Protocol):
 def no_covariates(kind: str, covariates: ArrayLike | None) -> None:
     """ValueError when a kind that takes no drivers is given some."""
     if covariates is not None:
-        raise ValueError(f"{kind} takes no covariates; the conjugate AR kinds do")
+        raise ValueError(f"{kind} takes no covariates (GET /v1/kinds: those with covariates)")
 
 
 def hyperparameters(model: object) -> dict[str, Any]:

@@ -129,9 +129,15 @@ def sample_step(theta: list[Tensor], x: Tensor, eps: Tensor | None) -> tuple[Ten
 
 
 def rollout(
-    theta: list[Tensor], x0: Tensor, h: int, S: int, generator: torch.Generator
+    theta: list[Tensor],
+    x0: Tensor,
+    h: int,
+    S: int,
+    generator: torch.Generator,
+    exog: Tensor | None = None,
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """S sampled paths h steps ahead from the window x0: (lags d,), standardised units.
+    """S sampled paths h steps ahead from the window x0: (lags d,), standardised units;
+    exog: (h, c) known inputs of each step (the drivers), after the window in the input.
 
     Returns Z, the paths, and Mu, the conditional means mu_m(x_{s,j}) each draw was taken
     around, both (S, h, d) float32.
@@ -148,7 +154,8 @@ def rollout(
     zs, mus = [], []
     with torch.no_grad():
         for j in range(h):
-            z, mu = sample_step(theta, x, eps[j])
+            inputs = x if exog is None else torch.cat([x, exog[j].expand(M, J, -1)], dim=-1)
+            z, mu = sample_step(theta, inputs, eps[j])
             zs.append(z)
             mus.append(mu)
             x = torch.cat([x[..., d:], z], dim=-1)

@@ -38,7 +38,6 @@ from models.forecasting.base import (
     check_context,
     check_predict_args,
     hyperparameters,
-    no_covariates,
     summarize_samples,
 )
 from models.forecasting.batched_mlp import (
@@ -67,6 +66,8 @@ class _Fitted:
     y_tail: FloatArray  # (lags, d) last training rows, data units
     device: torch.device
     params: dict[str, Any]
+    x_mu: FloatArray  # (c,) the drivers' scaler (c = 0: none)
+    x_sd: FloatArray
 
 
 def windows(z: FloatArray, lags: int) -> tuple[FloatArray, FloatArray]:
@@ -126,9 +127,10 @@ class AnchoredEnsembleAR:
         progress: Progress | None = None,
         covariates: ArrayLike | None = None,
     ) -> Self:
-        """Fit to y: (T,) or (T, d), T >= min_length(lags). `progress(fraction)` is called
-        after every epoch; an exception it raises cancels training and propagates."""
-        no_covariates("ensemble", covariates)
+        """Fit to y: (T,) or (T, d), T >= min_length(lags). covariates: (T, c) known drivers,
+        an input of each step beside its window (their future is then needed to forecast).
+        `progress(fraction)` is called after every epoch; an exception it raises cancels
+        training and propagates."""
         Yraw = as_series(y)
         T, d = Yraw.shape
         if T < self.min_length(self.lags):
@@ -140,6 +142,12 @@ class AnchoredEnsembleAR:
         sd = Yraw.std(axis=0)
         sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)  # constant series
         X, Y = windows((Yraw - mu) / sd, self.lags)
+        Xc = np.empty((T, 0)) if covariates is None else as_series(covariates, "covariates")
+        if Xc.shape[0] != T:
+            raise ValueError(f"covariates have {Xc.shape[0]} rows for {T} values")
+        x_mu, x_sd = Xc.mean(axis=0), Xc.std(axis=0)
+        x_sd = np.where(x_sd > 0, x_sd, 1.0)
+        X = np.hstack([X, ((Xc - x_mu) / x_sd)[self.lags :]])  # a step's drivers beside its window
         N = X.shape[0]
         n_val = min(N - 1, max(1, round(self.val_fraction * N)))  # time-ordered: last windows
 
@@ -147,7 +155,7 @@ class AnchoredEnsembleAR:
             return torch.tensor(a, dtype=torch.float32, device=device)
 
         gen = torch.Generator().manual_seed(int(self.seed))
-        sizes = layer_sizes(self.lags * d, self.hidden, self.depth, d)
+        sizes = layer_sizes(self.lags * d + Xc.shape[1], self.hidden, self.depth, d)
         stds = prior_stds(sizes, self.prior_std)
         anchor = [a.to(device) for a in sample_prior(self.members, sizes, self.prior_std, gen)]
         cfg = TrainConfig(self.epochs, self.batch_size, self.lr, self.patience)
@@ -176,7 +184,7 @@ class AnchoredEnsembleAR:
             "device": str(device),
             "train_seconds": time.perf_counter() - t0,
         }
-        self._fit = _Fitted(res.theta, mu, sd, Yraw[T - self.lags :], device, params)
+        self._fit = _Fitted(res.theta, mu, sd, Yraw[T - self.lags :], device, params, x_mu, x_sd)
         return self
 
     def _state(self) -> _Fitted:
@@ -205,9 +213,9 @@ class AnchoredEnsembleAR:
 
         num_samples >= 2 * members (each member needs two paths for its variance).
         context: (n,) or (n, d), n >= lags: forecast from its end instead of the training
-        series' end, with the fitted weights and scaler (no refit).
+        series' end, with the fitted weights and scaler (no refit). covariates: (horizon, c),
+        the drivers' future, when the model was fitted with them.
         """
-        no_covariates("ensemble", covariates)
         st = self._state()
         check_predict_args(horizon, num_samples, levels, quantiles)
         M, S, h = self.members, int(num_samples), int(horizon)
@@ -221,8 +229,9 @@ class AnchoredEnsembleAR:
         x0 = torch.as_tensor(((tail - st.mu) / st.sd).reshape(-1), dtype=torch.float32)
         gen = torch.Generator().manual_seed(int(seed))
         sizes = [int(st.theta[0].shape[1])] + [int(W.shape[2]) for W in st.theta[::2]]
+        exog = _future_drivers(st, covariates, h)
         with cpu_threads(st.device, step_macs(sizes, S)):
-            Z, Mu = rollout(st.theta, x0.to(st.device), h, S, gen)
+            Z, Mu = rollout(st.theta, x0.to(st.device), h, S, gen, exog)
         member = np.arange(S) % M
         sums = np.zeros((M, h, d))
         np.add.at(sums, member, Mu.astype(np.float64))
@@ -246,6 +255,8 @@ class AnchoredEnsembleAR:
         `draws` and `seed` are unused: the trained members are the ensemble's draws.
         """
         st = self._state()
+        if st.x_mu.size:
+            raise ValueError("one-step sampling needs a model without drivers (a stream has none)")
         return _EnsembleSampler(st.theta, torch.from_numpy(st.mu), torch.from_numpy(st.sd))
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
@@ -253,7 +264,10 @@ class AnchoredEnsembleAR:
         st = self._state()
         meta = {"kind": "ensemble", "hyper": hyperparameters(self), "params": st.params}
         tensors = {f"theta.{i}": p.detach().cpu().contiguous() for i, p in enumerate(st.theta)}
-        for k, a in (("mu", st.mu), ("sd", st.sd), ("y_tail", st.y_tail)):
+        arrays = [("mu", st.mu), ("sd", st.sd), ("y_tail", st.y_tail)]
+        if st.x_mu.size:
+            arrays += [("x_mu", st.x_mu), ("x_sd", st.x_sd)]
+        for k, a in arrays:
             tensors[k] = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float64))
         return meta, tensors
 
@@ -268,15 +282,34 @@ class AnchoredEnsembleAR:
         if device.type == "cuda" and not torch.cuda.is_available():
             device = torch.device("cpu")  # weights are device-independent; serve where we are
         a = {k: tensors[k].to(torch.float64).numpy() for k in ("mu", "sd", "y_tail")}
+        x = {k: tensors[k].to(torch.float64).numpy() if k in tensors else np.empty(0)
+             for k in ("x_mu", "x_sd")}  # fmt: skip
         d = a["mu"].shape[0]
-        sizes = layer_sizes(model.lags * d, model.hidden, model.depth, d)
+        sizes = layer_sizes(model.lags * d + x["x_mu"].size, model.hidden, model.depth, d)
         expected = param_shapes(model.members, sizes)
         theta = [tensors[f"theta.{i}"] for i in range(len(expected))]
         if [tuple(p.shape) for p in theta] != expected or a["y_tail"].shape != (model.lags, d):
             raise ValueError("ensemble tensors do not match the stored hyperparameters")
         theta = [p.to(device=device, dtype=torch.float32) for p in theta]
-        model._fit = _Fitted(theta, a["mu"], a["sd"], a["y_tail"], device, meta["params"])
+        model._fit = _Fitted(
+            theta, a["mu"], a["sd"], a["y_tail"], device, meta["params"], x["x_mu"], x["x_sd"]
+        )
         return model
+
+
+def _future_drivers(st: _Fitted, covariates: ArrayLike | None, h: int) -> Tensor | None:
+    """The drivers' future, standardised, as the rollout's per-step inputs (h, c)."""
+    c = st.x_mu.shape[0]
+    if covariates is None:
+        if c:
+            raise ValueError(f"the model was fitted with {c} covariates: give their future")
+        return None
+    if not c:
+        raise ValueError("the model was fitted without covariates")
+    X = as_series(covariates, "covariates")
+    if X.shape != (h, c):
+        raise ValueError(f"covariates' future must be ({h}, {c}), got {X.shape}")
+    return torch.as_tensor((X - st.x_mu) / st.x_sd, dtype=torch.float32, device=st.device)
 
 
 @dataclass(frozen=True, eq=False)

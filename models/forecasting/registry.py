@@ -90,6 +90,7 @@ KINDS: tuple[KindInfo, ...] = (
         accelerated=True,
         reports_progress=True,
         surrogate=True,
+        covariates=True,
     ),
     KindInfo(
         "analog",

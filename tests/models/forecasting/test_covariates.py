@@ -60,11 +60,30 @@ def test_the_future_must_match_what_the_model_was_fitted_with() -> None:
         model.one_step_sampler(4)
 
 
-@pytest.mark.parametrize("kind", ["ensemble", "analog"])
-def test_a_kind_without_drivers_says_so(kind: str) -> None:
+def test_a_kind_without_drivers_says_so() -> None:
     y, x = driven(200, 3)
     with pytest.raises(ValueError, match="takes no covariates"):
-        make_forecaster(kind).fit(y, covariates=x)
+        make_forecaster("analog").fit(y, covariates=x)
+
+
+def test_the_ensemble_takes_drivers_as_inputs() -> None:
+    y, x = driven(400, 5)
+    params = {"lags": 4, "hidden": 16, "members": 4, "epochs": 150, "patience": 30}
+    model = make_forecaster("ensemble", params).fit(y, covariates=x)
+    warm, cold = np.full((3, 1), x.max()), np.full((3, 1), x.min())
+    hot_mean = model.predict(3, covariates=warm, seed=1).mean[:, 0]
+    cold_mean = model.predict(3, covariates=cold, seed=1).mean[:, 0]
+    assert (hot_mean - cold_mean > 0.5 * 2.0 * (x.max() - x.min())).all()  # the true effect: 2
+    again = loads(dumps(model))
+    np.testing.assert_allclose(
+        again.predict(3, covariates=warm, seed=1).mean,
+        model.predict(3, covariates=warm, seed=1).mean,
+        rtol=1e-5,
+    )
+    with pytest.raises(ValueError, match="give their future"):
+        model.predict(3)
+    with pytest.raises(ValueError, match="without drivers"):
+        model.one_step_sampler()
 
 
 def test_a_gap_beside_a_known_driver_is_drawn_from_it() -> None:

@@ -85,6 +85,7 @@ def _model_and_queue(
     else:
         queue = queue_for(model["kind"])
     if request.get("calibration") == "conformal":
+        refuse_drivers(series, "conformal calibration")
         # Folds forecast `horizon` steps from origins after the model's window, one apart.
         extra = request["horizon"] + request["calibration_folds"]
         model_versions.check_series_length(

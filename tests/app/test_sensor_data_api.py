@@ -369,6 +369,8 @@ def test_a_kind_that_takes_no_covariates_is_refused_by_name(
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "model.kind"
     r = client.post("/v1/backtests", json={**body, "folds": 2}, headers=headers)
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "series.0.covariates"
+    r = client.post("/v1/forecasts", json={**body, "calibration": "conformal"}, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "series.0.covariates"
 
 
 def test_excluded_anomalies_are_listed_and_fitted_through_as_missing(

@@ -38,6 +38,12 @@ def _resolve(session: Session, tenant_id: str, ref: dict[str, Any]) -> ModelVers
             f"{what} has trend or Fourier terms, which depend on absolute time; a stream's "
             "dynamics must depend on the recent values only",
         )
+    if version.metrics.get("drivers"):
+        raise InputError(
+            "dynamics.model",
+            f"{what} was trained with drivers {version.metrics['drivers']}, whose future a "
+            "stream does not have; train one without them to step it",
+        )
     return version
 
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.app.test_models_api import train
+from tests.app.test_models_api import train, wait_job
 from tests.conftest import issue_key
 from tests.streams_support import wait_assimilated
 
@@ -241,3 +241,25 @@ def test_ensemble_version_as_dynamics(client: TestClient, tenant: dict[str, str]
     r = client.get(f"{url}/forecast", params={"horizon": 3}, headers=tenant)
     assert r.status_code == 200, r.text
     assert len(r.json()["result"]["series"][0]["mean"]) == 3  # univariate: numbers per step
+
+
+def test_a_version_trained_with_drivers_is_refused_as_dynamics(
+    client: TestClient, tenant: dict[str, str]
+) -> None:
+    y = var1(200, seed=6)
+    series = {
+        "id": "h",
+        "values": y[:, 0].tolist(),
+        "covariates": {"x": {"values": y[:, 1].tolist()}},
+    }
+    r = client.post(
+        "/v1/models",
+        json={"name": "driven", "model": {"kind": "bayes_ar"}, "series": [series]},
+        headers=tenant,
+    )
+    assert r.status_code == 202, r.text
+    assert wait_job(client, r.json()["id"], tenant)["status"] == "succeeded"
+    body = {"dynamics": {"model": {"name": "driven", "version": 1}}, "initial": {"series": [1.0]}}
+    r = client.post("/v1/streams", json=body, headers=tenant)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "dynamics.model", r.text
+    assert "drivers" in r.json()["detail"][0]["msg"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import json
 import math
@@ -78,3 +79,15 @@ def finish(path: Path, result: dict[str, Any]) -> dict[str, Any]:
     write_json(path, result)
     print(f"wrote {path}")
     return result
+
+
+def fold_bench_parser(doc: str, name: str, quick: str, folds: int) -> argparse.ArgumentParser:
+    """The options of a rolling-origin bench: --quick, --folds, --out (bench/results/<name>
+    .json), --jobs; a bench adds its own."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help=quick)
+    ap.add_argument("--folds", type=int, default=None, help=f"rolling origins (default {folds})")
+    root = Path(__file__).resolve().parents[1]
+    ap.add_argument("--out", type=Path, default=root / f"bench/results/{name}.json")
+    ap.add_argument("--jobs", type=int, default=None, help="worker processes")
+    return ap

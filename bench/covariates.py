@@ -13,7 +13,6 @@ Run from the repo root: `python bench/covariates.py [--quick]`.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -32,7 +31,13 @@ from statsforecast.models import AutoARIMA  # noqa: E402
 
 from app.api.schemas.model_specs import PARAMS, AutoParams  # noqa: E402
 from app.services.fitting import fit_spec  # noqa: E402
-from bench._common import default_jobs, finish, machine_info, print_targets  # noqa: E402
+from bench._common import (  # noqa: E402
+    default_jobs,
+    finish,
+    fold_bench_parser,
+    machine_info,
+    print_targets,
+)
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from bench.real_series import LEVELS  # noqa: E402
 from models.forecasting.backtest import score_fold  # noqa: E402
@@ -205,12 +210,8 @@ def print_table(rows: list[dict[str, Any]], goals: dict[str, dict[str, Any]]) ->
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="1 simulated seed, 1 fold")
-    ap.add_argument("--folds", type=int, default=None, help="rolling origins (default 5)")
+    ap = fold_bench_parser(__doc__, "covariates", "1 simulated seed, 1 fold", 5)
     ap.add_argument("--seeds", type=int, default=None, help="simulated series (default 5)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/covariates.json")
-    ap.add_argument("--jobs", type=int, default=None, help="worker processes")
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     jobs = args.jobs or default_jobs(args.quick)
@@ -232,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "monthly grid); AutoARIMA season_length=1",
         "ours: fit_spec({kind, params: the schema's defaults}, y[:o], h, seed, periods, X) as "
         "the forecast worker calls it; auto over its registry candidates (with covariates only "
-        "the kinds that take them: bayes_ar, bayes_ar_bma)",
+        "the kinds that take them: bayes_ar, bayes_ar_bma, ensemble)",
         "the drivers' future over each horizon is their actual value (oracle)",
         f"{S} paths per forecast; AutoARIMA's CRPS from its Gaussian quantile 'samples' "
         "(bench/chaos.py StatsForecastModel), X / X_future as statsforecast takes them",

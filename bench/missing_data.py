@@ -12,7 +12,6 @@ Run from the repo root: `python bench/missing_data.py [--quick]`.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from functools import partial
@@ -27,7 +26,13 @@ if str(ROOT) not in sys.path:  # lets `python bench/missing_data.py` work withou
 
 from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
 
-from bench._common import default_jobs, finish, machine_info, print_targets  # noqa: E402
+from bench._common import (  # noqa: E402
+    default_jobs,
+    finish,
+    fold_bench_parser,
+    machine_info,
+    print_targets,
+)
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from bench.real_series import HORIZON, LEVELS, SEASON, load_series  # noqa: E402
 from models.forecasting.backtest import score_fold  # noqa: E402
@@ -203,11 +208,7 @@ def print_table(rows: list[dict[str, Any]], goals: dict[str, dict[str, Any]]) ->
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="3 series, 1 fold")
-    ap.add_argument("--folds", type=int, default=None, help="rolling origins (default 3)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/missing_data.json")
-    ap.add_argument("--jobs", type=int, default=None, help="worker processes")
+    ap = fold_bench_parser(__doc__, "missing_data", "3 series, 1 fold", 3)
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     jobs = args.jobs or default_jobs(args.quick)

@@ -12,7 +12,6 @@ always reported). Run from the repo root: `python bench/seasons.py [--quick]`.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import sys
 import time
@@ -31,7 +30,13 @@ from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive  # noqa: E402
 
 from app.api.schemas.model_specs import AutoParams, AutoSpec  # noqa: E402
 from app.services import fitting  # noqa: E402
-from bench._common import default_jobs, finish, machine_info, print_targets  # noqa: E402
+from bench._common import (  # noqa: E402
+    default_jobs,
+    finish,
+    fold_bench_parser,
+    machine_info,
+    print_targets,
+)
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from bench.real_series import HORIZON, LEVELS, SEASON, load_series  # noqa: E402
 from models.forecasting.auto import auto_choice  # noqa: E402
@@ -169,11 +174,7 @@ def print_tables(records: list[dict], rows: list[dict], goals: dict[str, dict]) 
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="2 series, 1 fold")
-    ap.add_argument("--folds", type=int, default=None, help="rolling origins (default 5)")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/seasons.json")
-    ap.add_argument("--jobs", type=int, default=None, help="worker processes")
+    ap = fold_bench_parser(__doc__, "seasons", "2 series, 1 fold", 5)
     args = ap.parse_args(argv)
     t_start = time.perf_counter()
     jobs = args.jobs or default_jobs(args.quick)

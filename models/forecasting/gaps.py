@@ -134,7 +134,7 @@ class GapForecaster:
                 "imputation_order": imp.order,
                 "completions": min(COMPLETIONS, imp.values.shape[0]),
                 "parameters": "refitted on each completion"
-                if len(self.members) > 1
+                if self.refit
                 else "fitted on the posterior-mean completion",
             },
         }
@@ -156,19 +156,19 @@ class GapForecaster:
         covariates: ArrayLike | None = None,
     ) -> Forecast:
         """Pooled forecast over completions of the training series (or of `context`)."""
+        options: dict[str, Any] = {
+            "levels": levels,
+            "quantiles": quantiles,
+            "num_samples": num_samples,
+            "seed": seed,
+            "return_samples": return_samples,
+            "covariates": covariates,
+        }
         if context is not None:
-            return predict_through_gaps(
-                self.members, horizon, context, levels=levels, quantiles=quantiles,
-                num_samples=num_samples, seed=seed, return_samples=return_samples,
-                covariates=covariates,
-            )[0]  # fmt: skip
+            return predict_through_gaps(self.members, horizon, context, **options)
         imp = self._imputation()
         contexts: list[FloatArray | None] = [None] if self.refit else list(imp.spread(COMPLETIONS))
-        return pooled_predict(
-            self.members, contexts, horizon, levels=levels, quantiles=quantiles,
-            num_samples=num_samples, seed=seed, return_samples=return_samples,
-            covariates=covariates,
-        )  # fmt: skip
+        return pooled_predict(self.members, contexts, horizon, **options)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """The state of the kind fitted on the posterior-mean completion."""
@@ -186,16 +186,15 @@ def predict_through_gaps(
     *,
     seed: int = 0,
     **kw: Any,
-) -> tuple[Forecast, Imputation | None]:
-    """Forecast from `context` with fitted `members` (pooled), and the draws of the context's
-    missing values: a context with gaps is completed by posterior draws first, as a training
-    series is."""
+) -> Forecast:
+    """Forecast from `context` with fitted `members` (pooled); a context with gaps is
+    completed by posterior draws first, as a training series is."""
     C = np.asarray(context, dtype=np.float64)
     if not has_gaps(C):
-        return pooled_predict(members, [C], horizon, seed=seed, **kw), None
+        return pooled_predict(members, [C], horizon, seed=seed, **kw)
     imp = impute(as_grid(C), template=imputation_template(members[0]), seed=seed)
     contexts = [Z[:, 0] if C.ndim == 1 else Z for Z in imp.spread(COMPLETIONS)]
-    return pooled_predict(members, contexts, horizon, seed=seed, **kw), imp
+    return pooled_predict(members, contexts, horizon, seed=seed, **kw)
 
 
 def pooled_predict(

@@ -132,6 +132,7 @@ def forecast(
     freq: str | None = None,
     support: str | None = None,
     detect_anomalies: float | None = None,
+    exclude_anomalies: bool = False,
     wait: bool = True,
     timeout: float | None = None,
     progress: Progress | None = None,
@@ -146,7 +147,7 @@ def forecast(
     `"name@version"`/`"name@alias"`, or a spec dict. `freq` (e.g. "15min", "MS"): the time
     step of timestamped series (inferred when omitted); `support="nonnegative"` keeps the
     forecast at or above zero; `detect_anomalies=99`: list past readings outside their
-    one-step-ahead 99% interval.
+    one-step-ahead 99% interval (`exclude_anomalies=True`: and fit through them as missing).
 
     With `wait` (the default) returns once the job is final (raising JobFailed if it did
     not succeed, JobTimeout after `timeout` s), calling `progress(job)` as it goes; without,
@@ -160,7 +161,9 @@ def forecast(
         seed=seed,
         calibration=calibration,
         support=support,
-        detect_anomalies=None if detect_anomalies is None else {"level": detect_anomalies},
+        detect_anomalies=None
+        if detect_anomalies is None
+        else {"level": detect_anomalies, "exclude": exclude_anomalies},
     )
     body = {"series": payloads, "horizon": horizon, "levels": list(levels),
             "quantiles": list(quantiles), "return_samples": return_samples, **options}  # fmt: skip

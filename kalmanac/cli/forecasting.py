@@ -64,6 +64,11 @@ def add_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
         "--anomalies", type=float, metavar="LEVEL", help="list past readings outside LEVEL%% "
         "one-step-ahead intervals",
     )  # fmt: skip
+    p.add_argument(
+        "--exclude-anomalies",
+        action="store_true",
+        help="with --anomalies: fit through the flagged readings as missing values",
+    )
     p.set_defaults(handler=forecast)
 
     p = sub.add_parser("backtest", parents=[parent], help="rolling-origin backtest of a file")
@@ -132,6 +137,7 @@ def forecast(client: Client, args: argparse.Namespace) -> int:
         freq=args.freq,
         support="nonnegative" if args.nonnegative else None,
         detect_anomalies=args.anomalies,
+        exclude_anomalies=args.exclude_anomalies,
         timeout=args.timeout,
         progress=None if args.quiet else ProgressBar(),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import subprocess
@@ -167,6 +168,15 @@ def test_forecast_of_a_csv_with_empty_cells_and_anomalies(
     out, err = capsys.readouterr()
     assert "mean" in out.splitlines()[0]
     assert "anomaly at 2026-04-15" in err and "outside" in err
+    kept = aleatoric(argv)
+    assert aleatoric([*argv, "--exclude-anomalies"]) < 0.5 * kept  # the spike fitted as missing
+
+
+def aleatoric(argv: list[str]) -> float:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main([*argv, "--format", "csv", "--quiet"]) == 0
+    return float(pd.read_csv(io.StringIO(out.getvalue()))["aleatoric_std"].iloc[0])
 
 
 def test_forecast_of_a_long_csv_with_future_covariates(

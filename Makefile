@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/stream_throughput.py
 	$(BIN)/python bench/observer.py
 	$(BIN)/python bench/sensor_faults.py
+	$(BIN)/python bench/inflation.py
 	$(BIN)/python bench/load.py
 	$(BIN)/python bench/chaos.py
 	$(BIN)/python bench/analog_api.py

@@ -4,7 +4,8 @@ Setups (DAPPER's HMMs and 'suggested tuning' hyperparameters): Lorenz-96 per Sak
 2008 (n=40, H=I, R=I, dt_obs=0.05; ETKF N=24 infl 1.013, LETKF N=7 infl 1.04 radius 4),
 Lorenz-63 per Sakov et al. 2012 (dt 0.01, obs every 0.25, R=2I; ETKF N=10 infl 1.02) and
 Kuramoto-Sivashinsky per Bocquet et al. 2019 (n=128, L=32 pi, dt 0.5, obs every 1.0, LETKF
-N=16 infl 1.02 radius 51/1.82), each also with adaptive (EnKF-N) inflation. All rotate.
+N=16 infl 1.02 radius 51/1.82), each also with adaptive inflation (the EnKF-N; for the ETKF
+also as published, "enkf_n", against DAPPER's EnKF_N with xN = 1). All rotate.
 Run from the repo root: `python bench/assimilation.py [--quick] [--seeds N] [--out PATH]`.
 """
 

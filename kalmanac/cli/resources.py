@@ -141,7 +141,7 @@ def add_stream_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--noise-std", type=float, default=1.0)
     p.add_argument("--method", choices=["enkf", "etkf", "letkf"], default="etkf")
     p.add_argument("--ensemble-size", type=int)
-    p.add_argument("--inflation", help='a factor >= 1, or "adaptive"')
+    p.add_argument("--inflation", help='a factor >= 1, "adaptive" or "enkf_n"')
     p.add_argument("--localization-radius", type=float)
     p.add_argument("--initial-mean", type=float, nargs="+")
     p.add_argument("--initial-std", type=float)
@@ -190,11 +190,11 @@ def _given(**fields: Any) -> dict[str, Any]:
 
 def stream_create(client: Client, args: argparse.Namespace) -> int:
     inflation: Any = args.inflation
-    if inflation is not None and inflation != "adaptive":
+    if inflation is not None and inflation not in ("adaptive", "enkf_n"):
         try:
             inflation = float(inflation)
         except ValueError as exc:
-            raise InputError('--inflation: a number >= 1, or "adaptive"') from exc
+            raise InputError('--inflation: a number >= 1, "adaptive" or "enkf_n"') from exc
     dynamics = {
         "system": args.system,
         **_given(params=_json_arg("--system-params", args.system_params), dt=args.dt),

@@ -8,8 +8,9 @@ T is symmetric with T 1 = 1, so the analysis anomalies sum to zero (mean-preserv
 Wang, Bishop & Julier 2004; Sakov & Oke 2008). The eigendecomposition is of the
 (N, N) matrix G = Yw Yw^T when N <= m, else of the (m, m) matrix S = Yw^T Yw (same
 non-zero spectrum), so a large ensemble with few observations costs O(N m n), not O(N^3).
-Adaptive inflation (`infl="adaptive"`) is the dual EnKF-N (Bocquet 2011, Bocquet et al.
-2015): a prior inflation l1 of A and Yw chosen by 1-D minimisation. A fixed factor is
+Adaptive inflation (`infl` "adaptive" or "enkf_n", see `inflation`) is the dual EnKF-N
+(Bocquet 2011, Bocquet et al. 2015): a prior inflation l1 of A and Yw chosen by 1-D
+minimisation. A fixed factor is
 applied to the analysis anomalies (posterior inflation, as in DAPPER and the Sakov & Oke
 2008 tables).
 Refs: Bishop, Etherton & Majumdar 2001 (ETKF); Hunt, Kostelich & Szunyogh 2007, Physica D
@@ -23,23 +24,30 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from models.assimilation.inflation import enkf_n_factor
+from models.assimilation.inflation import ADAPTIVE_SCHEMES, enkf_n_factor, hyperprior_certainty
 from models.assimilation.observation import LinearObs, whitened_anomalies
 from models.assimilation.rotation import rotate_anomalies
 
-Inflation = float | Literal["adaptive"]
+Inflation = float | Literal["adaptive", "enkf_n"]
+
+
+def is_adaptive(infl: Inflation) -> bool:
+    """Whether infl names an adaptive scheme (solved for at each analysis)."""
+    return isinstance(infl, str) and infl in ADAPTIVE_SCHEMES
 
 
 def check_inflation(infl: Inflation) -> None:
-    """ValueError unless infl is "adaptive" or a finite float >= 1."""
-    if infl == "adaptive":
+    """ValueError unless infl is an adaptive scheme's name or a finite float >= 1."""
+    if is_adaptive(infl):
         return
     if (
         isinstance(infl, bool)
         or not isinstance(infl, int | float)
         or not 1.0 <= infl < float("inf")
     ):
-        raise ValueError(f"inflation must be a finite number >= 1 or 'adaptive', got {infl!r}")
+        raise ValueError(
+            f"inflation must be a finite number >= 1, 'adaptive' or 'enkf_n', got {infl!r}"
+        )
 
 
 def etkf_step(
@@ -50,18 +58,17 @@ def etkf_step(
     infl: Inflation = 1.0,
     rotate: bool = False,
     generator: torch.Generator | None = None,
-    xN: float = 1.0,
 ) -> tuple[Tensor, Tensor]:
     """ETKF analysis E (N, n), y (m,) -> (E_a (N, n), inflation used (scalar tensor)).
 
-    The inflation returned is the EnKF-N prior factor l1 when infl == "adaptive", else infl.
-    `xN` is the EnKF-N hyperprior boost (1 = Bocquet's original Jeffreys hyperprior).
+    The inflation returned is the EnKF-N prior factor l1 for an adaptive scheme, else infl.
     """
     check_inflation(infl)
     xbar, A, Yw, dyw = whitened_anomalies(E, y, obs)
     N, m = Yw.shape
     N1 = N - 1
-    adaptive = infl == "adaptive"
+    adaptive = is_adaptive(infl)
+    xN = hyperprior_certainty(str(infl), local=False) if adaptive else 1.0
     post = 1.0 if adaptive else float(infl)  # posterior (fixed) inflation factor
     # Without adaptive inflation l1 = 1 and every product with it below is skipped (exact).
     l1 = 1.0

@@ -6,10 +6,11 @@ GC(dist(i, obs)) (see `localization`), i.e. Yw and dyw are scaled by sqrt(rho_i)
 batched call and each point takes the i-th column of its own transform:
     E_a[:, i] = xbar_i + (1 w_i^T + T_i) A[:, i].
 With an infinite radius every local analysis is the global ETKF.
-Adaptive inflation: the EnKF-N is solved per grid point on its tapered local problem
-(batched; a point with no observations in reach gets l1 = 1 through the mode correction),
-which is DAPPER's local variant. Fixed inflation and rotation are applied globally to the
-analysis anomalies. Memory is O(n N (N + m)).
+Adaptive inflation (either scheme; xN = 1 for these local problems, see `inflation`, unless
+the radius is infinite and the analysis global): the EnKF-N is solved per grid point on its
+tapered local problem (batched; a point with no observations in reach gets l1 = 1 through
+the mode correction), which is DAPPER's local variant. Fixed inflation and rotation are
+applied globally to the analysis anomalies. Memory is O(n N (N + m)).
 Refs: Hunt, Kostelich & Szunyogh 2007, Physica D 230 (LETKF); Gaspari & Cohn 1999;
 Bocquet 2011 (EnKF-N); DAPPER's `LETKF`/`local_analyses`.
 """
@@ -21,8 +22,8 @@ import math
 import torch
 from torch import Tensor
 
-from models.assimilation.etkf import Inflation, check_inflation
-from models.assimilation.inflation import enkf_n_inflation, inflate
+from models.assimilation.etkf import Inflation, check_inflation, is_adaptive
+from models.assimilation.inflation import enkf_n_inflation, hyperprior_certainty, inflate
 from models.assimilation.localization import taper_matrix
 from models.assimilation.observation import LinearObs, whitened_anomalies
 from models.assimilation.rotation import rotate_anomalies
@@ -38,13 +39,12 @@ def letkf_step(
     infl: Inflation = 1.0,
     rotate: bool = False,
     generator: torch.Generator | None = None,
-    xN: float = 1.0,
 ) -> tuple[Tensor, Tensor]:
     """LETKF analysis E (N, n), y (m,) -> (E_a (N, n), inflation used).
 
     radius: localisation length l in grid units (Gaspari-Cohn half-width sqrt(10/3) l, zero
     beyond 2 sqrt(10/3) l); periodic: whether grid distance wraps around n.
-    The inflation returned is (n,) per grid point for "adaptive", else a scalar.
+    The inflation returned is (n,) per grid point for an adaptive scheme, else a scalar.
     """
     check_inflation(infl)
     xbar, A, Yw, dyw = whitened_anomalies(E, y, obs)
@@ -59,8 +59,9 @@ def letkf_step(
     lam, V = torch.linalg.eigh(G)
     lam = lam.clamp(min=0.0)
     vb = (V.transpose(1, 2) @ b[:, :, None])[:, :, 0]  # (n, N)
-    adaptive = infl == "adaptive"
+    adaptive = is_adaptive(infl)
     if adaptive:
+        xN = hyperprior_certainty(str(infl), local=math.isfinite(radius))
         l1 = enkf_n_inflation(lam, vb**2, N, xN=xN)  # (n,)
     else:
         l1 = torch.ones(n, dtype=E.dtype, device=E.device)

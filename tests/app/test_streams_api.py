@@ -188,6 +188,8 @@ BAD = [
     ({"dynamics": L96, "observation": {"indices": [0, 40]}}, ""),
     ({"dynamics": L96, "filter": {"method": "letkf"}}, "filter"),
     ({"dynamics": L96, "filter": {"inflation": 0.9}}, "filter.inflation"),
+    ({"dynamics": L96, "filter": {"inflation": "auto"}}, "filter.inflation"),
+    ({"dynamics": L96, "filter": {"method": "enkf", "inflation": "enkf_n"}}, "filter"),
     ({"dynamics": L96, "filter": {"ensemble_size": 1}}, "filter.ensemble_size"),
     ({"dynamics": L96, "initial": {"mean": [1.0, 2.0]}}, ""),
     ({"dynamics": L96, "colour": "red"}, "colour"),

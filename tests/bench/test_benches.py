@@ -24,6 +24,9 @@ def test_stream_throughput_quick_loses_nothing(tmp_path: Path, redis_url: str) -
     out = tmp_path / "stream_throughput.json"
     result = stream_throughput(["--quick", "--redis", redis_url, "--out", str(out)])
     assert json.loads(out.read_text())["rows"] == result["rows"]
+    production = result["rows"][0]
+    assert production["scenario"] == "production" and production["batch"] == 100
+    assert production["polls"] > 0 and "production assimilated obs/s" in result["targets"]
     for row in result["rows"]:
         assert row["lost"] == 0 and row["assimilated_obs_per_s"] > 0
 
@@ -57,6 +60,25 @@ def test_analog_api_quick(tmp_path: Path, redis_url: str) -> None:
     assert saved["result"] == result["result"]
     assert result["result"]["series"] == 12 and len(result["per_system"]) == 12
     assert all(0 <= v <= 200 for v in result["per_system"].values())
+
+
+def test_inflation_quick(tmp_path: Path) -> None:
+    from bench.inflation import main as inflation
+
+    result = inflation(["--quick", "--out", str(tmp_path / "inflation.json")])
+    for summary in result["summary"].values():
+        methods = summary["methods"]
+        assert {"adaptive", "enkf_n"} <= set(methods) and len(methods) > 2
+        best = methods[str(summary["best_fixed"])]
+        assert best["ratio_to_best_fixed"] == 1.0
+        fixed = [m for k, m in methods.items() if k not in ("adaptive", "enkf_n")]
+        assert all(m["rmse"] >= best["rmse"] for m in fixed)
+        assert all(m["rmse"] > 0 and m["spread_over_rmse"] > 0 for m in methods.values())
+    assert set(result["targets"]) == {
+        "adaptive RMSE / best fixed",
+        "adaptive diverged runs",
+        "adaptive spread / RMSE",
+    }
 
 
 def test_sensor_faults_quick(tmp_path: Path) -> None:

@@ -129,8 +129,12 @@ class FilterSpec(StrictModel):
     ensemble_size: StrictInt = Field(
         24, ge=2, le=1000, description="Members (an observer brings its own number)"
     )
-    inflation: Annotated[FiniteFloat, Field(ge=1, le=10)] | Literal["adaptive"] = Field(
-        1.02, description='Multiplicative factor, or "adaptive" (finite-size EnKF-N)'
+    inflation: Annotated[FiniteFloat, Field(ge=1, le=10)] | Literal["adaptive", "enkf_n"] = Field(
+        1.02,
+        description='Multiplicative factor, or solved for at each analysis: "adaptive" (the '
+        "finite-size EnKF-N with its hyperprior set for a global or local analysis; as good as "
+        'a tuned factor, see bench/inflation.py) or "enkf_n" (the EnKF-N as published). '
+        "Either needs method etkf or letkf",
     )
     localization_radius: FiniteFloat | None = Field(
         None, gt=0, le=1e4, description="Gaspari-Cohn radius in grid units (LETKF)"
@@ -141,13 +145,15 @@ class FilterSpec(StrictModel):
     )
 
     @model_validator(mode="after")
-    def _radius_for_letkf(self) -> FilterSpec:
+    def _consistent(self) -> FilterSpec:
         if (self.method == "observer") != (self.model is not None):
             raise ValueError('model (a trained observer) is required with method "observer", only')
         if self.method == "letkf" and self.localization_radius is None:
             raise ValueError("localization_radius is required for letkf")
         if self.method != "letkf" and self.localization_radius is not None:
             raise ValueError("localization_radius applies only to letkf")
+        if self.method == "enkf" and isinstance(self.inflation, str):
+            raise ValueError(f'inflation "{self.inflation}" needs method etkf or letkf')
         return self
 
 

@@ -14,18 +14,21 @@ from models.assimilation import (
     enkf_n_factor,
     enkf_n_inflation,
     etkf_step,
+    letkf_step,
     random_rotation,
     whitened_anomalies,
 )
+from models.assimilation.inflation import ADAPTIVE_SCHEMES as SCHEMES
+from models.assimilation.inflation import hyperprior_certainty
 
 from .kalman import moments
 
 F64 = torch.float64
 
 
-def dual_cost_minimiser(Yw: np.ndarray, dyw: np.ndarray) -> float:
+def dual_cost_minimiser(Yw: np.ndarray, dyw: np.ndarray, xN: float) -> float:
     """argmin over l1 of the EnKF-N dual cost, written directly in observation space:
-    J(l) = dy^T (N1 I + l^2 Yw^T Yw)^{-1} dy + eN / l^2 + cL log l^2 (mode-corrected)."""
+    J(l) = dy^T (N1 I + l^2 Yw^T Yw)^{-1} dy + xN (eN / l^2 + cL log l^2) (mode-corrected)."""
     N, m = Yw.shape
     N1 = N - 1
     S = Yw.T @ Yw
@@ -33,7 +36,7 @@ def dual_cost_minimiser(Yw: np.ndarray, dyw: np.ndarray) -> float:
     eN, cL = (N + 1) / N, N / N1
     I_KH = N1 * np.mean(1 / (np.clip(lam, 0, None) + N1))
     mc = np.sqrt((eN / cL) ** I_KH)
-    eN, cL = eN / mc, cL * mc
+    eN, cL = xN * eN / mc, xN * cL * mc
 
     def J(l1: float) -> float:
         C = N1 * np.eye(m) + l1**2 * S
@@ -44,15 +47,29 @@ def dual_cost_minimiser(Yw: np.ndarray, dyw: np.ndarray) -> float:
     )
 
 
+@pytest.mark.parametrize(("scheme", "xN"), [("enkf_n", 1.0), ("adaptive", 2.0)])
 @pytest.mark.parametrize(("N", "m", "scale"), [(8, 20, 1.0), (8, 20, 4.0), (25, 5, 2.0)])
-def test_enkf_n_matches_brute_force(N: int, m: int, scale: float) -> None:
+def test_enkf_n_matches_brute_force(N: int, m: int, scale: float, scheme: str, xN: float) -> None:
+    """Both schemes solve the EnKF-N; a global analysis under "adaptive" with xN = 2."""
     g = torch.Generator().manual_seed(N * m)
     E = torch.randn(N, m, generator=g, dtype=F64)
     y = scale * torch.randn(m, generator=g, dtype=F64)
     obs = LinearObs.identity(m, 0.9)
-    _, l1 = etkf_step(E, y, obs, infl="adaptive")
+    _, l1 = etkf_step(E, y, obs, infl=scheme)
     _, _, Yw, dyw = whitened_anomalies(E, y, obs)
-    assert l1.item() == pytest.approx(dual_cost_minimiser(Yw.numpy(), dyw.numpy()), abs=1e-6)
+    assert l1.item() == pytest.approx(dual_cost_minimiser(Yw.numpy(), dyw.numpy(), xN), abs=1e-6)
+
+
+def test_local_analyses_take_the_jeffreys_hyperprior_under_either_scheme() -> None:
+    g = torch.Generator().manual_seed(4)
+    E = torch.randn(7, 30, generator=g, dtype=F64)
+    y = 2 * torch.randn(30, generator=g, dtype=F64)
+    obs = LinearObs.identity(30)
+    runs = [letkf_step(E, y, obs, radius=3.0, periodic=True, infl=s) for s in SCHEMES]
+    assert torch.equal(runs[0][0], runs[1][0]) and torch.equal(runs[0][1], runs[1][1])
+    assert hyperprior_certainty("adaptive", local=True) == 1.0
+    assert hyperprior_certainty("adaptive", local=False) == 2.0
+    assert hyperprior_certainty("enkf_n", local=False) == 1.0
 
 
 def test_enkf_n_without_information_does_not_inflate() -> None:
@@ -67,7 +84,7 @@ def test_enkf_n_inflates_more_for_larger_innovations() -> None:
     E = torch.randn(10, 20, generator=g, dtype=F64)
     y = torch.randn(20, generator=g, dtype=F64)
     obs = LinearObs.identity(20)
-    factors = [etkf_step(E, s * y, obs, infl="adaptive")[1].item() for s in (0.5, 2.0, 8.0)]
+    factors = [etkf_step(E, s * y, obs, infl="enkf_n")[1].item() for s in (0.5, 2.0, 8.0)]
     assert factors[0] < factors[1] < factors[2]
 
 

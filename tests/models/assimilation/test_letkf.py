@@ -18,12 +18,16 @@ def ensemble(N: int, n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     return E, torch.randn(n, generator=g, dtype=F64) * 2
 
 
-@pytest.mark.parametrize("radius", [math.inf, 1e9])
-@pytest.mark.parametrize("infl", [1.0, 1.07, "adaptive"])
+@pytest.mark.parametrize(
+    ("radius", "infl"),
+    [(r, i) for r in (math.inf, 1e9) for i in (1.0, 1.07, "enkf_n")] + [(math.inf, "adaptive")],
+)
 @pytest.mark.parametrize(("N", "obs_idx"), [(10, list(range(0, 20, 2))), (16, [3, 9, 15])])
 def test_infinite_radius_equals_etkf(
     radius: float, infl: float | str, N: int, obs_idx: list[int]
 ) -> None:
+    """Without localisation (an infinite radius) the analysis is global under either
+    adaptive scheme; a finite radius, however large, makes it local ("adaptive": xN = 1)."""
     E, y = ensemble(N, 20, seed=N)
     obs = LinearObs.subset(20, obs_idx, noise_std=0.8)
     y = y[obs_idx]

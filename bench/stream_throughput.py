@@ -1,9 +1,13 @@
 """Observations per second assimilated through the HTTP API, against the real stack.
 
-Starts a uvicorn server and Celery worker processes over a fresh PostgreSQL database and
-Redis, then (1) pushes one Lorenz-96 stream's observations in batched posts and (2) feeds
-many streams at once. Throughput counts from the first post to the last analysis
-committed; every acknowledged observation is then checked to have been assimilated.
+Starts uvicorn and Celery worker processes over a fresh PostgreSQL database and Redis.
+First the production topology of docker-compose.yml (two uvicorn workers, one Celery
+worker): a new Lorenz-96 stream (quality control on, as by default) takes 2,000
+observations in posts of 100 while a client polls its state, from its first observation
+(target: 2,000 observations/s). Then, on one uvicorn process and --workers Celery workers,
+(1) one stream's observations in larger posts and (2) many streams fed at once.
+Throughput counts from the first post to the last analysis committed; every acknowledged
+observation is then checked to have been assimilated.
 Run from the repo root: `python bench/stream_throughput.py [--quick]`.
 """
 
@@ -17,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -29,9 +34,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # lets `python bench/stream_throughput.py` work without the install
     sys.path.insert(0, str(ROOT))
 
+from bench._common import print_targets  # noqa: E402
 from bench.stack import BIN, REDIS_URL, Databases, Stack, stack_env  # noqa: E402
 
 N_VARS, DT = 40, 0.05
+PRODUCTION_TARGET = 2000  # observations/s, one new stream on docker-compose.yml's topology
 
 
 def l96_stream(name: str, method: str = "etkf", inflation: Any = 1.02) -> dict[str, Any]:
@@ -64,25 +71,62 @@ def wait_done(http: httpx.Client, sid: str, n: int, timeout: float) -> dict[str,
     raise RuntimeError(f"stream {sid} did not finish: {state}")
 
 
+class Poller:
+    """A client polling a stream's state every `every` seconds on its own connection, as a
+    dashboard would, while the observations go in; it keeps each poll's latency."""
+
+    def __init__(self, http: httpx.Client, sid: str, every: float = 0.05) -> None:
+        self.client = httpx.Client(base_url=http.base_url, headers=http.headers, timeout=60)
+        self.url, self.every = f"/v1/streams/{sid}", every
+        self.latencies: list[float] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            t0 = time.perf_counter()
+            assert self.client.get(self.url).status_code == 200
+            self.latencies.append(time.perf_counter() - t0)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.client.close()
+
+
 def one_stream(
-    http: httpx.Client, n_obs: int, batch: int, method: str, infl: Any
+    http: httpx.Client,
+    n_obs: int,
+    batch: int,
+    method: str,
+    infl: Any,
+    *,
+    scenario: str = "one stream",
+    poll: bool = False,
 ) -> dict[str, Any]:
     sid = http.post("/v1/streams", json=l96_stream(f"one-{method}-{infl}", method, infl)).json()[
         "id"
     ]
     obs = observations(n_obs, 0)
     latencies = []
+    poller = Poller(http, sid) if poll else None
     start = time.perf_counter()
-    for i in range(0, n_obs, batch):
-        t0 = time.perf_counter()
-        r = http.post(f"/v1/streams/{sid}/observations", json={"observations": obs[i : i + batch]})
-        latencies.append(time.perf_counter() - t0)
-        assert r.status_code == 202, r.text
-    acked = time.perf_counter() - start
-    state = wait_done(http, sid, n_obs, timeout=600)
-    total = time.perf_counter() - start
+    try:
+        for i in range(0, n_obs, batch):
+            t0 = time.perf_counter()
+            body = {"observations": obs[i : i + batch]}
+            r = http.post(f"/v1/streams/{sid}/observations", json=body)
+            latencies.append(time.perf_counter() - t0)
+            assert r.status_code == 202, r.text
+        acked = time.perf_counter() - start
+        state = wait_done(http, sid, n_obs, timeout=600)
+        total = time.perf_counter() - start
+    finally:
+        if poller is not None:
+            poller.stop()
     return {
-        "scenario": "one stream",
+        "scenario": scenario,
         "filter": f"{method} N=24 infl={infl}",
         "observations": n_obs,
         "batch": batch,
@@ -91,7 +135,7 @@ def one_stream(
         "post_p50_ms": 1e3 * statistics.median(latencies),
         "post_p99_ms": 1e3 * float(np.quantile(latencies, 0.99)),
         "lost": n_obs - state["n_assimilated"],
-    }
+    } | ({"polls": len(poller.latencies)} if poller is not None else {})
 
 
 def many_streams(http: httpx.Client, n_streams: int, n_obs: int, batch: int) -> dict[str, Any]:
@@ -155,11 +199,23 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/stream_throughput.json")
     args = parser.parse_args(argv)
     n_one, n_streams, n_each = (200, 5, 20) if args.quick else (5000, 100, 50)
+    n_prod = 200 if args.quick else 2000
 
     databases = Databases()
     logs = Path(tempfile.mkdtemp(prefix="kalmanac-bench-"))
-    stack = Stack(stack_env(databases, args.redis), logs)
     rows = []
+    stack = Stack(stack_env(databases, args.redis), logs)
+    try:  # docker-compose.yml's topology, a new stream from its first observation
+        stack.start_worker("prod-worker")
+        stack.start_api(workers=2)
+        auth = {"Authorization": f"Bearer {create_key(stack.env)}"}
+        with httpx.Client(base_url=stack.base, headers=auth, timeout=60) as http:
+            rows.append(
+                one_stream(http, n_prod, 100, "etkf", 1.02, scenario="production", poll=True)
+            )
+    finally:
+        stack.stop_all()
+    stack = Stack(stack_env(databases, args.redis), logs)
     try:
         for i in range(args.workers):
             stack.start_worker(f"worker{i + 1}")
@@ -183,8 +239,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{r['ingest_obs_per_s']:>9.0f} {r['assimilated_obs_per_s']:>8.0f} "
             f"{r['post_p50_ms']:>7.1f} {r['post_p99_ms']:>7.1f} {r['lost']:>5}"
         )
+    prod = rows[0]["assimilated_obs_per_s"]
+    targets = {
+        "production assimilated obs/s": {
+            "measured": prod,
+            "target": f">= {PRODUCTION_TARGET}",
+            "met": prod >= PRODUCTION_TARGET,
+        }
+    }
+    print_targets(targets)
     result = {
         "rows": rows,
+        "targets": targets,
         "machine": {
             "cpus": os.cpu_count(),
             "python": platform.python_version(),
@@ -192,7 +258,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "celery_workers": args.workers,
         },
         "notes": [
-            "one uvicorn process; Celery workers with --pool solo; PostgreSQL + Redis local",
+            "production: two uvicorn workers and one Celery worker (solo pool), a client "
+            "polling the stream's state every 50 ms; the other rows: one uvicorn process and "
+            "--workers Celery workers (solo pool); PostgreSQL + Redis local",
             "assim/s counts from the first post to the last analysis committed",
         ],
     }

@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     broker_url: str = "memory://"
     # None: run the worker inside the API process exactly when the broker is in-memory.
     embedded_worker: bool | None = None
+    # Jobs the embedded worker runs at once on the cpu queue (threads; training on gpu has a
+    # lane of its own); 0 sizes it to the machine (2 to 4).
+    embedded_lanes: int = Field(0, ge=0, le=32)
     auth: Literal["off", "required"] = "off"
     # Pepper for API-key hashes; production refuses the default.
     secret_key: str = DEFAULT_SECRET

@@ -36,7 +36,7 @@ def _backoff(retries: int) -> float:
 
 
 def _factory() -> sessionmaker[Session]:
-    return get_sessionmaker(get_settings().database_url)
+    return get_sessionmaker(get_settings().database_url, worker=True)
 
 
 def _run_job(task: Any, job_id: str, runner: JobRunner) -> str:

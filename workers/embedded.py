@@ -1,10 +1,10 @@
 """A Celery worker inside the API process, for the embedded development mode.
 
 Same tasks and code paths as a separate `celery worker`; only the broker URL (memory://)
-differs, and the pool: a few threads (lanes), so that a stream's cycles and quick
-forecasts run while a model trains. Jobs commit in short transactions of their own, and a
-stream's cycle holds its row lock (or SQLite's write lock) for one batch, so lanes never
-assimilate an observation twice.
+differs, and the lanes: one worker per queue (a few threads on `cpu`), so that a stream's
+cycles and quick forecasts run while a model trains. Jobs commit in short transactions of
+their own, and a stream's cycle holds its row lock (or SQLite's write lock) for one batch,
+so lanes never assimilate an observation twice.
 """
 
 from __future__ import annotations

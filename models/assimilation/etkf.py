@@ -10,9 +10,8 @@ Wang, Bishop & Julier 2004; Sakov & Oke 2008). The eigendecomposition is of the
 non-zero spectrum), so a large ensemble with few observations costs O(N m n), not O(N^3).
 Adaptive inflation (`infl` "adaptive" or "enkf_n", see `inflation`) is the dual EnKF-N
 (Bocquet 2011, Bocquet et al. 2015): a prior inflation l1 of A and Yw chosen by 1-D
-minimisation. A fixed factor is
-applied to the analysis anomalies (posterior inflation, as in DAPPER and the Sakov & Oke
-2008 tables).
+minimisation. A fixed factor is applied to the analysis anomalies (posterior inflation, as
+in DAPPER and the Sakov & Oke 2008 tables).
 Refs: Bishop, Etherton & Majumdar 2001 (ETKF); Hunt, Kostelich & Szunyogh 2007, Physica D
 230; Sakov & Oke 2008, MWR 136.
 """

@@ -10,8 +10,9 @@ certainty xN (`hyperprior_certainty`):
   EnKF-N over-inflates a global analysis (L96, ETKF N=24: RMSE 0.216 and spread/RMSE 1.22
   with xN = 1, 0.176 and 1.07 with xN = 2; the best fixed factor 0.177). A local analysis
   solves a small problem from few members and tapered observations, where the full
-  sampling error holds: xN = 2 there starves the spread (L96, LETKF N=7: 0.264 against
-  0.217 with xN = 1, and 0.214 for the best fixed factor). Measured by bench/inflation.py.
+  sampling error holds: xN = 2 there starves the spread (L96, LETKF N=7: 0.264 over 3
+  seeds, against 0.217 with xN = 1 and 0.213 for the best fixed factor over 10). Measured
+  by bench/inflation.py (xN = 2 on the LETKF: a one-off run of its setups).
 
 The EnKF-N (finite-size EnKF) treats the prior covariance as unknown, with a Jeffreys
 hyperprior, and marginalises over it; in its dual form this reduces to a 1-D minimisation

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -133,3 +134,21 @@ def test_observer_takes_no_series(client: TestClient, headers: dict[str, str]) -
     body = {"name": "x", "model": {"kind": "bayes_ar"}}
     r = client.post("/v1/models", json=body, headers=headers)
     assert r.status_code == 422 and "series" in r.text
+
+
+def test_the_observer_settings_have_one_definition() -> None:
+    """Every setting the worker and the bench take (`ObserverConfig`) can be given through the
+    API, defaulting to the same value, and the bench trains with those defaults (its
+    Kuramoto-Sivashinsky setup with fewer iterations)."""
+    from app.api.schemas.observers import ObserverParams
+    from bench.observer import setups
+    from models.observer_config import ObserverConfig
+
+    api = ObserverParams.model_fields
+    for name, setting in ObserverConfig.__dataclass_fields__.items():
+        assert name in api, f"the bench's setting {name!r} cannot be given through the API"
+        assert api[name].default == setting.default, name
+    default = ObserverConfig()
+    for setup in setups(quick=False):
+        assert dataclasses.replace(setup.observer, iterations=default.iterations) == default
+    assert setups(quick=False)[0].observer == default

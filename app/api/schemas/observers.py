@@ -8,11 +8,15 @@ from pydantic import Field, StrictInt, model_validator
 
 from app.api.schemas.common import FiniteFloat, StrictModel
 from app.api.schemas.stream_specs import DynamicsSpec, ObservationSpec
+from models.observer_config import ObserverConfig
+
+DEFAULT = ObserverConfig()  # the one definition of the settings' defaults
 
 
 class ObserverParams(StrictModel):
-    """The system, its observations and the training budget. A stream may use the observer
-    only with the same dynamics and observation operator it was trained for."""
+    """The system, its observations and the training settings (defaults: `ObserverConfig`,
+    the best `bench/observer.py` found). A stream may use the observer only with the same
+    dynamics and observation operator it was trained for."""
 
     dynamics: DynamicsSpec
     observation: ObservationSpec = Field(default_factory=ObservationSpec)
@@ -20,21 +24,44 @@ class ObserverParams(StrictModel):
         None, gt=0, le=100, description="Time between observations (default: dynamics.dt)"
     )
     members: StrictInt = Field(
-        4,
+        DEFAULT.members,
         ge=1,
         le=16,
         description="Observers in the ensemble: their disagreement is the epistemic part of "
         "the spread. 1 is the fastest (one compiled call a cycle on Lorenz-96); its spread is "
         "its predicted analysis error alone.",
     )
-    hidden: StrictInt = Field(32, ge=4, le=256)
-    depth: StrictInt = Field(2, ge=1, le=4, description="Hidden layers of the gain network")
-    patch: StrictInt = Field(4, ge=0, le=16, description="Forecast points seen on each side")
-    reach: StrictInt = Field(3, ge=0, le=16, description="Innovations used on each side")
-    trajectories: StrictInt = Field(32, ge=1, le=256, description="Truth runs per batch")
-    window: StrictInt = Field(16, ge=1, le=128, description="Cycles per gradient window")
-    iterations: StrictInt = Field(800, ge=1, le=20_000)
-    lr: FiniteFloat = Field(1e-3, gt=0, lt=1)
+    hidden: StrictInt = Field(DEFAULT.hidden, ge=4, le=256)
+    depth: StrictInt = Field(
+        DEFAULT.depth, ge=1, le=4, description="Hidden layers of the gain network"
+    )
+    patch: StrictInt = Field(
+        DEFAULT.patch, ge=0, le=16, description="Forecast points seen on each side"
+    )
+    reach: StrictInt = Field(
+        DEFAULT.reach, ge=0, le=16, description="Innovations used on each side"
+    )
+    trajectories: StrictInt = Field(
+        DEFAULT.trajectories, ge=1, le=256, description="Truth runs per batch"
+    )
+    window: StrictInt = Field(
+        DEFAULT.window, ge=1, le=128, description="Cycles per gradient window"
+    )
+    iterations: StrictInt = Field(DEFAULT.iterations, ge=1, le=20_000)
+    lr: FiniteFloat = Field(DEFAULT.lr, gt=0, lt=1)
+    reset_fraction: FiniteFloat = Field(
+        DEFAULT.reset_fraction,
+        ge=0,
+        le=1,
+        description="Share of the training filters restarted far off after each window, so "
+        "that the observer learns to recover from a poor start",
+    )
+    reset_std: FiniteFloat = Field(
+        DEFAULT.reset_std,
+        gt=0,
+        le=10,
+        description="The restarted filters' error, in climatological stds",
+    )
 
     @model_validator(mode="after")
     def _fits_the_state(self) -> ObserverParams:

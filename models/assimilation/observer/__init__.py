@@ -23,11 +23,11 @@ Filter states carry over between windows, so the gain learns the filter's own st
 state; a few are reset to far-off starts each window, so it also learns to converge.
 """
 
-from models.assimilation.observer.config import ObserverConfig
 from models.assimilation.observer.evaluate import ObserverScore, evaluate
 from models.assimilation.observer.gain import DenseGain, LocalGain
 from models.assimilation.observer.model import NeuralObserver
 from models.assimilation.observer.train import climatology, train_observer
+from models.observer_config import ObserverConfig
 
 __all__ = [
     "DenseGain",

@@ -7,7 +7,7 @@ import torch
 from torch import Tensor
 
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.config import ObserverConfig
+from models.observer_config import ObserverConfig
 
 
 def _periodic_index(n: int, radius: int) -> Tensor:

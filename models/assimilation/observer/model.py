@@ -12,12 +12,12 @@ from torch import Tensor
 
 from models.artifacts import pack, read_meta, unpack
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.config import ObserverConfig
 from models.assimilation.observer.gain import DenseGain, LocalGain, make_gain
 from models.assimilation.observer.host import HostLocalGain
 from models.assimilation.observer.network import mlp
 from models.dynamics.base import Dynamics, integrate, step_sizes
 from models.dynamics.lorenz96 import Lorenz96
+from models.observer_config import ObserverConfig
 
 VAR_FLOOR = 1e-6  # in climatological variance units
 STATE_BOUND = 8.0  # analyses are kept within this many climatological stds of the mean

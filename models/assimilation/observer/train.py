@@ -9,11 +9,11 @@ import torch
 from torch import Tensor
 
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.config import ObserverConfig
 from models.assimilation.observer.gain import make_gain
 from models.assimilation.observer.model import NeuralObserver
 from models.assimilation.observer.network import init_theta
 from models.dynamics.base import Dynamics, integrate
+from models.observer_config import ObserverConfig
 
 Progress = Callable[[float], object]
 

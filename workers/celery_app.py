@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 import torch
 from celery import Celery
+from celery.signals import worker_process_init, worker_ready
 
 from app.config import get_settings
 from app.logs import configure_logging
 from app.queue import Task, celery_config
+from models.assimilation.stream import warm_up
 
 configure_logging(get_settings().log_level)
 torch.set_num_threads(get_settings().torch_threads)
@@ -18,3 +22,17 @@ celery_app.conf.beat_schedule = {
     "reap-silent-work": {"task": Task.REAP.value, "schedule": get_settings().reap_interval_s},
 }
 app = celery_app  # the name `celery -A workers.celery_app` looks for
+
+
+@cache  # once a process (the embedded mode starts a worker per queue)
+def _warm_up_once() -> None:
+    warm_up()
+
+
+def _warm_up(**_: object) -> None:
+    """A stream's kernels compiled and loaded before its first observation arrives."""
+    _warm_up_once()
+
+
+worker_ready.connect(_warm_up, weak=False)  # solo and thread pools: the worker's own process
+worker_process_init.connect(_warm_up, weak=False)  # each process of a prefork pool

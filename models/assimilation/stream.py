@@ -28,7 +28,9 @@ from models.assimilation.cycle import ensemble_init
 from models.assimilation.filters import CycleAnalysis, EnsembleFilter, Filter, ObserverFilter
 from models.assimilation.observation import LinearObs
 from models.assimilation.observer import NeuralObserver
+from models.assimilation.quality import Sensors
 from models.dynamics.base import Dynamics
+from models.dynamics.lorenz96 import Lorenz96
 from models.dynamics.surrogate import SurrogateDynamics, WindowForecaster, window
 from models.forecasting.base import Forecast, summarize_samples
 from models.seeding import derived_generator, derived_seed63
@@ -254,3 +256,28 @@ class StreamModel:
             progress((k + 1) / horizon)
         Y = paths.numpy()
         return Y[0], Y[1]
+
+
+def warm_up() -> None:
+    """A few cycles of a small Lorenz-96 twin through a stream's compiled kernels (RK4, the
+    background check, the sensors' health; numba compiles them, or loads them from its cache,
+    on their first call) and torch's first linear algebra, so that the first stream a worker
+    serves after it starts runs at full speed: on a fresh install the compiling alone took
+    seconds of the first stream's observations."""
+    model = StreamModel.build(
+        Lorenz96(n=8),
+        FilterConfig("etkf", 4, "adaptive"),
+        indices=None,
+        noise_std=1.0,
+        dt=0.05,
+        seed=0,
+        gate=4.0,
+    )
+    E, sensors = model.initial_ensemble(None, 1.0, None), Sensors.new(8)
+    for seq in (1, 2, 3):  # one reading missing: the screening's path
+        values: list[float | None] = [1.0] * 7 + [None]
+        result = model.cycle(E, 0.05 * (seq - 1), 0.05 * seq, values, seq, None, None)
+        if result is not None and result.screened is not None:
+            sensors = sensors.update(result.screened)
+        if result is not None and result.E is not None:
+            E = result.E

@@ -4,6 +4,9 @@ rejected (exactly the analysis of the readings used), and sensor health in a twi
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,6 +27,7 @@ from models.assimilation.stream import StreamModel
 from models.dynamics import Lorenz96, integrate
 
 F64 = torch.float64
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def members(N: int = 20, n: int = 8, seed: int = 0) -> torch.Tensor:
@@ -116,3 +120,25 @@ def test_a_stuck_sensor_fails_its_components_spread_rises_and_recovers() -> None
     during = sum(spread[120:200]) / 80
     after = sum(spread[220:400]) / 180
     assert during > 1.3 * before and after < 0.8 * during
+
+
+WARM_UP = """
+from models.assimilation import quality
+from models.assimilation.stream import warm_up
+from models.dynamics import lorenz96
+
+kernels = (quality._screen_kernel, quality._health_kernel, lorenz96.rk4_rows)
+before = [len(k.signatures) for k in kernels]
+warm_up()
+print(before, [len(k.signatures) for k in kernels])
+"""
+
+
+def test_warm_up_compiles_the_stream_kernels() -> None:
+    """A worker's warm-up (in a fresh process, as at its start) leaves every compiled kernel
+    of a stream's cycle ready for the first observation."""
+    out = subprocess.run(
+        [sys.executable, "-c", WARM_UP], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["[0,", "0,", "0]", "[1,", "1,", "1]"], out.stdout

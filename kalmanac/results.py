@@ -49,6 +49,7 @@ class Job:
     worker: str | None
     code_version: str
     summary: dict[str, Any] | None = None  # a training's {"model", "version"}, durations
+    eta_s: float | None = None  # seconds left while it runs, at its pace so far
 
     @property
     def done(self) -> bool:
@@ -73,6 +74,7 @@ class Job:
             worker=d.get("worker"),
             code_version=d.get("code_version", ""),
             summary=d.get("summary"),
+            eta_s=d.get("eta_s"),
         )
 
 

@@ -20,14 +20,17 @@ class ProgressBar:
         self.tty = self.out.isatty()
         self.started = time.monotonic()
         self.last: str | None = None
+        self.width = 0  # of the line drawn last, so that a shorter one covers it
 
     def __call__(self, job: Job) -> None:
         filled = round(WIDTH * min(max(job.progress, 0.0), 1.0))
         bar = "#" * filled + "-" * (WIDTH - filled)
         elapsed = time.monotonic() - self.started
-        line = f"[{bar}] {job.progress:4.0%} {job.status:<9} {elapsed:5.1f}s  job {job.id}"
+        left = "" if job.eta_s is None else f" ~{job.eta_s:.0f}s left"
+        line = f"[{bar}] {job.progress:4.0%} {job.status:<9} {elapsed:5.1f}s{left}  job {job.id}"
         if self.tty:
-            self.out.write("\r" + line + ("\n" if job.done else ""))
+            self.out.write("\r" + line.ljust(self.width) + ("\n" if job.done else ""))
+            self.width = len(line)
         elif job.status != self.last:
             self.out.write(line + "\n")
         self.out.flush()

@@ -106,3 +106,22 @@ def test_revoked_key(client: TestClient, settings: object) -> None:
     with get_sessionmaker(settings.database_url).begin() as session:  # type: ignore[attr-defined]
         assert revoke_key(session, key)
     assert client.get("/v1/jobs", headers=h).status_code == 401
+
+
+def test_a_running_job_says_how_long_it_has_left(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    from datetime import timedelta
+
+    from app.api.schemas.jobs import eta
+    from app.db.base import utcnow
+    from app.db.tables import Job, JobStatus
+
+    now = utcnow()
+    started = now - timedelta(seconds=30)
+    running = Job(status=JobStatus.RUNNING, progress=0.25, started_at=started)
+    assert eta(running, now) == 90.0  # a quarter done in 30 s: 90 s to go at that pace
+    assert eta(Job(status=JobStatus.RUNNING, progress=0.0, started_at=started), now) is None
+    assert eta(Job(status=JobStatus.SUCCEEDED, progress=1.0, started_at=started), now) is None
+    done = submit(client, headers)
+    assert "eta_s" in done and done["eta_s"] is None  # every record has it; null unless running

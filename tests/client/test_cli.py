@@ -192,3 +192,15 @@ def test_forecast_of_a_long_csv_with_future_covariates(
     rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
     assert list(rows.columns[:3]) == ["unique_id", "ds", "mean"] and len(rows) == 3
     assert {"lo-80", "hi-95"} <= set(rows.columns)
+
+
+def test_the_progress_bar_shows_the_time_left() -> None:
+    import io
+
+    from kalmanac.cli.progress import ProgressBar
+    from kalmanac.results import Job
+
+    out = io.StringIO()
+    record = {"id": "j1", "kind": "train", "status": "running", "progress": 0.5, "eta_s": 42.4}
+    ProgressBar(out)(Job.from_json(record))
+    assert "50%" in out.getvalue() and "~42s left" in out.getvalue()

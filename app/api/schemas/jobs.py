@@ -6,11 +6,12 @@ Every response schema maps its rows one way: `XRead.of(row, ...)`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.db.base import utcnow
 from app.db.tables import ForecastResult, Job, JobStatus
 from models.forecasting.registry import DEFAULT_KIND
 
@@ -38,17 +39,33 @@ class JobRead(BaseModel):
         description="What the job did, once it succeeded: its duration, and for a training "
         'the version it created ({"model", "version"})',
     )
+    eta_s: float | None = Field(
+        None,
+        description="Seconds left while it runs, at the pace of its progress so far "
+        "(elapsed x (1 - progress) / progress); null before its first progress report",
+    )
 
     @classmethod
     def of(cls, job: Job, results: Sequence[ForecastResult] = ()) -> Self:
         """The job, with the result its rows make once it has succeeded."""
         read = cls.model_validate(job, from_attributes=True)
+        read.eta_s = eta(job, utcnow())
         if job.status == JobStatus.SUCCEEDED:
             read.set_result(results)
         return read
 
     def set_result(self, results: Sequence[ForecastResult]) -> None:
         """A job kind with a result (a forecast, a backtest) shapes it from its rows."""
+
+
+def eta(job: Job, now: datetime) -> float | None:
+    """A running job's seconds left, extrapolated from its progress since it started."""
+    p = job.progress
+    if job.status != JobStatus.RUNNING or job.started_at is None or not 0 < p < 1:
+        return None
+    started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+    elapsed = max((now - started).total_seconds(), 0.0)
+    return round(elapsed * (1 - p) / p, 1)
 
 
 class JobList(BaseModel):

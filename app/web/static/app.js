@@ -140,8 +140,10 @@ async function follow(path, render) {
 }
 
 function status(job) {
+  const left = job.eta_s == null ? "" : `, ~${Math.round(job.eta_s)} s left`;
   return h("p", { class: `status ${job.status}` }, `${job.kind} ${job.id} — ${job.status}`,
-    job.error ? ` : ${job.error.message}` : "", job.status === "running" ? ` ${(job.progress * 100).toFixed(0)}%` : "");
+    job.error ? ` : ${job.error.message}` : "",
+    job.status === "running" ? ` ${(job.progress * 100).toFixed(0)}%${left}` : "");
 }
 
 async function pngButton(path) {

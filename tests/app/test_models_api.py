@@ -40,11 +40,13 @@ def train(
     headers: dict[str, str],
     name: str,
     model: dict[str, Any],
-    values: list[float],
+    values: list[float] | dict[str, Any],
 ) -> dict[str, Any]:
+    """Train a version on `values` (or on a whole posted series: timestamps, drivers)."""
+    series = values if isinstance(values, dict) else {"id": "train", "values": values}
     r = client.post(
         "/v1/models",
-        json={"name": name, "model": model, "series": [{"id": "train", "values": values}]},
+        json={"name": name, "model": model, "series": [series]},
         headers=headers,
     )
     assert r.status_code == 202, r.text

@@ -317,13 +317,7 @@ def test_calendar_terms_and_a_version_that_keeps_its_drivers(
     start = datetime(2026, 6, 1, tzinfo=UTC)
     times = [(start + timedelta(hours=int(h))).isoformat() for h in t]
     series = {"id": "s", "values": y.tolist(), "timestamps": times, "calendar": ["hour"]}
-    r = client.post(
-        "/v1/models",
-        json={"name": "office", "model": {"kind": "bayes_ar"}, "series": [series]},
-        headers=headers,
-    )
-    assert r.status_code == 202, r.text
-    assert wait_job(client, r.json()["id"], headers)["status"] == "succeeded"
+    train(client, headers, "office", {"kind": "bayes_ar"}, series)
     s = forecast(client, headers, series=[series], model={"name": "office", "version": 1})
     assert s["fitted"]["stored"]["name"] == "office"
     r = client.post(

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
-from tests.app.test_models_api import train, wait_job
+from tests.app.test_models_api import train
 from tests.conftest import issue_key
 from tests.streams_support import wait_assimilated
 
@@ -252,13 +252,7 @@ def test_a_version_trained_with_drivers_is_refused_as_dynamics(
         "values": y[:, 0].tolist(),
         "covariates": {"x": {"values": y[:, 1].tolist()}},
     }
-    r = client.post(
-        "/v1/models",
-        json={"name": "driven", "model": {"kind": "bayes_ar"}, "series": [series]},
-        headers=tenant,
-    )
-    assert r.status_code == 202, r.text
-    assert wait_job(client, r.json()["id"], tenant)["status"] == "succeeded"
+    train(client, tenant, "driven", {"kind": "bayes_ar"}, series)
     body = {"dynamics": {"model": {"name": "driven", "version": 1}}, "initial": {"series": [1.0]}}
     r = client.post("/v1/streams", json=body, headers=tenant)
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "dynamics.model", r.text

@@ -75,7 +75,8 @@ class AnalysisInfo:
 
     @property
     def innovation_rms(self) -> Tensor:
-        return torch.sqrt((self.innovation**2).mean())
+        norm: Tensor = torch.linalg.vector_norm(self.innovation)
+        return norm / math.sqrt(self.innovation.numel())
 
 
 def analysis(

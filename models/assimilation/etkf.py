@@ -11,7 +11,8 @@ non-zero spectrum), so a large ensemble with few observations costs O(N m n), no
 Adaptive inflation (`infl` "adaptive" or "enkf_n", see `inflation`) is the dual EnKF-N
 (Bocquet 2011, Bocquet et al. 2015): a prior inflation l1 of A and Yw chosen by 1-D
 minimisation. A fixed factor is applied to the analysis anomalies (posterior inflation, as
-in DAPPER and the Sakov & Oke 2008 tables).
+in DAPPER and the Sakov & Oke 2008 tables). A small CPU ensemble's ensemble-space analysis
+runs as compiled code (`etkf_host`): a stream's cycle is otherwise mostly torch's per-op cost.
 Refs: Bishop, Etherton & Majumdar 2001 (ETKF); Hunt, Kostelich & Szunyogh 2007, Physica D
 230; Sakov & Oke 2008, MWR 136.
 """
@@ -20,12 +21,15 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 import torch
 from torch import Tensor
 
+from models.assimilation.etkf_host import ensemble_spectrum, transform
 from models.assimilation.inflation import ADAPTIVE_SCHEMES, enkf_n_factor, hyperprior_certainty
-from models.assimilation.observation import LinearObs, whitened_anomalies
+from models.assimilation.observation import LinearObs, check_shapes, whitened_anomalies
 from models.assimilation.rotation import rotate_anomalies
+from models.host import fits_host
 
 Inflation = float | Literal["adaptive", "enkf_n"]
 
@@ -61,14 +65,50 @@ def etkf_step(
     """ETKF analysis E (N, n), y (m,) -> (E_a (N, n), inflation used (scalar tensor)).
 
     The inflation returned is the EnKF-N prior factor l1 for an adaptive scheme, else infl.
+    A small CPU ensemble with m >= N runs as compiled code (`etkf_host`), the rest on torch.
     """
     check_inflation(infl)
+    adaptive = is_adaptive(infl)
+    xN = hyperprior_certainty(str(infl), local=False) if adaptive else None
+    post = 1.0 if adaptive else float(infl)  # posterior (fixed) inflation factor
+    if obs.m >= E.shape[0] and fits_host(E):
+        E_a, l1 = _host_analysis(E, y, obs, xN, post)
+    else:
+        E_a, l1 = _torch_analysis(E, y, obs, xN, post)
+    if rotate:  # mean-preserving and linear in the anomalies: commutes with the factors
+        E_a = rotate_anomalies(E_a, generator)
+    used = l1 if adaptive else float(infl)
+    return E_a, torch.full((), used, dtype=E.dtype, device=E.device)
+
+
+def _host_analysis(
+    E: Tensor, y: Tensor, obs: LinearObs, xN: float | None, post: float
+) -> tuple[Tensor, float]:
+    """The ensemble-space analysis of `_torch_analysis` as `etkf_host`'s kernels."""
+    check_shapes(E, y, obs)
+    HE = E if obs.indices is None and obs.H is None else obs.H_apply(E)
+    try:
+        xbar, A, lam, V, vb = ensemble_spectrum(
+            np.ascontiguousarray(E.detach().numpy()),
+            np.ascontiguousarray(HE.detach().numpy()),
+            y.detach().to(dtype=torch.float64, device="cpu").numpy(),
+            obs.std.numpy(),
+        )
+    except np.linalg.LinAlgError as e:  # the torch path's error, whichever path ran
+        raise torch.linalg.LinAlgError(str(e)) from e  # type: ignore[attr-defined]  # not in the stubs
+    l1 = 1.0 if xN is None else enkf_n_factor(lam.tolist(), (vb * vb).tolist(), len(lam), xN=xN)
+    return torch.from_numpy(transform(xbar, A, lam, V, vb, l1, post)), l1
+
+
+def _torch_analysis(
+    E: Tensor, y: Tensor, obs: LinearObs, xN: float | None, post: float
+) -> tuple[Tensor, float]:
+    """(E_a, l1): the analysis with EnKF-N hyperprior certainty xN (None: no adaptive
+    inflation, l1 = 1) and the posterior factor `post` on the analysis anomalies."""
     xbar, A, Yw, dyw = whitened_anomalies(E, y, obs)
     N, m = Yw.shape
     N1 = N - 1
-    adaptive = is_adaptive(infl)
-    xN = hyperprior_certainty(str(infl), local=False) if adaptive else 1.0
-    post = 1.0 if adaptive else float(infl)  # posterior (fixed) inflation factor
+    adaptive = xN is not None
     # Without adaptive inflation l1 = 1 and every product with it below is skipped (exact).
     l1 = 1.0
     if m >= N:  # ensemble space: G = Yw Yw^T = V diag(lam) V^T
@@ -76,7 +116,7 @@ def etkf_step(
         lam = lam.clamp(min=0.0)
         vb = V.T @ (Yw @ dyw)  # (N,)
         lam_i = lam
-        if adaptive:  # solved on the host: one transfer of two N-vectors
+        if xN is not None:  # solved on the host: one transfer of two N-vectors
             lam_h, vb_h = torch.stack((lam, vb)).tolist()
             l1 = enkf_n_factor(lam_h, [v * v for v in vb_h], N, xN=xN)
             lam_i = (l1 * l1) * lam  # spectrum of the inflated G
@@ -92,7 +132,7 @@ def etkf_step(
         lam = lam.clamp(min=0.0)
         ud = U.T @ dyw  # (m,)
         lam_i, Yi, Ai = lam, Yw, A
-        if adaptive:
+        if xN is not None:
             lam_h, ud_h = torch.stack((lam, ud)).tolist()
             b2 = [la * (u * u) for la, u in zip(lam_h, ud_h, strict=True)]
             l1 = enkf_n_factor(lam_h, b2, N, xN=xN)
@@ -104,11 +144,7 @@ def etkf_step(
         f = -1.0 / (d * (a + 1.0))  # (a - 1) / lam without the 0/0
         TA = Ai + Yi @ (U @ (f[:, None] * (U.T @ (Yi.T @ Ai))))  # T = I + Yw U f U^T Yw^T
         Xa = (w @ Ai) + (TA if post == 1.0 else post * TA)
-    E_a = xbar + Xa
-    if rotate:  # mean-preserving and linear in the anomalies: commutes with the factor above
-        E_a = rotate_anomalies(E_a, generator)
-    used = l1 if adaptive else float(infl)
-    return E_a, torch.full((), used, dtype=E.dtype, device=E.device)
+    return xbar + Xa, l1
 
 
 def etkf_analysis(

@@ -21,6 +21,7 @@ from models.assimilation.observation import LinearObs
 from models.assimilation.observer import NeuralObserver
 from models.assimilation.quality import Screened, background_check
 from models.dynamics.base import Dynamics, integrate
+from models.host import all_finite
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,7 +72,7 @@ class Filter(Protocol):
 
 def _screening_needed(y: Tensor, gate: float | None, exclude: np.ndarray | None) -> bool:
     """Whether the cycle must screen y: a check on, a missing reading, or a sensor out."""
-    return gate is not None or exclude is not None or not bool(torch.isfinite(y).all())
+    return gate is not None or exclude is not None or not all_finite(y)
 
 
 def _innovation_rms(y: Tensor, Hx: Tensor, used: Tensor | None) -> float:
@@ -122,13 +123,8 @@ class EnsembleFilter:
                 keep = torch.from_numpy(screened.used)
                 obs, y = obs.rows(keep), y[keep.to(y.device)]
         Ea, info = analysis(Ef, y, obs, self.config, periodic=self.periodic, generator=generator)
-        return CycleAnalysis(
-            Ea,
-            None,
-            float(info.innovation.pow(2).mean().sqrt()),
-            float(info.inflation.mean()),
-            screened,
-        )
+        infl = info.inflation if info.inflation.ndim == 0 else info.inflation.mean()
+        return CycleAnalysis(Ea, None, float(info.innovation_rms), float(infl), screened)
 
 
 @dataclass(frozen=True, eq=False)

@@ -147,6 +147,14 @@ class LinearObs:
         return H if like is None else H.to(device=like.device, dtype=like.dtype)
 
 
+def check_shapes(E: Tensor, y: Tensor, obs: LinearObs) -> None:
+    """ValueError unless E is an (N, n) ensemble with N >= 2 and y is (m,) for obs."""
+    if E.ndim != 2 or E.shape[0] < 2:
+        raise ValueError(f"E must be an (N, n) ensemble with N >= 2, got {tuple(E.shape)}")
+    if y.shape != (obs.m,):
+        raise ValueError(f"y must have shape ({obs.m},), got {tuple(y.shape)}")
+
+
 def whitened_anomalies(
     E: Tensor, y: Tensor, obs: LinearObs
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
@@ -156,10 +164,7 @@ def whitened_anomalies(
     xbar (n,) mean, A (N, n) anomalies E - xbar, Yw (N, m) = (H E - H xbar) R^{-1/2},
     dyw (m,) = (y - H xbar) R^{-1/2}.
     """
-    if E.ndim != 2 or E.shape[0] < 2:
-        raise ValueError(f"E must be an (N, n) ensemble with N >= 2, got {tuple(E.shape)}")
-    if y.shape != (obs.m,):
-        raise ValueError(f"y must have shape ({obs.m},), got {tuple(y.shape)}")
+    check_shapes(E, y, obs)
     xbar = E.mean(dim=0)
     A = E - xbar
     std = obs.std.to(device=E.device, dtype=E.dtype)

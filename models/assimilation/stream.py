@@ -13,7 +13,6 @@ A learned surrogate's randomness has its own third key word per use: its paramet
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from models.dynamics.base import Dynamics
 from models.dynamics.lorenz96 import Lorenz96
 from models.dynamics.surrogate import SurrogateDynamics, WindowForecaster, window
 from models.forecasting.base import Forecast, summarize_samples
+from models.host import all_finite
 from models.seeding import derived_generator, derived_seed63
 
 DTYPE = torch.float64
@@ -172,14 +172,14 @@ class StreamModel:
         `exclude` the components of failed sensors). None when the forecast or analysis
         overflowed (an observation far off the model's scale): the caller keeps the previous
         ensemble; a result without E when no reading passed the screening."""
-        y = torch.tensor([math.nan if v is None else v for v in values], dtype=E.dtype)
+        y = torch.from_numpy(np.array(values, dtype=np.float64)).to(E.dtype)  # None: NaN
         std = None if noise_std is None else torch.tensor(noise_std, dtype=torch.float64)
         out = None if exclude is None or not any(exclude) else np.asarray(exclude, dtype=bool)
         gen = derived_generator(self.seed, seq) if self.filter.draws_random else None
         try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
             dynamics = self.dynamics_up_to(seq)
             result = self.filter.cycle(dynamics, E, t0, t1, y, gen, noise_std=std, exclude=out)
-            if result.E is not None and not bool(torch.isfinite(result.E).all()):
+            if result.E is not None and not all_finite(result.E):
                 raise OverflowError("analysis")
         except (OverflowError, torch.linalg.LinAlgError):  # type: ignore[attr-defined]  # not in the stubs
             return None
@@ -260,10 +260,10 @@ class StreamModel:
 
 def warm_up() -> None:
     """A few cycles of a small Lorenz-96 twin through a stream's compiled kernels (RK4, the
-    background check, the sensors' health; numba compiles them, or loads them from its cache,
-    on their first call) and torch's first linear algebra, so that the first stream a worker
-    serves after it starts runs at full speed: on a fresh install the compiling alone took
-    seconds of the first stream's observations."""
+    ETKF's analysis, the background check, the sensors' health; numba compiles them, or
+    loads them from its cache, on their first call) and torch's first linear algebra, so
+    that the first stream a worker serves after it starts runs at full speed: on a fresh
+    install the compiling alone took seconds of the first stream's observations."""
     model = StreamModel.build(
         Lorenz96(n=8),
         FilterConfig("etkf", 4, "adaptive"),

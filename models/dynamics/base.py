@@ -15,17 +15,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from models.host import FLOATS, fits_host
+
 Rhs = Callable[[Tensor], Tensor]
 HostRhs = Callable[[np.ndarray], np.ndarray]
 
 # Relative slack when deciding whether (t1 - t0) / dt is a whole number of steps, so that
 # e.g. 0.3 / 0.1 = 2.9999999999999996 takes 3 steps rather than 3 plus one of ~1e-16.
 _STEP_RTOL = 1e-9
-
-# Up to this many state entries a CPU integration runs its steps on NumPy views of the
-# tensor: tiny ensembles pay per op, and a NumPy op costs about a third of a torch op
-# (an L96 RK4 step with N=24, n=40: ~25 us vs ~75 us). Larger states stay on torch's kernels.
-HOST_MAX_ELEMENTS = 1 << 14
 
 
 @runtime_checkable
@@ -133,10 +130,5 @@ def integrate(model: Dynamics, x: Tensor, t0: float, t1: float, dt: float | None
 
 
 def _on_host(model: Dynamics, x: Tensor) -> bool:
-    return (
-        hasattr(model, "step_numpy")  # not isinstance(HostStepper): that costs ~10 us a call
-        and x.device.type == "cpu"
-        and not x.requires_grad
-        and x.dtype in (torch.float32, torch.float64)
-        and x.numel() <= HOST_MAX_ELEMENTS
-    )
+    # not isinstance(HostStepper): that costs ~10 us a call
+    return hasattr(model, "step_numpy") and fits_host(x, FLOATS)

@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import torch
 from torch import Tensor
@@ -20,6 +22,7 @@ from models.assimilation import (
     assimilate,
     enkf_analysis,
     ensemble_init,
+    etkf,
     etkf_step,
 )
 
@@ -46,9 +49,13 @@ def problem(N: int, n: int, obs_idx: list[int], seed: int) -> tuple[Tensor, Tens
     ],
 )
 @pytest.mark.parametrize("infl", [1.0, "adaptive"])
+@pytest.mark.parametrize("compiled", [True, False], ids=["host", "torch"])
 def test_etkf_is_the_kalman_update_of_the_sample_moments(
-    N: int, n: int, obs_idx: list[int], infl: float | str
+    N: int, n: int, obs_idx: list[int], infl: float | str, compiled: bool, monkeypatch: Any
 ) -> None:
+    """Both the compiled host analysis (small CPU ensembles, N <= m) and torch's."""
+    if not compiled:
+        monkeypatch.setattr(etkf, "fits_host", lambda E: False)
     E, y, obs = problem(N, n, obs_idx, seed=N)
     E_a, l1 = etkf_step(E, y, obs, infl=infl)  # type: ignore[arg-type]
     mu, P = moments(E)
@@ -59,6 +66,19 @@ def test_etkf_is_the_kalman_update_of_the_sample_moments(
     assert torch.allclose(mu_a, mu_kf, atol=1e-10)
     assert torch.allclose(P_a, P_kf, atol=1e-10)
     assert torch.allclose((E_a - mu_a).sum(0), torch.zeros(n, dtype=F64), atol=1e-11)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["host", "torch"])
+def test_etkf_on_an_overflowed_ensemble_raises_torch_linalg_error(
+    compiled: bool, monkeypatch: Any
+) -> None:
+    """Whichever path runs, the same error, which a stream catches to skip the cycle."""
+    if not compiled:
+        monkeypatch.setattr(etkf, "fits_host", lambda E: False)
+    E, y, obs = problem(6, 10, list(range(8)), seed=1)
+    E[0, 0] = float("inf")
+    with pytest.raises(torch.linalg.LinAlgError):  # type: ignore[attr-defined]
+        etkf_step(E, y, obs)
 
 
 def test_etkf_fixed_inflation_multiplies_analysis_anomalies() -> None:

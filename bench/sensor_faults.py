@@ -86,7 +86,7 @@ def run(
     sensors = Sensors.new(N_VARS)
     se, failed_at, rejected_clean, clean = [], None, 0, 0
     for k in range(1, truth.shape[0]):
-        exclude = sensors.failed.tolist() if gate is not None else None
+        exclude = sensors.failed if gate is not None else None
         result = stream.cycle(E, (k - 1) * DT, k * DT, y[k].tolist(), k, exclude=exclude)
         if result is not None and result.E is not None:
             E = result.E

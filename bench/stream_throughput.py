@@ -4,7 +4,8 @@ Starts uvicorn and Celery worker processes over a fresh PostgreSQL database and 
 First the production topology of docker-compose.yml (two uvicorn workers, one Celery
 worker): a new Lorenz-96 stream (quality control on, as by default) takes 2,000
 observations in posts of 100 while a client polls its state, from its first observation
-(target: 2,000 observations/s). Then, on one uvicorn process and --workers Celery workers,
+(target: 2,000 observations/s, for each of three new streams, the first right after
+start-up). Then, on one uvicorn process and --workers Celery workers,
 (1) one stream's observations in larger posts and (2) many streams fed at once.
 Throughput counts from the first post to the last analysis committed; every acknowledged
 observation is then checked to have been assimilated.
@@ -39,6 +40,7 @@ from bench.stack import BIN, REDIS_URL, Databases, Stack, stack_env  # noqa: E40
 
 N_VARS, DT = 40, 0.05
 PRODUCTION_TARGET = 2000  # observations/s, one new stream on docker-compose.yml's topology
+PRODUCTION_RUNS = 3  # new streams, one after the other, each held to the target
 
 
 def l96_stream(name: str, method: str = "etkf", inflation: Any = 1.02) -> dict[str, Any]:
@@ -210,9 +212,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         stack.start_api(workers=2)
         auth = {"Authorization": f"Bearer {create_key(stack.env)}"}
         with httpx.Client(base_url=stack.base, headers=auth, timeout=60) as http:
-            rows.append(
-                one_stream(http, n_prod, 100, "etkf", 1.02, scenario="production", poll=True)
-            )
+            for k in range(PRODUCTION_RUNS):  # the first, right after start-up, is the coldest
+                rows.append(
+                    one_stream(
+                        http, n_prod, 100, "etkf", 1.02, scenario=f"production {k + 1}", poll=True
+                    )
+                )
     finally:
         stack.stop_all()
     stack = Stack(stack_env(databases, args.redis), logs)
@@ -239,11 +244,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             f"{r['ingest_obs_per_s']:>9.0f} {r['assimilated_obs_per_s']:>8.0f} "
             f"{r['post_p50_ms']:>7.1f} {r['post_p99_ms']:>7.1f} {r['lost']:>5}"
         )
-    prod = rows[0]["assimilated_obs_per_s"]
+    prod = min(r["assimilated_obs_per_s"] for r in rows[:PRODUCTION_RUNS])
     targets = {
         "production assimilated obs/s": {
             "measured": prod,
-            "target": f">= {PRODUCTION_TARGET}",
+            "target": f">= {PRODUCTION_TARGET} on each new stream (the worst shown)",
             "met": prod >= PRODUCTION_TARGET,
         }
     }

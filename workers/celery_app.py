@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 
 import torch
@@ -9,10 +10,12 @@ from celery import Celery
 from celery.signals import worker_process_init, worker_ready
 
 from app.config import get_settings
+from app.db.repositories import health
 from app.logs import configure_logging
 from app.queue import Task, celery_config
 from models.assimilation.stream import warm_up
 
+log = logging.getLogger(__name__)
 configure_logging(get_settings().log_level)
 torch.set_num_threads(get_settings().torch_threads)
 
@@ -27,10 +30,14 @@ app = celery_app  # the name `celery -A workers.celery_app` looks for
 @cache  # once a process (the embedded mode starts a worker per queue)
 def _warm_up_once() -> None:
     warm_up()
+    status = health.database_status(get_settings().database_url, worker=True)
+    if status != "ok":  # tasks retry until it is back
+        log.warning("database %s at start-up", status)
 
 
 def _warm_up(**_: object) -> None:
-    """A stream's kernels compiled and loaded before its first observation arrives."""
+    """A stream's kernels compiled and loaded, and the database's first connection open,
+    before the first observation arrives."""
     _warm_up_once()
 
 

@@ -10,7 +10,6 @@ from app.api.deps import SettingsDep
 from app.api.schemas.common import example_response
 from app.config import Settings
 from app.db.repositories import health
-from app.db.session import get_sessionmaker
 from app.queue import producer
 
 router = APIRouter(tags=["health"])
@@ -21,15 +20,6 @@ router = APIRouter(tags=["health"])
 )
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
-
-
-def _check_database(settings: Settings) -> str:
-    try:
-        with get_sessionmaker(settings.database_url)() as session:
-            health.ping(session)
-        return "ok"
-    except Exception as exc:  # any failure means not ready; the reason is reported
-        return f"unreachable: {type(exc).__name__}"
 
 
 def _check_broker(settings: Settings) -> str:
@@ -51,7 +41,7 @@ def _check_broker(settings: Settings) -> str:
 )
 async def readyz(settings: SettingsDep) -> JSONResponse:
     checks = {
-        "database": await run_in_threadpool(_check_database, settings),
+        "database": await run_in_threadpool(health.database_status, settings.database_url),
         "broker": await run_in_threadpool(_check_broker, settings),
     }
     ready = all(v == "ok" for v in checks.values())

@@ -200,7 +200,7 @@ def _cycle(
     sensors: Sensors,
 ) -> CycleAnalysis | None:
     """One observation's cycle, leaving out the sensors that have failed."""
-    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, sensors.failed.tolist())
+    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, sensors.failed)
 
 
 def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble, now: datetime) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import torch
 from torch import Tensor
@@ -101,7 +102,7 @@ class LinearObs:
         assert isinstance(self.noise_std, Tensor)
         return self.noise_std
 
-    @property
+    @cached_property  # read every cycle by the background check
     def R_diag(self) -> Tensor:
         """Diagonal of R (m,), float64 on the CPU."""
         return self.std**2

@@ -165,16 +165,16 @@ class StreamModel:
         values: Sequence[float | None],
         seq: int,
         noise_std: Sequence[float] | None = None,
-        exclude: Sequence[bool] | None = None,
+        exclude: np.ndarray | None = None,
     ) -> CycleAnalysis | None:
         """Forecast E from t0 to t1 and assimilate observation seq (`values` at t1, None or
         NaN where a reading is missing; `noise_std` its own, scalar or per component;
-        `exclude` the components of failed sensors). None when the forecast or analysis
-        overflowed (an observation far off the model's scale): the caller keeps the previous
-        ensemble; a result without E when no reading passed the screening."""
+        `exclude` (m,) bool, the components of failed sensors). None when the forecast or
+        analysis overflowed (an observation far off the model's scale): the caller keeps the
+        previous ensemble; a result without E when no reading passed the screening."""
         y = torch.from_numpy(np.array(values, dtype=np.float64)).to(E.dtype)  # None: NaN
         std = None if noise_std is None else torch.tensor(noise_std, dtype=torch.float64)
-        out = None if exclude is None or not any(exclude) else np.asarray(exclude, dtype=bool)
+        out = exclude if exclude is not None and exclude.any() else None
         gen = derived_generator(self.seed, seq) if self.filter.draws_random else None
         try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
             dynamics = self.dynamics_up_to(seq)

@@ -24,9 +24,9 @@ def test_stream_throughput_quick_loses_nothing(tmp_path: Path, redis_url: str) -
     out = tmp_path / "stream_throughput.json"
     result = stream_throughput(["--quick", "--redis", redis_url, "--out", str(out)])
     assert json.loads(out.read_text())["rows"] == result["rows"]
-    production = result["rows"][0]
-    assert production["scenario"] == "production" and production["batch"] == 100
-    assert production["polls"] > 0 and "production assimilated obs/s" in result["targets"]
+    production = [r for r in result["rows"] if r["scenario"].startswith("production")]
+    assert len(production) == 3 and all(r["batch"] == 100 and "polls" in r for r in production)
+    assert "production assimilated obs/s" in result["targets"]
     for row in result["rows"]:
         assert row["lost"] == 0 and row["assimilated_obs_per_s"] > 0
 

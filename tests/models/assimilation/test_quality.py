@@ -108,7 +108,7 @@ def test_a_stuck_sensor_fails_its_components_spread_rises_and_recovers() -> None
         y = (x[idx] + torch.randn(len(idx), generator=g, dtype=F64)).tolist()
         if stuck_from <= k < stuck_to:
             y[sensor] = 2.5
-        result = stream.cycle(E, (k - 1) * dt, k * dt, y, k, exclude=sensors.failed.tolist())
+        result = stream.cycle(E, (k - 1) * dt, k * dt, y, k, exclude=sensors.failed)
         assert result is not None and result.E is not None and result.screened is not None
         E, sensors = result.E, sensors.update(result.screened)
         if sensors.failed[sensor] and first_failed is None:

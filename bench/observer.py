@@ -11,7 +11,9 @@ cycle. The observer is timed twice: on arrays (`cycle_arrays`, for tight CPU loo
 on tensors (`cycle`, as a stream calls it). Its training (offline, on its own simulations)
 is timed apart. 3D-Var's background covariance is the climatological one scaled by a
 factor tuned on a separate training run.
-Run from the repo root: `python bench/observer.py [--quick] [--out PATH]`.
+Its last table is the same setups through the service (`bench/observer_api.py`: training
+through `POST /v1/models`, filtering through streams; `--no-api` skips it).
+Run from the repo root: `python bench/observer.py [--quick] [--no-api] [--out PATH]`.
 """
 
 from __future__ import annotations
@@ -267,6 +269,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--setups", nargs="+", default=None, help="names to run, e.g. 'KS quarter'")
     ap.add_argument("--out", type=Path, default=ROOT / "bench/results/observer.json")
+    ap.add_argument("--no-api", action="store_true", help="skip the table through the API")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     rows: list[dict[str, Any]] = []
@@ -278,6 +281,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         write_json(args.out, result)  # after every setup: a long run keeps what it finished
         print(f"{setup.name}: done", flush=True)
     print_table(rows)
+    if not args.no_api:  # the same setups through the service (bench/observer_api.py)
+        from bench import observer_api  # it imports this module's setups
+
+        result["api_rows"] = observer_api.run_all(args.quick, args.setups)
+        write_json(args.out, result)
+        observer_api.print_table(result["api_rows"])
     print(f"wrote {args.out}")
     return result
 

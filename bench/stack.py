@@ -93,25 +93,18 @@ class Stack:
             time.sleep(0.2)
         raise RuntimeError("server did not become ready:\n" + self.log("api"))
 
-    def start_worker(self, name: str, wait: bool = True) -> subprocess.Popen[bytes]:
-        """A `celery worker` process (solo pool); by default returns once it consumes."""
-        proc = self.start(
-            name,
-            [
-                str(BIN / "celery"),
-                "-A",
-                "workers.celery_app",
-                "worker",
-                "-Q",
-                "cpu,gpu",
-                "--pool",
-                "solo",
-                "--hostname",
-                f"{name}@%h",
-                "--loglevel",
-                "INFO",
-            ],
-        )
+    def start_worker(
+        self,
+        name: str,
+        wait: bool = True,
+        *,
+        queues: str = "cpu,gpu",
+        pool: tuple[str, ...] = ("--pool", "solo"),
+    ) -> subprocess.Popen[bytes]:
+        """A `celery worker` process on `queues` (by default a solo pool on both; docker-compose
+        runs `("--concurrency", "2")`, a prefork pool); by default returns once it consumes."""
+        celery = [str(BIN / "celery"), "-A", "workers.celery_app", "worker", "-Q", queues]
+        proc = self.start(name, [*celery, *pool, "--hostname", f"{name}@%h", "--loglevel", "INFO"])
         deadline = time.monotonic() + 60
         while wait and " ready." not in self.log(name, tail=10**6):
             if proc.poll() is not None or time.monotonic() > deadline:

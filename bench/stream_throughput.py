@@ -2,11 +2,12 @@
 
 Starts uvicorn and Celery worker processes over a fresh PostgreSQL database and Redis.
 First the production topology of docker-compose.yml (two uvicorn workers, one Celery
-worker): a new Lorenz-96 stream (quality control on, as by default) takes 2,000
-observations in posts of 100 while a client polls its state, from its first observation
-(target: 2,000 observations/s, for each of three new streams, the first right after
-start-up). Then, on one uvicorn process and --workers Celery workers,
-(1) one stream's observations in larger posts and (2) many streams fed at once.
+worker on the cpu queue with two prefork children): a new Lorenz-96 stream (quality
+control on, as by default) takes 2,000 observations in posts of 100 while a client polls
+its state, from its first observation (target: 2,000 observations/s, for each of three
+new streams, the first right after start-up). Then, on one uvicorn process and --workers
+Celery workers, (1) one stream's observations in larger posts and (2) many streams fed at
+once.
 Throughput counts from the first post to the last analysis committed; every acknowledged
 observation is then checked to have been assimilated.
 Run from the repo root: `python bench/stream_throughput.py [--quick]`.
@@ -40,6 +41,7 @@ from bench.stack import BIN, REDIS_URL, Databases, Stack, stack_env  # noqa: E40
 
 N_VARS, DT = 40, 0.05
 PRODUCTION_TARGET = 2000  # observations/s, one new stream on docker-compose.yml's topology
+COMPOSE_CPU_POOL = ("--concurrency", "2")  # docker-compose.yml's worker-cpu: prefork, 2 children
 PRODUCTION_RUNS = 3  # new streams, one after the other, each held to the target
 
 
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = []
     stack = Stack(stack_env(databases, args.redis), logs)
     try:  # docker-compose.yml's topology, a new stream from its first observation
-        stack.start_worker("prod-worker")
+        stack.start_worker("prod-worker", queues="cpu", pool=COMPOSE_CPU_POOL)
         stack.start_api(workers=2)
         auth = {"Authorization": f"Bearer {create_key(stack.env)}"}
         with httpx.Client(base_url=stack.base, headers=auth, timeout=60) as http:
@@ -263,7 +265,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "celery_workers": args.workers,
         },
         "notes": [
-            "production: two uvicorn workers and one Celery worker (solo pool), a client "
+            "production: two uvicorn workers and one Celery worker on the cpu queue (prefork, "
+            "two children, as docker-compose.yml's worker-cpu), a client "
             "polling the stream's state every 50 ms; the other rows: one uvicorn process and "
             "--workers Celery workers (solo pool); PostgreSQL + Redis local",
             "assim/s counts from the first post to the last analysis committed",

@@ -60,6 +60,10 @@ class Float64Vector(TypeDecorator[list[float]]):
 
 
 def pack_floats(values: Any) -> bytes:
+    """A sequence of floats, or a NumPy float64 vector (its own bytes: the analyses' hot
+    path; this layer does not import NumPy), as little-endian float64."""
+    if hasattr(values, "tobytes"):
+        return bytes(values.astype("<f8", copy=False).tobytes())
     return struct.pack(f"<{len(values)}d", *values)
 
 

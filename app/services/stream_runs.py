@@ -114,8 +114,8 @@ class Batch:
                 "inflation": r.inflation,
                 "mean": mean,
                 "spread": spread,
-                "z": None if r.screened is None else r.screened.z.tolist(),
-                "screening": None if r.screened is None else r.screened.codes(),
+                "z": None if r.screened is None else r.screened.z,
+                "screening": None if r.screened is None else r.screened.code_array,
             }
             for (o, r), mean, spread in zip(self.analysed, means, spreads, strict=True)
         ]
@@ -147,7 +147,8 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
         if stream.ensemble is not None
         else model.initial_ensemble(init.mean, init.std, init.series)
     )
-    repo.mark_late(session, stream.id, stream.last_seq)
+    if stream.n_skipped:  # only a skipped gap lets an observation arrive behind last_seq
+        repo.mark_late(session, stream.id, stream.last_seq)
     pending = repo.pending(session, stream.id, stream.last_seq, BATCH)
     timeout = timedelta(seconds=config.gap_timeout_s)
     batch = Batch()
@@ -204,6 +205,12 @@ def _cycle(
 
 
 def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble, now: datetime) -> None:
+    # The stream's row first: the statements below flush it as one UPDATE, not two.
+    if stream.ensemble is None or batch.analysed:
+        stream.ensemble = to_bytes(E)
+        last = batch.analysed[-1][1].extra_var if batch.analysed else None
+        stream.mean, stream.spread = summarize(E, last)
+        stream.updated_at = now
     repo.add_analyses(session, stream.id, batch.analysis_rows())
     done = [o.seq for o, _ in batch.analysed]
     repo.mark_observations(session, stream.id, done, "assimilated")
@@ -211,11 +218,6 @@ def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble, now: dat
     repo.mark_observations(session, stream.id, batch.diverged, "skipped", NOT_FINITE)
     for reason, seqs in batch.screened_out.items():
         repo.mark_observations(session, stream.id, seqs, "skipped", reason[:200])
-    if stream.ensemble is None or batch.analysed:
-        stream.ensemble = to_bytes(E)
-        last = batch.analysed[-1][1].extra_var if batch.analysed else None
-        stream.mean, stream.spread = summarize(E, last)
-        stream.updated_at = now
 
 
 def forecast_compute(factory: sessionmaker[Session]) -> Any:

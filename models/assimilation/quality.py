@@ -56,11 +56,18 @@ class Screened:
     used: np.ndarray
     y: np.ndarray
 
-    def codes(self) -> list[int]:
+    @property
+    def code_array(self) -> np.ndarray:
         """USED, MISSING, REJECTED (by the check) or EXCLUDED (a failed sensor), per reading."""
-        out = np.where(self.used, USED, EXCLUDED)
-        out = np.where(self.present, out, MISSING)
-        return np.where(self.rejected, REJECTED, out).tolist()  # type: ignore[no-any-return]  # list of int
+        out = np.full(self.used.shape, EXCLUDED, dtype=np.float64)  # stored as floats
+        out[self.used] = USED
+        out[~self.present] = MISSING
+        out[self.rejected] = REJECTED
+        return out
+
+    def codes(self) -> list[int]:
+        """`code_array` as a list of ints."""
+        return self.code_array.astype(np.int64).tolist()  # type: ignore[no-any-return]  # list of int
 
     def describe(self) -> str:
         """Why nothing of the observation was used (the reason a skipped one is kept with)."""

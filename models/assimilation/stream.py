@@ -56,23 +56,27 @@ def from_bytes(data: bytes) -> Ensemble:
     return unpack(data)["E"]
 
 
-def summarize(
-    E: Tensor, extra_var: Tensor | None = None, dim: int = 0
-) -> tuple[list[Any], list[Any]]:
-    """Ensemble mean and spread over members (axis `dim`), as lists: the spread is the std
-    over members (unbiased) plus any variance the members do not show (`extra_var`)."""
+def _moments(E: Tensor, extra_var: Tensor | None, dim: int) -> tuple[Tensor, Tensor]:
     var = E.var(dim, unbiased=True) if E.shape[dim] > 1 else torch.zeros_like(E.select(dim, 0))
     if extra_var is not None:
         var = var + extra_var
-    return E.mean(dim).tolist(), var.sqrt().tolist()
+    return E.mean(dim), var.sqrt()
 
 
-def summarize_cycles(results: Sequence[CycleAnalysis]) -> tuple[list[Any], list[Any]]:
-    """Mean and spread of many analyses at once (per-analysis calls add up): lists of K."""
+def summarize(E: Tensor, extra_var: Tensor | None = None) -> tuple[list[Any], list[Any]]:
+    """Ensemble mean and spread over members, as lists: the spread is the std over members
+    (unbiased) plus any variance the members do not show (`extra_var`)."""
+    mean, spread = _moments(E, extra_var, 0)
+    return mean.tolist(), spread.tolist()
+
+
+def summarize_cycles(results: Sequence[CycleAnalysis]) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and spread (K, n) of K analyses at once (per-analysis calls add up), float64."""
     extra = [r.extra_var for r in results]
     extra_var = None if extra[0] is None else torch.stack(extra)  # type: ignore[arg-type]  # all or none
     members = [r.E for r in results if r.E is not None]  # analyses: all have members
-    return summarize(torch.stack(members), extra_var, dim=1)
+    mean, spread = _moments(torch.stack(members), extra_var, 1)
+    return mean.cpu().double().numpy(), spread.cpu().double().numpy()
 
 
 @dataclass(frozen=True, eq=False)

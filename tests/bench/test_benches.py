@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from bench.forecast_speed import main as forecast_speed
 
 
@@ -43,11 +45,25 @@ def test_observer_quick(tmp_path: Path) -> None:
     """Every method runs on every quick setup, and the tuned 3D-Var and the filters track."""
     from bench.observer import main as observer
 
-    result = observer(["--quick", "--out", str(tmp_path / "o.json")])
+    result = observer(["--quick", "--no-api", "--out", str(tmp_path / "o.json")])
     by = {(r["setup"], r["method"].split(" ")[0]): r for r in result["rows"]}
     assert {m for _, m in by} == {"ETKF", "LETKF", "3D-Var", "observer"}
     assert by[("L96 full", "LETKF")]["rmse"] < 0.5 and by[("L96 full", "3D-Var")]["rmse"] < 1.0
     assert all(r["ms_per_cycle"] > 0 for r in result["rows"])
+
+
+def test_observer_api_quick(tmp_path: Path) -> None:
+    """An observer trained through POST /v1/models and the setup's filters, each filtering
+    a held-out truth through a stream; every figure comes back from the service."""
+    from bench.observer_api import main as observer_api
+
+    result = observer_api(["--quick", "--out", str(tmp_path / "o.json")])
+    methods = [r["method"].split(" ")[0] for r in result["rows"]]
+    assert methods == ["observer", "ETKF", "LETKF"]
+    assert result["rows"][0]["train_s"] > 0
+    for row in result["rows"]:
+        assert row["analysed"] > 0.9 and np.isfinite(row["rmse"]) and row["ms_per_obs"] > 0
+    assert result["rows"][1]["rmse"] < 1.0  # the ETKF tracks its truth through the stream
 
 
 def test_analog_api_quick(tmp_path: Path, redis_url: str) -> None:

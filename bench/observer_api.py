@@ -1,0 +1,244 @@
+"""The neural observer through the service, next to the ensemble filters on the same truths.
+
+Starts the real stack (a uvicorn server, a Celery worker, PostgreSQL, Redis). Per setup of
+`bench/observer.py`: trains an observer through `POST /v1/models` with the setup's settings
+(the API's defaults on Lorenz-96; the training time is the job's wall time, queue
+included), then filters held-out truths (seeds the training never drew) through streams,
+with the observer and with the setup's ensemble filters, each stream from the same
+perturbed start and with quality control on, as by default. Each stream takes its truth's
+observations in posts of 100; RMSE of the analysis mean after burn-in and spread/RMSE are
+read back from the analyses endpoint, and the cost per observation is the wall time from
+the first post to the last analysis committed, over the observations.
+Run through `python bench/observer.py` (its last table), or alone:
+`python bench/observer_api.py [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # lets `python bench/observer_api.py` work without the install
+    sys.path.insert(0, str(ROOT))
+
+from bench._common import machine_info, write_json  # noqa: E402
+from bench.observer import Setup, setups, twin  # noqa: E402
+from bench.stack import REDIS_URL, Databases, Stack, stack_env  # noqa: E402
+from bench.stream_throughput import create_key  # noqa: E402
+from models.assimilation import FilterConfig  # noqa: E402
+from models.dynamics import KuramotoSivashinsky, Lorenz96  # noqa: E402
+
+POST_BATCH = 100
+TRUTH_SEEDS = (200, 201, 202)  # the in-process bench filters seed 100; training draws its own
+
+
+def dynamics_spec(setup: Setup) -> dict[str, Any]:
+    d = setup.dynamics
+    if isinstance(d, Lorenz96):
+        return {"system": "lorenz96", "params": {"n": d.n, "F": d.F}, "dt": setup.dt}
+    assert isinstance(d, KuramotoSivashinsky)
+    return {"system": "ks", "params": {"n": d.n, "L": d.L}, "dt": setup.dt}
+
+
+def observation_spec(setup: Setup) -> dict[str, Any]:
+    obs = setup.obs
+    indices = None if obs.indices is None else obs.indices.tolist()
+    return {"indices": indices, "noise_std": float(obs.std[0])}
+
+
+def filter_spec(cfg: FilterConfig) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "method": cfg.method,
+        "ensemble_size": cfg.ensemble_size,
+        "inflation": cfg.inflation,
+    }
+    if cfg.localization_radius is not None:
+        spec["localization_radius"] = cfg.localization_radius
+    return spec
+
+
+def wait_job(http: httpx.Client, job_id: str, timeout: float) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = http.get(f"/v1/jobs/{job_id}").raise_for_status().json()
+        if job["status"] in ("succeeded", "failed", "cancelled"):
+            if job["status"] != "succeeded":
+                raise RuntimeError(f"job {job_id} {job['status']}: {job.get('error')}")
+            return dict(job)
+        time.sleep(0.5)
+    raise RuntimeError(f"job {job_id} did not finish in {timeout:.0f} s")
+
+
+def train(http: httpx.Client, setup: Setup, name: str) -> float:
+    """Seconds from the POST to the version stored."""
+    params = dataclasses.asdict(setup.observer) | {
+        "dynamics": dynamics_spec(setup),
+        "observation": observation_spec(setup),
+    }
+    started = time.perf_counter()
+    r = http.post(
+        "/v1/models", json={"name": name, "model": {"kind": "observer", "params": params}}
+    )
+    r.raise_for_status()
+    wait_job(http, r.json()["id"], timeout=3600)
+    return time.perf_counter() - started
+
+
+def filter_truth(
+    http: httpx.Client,
+    setup: Setup,
+    flt: dict[str, Any],
+    truth: np.ndarray,
+    ys: np.ndarray,
+    start: np.ndarray,
+    err: float,
+) -> dict[str, float]:
+    """One stream over one truth: RMSE and spread after burn-in, ms per observation."""
+    body = {
+        "dynamics": dynamics_spec(setup),
+        "observation": observation_spec(setup),
+        "filter": flt,
+        "initial": {"mean": start.tolist(), "std": err},
+        "seed": 1,
+    }
+    sid = http.post("/v1/streams", json=body).raise_for_status().json()["id"]
+    K = ys.shape[0]
+    obs = [
+        {"seq": k + 1, "t": round((k + 1) * setup.interval, 10), "values": ys[k].tolist()}
+        for k in range(K)
+    ]
+    started = time.perf_counter()
+    for i in range(0, K, POST_BATCH):
+        r = http.post(
+            f"/v1/streams/{sid}/observations", json={"observations": obs[i : i + POST_BATCH]}
+        )
+        r.raise_for_status()
+    while True:
+        state = http.get(f"/v1/streams/{sid}").raise_for_status().json()
+        if state["last_seq"] >= K and state["pending"] == 0:
+            break
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    sq_err, var = [], []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 5000} | ({"cursor": cursor} if cursor else {})
+        page = http.get(f"/v1/streams/{sid}/analyses", params=params).raise_for_status().json()
+        for a in page["items"]:
+            if a["seq"] > setup.burn_in:
+                sq_err.append(np.mean((np.asarray(a["mean"]) - truth[a["seq"] - 1]) ** 2))
+                var.append(np.mean(np.asarray(a["spread"]) ** 2))
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    rmse = float(np.mean(np.sqrt(sq_err))) if sq_err else math.inf
+    spread = float(np.mean(np.sqrt(var))) if var else math.nan
+    return {
+        "rmse": rmse,
+        "spread_over_rmse": spread / rmse,
+        "ms_per_obs": 1e3 * seconds / K,
+        "analysed": len(sq_err) / max(1, K - setup.burn_in),
+    }
+
+
+def bench_setup(http: httpx.Client, setup: Setup, seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+    name = "observer-" + setup.name.lower().replace(" ", "-")
+    train_s = train(http, setup, name)
+    methods = {
+        f"observer M={setup.observer.members}": {
+            "method": "observer",
+            "model": {"name": name, "version": 1},
+        }
+    }
+    methods |= {label: filter_spec(cfg) for label, cfg in setup.filters.items()}
+    runs: dict[str, list[dict[str, float]]] = {label: [] for label in methods}
+    for seed in seeds:
+        X, Y = twin(setup, setup.cycles, seed)
+        truth, ys = X.numpy(), Y.numpy()
+        g = torch.Generator().manual_seed(seed)
+        err = 0.5 * float(truth.std())  # as bench/observer.py: half the climatological spread
+        start = (
+            truth[0] + err * torch.randn(truth.shape[1], generator=g, dtype=torch.float64).numpy()
+        )
+        for label, flt in methods.items():
+            runs[label].append(filter_truth(http, setup, flt, truth, ys, start, err))
+    rows = []
+    for label, results in runs.items():
+        row: dict[str, Any] = {"setup": setup.name, "method": label, "truths": len(results)}
+        for key in ("rmse", "spread_over_rmse", "ms_per_obs", "analysed"):
+            row[key] = statistics.fmean(r[key] for r in results)
+        rows.append(row)
+    rows[0]["train_s"] = train_s
+    reference = rows[1]  # the setup's first ensemble filter
+    for row in rows:
+        row["rmse_vs_filter"] = row["rmse"] / reference["rmse"]
+        row["cost_vs_filter"] = row["ms_per_obs"] / reference["ms_per_obs"]
+    return rows
+
+
+def print_table(rows: list[dict[str, Any]]) -> None:
+    head = (
+        f"{'setup':<11} {'method':<28} {'train s':>7} {'RMSE':>7} {'spr/RMSE':>8} "
+        f"{'ms/obs':>7} {'RMSE x':>7} {'cost x':>7}"
+    )
+    print("\nthrough the API (streams over held-out truths; x: against the setup's first filter)")
+    print(head + "\n" + "-" * len(head))
+    for r in rows:
+        train = f"{r['train_s']:.0f}" if "train_s" in r else ""
+        print(
+            f"{r['setup']:<11} {r['method']:<28} {train:>7} {r['rmse']:>7.3f} "
+            f"{r['spread_over_rmse']:>8.2f} {r['ms_per_obs']:>7.3f} {r['rmse_vs_filter']:>7.2f} "
+            f"{r['cost_vs_filter']:>7.2f}"
+        )
+
+
+def run_all(quick: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every setup through one stack; rows as `print_table` shows them."""
+    databases = Databases()
+    stack = Stack(
+        stack_env(databases, f"{REDIS_URL}/0"), Path(tempfile.mkdtemp(prefix="observer-api-"))
+    )
+    rows: list[dict[str, Any]] = []
+    try:
+        stack.start_worker("worker1")
+        stack.start_api()
+        headers = {"Authorization": f"Bearer {create_key(stack.env)}"}
+        with httpx.Client(base_url=stack.base, headers=headers, timeout=120) as http:
+            chosen = [s for s in setups(quick) if not only or s.name in only]
+            for setup in chosen[:1] if quick else chosen:  # quick: L96 full, one truth
+                rows += bench_setup(http, setup, TRUTH_SEEDS[:1] if quick else TRUTH_SEEDS)
+                print(f"{setup.name} through the API: done", flush=True)
+    finally:
+        stack.stop_all()
+        databases.drop_all()
+    return rows
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="short runs, L96 only, small training")
+    ap.add_argument("--setups", nargs="+", default=None, help="names to run, e.g. 'KS quarter'")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench/results/observer_api.json")
+    args = ap.parse_args(argv)
+    rows = run_all(args.quick, args.setups)
+    print_table(rows)
+    result = {"rows": rows, "machine": machine_info(torch=torch.__version__), "quick": args.quick}
+    write_json(args.out, result)
+    print(f"wrote {args.out}")
+    return result
+
+
+if __name__ == "__main__":
+    main()

@@ -86,6 +86,7 @@ def train(http: httpx.Client, setup: Setup, name: str) -> float:
     params = dataclasses.asdict(setup.observer) | {
         "dynamics": dynamics_spec(setup),
         "observation": observation_spec(setup),
+        "interval": setup.interval,  # KS is observed every 1.0, integrated in steps of 0.5
     }
     started = time.perf_counter()
     r = http.post(

@@ -129,7 +129,8 @@ class EnsembleFilter:
 
 @dataclass(frozen=True, eq=False)
 class ObserverFilter:
-    """A trained neural observer's members (one compiled call per cycle on Lorenz-96). obs:
+    """A trained neural observer's members (on Lorenz-96 one compiled call per cycle, or
+    three with the screening: forecast, background check, analysis). obs:
     the stream's operator, which the innovation diagnostic and the screening use. A reading
     that is missing or fails the screening gives the gain no innovation (it reads y = H x_f
     there): the observer was trained on one operator, which cannot change per cycle."""

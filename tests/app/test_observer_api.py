@@ -57,6 +57,7 @@ def test_observer_version_filters_a_stream(client: TestClient, headers: dict[str
     stream = r.json()
     flt = stream["config"]["filter"]
     assert flt["model"]["version"] == 1 and flt["ensemble_size"] == TINY["members"]  # pinned
+    assert flt["model"]["interval"] == L96["dt"]  # trained for (the default: dynamics.dt)
 
     _, obs = twin("lorenz96", L96["params"], 0.05, 60, noise=1.0)
     r = client.post(

@@ -80,10 +80,10 @@ class HostLocalGain:
         )  # fmt: skip
 
     def analysis(self, Xf: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Xf (M, ..., n) float64, y (m,) or (..., m) -> analyses and predicted error variances,
-        both (M, ..., n) float64."""
+        """Xf (M, ..., n) float64, y (m,) or (..., m), or one per member (M, ..., m) ->
+        analyses and predicted error variances, both (M, ..., n) float64."""
         M, n = Xf.shape[0], Xf.shape[-1]
-        Xa, var = _analysis(Xf.reshape(M, -1, n), y.reshape(-1, y.shape[-1]), *self._args)
+        Xa, var = _analysis(Xf.reshape(M, -1, n), _per_member(y, Xf.ndim), *self._args)
         return Xa.reshape(Xf.shape), var.reshape(Xf.shape)
 
     def l96_cycle(
@@ -96,10 +96,17 @@ class HostLocalGain:
         in a filter loop costs 2-4 us."""
         M, n = Xa.shape[0], Xa.shape[-1]
         dt, last = (steps[0], steps[-1]) if steps else (0.0, 0.0)
-        x, y2 = Xa.reshape(M, -1, n), y.reshape(-1, y.shape[-1])
-        out = _l96_cycle(x, float(dynamics.F), len(steps), dt, last, y2, *self._args)
+        x, y3 = Xa.reshape(M, -1, n), _per_member(y, Xa.ndim)
+        out = _l96_cycle(x, float(dynamics.F), len(steps), dt, last, y3, *self._args)
         Xf, Xa_new, var = (a.reshape(Xa.shape) for a in out)
         return Xf, Xa_new, var
+
+
+def _per_member(y: np.ndarray, x_ndim: int) -> np.ndarray:
+    """y as the kernels read it, (1 or M, 1 or P, m): one observation for every member
+    (y (m,) or (..., m)), or one per member (y (M, ..., m), as many dims as the states)."""
+    m = y.shape[-1]
+    return y.reshape(y.shape[0], -1, m) if y.ndim == x_ndim else y.reshape(1, -1, m)
 
 
 # Reassociation (the tap sums) and a vectorised tanh, but NaN and inf keep their meaning: a
@@ -154,8 +161,9 @@ def _analysis(
     bound: float,
     var_floor: float,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """x (M, P, n), y (1 or P, m) -> x_a = clamp(x + sum_o tap_o d[i + o]) with innovations
-    d = H^T (y - H x) on the grid, and the variance (softplus(logit) + floor) std^2."""
+    """x (M, P, n), y (1 or M, 1 or P, m) -> x_a = clamp(x + sum_o tap_o d[i + o]) with
+    innovations d = H^T (y - H x) on the grid, and the variance (softplus(logit) + floor)
+    std^2."""
     M, P, n = x.shape
     k, o = state_idx.shape[1], innov_idx.shape[1]
     Xa = np.empty((M, P, n))
@@ -178,7 +186,8 @@ def _analysis(
         out = np.dot(a, W_last[m])
         b = b_last[m, 0]
         for p in range(P):
-            yp, xp = np.ascontiguousarray(y[p % y.shape[0]]), np.ascontiguousarray(x[m, p])
+            yp = np.ascontiguousarray(y[m % y.shape[0], p % y.shape[1]])
+            xp = np.ascontiguousarray(x[m, p])
             d = yp - xp if identity else H.T @ (yp - H @ xp)
             for i in range(n):
                 row = out[p * n + i]

@@ -87,15 +87,18 @@ def _random_observer(obs: LinearObs, depth: int) -> NeuralObserver:
 )
 @pytest.mark.parametrize("batch", [(), (5,)], ids=["ensemble", "batched"])
 @pytest.mark.parametrize("depth", [1, 3])
+@pytest.mark.parametrize("per_member", [False, True], ids=["shared-y", "y-per-member"])
 def test_cpu_inference_matches_the_torch_path(
-    obs: LinearObs, batch: tuple[int, ...], depth: int
+    obs: LinearObs, batch: tuple[int, ...], depth: int, per_member: bool
 ) -> None:
     """The NumPy path (CPU, no gradient) agrees with the differentiable torch path to the
-    float32 rounding of its network."""
+    float32 rounding of its network; also with an observation per member (a screened
+    stream's: each member's own forecast where a reading was not used)."""
     model = _random_observer(obs, depth)
     g = torch.Generator().manual_seed(4)
     Xf = 2 + 3.5 * torch.randn((3, *batch, 12), generator=g, dtype=torch.float64)
-    y = 2 + 3.5 * torch.randn((*batch, obs.m), generator=g, dtype=torch.float64)
+    members = (3,) if per_member else ()
+    y = 2 + 3.5 * torch.randn((*members, *batch, obs.m), generator=g, dtype=torch.float64)
     got, got_var = model.analysis(Xf, y)
     want, want_var = model.analysis(Xf.clone().requires_grad_(True), y)
     assert got.shape == got_var.shape == Xf.shape and got.dtype == torch.float64

@@ -75,9 +75,8 @@ def _screening_needed(y: Tensor, gate: float | None, exclude: np.ndarray | None)
     return gate is not None or exclude is not None or not all_finite(y)
 
 
-def _innovation_rms(y: Tensor, Hx: Tensor, used: Tensor | None) -> float:
-    d = y - Hx if used is None else (y - Hx)[used]
-    return float(d.pow(2).mean().sqrt())
+def _innovation_rms(y: Tensor, Hx: Tensor) -> float:
+    return float((y - Hx).pow(2).mean().sqrt())
 
 
 @dataclass(frozen=True, eq=False)
@@ -163,7 +162,7 @@ class ObserverFilter:
         if not _screening_needed(y, self.gate, exclude):
             Ef, Ea, var = self.observer.cycle(dynamics, E, t0, t1, self.dt, y)
             Hx = self.obs.H_apply(Ef.mean(0))
-            return CycleAnalysis(Ea, var.mean(0), _innovation_rms(y, Hx, None), None)
+            return CycleAnalysis(Ea, var.mean(0), _innovation_rms(y, Hx), None)
         Ef = integrate(dynamics, E, t0, t1, self.dt)
         obs = self.obs if noise_std is None else self.obs.with_noise(noise_std)
         screened = background_check(Ef, y, obs, self.gate, exclude)
@@ -173,5 +172,4 @@ class ObserverFilter:
         used = torch.from_numpy(screened.used).to(HEf.device)
         y_members = torch.where(used, y.to(HEf), HEf)  # (M, m): no innovation there
         Ea, var = self.observer.analysis(Ef, y_members)
-        rms = _innovation_rms(y.to(HEf), HEf.mean(0), used)
-        return CycleAnalysis(Ea, var.mean(0), rms, None, screened)
+        return CycleAnalysis(Ea, var.mean(0), screened.innovation_rms(), None, screened)

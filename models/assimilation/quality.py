@@ -48,13 +48,19 @@ class Screened:
     """One observation after the background check, as NumPy arrays (m,) (a few dozen small
     vector operations a cycle: NumPy's per-call cost is a fraction of torch's). z: z-scores
     (NaN where missing); present, rejected, used: bool (used = present, not rejected, not
-    excluded); y: the readings screened."""
+    excluded); y: the readings screened; innovation: y - H mean(forecast)."""
 
     z: np.ndarray
     present: np.ndarray
     rejected: np.ndarray
     used: np.ndarray
     y: np.ndarray
+    innovation: np.ndarray
+
+    def innovation_rms(self) -> float:
+        """RMS of the innovations of the readings used (NaN when none was)."""
+        d = self.innovation[self.used]
+        return float(np.sqrt(np.mean(d * d))) if d.size else math.nan
 
     @property
     def code_array(self) -> np.ndarray:
@@ -100,29 +106,31 @@ def _screen(
 ) -> Screened:
     yn = y.detach().cpu().numpy().astype(np.float64, copy=False)
     out = np.zeros(yn.shape[0], dtype=np.bool_) if exclude is None else exclude
-    z, present, rejected, used = _screen_kernel(
+    z, present, rejected, used, innovation = _screen_kernel(
         np.ascontiguousarray(HE, dtype=np.float64),
         yn,
         obs.R_diag.numpy(),
         math.inf if gate is None else float(gate),
         out,
     )
-    return Screened(z, present, rejected, used, yn)
+    return Screened(z, present, rejected, used, yn, innovation)
 
 
 @numba.njit(cache=True)
 def _screen_kernel(
     HE: np.ndarray, y: np.ndarray, R: np.ndarray, gate: float, exclude: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The background check as one compiled call (a few dozen NumPy calls cost a cycle
     ~0.1 ms on Lorenz-96; this, a few microseconds): see `background_check`."""
     N, m = HE.shape
     z = np.empty(m)
+    d = np.empty(m)
     present = np.isfinite(y)
     for j in range(m):
         mean = HE[:, j].mean()
         var_b = ((HE[:, j] - mean) ** 2).sum() / (N - 1) if N > 1 else 0.0
-        z[j] = (y[j] - mean) / math.sqrt(var_b + R[j])
+        d[j] = y[j] - mean
+        z[j] = d[j] / math.sqrt(var_b + R[j])
     if present.any():
         z2 = np.sort(z[present] ** 2)
         k = z2.shape[0]
@@ -130,7 +138,7 @@ def _screen_kernel(
         z = z / max(1.0, math.sqrt(median / CHI2_1_MEDIAN))
     rejected = present & (np.abs(z) > gate)
     used = present & ~rejected & ~exclude
-    return z, present, rejected, used
+    return z, present, rejected, used, d
 
 
 @dataclass(frozen=True, eq=False)

@@ -13,8 +13,8 @@ def ping(session: Session) -> None:
 
 
 def database_status(url: str, worker: bool = False) -> str:
-    """ "ok", or why the database at `url` is unreachable. Opens the engine's first pooled
-    connection (the API's, or the worker's with `worker`)."""
+    """Whether the database at `url` answers: "ok", or why it is unreachable. Opens the
+    engine's first pooled connection (the API's, or the worker's with `worker`)."""
     try:
         with get_sessionmaker(url, worker)() as session:
             ping(session)

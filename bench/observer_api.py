@@ -36,7 +36,7 @@ if str(ROOT) not in sys.path:  # lets `python bench/observer_api.py` work withou
 from bench._common import machine_info, write_json  # noqa: E402
 from bench.observer import Setup, setups, twin  # noqa: E402
 from bench.stack import REDIS_URL, Databases, Stack, stack_env  # noqa: E402
-from bench.stream_throughput import create_key  # noqa: E402
+from bench.stream_throughput import create_key, wait_done  # noqa: E402
 from models.assimilation import FilterConfig  # noqa: E402
 from models.dynamics import KuramotoSivashinsky, Lorenz96  # noqa: E402
 
@@ -126,11 +126,7 @@ def filter_truth(
             f"/v1/streams/{sid}/observations", json={"observations": obs[i : i + POST_BATCH]}
         )
         r.raise_for_status()
-    while True:
-        state = http.get(f"/v1/streams/{sid}").raise_for_status().json()
-        if state["last_seq"] >= K and state["pending"] == 0:
-            break
-        time.sleep(0.02)
+    wait_done(http, sid, K, timeout=600)
     seconds = time.perf_counter() - started
     sq_err, var = [], []
     cursor: str | None = None

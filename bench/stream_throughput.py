@@ -66,10 +66,11 @@ def observations(n: int, seed: int) -> list[dict[str, Any]]:
 
 
 def wait_done(http: httpx.Client, sid: str, n: int, timeout: float) -> dict[str, Any]:
+    """The stream's state once observations 1..n are all processed (assimilated or not)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = http.get(f"/v1/streams/{sid}").json()
-        if state["n_assimilated"] >= n and state["pending"] == 0:
+        if state["last_seq"] >= n and state["pending"] == 0:
             return dict(state)
         time.sleep(0.02)
     raise RuntimeError(f"stream {sid} did not finish: {state}")

@@ -49,6 +49,7 @@ audit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/forecast_speed.py
 	$(BIN)/python bench/ensemble_training.py
+	$(BIN)/python bench/observer_training.py
 	$(BIN)/python bench/assimilation.py
 	$(BIN)/python bench/stream_throughput.py
 	$(BIN)/python bench/observer.py

@@ -59,11 +59,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", type=Path, default=ROOT / "bench/results/ensemble_training.json")
+    default_devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    parser.add_argument("--devices", nargs="+", default=default_devices)
     args = parser.parse_args(argv)
     T, epochs = (600, 5) if args.quick else (5000, 300)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     rows = []
-    for device in devices:
+    for device in args.devices:
         AnchoredEnsembleAR(members=2, epochs=1, lags=4, device=device).fit(series(100, 1))  # warm
         rows.append(run(T, 8, epochs, 30, device))
         rows.append(run(T, 8, 20 if not args.quick else 3, 10**6, device))

@@ -14,12 +14,13 @@ import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.db.repositories import model_versions
+from app.queue import Queue, queue_for
 from app.services.posted import Drivers
 from models.forecasting.auto import auto_choice
 from models.forecasting.base import Forecaster, LibraryForecaster
 from models.forecasting.gaps import GapForecaster, as_grid, has_gaps
 from models.forecasting.imputation import impute, interpolate
-from models.forecasting.registry import AUTO, BY_NAME, accelerated, kind_info, make_forecaster
+from models.forecasting.registry import AUTO, BY_NAME, kind_info, make_forecaster
 from models.forecasting.seasons import choose_season
 from models.forecasting.serialize import loads
 from models.forecasting.torch_runtime import resolve_device
@@ -28,8 +29,9 @@ Progress = Callable[[float], None]
 
 
 def device_for(model: dict[str, Any]) -> str:
-    """Where the job's numerics run: neural kinds use the GPU when there is one."""
-    return resolve_device(None).type if accelerated(model.get("kind", "")) else "cpu"
+    """Where the job's numerics run: neural models (the gpu queue's) use the GPU when there
+    is one."""
+    return resolve_device(None).type if queue_for(model.get("kind", "")) is Queue.GPU else "cpu"
 
 
 def fit_spec(

@@ -79,7 +79,7 @@ def _train_observer(job: JobInput, progress: Progress) -> Trained:
     params = job.model["params"]
     started = time.monotonic()
     artifact, metrics = observers.train(params, job.seed, progress)
-    metrics |= {"train_seconds": round(time.monotonic() - started, 3), "device": "cpu"}
+    metrics |= {"train_seconds": round(time.monotonic() - started, 3)}
     return Trained(
         "observer", params, artifact, observers.simulation_fingerprint(params, job.seed), metrics
     )

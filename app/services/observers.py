@@ -18,6 +18,7 @@ from app.services import artifacts
 from models.assimilation import LinearObs
 from models.assimilation.observer import NeuralObserver, ObserverConfig, evaluate, train_observer
 from models.dynamics import Dynamics, make_dynamics
+from models.forecasting.torch_runtime import resolve_device
 
 
 def numerics(params: dict[str, Any]) -> tuple[Dynamics, LinearObs, float, float]:
@@ -38,14 +39,19 @@ def simulation_fingerprint(params: dict[str, Any], seed: int) -> str:
 def train(
     params: dict[str, Any], seed: int, progress: Callable[[float], object]
 ) -> tuple[bytes, dict[str, Any]]:
-    """Train, then score on a fresh twin experiment; returns (artifact, metrics)."""
+    """Train (on the GPU where there is one), then score on a fresh twin experiment on the
+    CPU, where streams run it; returns (artifact, metrics)."""
     dynamics, obs, interval, dt = numerics(params)
     fields = ObserverConfig.__dataclass_fields__
     config = ObserverConfig(**{k: v for k, v in params.items() if k in fields})
-    model = train_observer(dynamics, obs, interval, dt, config, seed, lambda f: progress(0.9 * f))
+    device = resolve_device(None)
+    model = train_observer(
+        dynamics, obs, interval, dt, config, seed, lambda f: progress(0.9 * f), device=device
+    )
     score = evaluate(model, dynamics, interval, dt)
     progress(1.0)
     metrics = {
+        "device": device.type,
         "twin_rmse": score.rmse,
         "twin_spread": score.spread,
         "twin_cycles": score.cycles,

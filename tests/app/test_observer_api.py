@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from tests.app.test_models_api import ar2, train, wait_job
@@ -45,6 +46,8 @@ def test_observer_version_filters_a_stream(client: TestClient, headers: dict[str
     version = client.get("/v1/models/l96-obs/versions/1", headers=headers).json()
     assert version["kind"] == "observer" and version["artifact_bytes"] > 0
     assert np.isfinite(version["metrics"]["twin_rmse"]) and version["metrics"]["twin_spread"] > 0
+    trained_on = "cuda" if torch.cuda.is_available() else "cpu"  # the gpu queue's device
+    assert version["metrics"]["device"] == job["device"] == trained_on
     assert (
         client.put(
             "/v1/models/l96-obs/aliases/live", json={"version": 1}, headers=headers

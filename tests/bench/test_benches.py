@@ -41,6 +41,18 @@ def test_ensemble_training_quick(tmp_path: Path) -> None:
     assert all(r["epochs_run"] >= 1 and r["seconds"] > 0 for r in result["rows"])
 
 
+def test_observer_training_quick(tmp_path: Path) -> None:
+    from bench.observer_training import main as observer_training
+
+    out = tmp_path / "t.json"
+    result = observer_training(
+        ["--quick", "--devices", "cpu", "--setups", "KS quarter", "--out", str(out)]
+    )
+    (row,) = result["rows"]
+    assert (row["setup"], row["device"], row["iterations"]) == ("KS quarter", "cpu", 40)
+    assert row["train_s"] > 0 and 0 < row["twin_rmse"] < 10 and out.exists()
+
+
 def test_observer_quick(tmp_path: Path) -> None:
     """Every method runs on every quick setup, and the tuned 3D-Var and the filters track."""
     from bench.observer import main as observer

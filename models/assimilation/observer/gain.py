@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import Tensor
 
@@ -43,6 +45,14 @@ class LocalGain:
     def variance(self, rho: Tensor) -> Tensor:
         return rho  # one per grid point already
 
+    def to(self, device: torch.device | str) -> LocalGain:
+        """A copy whose index and mask tensors live on `device` (training on a GPU would
+        otherwise copy them there at every step)."""
+        moved = copy.copy(self)
+        for name in ("state_idx", "innov_idx", "scatter", "mask_features"):
+            setattr(moved, name, getattr(self, name).to(device))
+        return moved
+
 
 class DenseGain:
     """A full (n, m) gain matrix from the whole state (systems without a periodic grid)."""
@@ -61,6 +71,9 @@ class DenseGain:
 
     def variance(self, rho: Tensor) -> Tensor:
         return rho.expand(*rho.shape[:-1], self.n)  # one shared level for the whole state
+
+    def to(self, device: torch.device | str) -> DenseGain:
+        return self  # holds no tensors
 
 
 def make_gain(obs: LinearObs, periodic: bool, cfg: ObserverConfig) -> LocalGain | DenseGain:

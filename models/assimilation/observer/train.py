@@ -35,38 +35,43 @@ def train_observer(
     seed: int = 0,
     progress: Progress | None = None,
     spinup: float = 20.0,
+    device: torch.device | str = "cpu",
 ) -> NeuralObserver:
-    """Train on simulated truth and observations every `interval` time units (steps of dt)."""
+    """Train on simulated truth and observations every `interval` time units (steps of dt).
+
+    The tensors live on `device`; the random draws come from one CPU generator whatever the
+    device, so a seed means the same truth, noise and start on the GPU as on the CPU. The
+    returned observer's weights are on the CPU (inference and artifacts are there)."""
     g = torch.Generator().manual_seed(seed)
     B, M = cfg.trajectories, cfg.members
-    truth = climatology(dynamics, B, dt, g, spinup)
+
+    def randn(*shape: int) -> Tensor:
+        return torch.randn(shape, generator=g, dtype=torch.float64).to(device)
+
+    truth = climatology(dynamics, B, dt, g, spinup).to(device)
     mean, std = float(truth.mean()), float(truth.std())
     gain = make_gain(obs, dynamics.periodic, cfg)
     sizes = [gain.n_in, *([cfg.hidden] * cfg.depth), gain.n_out]
-    theta = init_theta(sizes, M, g)
+    theta = [p.to(device) for p in init_theta(sizes, M, g)]
     # Start the variance head at half the observation noise variance (in climatological
     # units): about where a working filter's error lands, so few steps are spent getting there.
     start = 0.5 * float(obs.std.pow(2).mean()) / std**2
     theta[-1].fill_(math.log(math.expm1(max(start, 1e-4))))  # softplus^-1
     theta = [p.requires_grad_(True) for p in theta]
-    model = NeuralObserver(gain, theta, mean, std, obs, cfg)
+    model = NeuralObserver(gain.to(device), theta, mean, std, obs, cfg)
     opt = torch.optim.Adam(theta, lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.iterations)
-    noise = obs.std.to(torch.float64)
+    noise = obs.std.to(device, torch.float64)
 
     def far_off(k: int) -> Tensor:  # restart errors, a fraction of the climatological spread
-        return (
-            cfg.reset_std * std * torch.randn((M, k, dynamics.n), generator=g, dtype=torch.float64)
-        )
+        return cfg.reset_std * std * randn(M, k, dynamics.n)
 
     Xa = truth.expand(M, -1, -1) + far_off(B)
     for it in range(cfg.iterations):
-        loss = torch.zeros((), dtype=torch.float64)
+        loss = torch.zeros((), dtype=torch.float64, device=device)
         for _ in range(cfg.window):
             truth = integrate(dynamics, truth, 0.0, interval, dt)
-            y = obs.H_apply(truth) + noise * torch.randn(
-                (B, obs.m), generator=g, dtype=torch.float64
-            )
+            y = obs.H_apply(truth) + noise * randn(B, obs.m)
             Xf = integrate(dynamics, Xa, 0.0, interval, dt)
             Xa, var = model.analysis(Xf, y)
             err = Xa - truth
@@ -88,7 +93,7 @@ def train_observer(
         Xa = torch.where(lost[..., None], truth + far_off(B), Xa)
         if progress is not None:
             progress((it + 1) / cfg.iterations)
-    return NeuralObserver(gain, [p.detach() for p in theta], mean, std, obs, cfg)
+    return NeuralObserver(gain, [p.detach().cpu() for p in theta], mean, std, obs, cfg)
 
 
 def _nll(err: Tensor, var: Tensor) -> Tensor:

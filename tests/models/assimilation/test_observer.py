@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -47,6 +49,21 @@ def test_partial_observations_on_a_grid() -> None:
     Xa, var = model.analysis(Xf, torch.ones(6, dtype=torch.float64))
     assert Xa.shape == var.shape == (2, 12)
     assert bool((Xa[:, 1::2] != 0).any())
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("indices", [None, list(range(0, 12, 2))])
+def test_training_on_cuda_matches_cpu(indices: list[int] | None) -> None:
+    """Same seed, same draws: the GPU trains the same weights up to round-off, and hands
+    them back on the CPU."""
+    obs = LinearObs(12, indices=indices, noise_std=1.0)
+    cfg = dataclasses.replace(TINY, iterations=5)
+    on_cpu = train_observer(Lorenz96(n=12), obs, 0.05, 0.05, cfg, seed=2)
+    on_gpu = train_observer(Lorenz96(n=12), obs, 0.05, 0.05, cfg, seed=2, device="cuda")
+    for a, b in zip(on_cpu.theta, on_gpu.theta, strict=True):
+        assert b.is_cpu and not b.requires_grad
+        torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-6)
+    assert on_gpu.mean == pytest.approx(on_cpu.mean) and on_gpu.std == pytest.approx(on_cpu.std)
 
 
 def test_dense_gain_without_a_grid() -> None:

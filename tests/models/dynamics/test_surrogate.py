@@ -115,7 +115,7 @@ def test_ensemble_rows_use_their_member() -> None:
     mean = dyn.noiseless().step(x, 1.0)[:, -1]
     st = model._state()
     z = torch.tensor((y[-3:] - st.mu) / st.sd, dtype=torch.float32)
-    mu, var = forward(st.theta, z[None])  # (M, 1, 1)
+    mu, var = forward([p.cpu() for p in st.theta], z[None])  # (M, 1, 1)
     want = st.mu[0] + st.sd[0] * mu[:, 0, 0].double()
     np.testing.assert_allclose(mean.numpy(), want[torch.arange(7) % 3].numpy(), rtol=1e-6)
     # Noisy rows scatter around their member's mean with the member's own variance.

@@ -88,7 +88,7 @@ def test_members_are_distinct_and_anchored(
 ) -> None:
     y, fits = ar_fits
     m = fits[200]
-    theta = m._state().theta
+    theta = [p.cpu() for p in m._state().theta]  # fitted on CUDA where there is one
     M = m.members
     anchors = sample_prior(M, layer_sizes(4, 32, 2, 1), 1.0, torch.Generator().manual_seed(0))
     flat = torch.cat([p.reshape(M, -1) for p in theta], dim=1)

@@ -2,7 +2,8 @@
 # The GPU checks in one run, for a machine with a CUDA GPU and its own Python with torch,
 # numpy, numba, scipy, safetensors and pytest (the lent GPU machine's image has them; the
 # service's packages are not needed): the models' tests, whose CUDA cases run only there,
-# then the ensemble's and the observer's training benches on CUDA.
+# then the ensemble's and the observer's training benches on CUDA; and, where the service's
+# packages import too, the gpu queue's jobs through HTTP (bench/gpu_service.py).
 # Usage, from the repo root: bash bench/gpu.sh [OUTDIR]   (default bench/results)
 set -u
 out=${1:-bench/results}
@@ -24,4 +25,7 @@ timeout 150 $py bench/ensemble_training.py --devices cuda \
     --out "$out/ensemble_training_gpu.json" || status=1
 timeout 400 $py bench/observer_training.py --devices cuda --setups "L96 full" \
     --out "$out/observer_training_gpu.json" || status=1
+if $py -c "import fastapi, sqlalchemy, celery" 2>/dev/null; then
+    timeout 400 $py bench/gpu_service.py --out "$out/gpu_service_gpu.json" || status=1
+fi
 exit $status

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from bench.forecast_speed import main as forecast_speed
 
@@ -51,6 +52,16 @@ def test_observer_training_quick(tmp_path: Path) -> None:
     (row,) = result["rows"]
     assert (row["setup"], row["device"], row["iterations"]) == ("KS quarter", "cpu", 40)
     assert row["train_s"] > 0 and 0 < row["twin_rmse"] < 10 and out.exists()
+
+
+def test_gpu_service_quick(tmp_path: Path) -> None:
+    """The gpu queue's jobs through a real embedded-mode server, on the device there is."""
+    from bench.gpu_service import main as gpu_service
+
+    result = gpu_service(["--quick", "--out", str(tmp_path / "g.json")])
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert [(r["queue"], r["device"]) for r in result["rows"]] == [("gpu", device)] * 4
+    assert 0 < result["rows"][0]["twin_rmse"] < 10
 
 
 def test_observer_quick(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ Athanasopoulos, "Forecasting: Principles and Practice", sec. 5.10 (time-series C
 The winner follows the one-standard-error rule (Hastie, Tibshirani & Friedman, "The Elements
 of Statistical Learning", 2nd ed., sec. 7.10): candidates are listed simplest first, and the
 first whose score is within one standard error of the best one's is chosen. The standard
-error is that of the paired per-origin score differences. On a linear series a flexible
-network can match the exact linear model to within noise, and a plain argmin would then pick
-either by chance; the rule keeps the cheaper, interpretable model unless the other is
-clearly better.
+error is that of the paired per-origin score differences, counting overlapping windows as
+the non-overlapping ones they span. On a linear series a flexible network can match the
+exact linear model to within noise, and a plain argmin would then pick either by chance;
+the rule keeps the cheaper, interpretable model unless the other is clearly better.
 """
 
 from __future__ import annotations
@@ -91,14 +91,22 @@ def select_by_crps(
             crps.append(float(np.mean(crps_from_samples(f.samples, Y[o : o + h]) / scale)))
         per_origin[name] = np.asarray(crps)
     scores = {name: float(np.mean(c)) for name, c in per_origin.items()}
-    return one_se_choice(per_origin), scores
+    # Windows of h steps from origins closer than h apart share most of their errors: the
+    # scores are worth about as many independent ones as non-overlapping windows fit in the
+    # span (an equal-weight effective sample size), not one per origin. Counting each origin
+    # would understate the standard error, and short series would then hand the choice to
+    # a flexible candidate on one lucky stretch.
+    independent = (origins[-1] - origins[0]) / h + 1
+    return one_se_choice(per_origin, independent), scores
 
 
-def one_se_choice(per_origin: dict[str, FloatArray]) -> str:
+def one_se_choice(per_origin: dict[str, FloatArray], independent: float | None = None) -> str:
     """First name (in order) whose mean is within one paired standard error of the lowest.
 
     per_origin: name -> (K,) scores on the same K origins. NaN means never win; with K = 1
-    there is no standard error and the lowest mean wins.
+    there is no standard error and the lowest mean wins. independent: how many independent
+    scores the K are worth (fewer than K when the origins' windows overlap); the standard
+    error divides by its square root instead of K's.
     """
     means = {n: float(np.mean(c)) for n, c in per_origin.items()}
     finite = [n for n in means if np.isfinite(means[n])]
@@ -107,7 +115,8 @@ def one_se_choice(per_origin: dict[str, FloatArray]) -> str:
     best = min(finite, key=lambda n: means[n])
     for name in finite:
         diff = per_origin[name] - per_origin[best]
-        se = float(np.std(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0.0
+        n = diff.size if independent is None else min(diff.size, max(independent, 1.0))
+        se = float(np.std(diff, ddof=1) / np.sqrt(n)) if diff.size > 1 else 0.0
         if means[name] <= means[best] + se:
             return name
     return best

@@ -12,7 +12,8 @@ The winner follows the one-standard-error rule (Hastie, Tibshirani & Friedman, "
 of Statistical Learning", 2nd ed., sec. 7.10): candidates are listed simplest first, and the
 first whose score is within one standard error of the best one's is chosen. The standard
 error is that of the paired per-origin score differences, counting overlapping windows as
-the non-overlapping ones they span. On a linear series a flexible network can match the
+the non-overlapping ones they span; when they span less than two, there is no standard
+error and the simplest candidate is kept. On a linear series a flexible network can match the
 exact linear model to within noise, and a plain argmin would then pick either by chance;
 the rule keeps the cheaper, interpretable model unless the other is clearly better.
 """
@@ -106,7 +107,8 @@ def one_se_choice(per_origin: dict[str, FloatArray], independent: float | None =
     per_origin: name -> (K,) scores on the same K origins. NaN means never win; with K = 1
     there is no standard error and the lowest mean wins. independent: how many independent
     scores the K are worth (fewer than K when the origins' windows overlap); the standard
-    error divides by its square root instead of K's.
+    error divides by its square root instead of K's, and below two there is none to tell a
+    clear win by, so the first finite candidate is kept.
     """
     means = {n: float(np.mean(c)) for n, c in per_origin.items()}
     finite = [n for n in means if np.isfinite(means[n])]
@@ -115,7 +117,9 @@ def one_se_choice(per_origin: dict[str, FloatArray], independent: float | None =
     best = min(finite, key=lambda n: means[n])
     for name in finite:
         diff = per_origin[name] - per_origin[best]
-        n = diff.size if independent is None else min(diff.size, max(independent, 1.0))
+        n = diff.size if independent is None else min(diff.size, independent)
+        if independent is not None and n < 2:
+            return name  # less than two independent scores give no standard error: no clear win
         se = float(np.std(diff, ddof=1) / np.sqrt(n)) if diff.size > 1 else 0.0
         if means[name] <= means[best] + se:
             return name

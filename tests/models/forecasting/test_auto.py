@@ -64,15 +64,18 @@ def test_one_standard_error_rule() -> None:
 
 
 def test_overlapping_windows_count_as_fewer_scores() -> None:
-    """Ten origins one step apart with 5-step windows hold two independent windows' worth
-    of evidence: a win that is clear over ten independent scores is not over two."""
+    """Ten origins one step apart with 5-step windows hold under three independent windows'
+    worth of evidence: a win that is clear over ten independent scores is not over that,
+    and under two nothing is a clear win."""
     simple = np.linspace(1.0, 2.0, 10)
     gain = np.array([0.2, 0.0, 0.1, -0.1, 0.15, -0.05, 0.05, 0.0, 0.1, 0.05])  # mean .05, sd .09
     scores = {"simple": simple, "flexible": simple - gain}
     assert one_se_choice(scores) == "flexible"  # s.e. 0.029 over 10 scores
     assert one_se_choice(scores, independent=10.0) == "flexible"
     assert one_se_choice(scores, independent=9 / 5 + 1) == "simple"  # s.e. 0.05
-    assert one_se_choice(scores, independent=0.2) == "simple"  # never fewer than one
+    assert one_se_choice(scores, independent=1.5) == "simple"  # no standard error at all
+    lucky = {"simple": np.array([1.0]), "flexible": np.array([0.5])}
+    assert one_se_choice(lucky, independent=1.0) == "simple"
 
 
 def test_invalid_arguments_raise() -> None:

@@ -42,7 +42,9 @@ def free_port() -> int:
 
 
 def serve(workdir: Path, port: int) -> subprocess.Popen[bytes]:
-    env = os.environ | {
+    # A private server on a loopback port: none of the caller's KALMANAC_* settings (auth,
+    # rate limits, databases) apply to it.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KALMANAC_")} | {
         "KALMANAC_DATABASE_URL": f"sqlite:///{workdir / 'kalmanac.db'}",
         "KALMANAC_BROKER_URL": "memory://",
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),

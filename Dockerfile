@@ -10,7 +10,7 @@ COPY pyproject.toml constraints.txt README.md ./
 COPY app ./app
 COPY workers ./workers
 COPY models ./models
-# CPU torch by default; the GPU image passes TORCH_INDEX=https://download.pytorch.org/whl/cu128.
+# CPU torch by default; the gpu worker's image (docker-compose.yml) passes a CUDA index.
 ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu
 RUN pip install --extra-index-url ${TORCH_INDEX} -c constraints.txt ".[server]"
 

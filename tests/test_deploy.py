@@ -38,6 +38,17 @@ def test_topology() -> None:
         assert deps["migrate"]["condition"] == "service_completed_successfully"
 
 
+def test_gpu_worker_gets_the_cuda_build_of_torch() -> None:
+    """The gpu queue's worker is built from the same Dockerfile with PyTorch's CUDA wheels;
+    the CPU image would leave its reserved GPU idle."""
+    worker = SERVICES["worker-gpu"]
+    assert worker["image"] != SERVICES["worker-cpu"]["image"]
+    index = worker["build"]["args"]["TORCH_INDEX"]
+    assert re.search(r"download\.pytorch\.org/whl/cu\d+\}?$", index), index
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "ARG TORCH_INDEX=https://download.pytorch.org/whl/cpu" in dockerfile
+
+
 def test_env_names_are_settings() -> None:
     fields = {f"KALMANAC_{name.upper()}" for name in Settings.model_fields}
     for name in OURS:

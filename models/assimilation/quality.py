@@ -48,7 +48,8 @@ class Screened:
     """One observation after the background check, as NumPy arrays (m,) (a few dozen small
     vector operations a cycle: NumPy's per-call cost is a fraction of torch's). z: z-scores
     (NaN where missing); present, rejected, used: bool (used = present, not rejected, not
-    excluded); y: the readings screened; innovation: y - H mean(forecast)."""
+    excluded); y: the readings screened; innovation: y - H mean(forecast); forecast: the
+    members' forecast of the readings, H x_f (N, m)."""
 
     z: np.ndarray
     present: np.ndarray
@@ -56,11 +57,17 @@ class Screened:
     used: np.ndarray
     y: np.ndarray
     innovation: np.ndarray
+    forecast: np.ndarray
+
+    def readings_or_forecast(self) -> np.ndarray:
+        """(N, m): each member's y where a reading is used, its own forecast H x_f elsewhere
+        (an innovation of zero: what a gain trained on one operator reads as no reading)."""
+        return np.where(self.used, self.y, self.forecast)
 
     def innovation_rms(self) -> float:
         """RMS of the innovations of the readings used (NaN when none was)."""
         d = self.innovation[self.used]
-        return float(np.sqrt(np.mean(d * d))) if d.size else math.nan
+        return math.sqrt(float(np.dot(d, d)) / d.size) if d.size else math.nan
 
     @property
     def code_array(self) -> np.ndarray:
@@ -106,14 +113,11 @@ def _screen(
 ) -> Screened:
     yn = y.detach().cpu().numpy().astype(np.float64, copy=False)
     out = np.zeros(yn.shape[0], dtype=np.bool_) if exclude is None else exclude
+    HE = np.ascontiguousarray(HE, dtype=np.float64)
     z, present, rejected, used, innovation = _screen_kernel(
-        np.ascontiguousarray(HE, dtype=np.float64),
-        yn,
-        obs.R_diag.numpy(),
-        math.inf if gate is None else float(gate),
-        out,
+        HE, yn, obs.R_diag.numpy(), math.inf if gate is None else float(gate), out
     )
-    return Screened(z, present, rejected, used, yn, innovation)
+    return Screened(z, present, rejected, used, yn, innovation, HE)
 
 
 @numba.njit(cache=True)

@@ -280,7 +280,7 @@ def warm_up() -> None:
     E, sensors = model.initial_ensemble(None, 1.0, None), Sensors.new(8)
     for seq in (1, 2, 3):  # one reading missing: the screening's path
         values: list[float | None] = [1.0] * 7 + [None]
-        result = model.cycle(E, 0.05 * (seq - 1), 0.05 * seq, values, seq, None, None)
+        result = model.cycle(E, 0.05 * (seq - 1), 0.05 * seq, values, seq, None, sensors.failed)
         if result is not None and result.screened is not None:
             sensors = sensors.update(result.screened)
         if result is not None and result.E is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,14 +30,10 @@ if str(ROOT) not in sys.path:  # lets `python bench/gpu_service.py` work without
     sys.path.insert(0, str(ROOT))
 
 from bench._common import finish, machine_info  # noqa: E402
+from bench.observer_api import wait_job  # noqa: E402
+from bench.stack import free_port  # noqa: E402
 
 L96 = {"system": "lorenz96", "params": {"n": 40, "F": 8.0}, "dt": 0.05}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def serve(workdir: Path, port: int) -> subprocess.Popen[bytes]:
@@ -69,19 +64,10 @@ def wait_ready(client: httpx.Client, server: subprocess.Popen[bytes], timeout: f
 
 
 def run_job(client: httpx.Client, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Submit, then poll the job to the end; returns the job with its wall time."""
+    """Submit, then poll the job to its end; returns the job with its wall time."""
     started = time.monotonic()
-    r = client.post(path, json=body)
-    r.raise_for_status()
-    job_id = r.json()["id"]
-    while True:
-        job = client.get(f"/v1/jobs/{job_id}").json()
-        if job["status"] in ("succeeded", "failed", "cancelled"):
-            break
-        time.sleep(0.5)
-    if job["status"] != "succeeded":
-        raise RuntimeError(f"job {job_id} {job['status']}: {job.get('error')}")
-    return job | {"wall_s": time.monotonic() - started}
+    job_id = client.post(path, json=body).raise_for_status().json()["id"]
+    return wait_job(client, job_id, timeout=1800) | {"wall_s": time.monotonic() - started}
 
 
 def oscillation(T: int) -> list[float]:

@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     except (InputError, ValueError, TypeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ImportError as exc:  # an optional extra not installed: its message says which
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except TimeoutError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 4

@@ -73,6 +73,24 @@ def test_bad_input_exits_with_the_servers_reason(
     assert main(["forecast", str(tmp_path / "missing.csv"), "--horizon", "2"]) == 2
 
 
+def test_a_missing_extra_is_named_without_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`make run` installs the server alone: reading a CSV needs the client extra."""
+    from kalmanac import series
+    from kalmanac.cli import inputs
+
+    def no_pandas() -> None:
+        raise ImportError(series.PANDAS_HINT)
+
+    monkeypatch.setattr(inputs, "pandas", no_pandas)
+    csv = tmp_path / "data.csv"
+    history().to_csv(csv, index=False)
+    assert main(["forecast", str(csv), "--horizon", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: {series.PANDAS_HINT}\n"
+
+
 def test_jobs_and_models(env: None, client: Client, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["models", "list"]) == 0
     assert capsys.readouterr().out.strip() == "no models"

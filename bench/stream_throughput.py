@@ -65,14 +65,17 @@ def observations(n: int, seed: int) -> list[dict[str, Any]]:
     ]
 
 
-def wait_done(http: httpx.Client, sid: str, n: int, timeout: float) -> dict[str, Any]:
-    """The stream's state once observations 1..n are all processed (assimilated or not)."""
+def wait_done(
+    http: httpx.Client, sid: str, n: int, timeout: float, every: float = 0.02
+) -> dict[str, Any]:
+    """The stream's state once observations 1..n are all processed (assimilated or not),
+    polled every `every` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         state = http.get(f"/v1/streams/{sid}").json()
         if state["last_seq"] >= n and state["pending"] == 0:
             return dict(state)
-        time.sleep(0.02)
+        time.sleep(every)
     raise RuntimeError(f"stream {sid} did not finish: {state}")
 
 

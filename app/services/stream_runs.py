@@ -183,7 +183,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     stream.sensors = sensors.to_json() or None
     stream.n_skipped += len(batch.stale) + len(batch.diverged)
     stream.n_skipped += sum(len(seqs) for seqs in batch.screened_out.values())
-    _store(session, stream, batch, E, now)
+    _store(session, stream, batch, E)
     outcome.assimilated += len(batch.analysed)
     return len(pending) == BATCH and not batch.blocked
 
@@ -204,13 +204,13 @@ def _cycle(
     return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, sensors.failed)
 
 
-def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble, now: datetime) -> None:
+def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble) -> None:
     # The stream's row first: the statements below flush it as one UPDATE, not two.
     if stream.ensemble is None or batch.analysed:
         stream.ensemble = to_bytes(E)
         last = batch.analysed[-1][1].extra_var if batch.analysed else None
         stream.mean, stream.spread = summarize(E, last)
-        stream.updated_at = now
+        stream.updated_at = utcnow()  # when this batch's analyses were stored
     repo.add_analyses(session, stream.id, batch.analysis_rows())
     done = [o.seq for o, _ in batch.analysed]
     repo.mark_observations(session, stream.id, done, "assimilated")

@@ -104,17 +104,18 @@ def background_check(
     the largest |z| accepted (None: no check); exclude: (m,) bool, components left out
     whatever their z (failed sensors). An overflowed forecast gives non-finite z-scores
     quietly: the cycle's analysis is then not finite, and the stream skips it."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        return _screen(obs.H_apply(Ef).detach().cpu().numpy(), y, obs, gate, exclude)
+    HE = obs.H_apply(Ef).detach().cpu().numpy()
+    return screen(HE, y.detach().cpu().numpy(), obs, gate, exclude)
 
 
-def _screen(
-    HE: np.ndarray, y: Tensor, obs: LinearObs, gate: float | None, exclude: np.ndarray | None
+def screen(
+    HE: np.ndarray, y: np.ndarray, obs: LinearObs, gate: float | None, exclude: np.ndarray | None
 ) -> Screened:
-    yn = y.detach().cpu().numpy().astype(np.float64, copy=False)
+    """`background_check` of the members' forecast readings HE = H x_f (N, m), as arrays."""
+    yn = y.astype(np.float64, copy=False)
     out = np.zeros(yn.shape[0], dtype=np.bool_) if exclude is None else exclude
     HE = np.ascontiguousarray(HE, dtype=np.float64)
-    z, present, rejected, used, innovation = _screen_kernel(
+    z, present, rejected, used, innovation = _screen_kernel(  # compiled: overflows are quiet
         HE, yn, obs.R_diag.numpy(), math.inf if gate is None else float(gate), out
     )
     return Screened(z, present, rejected, used, yn, innovation, HE)

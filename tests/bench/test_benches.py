@@ -86,6 +86,7 @@ def test_observer_api_quick(tmp_path: Path) -> None:
     assert result["rows"][0]["train_s"] > 0
     for row in result["rows"]:
         assert row["analysed"] > 0.9 and np.isfinite(row["rmse"]) and row["ms_per_obs"] > 0
+        assert row["ms_per_obs_backlog"] > 0  # the drain after the awaited first observation
     assert result["rows"][1]["rmse"] < 1.0  # the ETKF tracks its truth through the stream
 
 

@@ -108,7 +108,7 @@ class HostLocalGain:
     def l96_forecast(dynamics: Lorenz96, X: np.ndarray, steps: list[float]) -> np.ndarray:
         """The members X (M, ..., n) stepped by Lorenz-96 (`steps` as in `l96_cycle`)."""
         rows = np.ascontiguousarray(X, dtype=np.float64).reshape(-1, X.shape[-1])
-        return l96_forecast(rows, float(dynamics.F), *_steps(steps)).reshape(X.shape)
+        return _l96_steps(rows, float(dynamics.F), *_steps(steps)).reshape(X.shape)
 
 
 def _steps(steps: list[float]) -> tuple[int, float, float]:
@@ -223,14 +223,14 @@ def _l96_cycle(
     """x (M, P, n) -> the Lorenz-96 forecast (M, P, n) over n_steps steps (of dt, the last
     of `last`), then `_analysis` of it with y and the gain's arrays (H ... var_floor)."""
     M, P, n = x.shape
-    Xf = l96_forecast(np.ascontiguousarray(x).reshape(M * P, n), F, n_steps, dt, last)
+    Xf = _l96_steps(np.ascontiguousarray(x).reshape(M * P, n), F, n_steps, dt, last)
     Xf = Xf.reshape(M, P, n)
     Xa, var = _analysis(Xf, y, *gain)
     return Xf, Xa, var
 
 
 @numba.njit(cache=True)
-def l96_forecast(rows: np.ndarray, F: float, n_steps: int, dt: float, last: float) -> np.ndarray:
+def _l96_steps(rows: np.ndarray, F: float, n_steps: int, dt: float, last: float) -> np.ndarray:
     """Rows (N, n) stepped by Lorenz-96: n_steps steps of dt, the last of `last`."""
     for s in range(n_steps):
         rows = rk4_rows(rows, F, dt if s < n_steps - 1 else last)

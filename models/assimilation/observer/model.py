@@ -68,8 +68,8 @@ class NeuralObserver:
 
         Lorenz-96 on CPU with a local gain runs as one compiled call (`observer_host`);
         anything else is `integrate` then `analysis`, with the same result."""
-        host = self.l96_host(dynamics, Xa)
-        if host is not None and isinstance(dynamics, Lorenz96):  # l96_host: it is
+        host = self._on_host(Xa)
+        if host is not None and isinstance(dynamics, Lorenz96):
             dtype, steps = Xa.dtype, step_sizes(t0, t1, dt)
             f, a, v = host.l96_cycle(dynamics, _float64(Xa), steps, _float64(y))
             return _as_tensor(f, dtype), _as_tensor(a, dtype), _as_tensor(v, dtype)

@@ -26,7 +26,8 @@ from models.assimilation.config import FilterConfig
 from models.assimilation.cycle import ensemble_init
 from models.assimilation.filters import CycleAnalysis, EnsembleFilter, Filter, ObserverFilter
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer import NeuralObserver
+from models.assimilation.observer import LocalGain, NeuralObserver, ObserverConfig
+from models.assimilation.observer.network import init_theta
 from models.assimilation.quality import Sensors
 from models.dynamics.base import Dynamics
 from models.dynamics.lorenz96 import Lorenz96
@@ -264,24 +265,36 @@ class StreamModel:
 
 def warm_up() -> None:
     """A few cycles of a small Lorenz-96 twin through a stream's compiled kernels (RK4, the
-    ETKF's analysis, the background check, the sensors' health; numba compiles them, or
-    loads them from its cache, on their first call) and torch's first linear algebra, so
-    that the first stream a worker serves after it starts runs at full speed: on a fresh
-    install the compiling alone took seconds of the first stream's observations."""
-    model = StreamModel.build(
-        Lorenz96(n=8),
-        FilterConfig("etkf", 4, "adaptive"),
-        indices=None,
-        noise_std=1.0,
-        dt=0.05,
-        seed=0,
-        gate=4.0,
-    )
-    E, sensors = model.initial_ensemble(None, 1.0, None), Sensors.new(8)
-    for seq in (1, 2, 3):  # one reading missing: the screening's path
-        values: list[float | None] = [1.0] * 7 + [None]
-        result = model.cycle(E, 0.05 * (seq - 1), 0.05 * seq, values, seq, None, sensors.failed)
-        if result is not None and result.screened is not None:
-            sensors = sensors.update(result.screened)
-        if result is not None and result.E is not None:
-            E = result.E
+    ETKF's analysis, a neural observer's, the background check, the sensors' health; numba
+    compiles them, or loads them from its cache, on their first call) and torch's first
+    linear algebra, so that the first stream a worker serves after it starts runs at full
+    speed: on a fresh install the compiling alone took seconds of the first stream's
+    observations (4.5 s of an observer stream's first cycle)."""
+    observer = _untrained_observer(8)
+    for method, gate in (
+        (FilterConfig("etkf", 4, "adaptive"), 4.0),
+        (observer, 4.0),  # quality control on: forecast, check and analysis apart
+        (observer, None),  # off: one compiled call a cycle while every reading is there
+    ):
+        model = StreamModel.build(
+            Lorenz96(n=8), method, indices=None, noise_std=1.0, dt=0.05, seed=0, gate=gate
+        )
+        E, sensors = model.initial_ensemble(None, 1.0, None), Sensors.new(8)
+        for seq in (1, 2, 3):  # the last with a reading missing: the screening's path
+            values: list[float | None] = [1.0] * 7 + [None] if seq == 3 else [1.0] * 8
+            t0, t1 = 0.05 * (seq - 1), 0.05 * seq
+            result = model.cycle(E, t0, t1, values, seq, None, sensors.failed)
+            if result is not None and result.screened is not None:
+                sensors = sensors.update(result.screened)
+            if result is not None and result.E is not None:
+                E = result.E
+
+
+def _untrained_observer(n: int) -> NeuralObserver:
+    """A small local-gain observer with random weights: the arrays a trained one holds, of
+    the same types, for the kernels' sake."""
+    obs, cfg = LinearObs.identity(n, 1.0), ObserverConfig(hidden=4, patch=1, reach=1)
+    gain = LocalGain(obs, cfg.patch, cfg.reach)
+    sizes = [gain.n_in, *([cfg.hidden] * cfg.depth), gain.n_out]
+    theta = init_theta(sizes, cfg.members, torch.Generator().manual_seed(0))
+    return NeuralObserver(gain, theta, 0.0, 1.0, obs, cfg)

@@ -197,7 +197,5 @@ class ObserverFilter:
         if not bool(screened.used.any()):
             return CycleAnalysis(None, None, float("nan"), None, screened)
         Ea, var = host.analysis(Ef, screened.readings_or_forecast())
-        extra = var[0] if var.shape[0] == 1 else var.mean(axis=0)
-        return CycleAnalysis(
-            torch.from_numpy(Ea), torch.from_numpy(extra), screened.innovation_rms(), None, screened
-        )
+        extra = member_mean(torch.from_numpy(var))
+        return CycleAnalysis(torch.from_numpy(Ea), extra, screened.innovation_rms(), None, screened)

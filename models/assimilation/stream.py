@@ -26,8 +26,12 @@ from models.assimilation.config import FilterConfig
 from models.assimilation.cycle import ensemble_init
 from models.assimilation.filters import CycleAnalysis, EnsembleFilter, Filter, ObserverFilter
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer import LocalGain, NeuralObserver, ObserverConfig
-from models.assimilation.observer.network import init_theta
+from models.assimilation.observer import (
+    LocalGain,
+    NeuralObserver,
+    ObserverConfig,
+    initial_weights,
+)
 from models.assimilation.quality import Sensors
 from models.dynamics.base import Dynamics
 from models.dynamics.lorenz96 import Lorenz96
@@ -295,6 +299,5 @@ def _untrained_observer(n: int) -> NeuralObserver:
     the same types, for the kernels' sake."""
     obs, cfg = LinearObs.identity(n, 1.0), ObserverConfig(hidden=4, patch=1, reach=1)
     gain = LocalGain(obs, cfg.patch, cfg.reach)
-    sizes = [gain.n_in, *([cfg.hidden] * cfg.depth), gain.n_out]
-    theta = init_theta(sizes, cfg.members, torch.Generator().manual_seed(0))
+    theta = initial_weights(gain, cfg, torch.Generator().manual_seed(0))
     return NeuralObserver(gain, theta, 0.0, 1.0, obs, cfg)

@@ -26,7 +26,7 @@ state; a few are reset to far-off starts each window, so it also learns to conve
 from models.assimilation.observer.evaluate import ObserverScore, evaluate
 from models.assimilation.observer.gain import DenseGain, LocalGain
 from models.assimilation.observer.model import NeuralObserver
-from models.assimilation.observer.train import climatology, train_observer
+from models.assimilation.observer.train import climatology, initial_weights, train_observer
 from models.observer_config import ObserverConfig
 
 __all__ = [
@@ -37,5 +37,6 @@ __all__ = [
     "ObserverScore",
     "climatology",
     "evaluate",
+    "initial_weights",
     "train_observer",
 ]

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.gain import make_gain
+from models.assimilation.observer.gain import DenseGain, LocalGain, make_gain
 from models.assimilation.observer.model import NeuralObserver
 from models.assimilation.observer.network import init_theta
 from models.dynamics.base import Dynamics, integrate
@@ -51,8 +51,7 @@ def train_observer(
     truth = climatology(dynamics, B, dt, g, spinup).to(device)
     mean, std = float(truth.mean()), float(truth.std())
     gain = make_gain(obs, dynamics.periodic, cfg)
-    sizes = [gain.n_in, *([cfg.hidden] * cfg.depth), gain.n_out]
-    theta = [p.to(device) for p in init_theta(sizes, M, g)]
+    theta = [p.to(device) for p in initial_weights(gain, cfg, g)]
     # Start the variance head at half the observation noise variance (in climatological
     # units): about where a working filter's error lands, so few steps are spent getting there.
     start = 0.5 * float(obs.std.pow(2).mean()) / std**2
@@ -94,6 +93,14 @@ def train_observer(
         if progress is not None:
             progress((it + 1) / cfg.iterations)
     return NeuralObserver(gain, [p.detach().cpu() for p in theta], mean, std, obs, cfg)
+
+
+def initial_weights(
+    gain: LocalGain | DenseGain, cfg: ObserverConfig, generator: torch.Generator
+) -> list[Tensor]:
+    """The cfg.members networks' starting weights for `gain`'s inputs and outputs."""
+    sizes = [gain.n_in, *([cfg.hidden] * cfg.depth), gain.n_out]
+    return init_theta(sizes, cfg.members, generator)
 
 
 def _nll(err: Tensor, var: Tensor) -> Tensor:

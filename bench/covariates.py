@@ -43,7 +43,7 @@ from bench.real_series import LEVELS  # noqa: E402
 from models.forecasting.backtest import score_fold  # noqa: E402
 from models.seeding import derived_seed  # noqa: E402
 
-OURS = ("bayes_ar", "bayes_ar_bma", "auto")
+OURS = ("bayes_ar", "bayes_ar_bma", "bayes_ar_pool", "auto")
 PEER = "AutoARIMA"
 METHODS = (*OURS, PEER)
 VARIANTS = ("without", "with")  # covariates
@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "monthly grid); AutoARIMA season_length=1",
         "ours: fit_spec({kind, params: the schema's defaults}, y[:o], h, seed, periods, X) as "
         "the forecast worker calls it; auto over its registry candidates (with covariates only "
-        "the kinds that take them: bayes_ar, bayes_ar_bma, ensemble)",
+        "the kinds that take them: bayes_ar_pool, ensemble)",
         "the drivers' future over each horizon is their actual value (oracle)",
         f"{S} paths per forecast; AutoARIMA's CRPS from its Gaussian quantile 'samples' "
         "(bench/chaos.py StatsForecastModel), X / X_future as statsforecast takes them",

@@ -41,7 +41,7 @@ from models.forecasting.imputation import interpolate  # noqa: E402
 from models.forecasting.registry import kind_info, make_forecaster  # noqa: E402
 from models.seeding import derived_seed  # noqa: E402
 
-OURS = ("bayes_ar_bma", "bayes_ar")
+OURS = ("bayes_ar_bma", "bayes_ar", "bayes_ar_pool")
 PEERS = {"AutoARIMA": AutoARIMA, "AutoETS": AutoETS}
 METHODS = (*OURS, *PEERS)
 VARIANTS = ("complete", "mcar10", "mcar30", "blocks5")

@@ -6,8 +6,8 @@ season.
 Series: the monthly and quarterly series of bench/real_series.py (nothing is downloaded),
 with its M4 horizons (monthly 18, quarterly 8) and rolling origins (the last `folds` windows
 of the horizon, the last ending at T). "auto": every registry candidate, as the service runs
-it; "auto-ar": the candidates restricted to bayes_ar and bayes_ar_bma (their seasons are then
-always reported). Run from the repo root: `python bench/seasons.py [--quick]`.
+it; "auto-ar": the candidates restricted to the conjugate AR kinds' pool, bayes_ar_pool (its
+season is then always reported). Run from the repo root: `python bench/seasons.py [--quick]`.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ from models.forecasting.auto import auto_choice  # noqa: E402
 from models.forecasting.backtest import score_fold  # noqa: E402
 from models.seeding import derived_seed  # noqa: E402
 
-OURS = {"auto": None, "auto-ar": ("bayes_ar", "bayes_ar_bma")}  # name -> candidate kinds
+OURS = {"auto": None, "auto-ar": ("bayes_ar_pool",)}  # name -> candidate kinds
 PEERS = {"AutoARIMA": AutoARIMA, "AutoETS": AutoETS, "SeasonalNaive": SeasonalNaive}
 METHODS = (*OURS, *PEERS)
 S = 500  # sample paths per forecast
@@ -197,9 +197,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "gets fewer origins where the first would leave `auto` less history than its spec's "
         f"min_length (the API would refuse it): {short or 'none'}",
         "auto: fit_spec({'kind': 'auto', 'params': AutoParams() defaults}, y[:o], h, seed, "
-        "periods=[m]) as the forecast worker calls it: every registry candidate (bayes_ar, "
-        "bayes_ar_bma, ensemble, analog); the AR kinds pick their season by evidence",
-        "auto-ar: the same with auto_choice restricted to bayes_ar and bayes_ar_bma",
+        "periods=[m]) as the forecast worker calls it: every registry candidate (bayes_ar_pool, "
+        "ensemble, analog); the AR pool picks its season by evidence",
+        "auto-ar: the same with auto_choice restricted to bayes_ar_pool",
         "chosen per origin: the kind auto picked and the season (m) and Fourier order (K) its "
         "evidence chose (none reported for ensemble / analog, which take no season)",
         f"{S} paths per forecast, one Monte Carlo seed; peers: StatsForecastModel "

@@ -68,17 +68,31 @@ def noise_scale(z: FloatArray) -> FloatArray:
     return noise
 
 
+BASE_MAX_LAG = 12
+LONGEST_MAX_LAG = 64
+
+
+def default_max_lag(season_length: float | None) -> int:
+    """The largest lag order tried when none is given: two seasons (lags m + 1 and 2m carry
+    a seasonal pattern that drifts, which fixed Fourier terms cannot), at least 12 and at
+    most 64."""
+    if season_length is None:
+        return BASE_MAX_LAG
+    return int(min(LONGEST_MAX_LAG, max(BASE_MAX_LAG, 2 * round(season_length))))
+
+
 @dataclass
 class BayesianAR:
     """Conjugate Bayesian VAR(p) with intercept and optional trend / Fourier seasonality.
 
-    max_lag: largest order tried (capped for short series); lags: fixed order, skipping
+    max_lag: largest order tried (capped for short series; None: `default_max_lag` of the
+    season length); lags: fixed order, skipping
     selection; season_length m and fourier_order K: K sin/cos pairs (used when K >= 1);
     prior_scale: prior std of lag coefficients (standardised units, relative to Sigma);
     det_prior_scale: same for intercept, trend and Fourier coefficients.
     """
 
-    max_lag: int = 12
+    max_lag: int | None = None
     lags: int | None = None
     trend: bool = False
     season_length: float | None = None
@@ -88,8 +102,8 @@ class BayesianAR:
     _fit: FittedAR | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.max_lag < 1:
-            raise ValueError(f"max_lag must be >= 1, got {self.max_lag}")
+        if self.max_lag is not None and self.max_lag < 1:
+            raise ValueError(f"max_lag must be >= 1 or None, got {self.max_lag}")
         if self.lags is not None and self.lags < 1:
             raise ValueError(f"lags must be >= 1 or None, got {self.lags}")
         if self.fourier_order < 0:
@@ -102,6 +116,11 @@ class BayesianAR:
                 raise ValueError(f"fourier_order must be <= season_length / 2 = {m / 2}")
         if not (self.prior_scale > 0 and self.det_prior_scale > 0):
             raise ValueError("prior scales must be positive")
+
+    @property
+    def lag_limit(self) -> int:
+        """max_lag, or its default for the season length."""
+        return self.max_lag or default_max_lag(self.season_length)
 
     @property
     def n_det(self) -> int:
@@ -170,7 +189,7 @@ class BayesianAR:
             P = self.lags if feasible(T, self.lags, n_det, d) else 0
             orders = [self.lags]
         else:
-            P = next((p for p in range(self.max_lag, 0, -1) if feasible(T, p, n_det, d)), 0)
+            P = next((p for p in range(self.lag_limit, 0, -1) if feasible(T, p, n_det, d)), 0)
             orders = list(range(1, P + 1))
         if P == 0:
             need = self.min_length(self.lags, self.trend, self.fourier_order, d)

@@ -73,6 +73,7 @@ KINDS: tuple[KindInfo, ...] = (
         "models.forecasting.bayes_ar:BayesianAR",
         "Exact conjugate Bayesian (V)AR, lag order by evidence, optional trend and seasonality",
         surrogate=True,
+        auto=False,  # through bayes_ar_pool
         cheap_fit=True,
         covariates=True,
     ),
@@ -80,6 +81,15 @@ KINDS: tuple[KindInfo, ...] = (
         "bayes_ar_bma",
         "models.forecasting.bayes_ar_bma:BayesianARAveraged",
         "The conjugate AR averaged by evidence over y / log y, levels / trend / differences",
+        auto=False,  # through bayes_ar_pool
+        cheap_fit=True,
+        covariates=True,
+    ),
+    KindInfo(
+        "bayes_ar_pool",
+        "models.forecasting.bayes_ar_pool:BayesianARPool",
+        "bayes_ar and bayes_ar_bma pooled half and half: hedges the evidence's choice of "
+        "scale, trend and differencing",
         cheap_fit=True,
         covariates=True,
     ),

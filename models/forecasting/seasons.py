@@ -51,7 +51,9 @@ def choose_season(
 ) -> tuple[Any, dict[str, Any]]:
     """The fit (`fit(season_length, fourier_order)` -> a model with `log_evidence_`) of
     highest evidence among no season and each candidate period x Fourier order, with a
-    report: candidates, where each came from, and what was used."""
+    report: candidates, where each came from, and what was used. `fit` must score every
+    season on the same rows (one max_lag for all): evidences of different rows do not
+    compare."""
     T = len(y)
     sources: dict[int, str] = {}
     for m in grid_periods:

@@ -33,6 +33,15 @@ def test_bma_min_length_agrees_with_the_model() -> None:
         assert params.min_length(dim) == BayesianARAveraged.min_length(trend, fourier, dim)
 
 
+def test_pool_min_length_agrees_with_the_model() -> None:
+    from app.api.schemas.model_specs import BayesARPoolParams
+    from models.forecasting.bayes_ar_pool import BayesianARPool
+
+    for fourier, dim in itertools.product([0, 2], [1, 3]):
+        params = BayesARPoolParams(fourier_order=fourier, season_length=12 if fourier else None)
+        assert params.min_length(dim) == BayesianARPool.min_length(fourier, dim)
+
+
 def test_ensemble_min_length_agrees_with_the_model() -> None:
     from app.api.schemas.model_specs import EnsembleParams
     from models.forecasting.ensemble import AnchoredEnsembleAR

@@ -276,6 +276,8 @@ def test_an_hourly_series_gets_its_daily_season_without_asking(
     season = s["fitted"]["seasonality"]
     assert season["season_length"] == 24 and {"period": 24, "from": "freq"} in season["candidates"]
     assert s["fitted"]["grid"]["freq"] == "1h"
+    # max_lag left out: two days of lags, the grid's season's, for every season it scored
+    assert s["fitted"]["max_lag"] == 48
 
 
 def driven_series(T: int, seed: int) -> tuple[list[float], list[float]]:
@@ -287,7 +289,7 @@ def driven_series(T: int, seed: int) -> tuple[list[float], list[float]]:
     return [round(float(v), 5) for v in y + 20], [round(float(v), 5) for v in x]
 
 
-@pytest.mark.parametrize("kind", ["bayes_ar", "bayes_ar_bma", "auto"])
+@pytest.mark.parametrize("kind", ["bayes_ar", "bayes_ar_bma", "bayes_ar_pool", "auto"])
 def test_a_covariate_with_its_future_drives_the_forecast(
     client: TestClient, headers: dict[str, str], kind: str
 ) -> None:

@@ -15,6 +15,7 @@ pytest.importorskip("statsmodels")
 
 from bench.covariates import METHODS, OURS, PEER, SIM, VARIANTS, simulate  # noqa: E402
 from bench.covariates import main as covariates_bench  # noqa: E402
+from models.forecasting.registry import KINDS  # noqa: E402
 
 
 def _finite(x: object) -> bool:
@@ -54,7 +55,7 @@ def test_covariates_quick(tmp_path: Path) -> None:
         if method == "auto":  # with covariates only the kinds that take them are candidates
             assert sum(r["auto_choices"].values()) == r["forecasts"]
             if variant == "with":
-                assert set(r["auto_choices"]) <= {"bayes_ar", "bayes_ar_bma"}
+                assert set(r["auto_choices"]) <= {k.name for k in KINDS if k.auto and k.covariates}
     for rec in saved["records"]:  # the AR kinds report their covariate's coefficient
         has_coef = rec["method"] == "bayes_ar" and rec["variant"] == "with"
         assert _finite(rec["covariate_coef"]) if has_coef else True

@@ -56,7 +56,7 @@ def test_seasons_quick(tmp_path: Path) -> None:
             assert len(rec["picks"]) == rec["folds"] == 1
             for p in rec["picks"]:
                 if rec["method"] == "auto-ar":
-                    assert p["kind"] in ("bayes_ar", "bayes_ar_bma")
+                    assert p["kind"] == "bayes_ar_pool"
                 if p["season_length"] is not None:
                     assert p["season_length"] >= 2 and p["fourier_order"] >= 1
         else:

@@ -67,7 +67,13 @@ def _ar_min_length(p: int, trend: bool, fourier_order: int, dim: int) -> int:
 class _ARParams(KindParams):
     """Settings shared by the conjugate AR kinds."""
 
-    max_lag: StrictInt = Field(12, ge=1, le=64, description="Largest lag order tried by evidence")
+    max_lag: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="Largest lag order tried by evidence; default two seasons (2 x the season "
+        "given or the time grid's), at least 12, at most 64",
+    )
     season_length: StrictInt | None = Field(None, ge=2, le=10_000)
     fourier_order: StrictInt = Field(0, ge=0, le=50, description="Fourier pairs per season")
     prior_scale: FiniteFloat = Field(3.0, gt=0, le=1e6, description="Prior std of lag weights")
@@ -97,11 +103,21 @@ class BayesARParams(_ARParams):
 class BayesARBMAParams(_ARParams):
     log: StrictBool = Field(True, description="Also model log y (used when every value > 0)")
     difference: StrictBool = Field(True, description="Also model first differences")
+    seasonal_difference: StrictBool = Field(
+        True, description="Also model seasonal differences (a season shorter than max_lag)"
+    )
     trend: StrictBool = Field(True, description="Also try a linear time trend in levels")
 
     def min_length(self, dim: int = 1) -> int:
         """That of the largest level candidate (BayesianARAveraged.min_length)."""
         return _ar_min_length(1, self.trend, self.fourier_order, dim)
+
+
+@params_for("bayes_ar_pool")
+class BayesARPoolParams(_ARParams):
+    def min_length(self, dim: int = 1) -> int:
+        """That of its averaged member (BayesianARPool.min_length)."""
+        return _ar_min_length(1, True, self.fourier_order, dim)
 
 
 @params_for("ensemble")

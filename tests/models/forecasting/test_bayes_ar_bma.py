@@ -75,3 +75,58 @@ def test_too_short_a_series_names_the_minimum() -> None:
     with pytest.raises(ValueError, match=f"T >= {need}"):
         BayesianARAveraged().fit(np.arange(1.0, need))
     BayesianARAveraged().fit(np.random.default_rng(0).standard_normal(need))
+
+
+def test_differencing_undoes_itself() -> None:
+    """integrate(apply_difference(x)) continues x exactly, for every operator the kind uses."""
+    from models.forecasting.bayes_ar_bma import apply_difference, difference_operator, integrate
+
+    x = np.random.default_rng(3).normal(size=(40, 2)).cumsum(axis=0)
+    for first, seasonal in ((True, 0), (False, 4), (True, 4)):
+        c = difference_operator(first, seasonal)
+        assert c.size - 1 == int(first) + seasonal and c[0] == 1.0 and c.sum() == 0.0
+        w = apply_difference(x, c)
+        D = c.size - 1
+        back = integrate(w[None, 10 - D :], x[10 - D : 10], c)[0]
+        np.testing.assert_allclose(back, x[10:], atol=1e-9)
+
+
+def _evolving_season(T: int, m: int, rng: np.random.Generator) -> np.ndarray:
+    """y_t = y_{t-m} + e_t: a seasonal random walk (the pattern drifts from year to year)."""
+    y = list(5.0 * np.sin(2 * np.pi * np.arange(m) / m))
+    for t in range(m, T):
+        y.append(y[t - m] + 0.5 * rng.standard_normal())
+    return np.asarray(y)
+
+
+def test_an_evolving_season_goes_to_the_seasonal_difference() -> None:
+    rng = np.random.default_rng(4)
+    y = _evolving_season(240, 12, rng)
+    m = BayesianARAveraged(max_lag=24, season_length=12, fourier_order=2).fit(y)
+    seasonal = sum(c["weight"] for c in m.params_["candidates"] if c["seasonal_difference"] == 12)
+    assert seasonal > 0.9, m.params_["candidates"]
+    # A season as long as the common order leaves no lags for the differenced series.
+    short = BayesianARAveraged(max_lag=12, season_length=12, fourier_order=2).fit(y)
+    assert all(c["seasonal_difference"] is None for c in short.params_["candidates"])
+    # Its forecast repeats last year's pattern, from the fit and from a context alike.
+    f = m.predict(12, num_samples=400, seed=0)
+    np.testing.assert_allclose(f.median[:, 0], y[-12:], atol=1.5)
+    g = m.predict(12, num_samples=400, seed=0, context=y)
+    np.testing.assert_allclose(g.median, f.median, atol=1e-9)
+
+
+def test_a_version_stored_before_seasonal_differences_loads() -> None:
+    """States written before the seasonal candidates (no "seasonal_difference", `last` one
+    row) load and forecast as they did."""
+    from models.forecasting.serialize import dumps, loads
+
+    y = np.cumsum(0.3 + np.random.default_rng(5).standard_normal(150)) + 50.0
+    m = BayesianARAveraged(max_lag=6).fit(y)
+    meta, tensors = m.to_state()
+    for c in meta["candidates"]:
+        del c["seasonal_difference"]
+        c["last"] = c["last"][-1]
+    old = BayesianARAveraged.from_state(meta, tensors)
+    a, b = m.predict(5, num_samples=200, seed=1), old.predict(5, num_samples=200, seed=1)
+    np.testing.assert_allclose(a.mean, b.mean)
+    assert loads(dumps(old)).params_ == m.params_

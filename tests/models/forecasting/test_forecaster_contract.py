@@ -14,7 +14,11 @@ from models.forecasting.serialize import dumps, loads
 # Per kind, the settings its contract runs with (small and quick), and extra variants.
 CASES: dict[str, list[dict[str, Any]]] = {
     "bayes_ar": [{}, {"lags": 2, "trend": True, "season_length": 7, "fourier_order": 2}],
-    "bayes_ar_bma": [{"max_lag": 6, "season_length": 7, "fourier_order": 2}],
+    "bayes_ar_bma": [
+        {"max_lag": 6, "season_length": 7, "fourier_order": 2},
+        {"max_lag": 10, "season_length": 4, "fourier_order": 1},  # seasonal differences too
+    ],
+    "bayes_ar_pool": [{"max_lag": 6, "season_length": 7, "fourier_order": 2}],
     "analog": [{"max_window": 16}, {"max_window": 8, "max_stride": 2, "k": 3, "denoise": False}],
     "ensemble": [
         {

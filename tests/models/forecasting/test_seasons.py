@@ -11,8 +11,12 @@ from models.forecasting.seasons import choose_season, data_periods
 
 
 def fitter(kind: str, y: np.ndarray) -> Any:
+    """Fits with one max_lag for every season, as the service does: evidences compare only
+    over the same rows."""
+
     def fit(m: int | None, K: int) -> Any:
-        return make_forecaster(kind, {"season_length": m, "fourier_order": K}).fit(y)
+        params = {"max_lag": 12, "season_length": m, "fourier_order": K}
+        return make_forecaster(kind, params).fit(y)
 
     return fit
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import sys
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,8 @@ if str(ROOT) not in sys.path:  # lets `python bench/missing_data.py` work withou
 
 from statsforecast.models import AutoARIMA, AutoETS  # noqa: E402
 
+from app.api.schemas.model_specs import PARAMS  # noqa: E402
+from app.services import fitting  # noqa: E402
 from bench._common import (  # noqa: E402
     default_jobs,
     finish,
@@ -34,11 +35,10 @@ from bench._common import (  # noqa: E402
     print_targets,
 )
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
-from bench.real_series import HORIZON, LEVELS, SEASON, load_series  # noqa: E402
+from bench.real_series import HORIZON, HORIZON_OF_SEASON, LEVELS, SEASON, load_series  # noqa: E402
 from models.forecasting.backtest import score_fold  # noqa: E402
 from models.forecasting.gaps import COMPLETIONS, GapForecaster, pooled_predict  # noqa: E402
 from models.forecasting.imputation import interpolate  # noqa: E402
-from models.forecasting.registry import kind_info, make_forecaster  # noqa: E402
 from models.seeding import derived_seed  # noqa: E402
 
 OURS = ("bayes_ar_bma", "bayes_ar", "bayes_ar_pool")
@@ -67,14 +67,16 @@ def gap_mask(o: int, variant: str, rng: np.random.Generator) -> np.ndarray:
 
 
 def fit_method(method: str, variant: str, train: np.ndarray, m: int, seed: int) -> Any:
-    """`method` fitted on `train` (NaN where missing)."""
+    """`method` fitted on `train` (NaN where missing): ours as the forecast worker fits them
+    (`fit_spec` with the schema's defaults and the season a monthly or quarterly grid
+    offers, which the kind takes or leaves by evidence; through the gaps by `GapForecaster`),
+    the peers on the linearly interpolated series with the true season."""
     if method in PEERS:
         filled = interpolate(train[:, None])[:, 0] if variant != "complete" else train
         return StatsForecastModel(PEERS[method], season_length=m).fit(filled)
-    if variant == "complete":
-        return make_forecaster(method).fit(train)
-    make = partial(make_forecaster, method, {})
-    return GapForecaster(make, refit=kind_info(method).cheap_fit, seed=seed).fit(train)
+    spec = {"kind": method, "params": PARAMS[method]().model_dump(mode="json")}
+    periods = [m] if m > 1 else []
+    return fitting.fit_spec(spec, train, HORIZON_OF_SEASON[m], seed, lambda _f: None, periods)[0]
 
 
 def pooling_floor(model: Any, h: int, seed: int) -> np.ndarray | None:
@@ -227,7 +229,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "origins as bench/real_series.py: the last `folds` windows of the M4 horizon",
         "mcar10/mcar30: round(f * o) training values removed uniformly at random; blocks5: two "
         "contiguous gaps totalling round(0.05 * o) values, anywhere (the end included)",
-        "ours: the kind with default parameters; with gaps GapForecaster(refit=cheap_fit), "
+        "ours: fit_spec (the forecast worker's) with the schema's defaults and periods [m] for "
+        "monthly and quarterly series (what their grid offers; the kind keeps a season by "
+        "evidence); with gaps GapForecaster(refit=cheap_fit); "
         f"{S} paths, the same predict seed for every variant (common random numbers)",
         "peers: StatsForecastModel (bench/chaos.py) on the linearly interpolated series (ends "
         "held); CRPS from its Gaussian quantile 'samples', scored by backtest.score_fold",

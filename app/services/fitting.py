@@ -52,7 +52,11 @@ def fit_spec(
     kind, params = spec["kind"], dict(spec.get("params", {}))
     gappy = has_gaps(y)
     # Choices are made on the posterior-mean completion; fits go through the gaps.
-    imputation = impute(as_grid(y), seed=seed, covariates=covariates) if gappy else None
+    imputation = (
+        impute(as_grid(y), seed=seed, covariates=covariates, periods=periods or ())
+        if gappy
+        else None
+    )
     data = y if imputation is None else imputation.completed()
     found: dict[str, Any] = {}
     if kind == AUTO:

@@ -53,10 +53,14 @@ def as_grid(y: ArrayLike) -> FloatArray:
 
 def imputation_template(model: object) -> BayesianAR:
     """The VAR that draws a kind's missing values: with the kind's seasonal terms when it has
-    them, so a long gap follows the season instead of reverting to the mean."""
+    them, so a long gap follows the season instead of reverting to the mean, and as many lags
+    as the kind may use (a season carried by lags m and m + 1 is drawn into the gaps too)."""
     K = int(getattr(model, "fourier_order", 0) or 0)
     m = getattr(model, "season_length", None)
-    return BayesianAR(season_length=m, fourier_order=K) if K > 0 and m else BayesianAR()
+    lag = getattr(model, "max_lag", None)
+    if K > 0 and m:
+        return BayesianAR(max_lag=lag, season_length=m, fourier_order=K)
+    return BayesianAR(max_lag=lag)
 
 
 @dataclass(eq=False)

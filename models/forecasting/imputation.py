@@ -25,8 +25,9 @@ from numpy.typing import NDArray
 from scipy.linalg import cholesky_banded, solve_banded
 
 from models.forecasting.base import FloatArray, hyperparameters
-from models.forecasting.bayes_ar import BayesianAR, noise_scale
+from models.forecasting.bayes_ar import BayesianAR, default_max_lag, noise_scale
 from models.forecasting.mniw import mniw_sample, mniw_update
+from models.forecasting.seasons import MAX_SEASON_FRACTION
 from models.forecasting.var_design import lagged_design
 
 # The first p values enter the conditional likelihood only as lags, so a gap there gets the
@@ -103,11 +104,13 @@ def impute(
     per_sweep: int = 4,
     seed: int = 0,
     covariates: FloatArray | None = None,
+    periods: Sequence[int] = (),
 ) -> Imputation:
     """Gibbs draws of the NaN cells of y: (T, d) under the VAR of `template` (an unfitted
-    BayesianAR whose trend and seasonal terms are used; default: intercept only, order <= 12)
-    with `covariates` (T, c), known drivers, as regressors: a gap beside a known driver is
-    drawn from what the driver says too.
+    BayesianAR whose trend and seasonal terms are used; default: chosen by evidence among an
+    intercept, a linear trend and each of `periods` as Fourier terms, the seasons the time
+    grid offers) with `covariates` (T, c), known drivers, as regressors: a gap beside a known
+    driver is drawn from what the driver says too.
 
     Every column needs at least two observed values. After `burn_in` sweeps, each of `sweeps`
     sweeps keeps `per_sweep` independent draws from the missing cells' conditional given that
@@ -127,7 +130,7 @@ def impute(
     sd = np.nanstd(Y, axis=0)
     sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)
     z = (interpolate(Y) - mu) / sd
-    model, p = _start(template, z, covariates)
+    model, p = _start(template, z, covariates, periods)
     D = model.regressors(T, covariates)[0]
     c = D.shape[1] - model.n_det
     t_m, j_m = np.nonzero(missing)
@@ -147,12 +150,28 @@ def impute(
 
 
 def _start(
-    template: BayesianAR | None, z: FloatArray, covariates: FloatArray | None
+    template: BayesianAR | None,
+    z: FloatArray,
+    covariates: FloatArray | None,
+    periods: Sequence[int] = (),
 ) -> tuple[BayesianAR, int]:
     """The imputation VAR and its starting order, fitted on the interpolated series: the
-    template, or (by evidence) intercept only or with a linear trend, so the gaps of a
-    trending series follow the trend."""
-    options = [template] if template else [BayesianAR(), BayesianAR(trend=True)]
+    template, or by evidence an intercept alone or with a linear trend, each with and
+    without the seasons in `periods` (two Fourier pairs; a season needs three cycles), so
+    the gaps of a trending or seasonal series follow the trend and the season. One max_lag
+    for all, so that their evidences cover the same rows."""
+    if template:
+        options = [template]
+    else:
+        fit_in = [m for m in periods if 2 <= m <= z.shape[0] * MAX_SEASON_FRACTION]
+        lag = default_max_lag(min(fit_in) if fit_in else None)
+        options = [
+            BayesianAR(max_lag=lag, trend=trend, season_length=m, fourier_order=min(2, m // 2))
+            if m
+            else BayesianAR(max_lag=lag, trend=trend)
+            for m in [0, *fit_in]
+            for trend in (False, True)
+        ]
     fits = [m.fit(z, covariates=covariates) for m in options]
     best = max(range(len(fits)), key=lambda i: fits[i].log_evidence_)
     unfitted = options[best]

@@ -9,7 +9,7 @@ import pytest
 
 from models.forecasting import imputation
 from models.forecasting.base import Forecast, pool_forecasts
-from models.forecasting.gaps import GapForecaster
+from models.forecasting.gaps import GapForecaster, imputation_template
 from models.forecasting.registry import KINDS, kind_info, make_forecaster
 from models.forecasting.serialize import dumps, loads
 
@@ -68,6 +68,22 @@ def test_imputed_intervals_cover_the_values_that_were_hidden() -> None:
                 covered[level].append(lo <= y[cell["index"]] <= hi)
     assert 0.74 <= np.mean(covered[80]) <= 0.86
     assert 0.91 <= np.mean(covered[95]) <= 0.98
+
+
+def test_the_sampler_takes_a_season_the_grid_offers_where_the_data_carry_it() -> None:
+    """Evidence picks the imputation VAR among no season and the offered periods (on the
+    interpolated series); a kind's own template keeps the kind's lag range."""
+    rng = np.random.default_rng(4)
+    t = np.arange(12 * 12)
+    pattern = 3 * np.sin(2 * np.pi * t / 12) + 1.5 * np.cos(4 * np.pi * t / 12)
+    seasonal = pattern + rng.normal(0, 1, t.size)
+    for y, season in ((seasonal, 12), (ar1(t.size, 5), None)):
+        z = (y - y.mean())[:, None] / y.std()
+        model, _ = imputation._start(None, z, None, (12,))
+        assert model.season_length == season and model.lag_limit == 24
+    assert imputation._start(None, z, None, ())[0].lag_limit == 12
+    template = imputation_template(make_forecaster("bayes_ar", {"max_lag": 30}))
+    assert template.lag_limit == 30 and template.fourier_order == 0
 
 
 def test_a_trailing_gap_widens_the_epistemic_part() -> None:

@@ -205,7 +205,8 @@ class BayesianARAveraged:
         out = [(True, 0)] if self.difference and P >= 2 else []
         m = self.season_length
         if self.seasonal_difference and m is not None and float(m).is_integer():
-            out += [(first, int(m)) for first in (False, True) if int(m) + first < P]
+            firsts = (False, True) if self.difference else (False,)
+            out += [(first, int(m)) for first in firsts if int(m) + first < P]
         return out
 
     def _fitted(self) -> list[_Candidate]:

@@ -105,7 +105,10 @@ def test_an_evolving_season_goes_to_the_seasonal_difference() -> None:
     m = BayesianARAveraged(max_lag=24, season_length=12, fourier_order=2).fit(y)
     seasonal = sum(c["weight"] for c in m.params_["candidates"] if c["seasonal_difference"] == 12)
     assert seasonal > 0.9, m.params_["candidates"]
-    # A season as long as the common order leaves no lags for the differenced series.
+    # Without first differences, no candidate takes them (seasonal ones included).
+    plain = BayesianARAveraged(max_lag=24, season_length=12, fourier_order=2, difference=False)
+    assert not any(c["difference"] for c in plain.fit(y).params_["candidates"])
+    assert plain.params_["tried"] == 3  # y only (not all positive): level +- trend, seasonal
     short = BayesianARAveraged(max_lag=12, season_length=12, fourier_order=2).fit(y)
     assert all(c["seasonal_difference"] is None for c in short.params_["candidates"])
     # Its forecast repeats last year's pattern, from the fit and from a context alike.

@@ -107,7 +107,7 @@ def _with_season(
     if periods is None or params.get("season_length", 0) is not None:
         return params, None
     if "max_lag" in params and params["max_lag"] is None:
-        params = {**params, "max_lag": default_max_lag(periods[0] if periods else None)}
+        params = {**params, "max_lag": default_max_lag(min(periods, default=None))}
 
     def fit(m: int | None, K: int) -> Any:
         model = make_forecaster(kind, {**params, "season_length": m, "fourier_order": K})

@@ -86,8 +86,8 @@ class BayesianAR:
     """Conjugate Bayesian VAR(p) with intercept and optional trend / Fourier seasonality.
 
     max_lag: largest order tried (capped for short series; None: `default_max_lag` of the
-    season length); lags: fixed order, skipping
-    selection; season_length m and fourier_order K: K sin/cos pairs (used when K >= 1);
+    season length); lags: fixed order, skipping selection; season_length m and
+    fourier_order K: K sin/cos pairs (used when K >= 1);
     prior_scale: prior std of lag coefficients (standardised units, relative to Sigma);
     det_prior_scale: same for intercept, trend and Fourier coefficients.
     """

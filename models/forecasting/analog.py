@@ -36,6 +36,7 @@ from models.forecasting.base import (
     Forecast,
     NotFittedError,
     Progress,
+    SeriesTooShort,
     allocate_samples,
     as_series,
     check_context,
@@ -132,9 +133,7 @@ class AnalogForecaster:
             raise ValueError("the library needs one or more series of the same dimension")
         T = Ys[0].shape[0]
         if T < self.min_length():
-            raise ValueError(
-                f"series too short: got T={T}, this model needs T >= {self.min_length()}"
-            )
+            raise SeriesTooShort(T, self.min_length())
         scaled = [standardise(Y) for Y in Ys]
         Zs = [z.astype(np.float32).astype(np.float64) for z, _, _ in scaled]
         means = np.stack([mu for _, mu, _ in scaled])

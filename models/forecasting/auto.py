@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from models.forecasting.base import FloatArray, Forecaster, Progress, as_series
+from models.forecasting.base import FloatArray, Forecaster, Progress, SeriesTooShort, as_series
 from models.forecasting.registry import KINDS, make_forecaster
 from models.metrics import crps_from_samples
 
@@ -50,7 +50,10 @@ def select_by_crps(
     within one standard error go to the earlier one). The last floor(val_fraction T) values
     are held out; up to MAX_ORIGINS evenly spaced origins o in [cut, T - h] each forecast
     h = min(horizon, held-out length) steps. Every candidate sees the same origins and
-    seeds. A NaN score never wins. The caller refits the winner on all of y. covariates:
+    seeds. A NaN score never wins. A candidate too short for the training part y[:cut]
+    (`SeriesTooShort`) is left out of the choice and the scores; when every one is,
+    SeriesTooShort names the length the least demanding one needs. The caller refits the
+    winner on all of y. covariates:
     (T, c) drivers every candidate takes (fitted on their history, forecast with their
     values over each held-out window).
     """
@@ -74,8 +77,13 @@ def select_by_crps(
     scale = np.where(scale > 0, scale, 1.0)
 
     per_origin: dict[str, FloatArray] = {}  # name -> (n_origins,) mean scaled CRPS
+    needs: list[int] = []  # of the candidates too short for the training part
     for name, make in candidates.items():
-        model = make().fit(Y[:cut], covariates=None if X is None else X[:cut])
+        try:
+            model = make().fit(Y[:cut], covariates=None if X is None else X[:cut])
+        except SeriesTooShort as exc:  # a candidate that needs more history is left out
+            needs.append(exc.need)
+            continue
         crps = []
         for k, o in enumerate(origins):
             f = model.predict(
@@ -91,6 +99,8 @@ def select_by_crps(
                 raise RuntimeError(f"candidate {name!r} returned no samples")
             crps.append(float(np.mean(crps_from_samples(f.samples, Y[o : o + h]) / scale)))
         per_origin[name] = np.asarray(crps)
+    if not per_origin:
+        raise SeriesTooShort(T, int(np.ceil(min(needs) / (1.0 - val_fraction))) + 1)
     scores = {name: float(np.mean(c)) for name, c in per_origin.items()}
     # Windows of h steps from origins closer than h apart share most of their errors: the
     # scores are worth about as many independent ones as non-overlapping windows fit in the

@@ -27,6 +27,14 @@ class NotFittedError(ValueError, AttributeError):
     """Raised when a forecaster is used before `fit` (an AttributeError too, like sklearn's)."""
 
 
+class SeriesTooShort(ValueError):
+    """Raised by `fit` for a series shorter than the model's minimum length."""
+
+    def __init__(self, got: int, need: int) -> None:
+        super().__init__(f"series too short: got T={got}, this model needs T >= {need}")
+        self.got, self.need = got, need
+
+
 @dataclass(frozen=True, eq=False)
 class Forecast:
     """Per-step forecast; every array is (h, d) (d = series dimension, 1 for univariate)."""

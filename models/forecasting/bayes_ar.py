@@ -26,6 +26,7 @@ from models.forecasting.base import (
     NotFittedError,
     OneStepSampler,
     Progress,
+    SeriesTooShort,
     as_series,
     check_context,
     check_predict_args,
@@ -193,7 +194,7 @@ class BayesianAR:
             orders = list(range(1, P + 1))
         if P == 0:
             need = self.min_length(self.lags, self.trend, self.fourier_order, d)
-            raise ValueError(f"series too short: got T={T}, this model needs T >= {need}")
+            raise SeriesTooShort(T, need)
 
         mu = Yraw.mean(axis=0)
         sd = Yraw.std(axis=0)

@@ -30,6 +30,7 @@ from models.forecasting.base import (
     Forecast,
     NotFittedError,
     Progress,
+    SeriesTooShort,
     allocate_samples,
     as_series,
     check_context,
@@ -162,8 +163,7 @@ class BayesianARAveraged:
         limit = self._ar(self.max_lag, self.trend).lag_limit
         P = next((p for p in range(limit, 0, -1) if feasible(T, p, n_det, d)), 0)
         if P == 0:
-            need = self.min_length(self.trend, self.fourier_order, d)
-            raise ValueError(f"series too short: got T={T}, this model needs T >= {need}")
+            raise SeriesTooShort(T, self.min_length(self.trend, self.fourier_order, d))
         scales = [False, True] if self.log and bool(np.all(Y > 0)) else [False]
         fits: list[tuple[bool, bool, int, bool, FloatArray, BayesianAR, float]] = []
         for log in scales:

@@ -34,6 +34,7 @@ from models.forecasting.base import (
     NotFittedError,
     OneStepSampler,
     Progress,
+    SeriesTooShort,
     as_series,
     check_context,
     check_predict_args,
@@ -134,8 +135,7 @@ class AnchoredEnsembleAR:
         Yraw = as_series(y)
         T, d = Yraw.shape
         if T < self.min_length(self.lags):
-            need = self.min_length(self.lags)
-            raise ValueError(f"series too short: got T={T}, this model needs T >= {need}")
+            raise SeriesTooShort(T, self.min_length(self.lags))
         t0 = time.perf_counter()
         device = resolve_device(self.device)
         mu = Yraw.mean(axis=0)

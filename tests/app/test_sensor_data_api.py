@@ -51,6 +51,31 @@ def test_a_forecast_through_nulls_reports_each_imputed_value(
     assert len(s["mean"]) == 4 and min(s["epistemic_std"]) > 0
 
 
+def test_auto_on_a_short_series_takes_the_candidates_that_fit_it(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """Two years of monthly values, too few for the ensemble (52), are not a 422: auto scores
+    the candidates that fit (the pool and analog); below what the pool needs, a 422 says
+    how many."""
+    values = [round(10 + 3 * np.sin(2 * np.pi * t / 12) + 0.1 * t, 3) for t in range(24)]
+    times = [f"{2024 + t // 12}-{t % 12 + 1:02d}-01" for t in range(24)]
+    s = forecast(
+        client,
+        headers,
+        series=[{"id": "m", "values": values, "timestamps": times}],
+        model={"kind": "auto"},
+    )
+    assert s["fitted"]["auto"]["choice"] == "bayes_ar_pool"
+    assert set(s["fitted"]["auto"]["validation_crps"]) == {"bayes_ar_pool", "analog"}
+    short = {"id": "m", "values": values[:8]}
+    r = client.post(
+        "/v1/forecasts",
+        json={"series": [short], "horizon": 2, "model": {"kind": "auto"}},
+        headers=headers,
+    )
+    assert r.status_code == 422 and "needs at least 9" in r.json()["detail"][0]["msg"]
+
+
 def test_a_version_trained_with_gaps_forecasts_a_context_with_gaps(
     client: TestClient, headers: dict[str, str]
 ) -> None:

@@ -206,8 +206,9 @@ class AutoSpec(StrictModel):
     params: AutoParams = Field(default_factory=AutoParams)
 
     def min_length(self, dim: int = 1) -> int:
-        # Every candidate must fit the training part before the validation tail.
-        need = max(getattr(self.params, k).min_length(dim) for k in AUTO_KINDS)
+        # One candidate must fit the training part before the validation tail; those that
+        # need more history are left out (`models.forecasting.auto.select_by_crps`).
+        need = min(getattr(self.params, k).min_length(dim) for k in AUTO_KINDS)
         return int(need / (1 - self.params.val_fraction)) + 1
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from models.forecasting.auto import one_se_choice, select_by_crps
-from models.forecasting.base import Forecaster
+from models.forecasting.base import Forecaster, SeriesTooShort
 from models.forecasting.bayes_ar import BayesianAR
 from models.forecasting.ensemble import AnchoredEnsembleAR
 
@@ -89,3 +89,15 @@ def test_invalid_arguments_raise() -> None:
             select_by_crps(y, {"bayes_ar": BayesianAR}, **kw)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         select_by_crps(y, {}, horizon=3)
+
+
+def test_a_candidate_too_short_for_the_training_part_is_left_out() -> None:
+    y = ar2(40, 3)  # training part 32: the ensemble's 32 lags need 52
+    make = {"bayes_ar": lambda: BayesianAR(max_lag=4), "ensemble": AnchoredEnsembleAR}
+    choice, scores = select_by_crps(y, make, horizon=4)
+    assert choice == "bayes_ar" and set(scores) == {"bayes_ar"}
+    # With none that fits, the error names the length the least demanding one needs.
+    with pytest.raises(SeriesTooShort) as err:
+        select_by_crps(y, {"ensemble": AnchoredEnsembleAR}, horizon=4)
+    assert err.value.need == 66 and "needs T >= 66" in str(err.value)
+    assert 66 - int(0.2 * 66) >= AnchoredEnsembleAR.min_length()  # 53 to train on, 52 needed

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from models.forecasting.registry import KINDS
@@ -139,20 +140,23 @@ def test_ensemble_trains_on_the_gpu_queue(client: TestClient, headers: dict[str,
     assert all(e > 0 for e in s["epistemic_std"]) and all(a > 0 for a in s["aleatoric_std"])
 
 
+@pytest.mark.parametrize("kind", ["bayes_ar_bma", "bayes_ar_pool"])
 def test_averaged_ar_version_forecasts_from_its_stored_candidates(
-    client: TestClient, headers: dict[str, str]
+    client: TestClient, headers: dict[str, str], kind: str
 ) -> None:
-    """A bayes_ar_bma version keeps its weighted candidates; a forecast from it (calibrated
-    too) conditions on the posted context without refitting, and a non-positive context is
-    refused with the reason when the log scale carries weight."""
+    """A bayes_ar_bma version (alone or in the pool) keeps its weighted candidates; a
+    forecast from it (calibrated too) conditions on the posted context without refitting,
+    and a non-positive context is refused with the reason when the log scale carries
+    weight."""
     t = np.arange(240)
     sales = np.exp(3.0 + 0.01 * t + 0.05 * np.sin(2 * np.pi * t / 12)) * (1 + 0.02 * np.cos(t))
     y = [round(float(v), 6) for v in sales]
     params = {"max_lag": 4, "season_length": 12, "fourier_order": 1}
-    train(client, headers, "sales", {"kind": "bayes_ar_bma", "params": params}, y)
+    train(client, headers, "sales", {"kind": kind, "params": params}, y)
     version = client.get("/v1/models/sales/versions/1", headers=headers).json()
-    cands = version["metrics"]["fitted"]["candidates"]
-    assert version["kind"] == "bayes_ar_bma" and any(c["log"] for c in cands)
+    fitted = version["metrics"]["fitted"]
+    cands = (fitted if kind == "bayes_ar_bma" else fitted["bayes_ar_bma"])["candidates"]
+    assert version["kind"] == kind and any(c["log"] for c in cands)
     body = {
         "series": [{"id": "s", "values": y[-100:]}],
         "horizon": 6,
@@ -163,7 +167,7 @@ def test_averaged_ar_version_forecasts_from_its_stored_candidates(
     out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
     assert out["status"] == "succeeded", out
     s = out["result"]["series"][0]
-    assert out["model"]["kind"] == "bayes_ar_bma" and set(s["calibrated_intervals"]) == {"80", "95"}
+    assert out["model"]["kind"] == kind and set(s["calibrated_intervals"]) == {"80", "95"}
     assert all(m > 0 for m in s["median"])
 
     body["series"] = [{"id": "s", "values": [*y[-99:], -1.0]}]

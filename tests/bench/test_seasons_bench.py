@@ -62,6 +62,8 @@ def test_seasons_quick(tmp_path: Path) -> None:
         else:
             assert rec["picks"] is None
 
+    assert saved["held_out"] == {"summary": [], "records": []}  # full runs only
+
     goals = saved["targets"]
     assert set(goals) == {f"{m}/{s}_crps_vs_best_peer" for m in OURS for s in ("median", "mean")}
     assert all(_finite(g["measured"]) and isinstance(g["met"], bool) for g in goals.values())

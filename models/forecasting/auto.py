@@ -53,9 +53,8 @@ def select_by_crps(
     seeds. A NaN score never wins. A candidate too short for the training part y[:cut]
     (`SeriesTooShort`) is left out of the choice and the scores; when every one is,
     SeriesTooShort names the length the least demanding one needs. The caller refits the
-    winner on all of y. covariates:
-    (T, c) drivers every candidate takes (fitted on their history, forecast with their
-    values over each held-out window).
+    winner on all of y. covariates: (T, c) drivers every candidate takes (fitted on their
+    history, forecast with their values over each held-out window).
     """
     Y = as_series(y)
     X = None if covariates is None else as_series(covariates, "covariates")

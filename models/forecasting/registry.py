@@ -80,7 +80,8 @@ KINDS: tuple[KindInfo, ...] = (
     KindInfo(
         "bayes_ar_bma",
         "models.forecasting.bayes_ar_bma:BayesianARAveraged",
-        "The conjugate AR averaged by evidence over y / log y, levels / trend / differences",
+        "The conjugate AR averaged by evidence over y / log y, levels / trend / differences "
+        "/ seasonal differences",
         auto=False,  # through bayes_ar_pool
         cheap_fit=True,
         covariates=True,

@@ -63,7 +63,7 @@ def fit_spec(
         for k in params:
             if k in BY_NAME:
                 params[k], found[k] = _with_season(k, params[k], data, periods, covariates)
-        kind, scores = auto_choice(
+        kind, scores, left_out = auto_choice(
             data,
             params,
             horizon=horizon,
@@ -75,7 +75,8 @@ def fit_spec(
         params, found = (
             params.get(kind, {}),
             {
-                "auto": {"choice": kind, "validation_crps": scores},
+                "auto": {"choice": kind, "validation_crps": scores}
+                | ({"left_out": left_out} if left_out else {}),
                 "seasonality": found.get(kind),
             },
         )

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -34,6 +34,15 @@ from models.metrics import crps_from_samples
 MAX_ORIGINS = 10
 
 
+class Selection(NamedTuple):
+    """What `select_by_crps` chose: the candidate, every scored candidate's mean scaled
+    CRPS, and why any other was left out (name -> reason)."""
+
+    choice: str
+    scores: dict[str, float]
+    left_out: dict[str, str]
+
+
 def select_by_crps(
     y: ArrayLike,
     candidates: Mapping[str, Callable[[], Forecaster]],
@@ -43,15 +52,17 @@ def select_by_crps(
     num_samples: int = 200,
     seed: int = 0,
     covariates: ArrayLike | None = None,
-) -> tuple[str, dict[str, float]]:
-    """The chosen candidate's name and every candidate's mean scaled CRPS (lower is better).
+) -> Selection:
+    """The chosen candidate's name, every candidate's mean scaled CRPS (lower is better) and
+    the candidates left out.
 
     y: (T,) or (T, d); candidates: name -> factory, simplest first (ties and differences
     within one standard error go to the earlier one). The last floor(val_fraction T) values
     are held out; up to MAX_ORIGINS evenly spaced origins o in [cut, T - h] each forecast
     h = min(horizon, held-out length) steps. Every candidate sees the same origins and
     seeds. A NaN score never wins. A candidate too short for the training part y[:cut]
-    (`SeriesTooShort`) is left out of the choice and the scores; when every one is,
+    (`SeriesTooShort`) is left out of the choice and the scores, with its reason; when
+    every one is,
     SeriesTooShort names the length the least demanding one needs. The caller refits the
     winner on all of y. covariates: (T, c) drivers every candidate takes (fitted on their
     history, forecast with their values over each held-out window).
@@ -76,12 +87,12 @@ def select_by_crps(
     scale = np.where(scale > 0, scale, 1.0)
 
     per_origin: dict[str, FloatArray] = {}  # name -> (n_origins,) mean scaled CRPS
-    needs: list[int] = []  # of the candidates too short for the training part
+    needs: dict[str, int] = {}  # the candidates too short for the training part
     for name, make in candidates.items():
         try:
             model = make().fit(Y[:cut], covariates=None if X is None else X[:cut])
         except SeriesTooShort as exc:  # a candidate that needs more history is left out
-            needs.append(exc.need)
+            needs[name] = exc.need
             continue
         crps = []
         for k, o in enumerate(origins):
@@ -99,7 +110,7 @@ def select_by_crps(
             crps.append(float(np.mean(crps_from_samples(f.samples, Y[o : o + h]) / scale)))
         per_origin[name] = np.asarray(crps)
     if not per_origin:
-        raise SeriesTooShort(T, int(np.ceil(min(needs) / (1.0 - val_fraction))) + 1)
+        raise SeriesTooShort(T, int(np.ceil(min(needs.values()) / (1.0 - val_fraction))) + 1)
     scores = {name: float(np.mean(c)) for name, c in per_origin.items()}
     # Windows of h steps from origins closer than h apart share most of their errors: the
     # scores are worth about as many independent ones as non-overlapping windows fit in the
@@ -107,7 +118,11 @@ def select_by_crps(
     # would understate the standard error, and short series would then hand the choice to
     # a flexible candidate on one lucky stretch.
     independent = (origins[-1] - origins[0]) / h + 1
-    return one_se_choice(per_origin, independent), scores
+    left_out = {
+        name: f"needs {need} values to fit; the {cut} before the validation tail are fewer"
+        for name, need in needs.items()
+    }
+    return Selection(one_se_choice(per_origin, independent), scores, left_out)
 
 
 def one_se_choice(per_origin: dict[str, FloatArray], independent: float | None = None) -> str:
@@ -144,11 +159,10 @@ def auto_choice(
     seed: int = 0,
     kinds: Sequence[str] | None = None,
     covariates: ArrayLike | None = None,
-) -> tuple[str, dict[str, float]]:
+) -> Selection:
     """`auto`'s choice among the registry's candidate kinds (`KindInfo.auto`, simplest first;
-    or those of them in `kinds`; with covariates, those that take them) scored by
-    `select_by_crps`: (its kind, every candidate's score). params: kind -> its
-    hyperparameters."""
+    or those of them in `kinds`; with covariates, those that take them) by
+    `select_by_crps`. params: kind -> its hyperparameters."""
     candidates = {
         k.name: partial(make_forecaster, k.name, dict(params.get(k.name, {})))
         for k in KINDS
@@ -177,7 +191,7 @@ def fit_auto(
     """`auto_choice`, the winner refitted on all of y: (fitted winner, its kind, every
     candidate's score)."""
     report = progress or (lambda _f: None)
-    choice, scores = auto_choice(
+    choice, scores, _ = auto_choice(
         y, params, horizon=horizon, val_fraction=val_fraction, seed=seed, kinds=kinds
     )
     report(0.5)

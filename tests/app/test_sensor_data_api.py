@@ -67,6 +67,7 @@ def test_auto_on_a_short_series_takes_the_candidates_that_fit_it(
     )
     assert s["fitted"]["auto"]["choice"] == "bayes_ar_pool"
     assert set(s["fitted"]["auto"]["validation_crps"]) == {"bayes_ar_pool", "analog"}
+    assert s["fitted"]["auto"]["left_out"]["ensemble"].startswith("needs 52 values to fit")
     short = {"id": "m", "values": values[:8]}
     r = client.post(
         "/v1/forecasts",

@@ -42,14 +42,14 @@ def candidates() -> dict[str, Callable[[], Forecaster]]:
 
 
 def test_picks_the_ensemble_on_the_henon_map() -> None:
-    best, scores = select_by_crps(henon_x(400, 0), candidates(), horizon=5)
+    best, scores, _ = select_by_crps(henon_x(400, 0), candidates(), horizon=5)
     assert best == "ensemble"
     assert scores["ensemble"] < 0.3 * scores["bayes_ar"], scores
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_picks_the_bayesian_ar_on_linear_ar2(seed: int) -> None:
-    best, scores = select_by_crps(ar2(400, seed), candidates(), horizon=5)
+    best, scores, _ = select_by_crps(ar2(400, seed), candidates(), horizon=5)
     assert best == "bayes_ar", scores
     assert set(scores) == {"bayes_ar", "ensemble"} and all(np.isfinite(list(scores.values())))
 
@@ -94,8 +94,11 @@ def test_invalid_arguments_raise() -> None:
 def test_a_candidate_too_short_for_the_training_part_is_left_out() -> None:
     y = ar2(40, 3)  # training part 32: the ensemble's 32 lags need 52
     make = {"bayes_ar": lambda: BayesianAR(max_lag=4), "ensemble": AnchoredEnsembleAR}
-    choice, scores = select_by_crps(y, make, horizon=4)
+    choice, scores, left_out = select_by_crps(y, make, horizon=4)
     assert choice == "bayes_ar" and set(scores) == {"bayes_ar"}
+    assert left_out == {
+        "ensemble": "needs 52 values to fit; the 32 before the validation tail are fewer"
+    }
     # With none that fits, the error names the length the least demanding one needs.
     with pytest.raises(SeriesTooShort) as err:
         select_by_crps(y, {"ensemble": AnchoredEnsembleAR}, horizon=4)

@@ -314,3 +314,40 @@ def allocate_samples(weights: FloatArray, total: int) -> NDArray[np.int64]:
     counts = np.floor(exact).astype(np.int64)
     counts[np.argsort(-(exact - counts))[: total - int(counts.sum())]] += 1
     return counts
+
+
+class PathForecaster:
+    """A forecaster whose `predict` summarises its `sample_paths`: Monte Carlo paths of the
+    posterior predictive and each one's conditional-mean path (the epistemic / aleatoric
+    split). The conjugate AR kinds share this; a subclass writes `sample_paths` only."""
+
+    def sample_paths(
+        self,
+        horizon: int,
+        num_samples: int,
+        seed: int = 0,
+        context: ArrayLike | None = None,
+        covariates: ArrayLike | None = None,
+    ) -> tuple[FloatArray, FloatArray]:
+        """Paths and their conditional means, both (num_samples, horizon, d), data units."""
+        raise NotImplementedError
+
+    def predict(
+        self,
+        horizon: int,
+        *,
+        levels: Sequence[float] = (80, 95),
+        quantiles: Sequence[float] = (),
+        num_samples: int = 1000,
+        seed: int = 0,
+        return_samples: bool = False,
+        context: ArrayLike | None = None,
+        covariates: ArrayLike | None = None,
+    ) -> Forecast:
+        """Posterior-predictive forecast; arrays are (horizon, d), samples (S, horizon, d).
+        context: a series of the fitted dimension to forecast from the end of (no refit);
+        covariates: (horizon, c), the drivers' known future, when fitted with them (see
+        the kind's `sample_paths`)."""
+        check_predict_args(horizon, num_samples, levels, quantiles)
+        paths, means = self.sample_paths(horizon, num_samples, seed, context, covariates)
+        return summarize_samples(paths, means, levels, quantiles, return_samples)

@@ -10,7 +10,6 @@ Harvey 1989 ch. 2 (trigonometric seasonality).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -22,16 +21,14 @@ from scipy.linalg import solve_triangular
 from models.forecasting.ar_sampler import ARSampler
 from models.forecasting.base import (
     FloatArray,
-    Forecast,
     NotFittedError,
     OneStepSampler,
+    PathForecaster,
     Progress,
     SeriesTooShort,
     as_series,
     check_context,
-    check_predict_args,
     hyperparameters,
-    summarize_samples,
 )
 from models.forecasting.bayes_ar_state import FittedAR, ar_coef
 from models.forecasting.mniw import (
@@ -83,7 +80,7 @@ def default_max_lag(season_length: float | None) -> int:
 
 
 @dataclass
-class BayesianAR:
+class BayesianAR(PathForecaster):
     """Conjugate Bayesian VAR(p) with intercept and optional trend / Fourier seasonality.
 
     max_lag: largest order tried (capped for short series; None: `default_max_lag` of the
@@ -288,30 +285,6 @@ class BayesianAR:
         """Marginal posterior std of each entry of `ar_coef_`, (p, d, d)."""
         return np.asarray(self._state().params["ar_coef_std"], dtype=np.float64)
 
-    def predict(
-        self,
-        horizon: int,
-        *,
-        levels: Sequence[float] = (80, 95),
-        quantiles: Sequence[float] = (),
-        num_samples: int = 1000,
-        seed: int = 0,
-        return_samples: bool = False,
-        context: ArrayLike | None = None,
-        covariates: ArrayLike | None = None,
-    ) -> Forecast:
-        """Posterior-predictive forecast; arrays are (horizon, d), samples (S, horizon, d).
-
-        context: (n,) or (n, d), n >= order: forecast from its end with the fitted posterior
-        (no refit). Trend and Fourier terms take the context to start where the training
-        series started, so its first forecast step has time index n (the training series
-        itself as context gives the same forecast as no context). covariates: (horizon, c),
-        the drivers' known future, when the model was fitted with them.
-        """
-        check_predict_args(horizon, num_samples, levels, quantiles)
-        paths, means = self.sample_paths(horizon, num_samples, seed, context, covariates)
-        return summarize_samples(paths, means, levels, quantiles, return_samples)
-
     def sample_paths(
         self,
         horizon: int,
@@ -321,7 +294,14 @@ class BayesianAR:
         covariates: ArrayLike | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """Posterior-predictive paths and each draw's conditional-mean path, both
-        (num_samples, horizon, d) in data units (what `predict` summarises)."""
+        (num_samples, horizon, d) in data units (what `predict` summarises).
+
+        context: (n,) or (n, d), n >= order: forecast from its end with the fitted posterior
+        (no refit). Trend and Fourier terms take the context to start where the training
+        series started, so its first forecast step has time index n (the training series
+        itself as context gives the same forecast as no context). covariates: (horizon, c),
+        the drivers' known future, when the model was fitted with them.
+        """
         st = self._state()
         T0, z_tail = st.T, st.z_tail
         if context is not None:

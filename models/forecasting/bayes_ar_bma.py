@@ -17,7 +17,6 @@ Jenkins 1970 ch. 9 (seasonal differencing).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -27,16 +26,14 @@ from numpy.typing import ArrayLike
 
 from models.forecasting.base import (
     FloatArray,
-    Forecast,
     NotFittedError,
+    PathForecaster,
     Progress,
     SeriesTooShort,
     allocate_samples,
     as_series,
     check_context,
-    check_predict_args,
     hyperparameters,
-    summarize_samples,
 )
 from models.forecasting.bayes_ar import BayesianAR
 from models.forecasting.var_design import feasible
@@ -106,7 +103,7 @@ class _Candidate:
 
 
 @dataclass
-class BayesianARAveraged:
+class BayesianARAveraged(PathForecaster):
     """Evidence-weighted average of BayesianAR fits on y or log y, in levels or differences.
 
     max_lag, season_length, fourier_order, prior_scale, det_prior_scale: as for BayesianAR;
@@ -238,28 +235,6 @@ class BayesianARAveraged:
         p = max(c.model.window_shape_[0] + c.operator.size - 1 for c in cands)
         return p, cands[0].model.window_shape_[1]
 
-    def predict(
-        self,
-        horizon: int,
-        *,
-        levels: Sequence[float] = (80, 95),
-        quantiles: Sequence[float] = (),
-        num_samples: int = 1000,
-        seed: int = 0,
-        return_samples: bool = False,
-        context: ArrayLike | None = None,
-        covariates: ArrayLike | None = None,
-    ) -> Forecast:
-        """Pooled posterior-predictive paths, num_samples split across candidates by weight;
-        covariates: (horizon, c), the drivers' known future, when fitted with them.
-
-        A log-scale candidate's conditional-median path exp(E[log y | theta]) stands in for
-        its conditional mean in the epistemic / aleatoric split.
-        """
-        check_predict_args(horizon, num_samples, levels, quantiles)
-        paths, means = self.sample_paths(horizon, num_samples, seed, context, covariates)
-        return summarize_samples(paths, means, levels, quantiles, return_samples)
-
     def sample_paths(
         self,
         horizon: int,
@@ -269,7 +244,9 @@ class BayesianARAveraged:
         covariates: ArrayLike | None = None,
     ) -> tuple[FloatArray, FloatArray]:
         """The pooled paths and each one's conditional-mean path, both (num_samples, horizon,
-        d) in data units (what `predict` summarises)."""
+        d) in data units (what `predict` summarises): num_samples split across candidates by
+        weight. A log-scale candidate's conditional-median path exp(E[log y | theta]) stands
+        in for its conditional mean in the epistemic / aleatoric split."""
         cands = self._fitted()
         C = None
         if context is not None:

@@ -13,7 +13,6 @@ either.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Self
 
@@ -22,13 +21,12 @@ import torch
 from numpy.typing import ArrayLike
 
 from models.forecasting.base import (
-    Forecast,
+    FloatArray,
     NotFittedError,
+    PathForecaster,
     Progress,
     allocate_samples,
-    check_predict_args,
     hyperparameters,
-    summarize_samples,
 )
 from models.forecasting.bayes_ar import BayesianAR
 from models.forecasting.bayes_ar_bma import BayesianARAveraged
@@ -39,7 +37,7 @@ _PREFIXES = ("ar.", "bma.")
 
 
 @dataclass
-class BayesianARPool:
+class BayesianARPool(PathForecaster):
     """BayesianAR (levels, no trend) and BayesianARAveraged pooled half and half.
 
     max_lag, season_length, fourier_order, prior_scale, det_prior_scale: as for BayesianAR,
@@ -107,21 +105,16 @@ class BayesianARPool:
         shapes = [m.window_shape_ for m in self._fitted()]
         return max(p for p, _ in shapes), shapes[0][1]
 
-    def predict(
+    def sample_paths(
         self,
         horizon: int,
-        *,
-        levels: Sequence[float] = (80, 95),
-        quantiles: Sequence[float] = (),
-        num_samples: int = 1000,
+        num_samples: int,
         seed: int = 0,
-        return_samples: bool = False,
         context: ArrayLike | None = None,
         covariates: ArrayLike | None = None,
-    ) -> Forecast:
-        """Half of num_samples paths from each member (the epistemic / aleatoric split is
-        over the pooled paths); context and covariates as for the members."""
-        check_predict_args(horizon, num_samples, levels, quantiles)
+    ) -> tuple[FloatArray, FloatArray]:
+        """Half of num_samples paths from each member, with their conditional means, both
+        (num_samples, horizon, d); context and covariates as for the members."""
         counts = allocate_samples(np.array([0.5, 0.5]), int(num_samples))
         paths, means = [], []
         members: tuple[BayesianAR | BayesianARAveraged, ...] = self._fitted()
@@ -132,9 +125,7 @@ class BayesianARPool:
                 )
                 paths.append(p)
                 means.append(m)
-        return summarize_samples(
-            np.concatenate(paths), np.concatenate(means), levels, quantiles, return_samples
-        )
+        return np.concatenate(paths), np.concatenate(means)
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """Hyperparameters and both members' states (tensors prefixed ar. and bma.)."""

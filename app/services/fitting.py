@@ -18,11 +18,10 @@ from app.queue import Queue, queue_for
 from app.services.posted import Drivers
 from models.forecasting.auto import auto_choice
 from models.forecasting.base import Forecaster, LibraryForecaster
-from models.forecasting.bayes_ar import default_max_lag
 from models.forecasting.gaps import GapForecaster, as_grid, has_gaps
 from models.forecasting.imputation import impute, interpolate
 from models.forecasting.registry import AUTO, BY_NAME, kind_info, make_forecaster
-from models.forecasting.seasons import choose_season
+from models.forecasting.seasons import choose_season, shared_max_lag
 from models.forecasting.serialize import loads
 from models.forecasting.torch_runtime import resolve_device
 
@@ -103,12 +102,12 @@ def _with_season(
     covariates: np.ndarray | None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """params with the season an AR kind's evidence picks, when none was given (else as they
-    are, with no report). Every season is scored with the same largest lag order (that of
-    the grid's season, when not given), so that their evidences cover the same rows."""
+    are, with no report). Every season is scored with the same largest lag order
+    (`shared_max_lag`, when not given), so that their evidences cover the same rows."""
     if periods is None or params.get("season_length", 0) is not None:
         return params, None
     if "max_lag" in params and params["max_lag"] is None:
-        params = {**params, "max_lag": default_max_lag(min(periods, default=None))}
+        params = {**params, "max_lag": shared_max_lag(periods, len(data))}
 
     def fit(m: int | None, K: int) -> Any:
         model = make_forecaster(kind, {**params, "season_length": m, "fourier_order": K})

@@ -25,9 +25,9 @@ from numpy.typing import NDArray
 from scipy.linalg import cholesky_banded, solve_banded
 
 from models.forecasting.base import FloatArray, hyperparameters
-from models.forecasting.bayes_ar import BayesianAR, default_max_lag, noise_scale
+from models.forecasting.bayes_ar import BayesianAR, noise_scale
 from models.forecasting.mniw import mniw_sample, mniw_update
-from models.forecasting.seasons import MAX_SEASON_FRACTION
+from models.forecasting.seasons import grid_periods_that_fit, shared_max_lag
 from models.forecasting.var_design import lagged_design
 
 # The first p values enter the conditional likelihood only as lags, so a gap there gets the
@@ -163,8 +163,8 @@ def _start(
     if template:
         options = [template]
     else:
-        fit_in = [m for m in periods if 2 <= m <= z.shape[0] * MAX_SEASON_FRACTION]
-        lag = default_max_lag(min(fit_in) if fit_in else None)
+        fit_in = grid_periods_that_fit(periods, z.shape[0])
+        lag = shared_max_lag(periods, z.shape[0])
         options = [
             BayesianAR(max_lag=lag, trend=trend, season_length=m, fourier_order=min(2, m // 2))
             if m

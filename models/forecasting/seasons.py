@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from models.forecasting.base import FloatArray
+from models.forecasting.bayes_ar import default_max_lag
 
 FOURIER_ORDERS = (2, 4)  # K tried per period (capped at m / 2)
 DATA_PEAKS = 2  # periodogram peaks offered as candidates
@@ -44,6 +45,19 @@ def data_periods(y: FloatArray, count: int = DATA_PEAKS) -> list[int]:
     return periods
 
 
+def grid_periods_that_fit(periods: Sequence[int], T: int) -> list[int]:
+    """The grid's periods a series of length T can carry: at least 2, at most T/3."""
+    return [int(m) for m in periods if 2 <= m <= T * MAX_SEASON_FRACTION]
+
+
+def shared_max_lag(periods: Sequence[int], T: int) -> int:
+    """The largest lag order every season candidate is scored with (`default_max_lag` of
+    the shortest grid period that fits): one for all, so that their evidences cover the same
+    rows."""
+    fit_in = grid_periods_that_fit(periods, T)
+    return default_max_lag(min(fit_in) if fit_in else None)
+
+
 def choose_season(
     y: FloatArray,
     fit: Callable[[int | None, int], Any],
@@ -56,9 +70,8 @@ def choose_season(
     compare."""
     T = len(y)
     sources: dict[int, str] = {}
-    for m in grid_periods:
-        if 2 <= m <= T * MAX_SEASON_FRACTION:
-            sources.setdefault(int(m), "freq")
+    for m in grid_periods_that_fit(grid_periods, T):
+        sources.setdefault(m, "freq")
     for m in data_periods(y):
         sources.setdefault(m, "data")
     best, best_ev, used = fit(None, 0), None, None

@@ -35,7 +35,7 @@ from models.forecasting.analog import AnalogForecaster  # noqa: E402
 from models.forecasting.auto import fit_auto  # noqa: E402
 from models.forecasting.backtest import rolling_origin  # noqa: E402
 from models.forecasting.bayes_ar_bma import BayesianARAveraged  # noqa: E402
-from models.forecasting.bayes_ar_pool import BayesianARPool  # noqa: E402
+from models.forecasting.registry import make_forecaster  # noqa: E402
 
 try:
     from models.forecasting.ensemble import AnchoredEnsembleAR
@@ -113,13 +113,11 @@ def our_params(m: int) -> dict[str, dict[str, Any]]:
 def make_method(method: str, m: int) -> Callable[[], Any]:
     """Fresh-model factory; our hyperparameters follow fixed rules (nothing tuned on the data)."""
     if method in ("bayes_ar", "bayes_ar_bma"):
-        seasonal = {"season_length": m, "fourier_order": min(3, (m - 1) // 2)} if m > 2 else {}
         full = method == "bayes_ar_bma"  # bayes_ar: levels only, trend on/off by evidence
-        return lambda: BayesianARAveraged(
-            max_lag=max(12, 2 * m), log=full, difference=full, **seasonal
-        )
+        switches = {"log": full, "difference": full, "seasonal_difference": full}
+        return lambda: BayesianARAveraged(**our_params(m)[method], **switches)
     if method == "bayes_ar_pool":
-        return lambda: BayesianARPool(**our_params(m)[method])
+        return lambda: make_forecaster(method, our_params(m)[method])
     if method == "analog":
         return AnalogForecaster
     if method in AUTO_METHODS:
@@ -272,7 +270,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{folds} rolling origins per series, spaced by the horizon; the last window ends at T",
         "bayes_ar: conjugate BayesianAR(max_lag=max(12, 2m)) with Fourier seasonality "
         "K=min(3, (m-1)//2) for m > 2, with and without a linear trend averaged by evidence "
-        "(BayesianARAveraged(log=False, difference=False))",
+        "(BayesianARAveraged(log=False, difference=False, seasonal_difference=False))",
         "bayes_ar_bma: the same, averaged by evidence over y and log y (when positive), in "
         "levels, first and seasonal differences (BayesianARAveraged defaults)",
         "bayes_ar_pool: BayesianARPool (BayesianAR and BayesianARAveraged defaults pooled "

@@ -255,11 +255,17 @@ def infer_freq(times: list[datetime], tz: ZoneInfo | None = None) -> Freq:
     if days >= 1 and abs(days - round(days)) <= 1 / 24 + 1e-9:  # a DST hour either way
         return Freq("day", round(days))
     # A jittered clock's median gap is off by the jitter: the whole span over the number of
-    # steps it holds averages it out, and a step within 2% of a round one is that one.
+    # steps it holds averages it out, and a step within 2% of a round one is that one. The
+    # median can be off by several % on a short series, and then so is the count it gives;
+    # one step per value (the fewest steps the span can hold) is the other count tried.
     span = (times[-1] - times[0]).total_seconds()
-    step = span / max(1, round(span / step))
-    nice = min(_NICE_STEPS, key=lambda n: abs(n - step))
-    return Freq("second", nice if abs(nice - step) <= 0.02 * nice else max(1, round(step)))
+    counts = dict.fromkeys((max(1, round(span / step)), len(times) - 1))
+    for count in counts:
+        step = span / count
+        nice = min(_NICE_STEPS, key=lambda n: abs(n - step))
+        if abs(nice - step) <= 0.02 * nice:
+            return Freq("second", nice)
+    return Freq("second", max(1, round(span / next(iter(counts)))))
 
 
 Aggregate = Literal["mean"] | None

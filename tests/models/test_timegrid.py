@@ -103,6 +103,18 @@ def test_jittered_readings_snap_to_a_round_grid() -> None:
     assert g.times[0] == start and g.values[7] is None and len(g.values) == 60
 
 
+def test_a_short_jittered_series_whose_median_gap_is_off_keeps_its_round_step() -> None:
+    """40 readings a minute apart, jittered by up to 10%: their median gap is 63.75 s, which
+    counts the span as 37 steps; one step per reading gives the round minute instead (a
+    case hypothesis found in tests/app/test_validation_properties.py)."""
+    jitter = [0.0] * 11 + [1, 2, 0, 1, 2, 0, 2, 3, -2, 0, 2, -2, 0, 2, -2, -1, 0, 2, 0, 2, 0]
+    jitter += [2, 3, -2, 0, 1, 2, -2, 0]
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    times = [start + timedelta(seconds=60 * k + 1.875 * j) for k, j in enumerate(jitter)]
+    assert infer_freq(times) == Freq("second", 60)
+    assert len(grid_posted([1.0] * 40, times).values) == 40
+
+
 def test_two_values_in_one_slot_are_named_or_averaged() -> None:
     times = [datetime(2026, 1, 1, 0, 0), datetime(2026, 1, 1, 0, 4), datetime(2026, 1, 1, 0, 10)]
     with pytest.raises(ValueError, match="items 0 and 1"):

@@ -160,7 +160,7 @@ def ingest(
     if config.surrogate:
         surrogates.check_times(config.t0, observations)
     unique = list({o["seq"]: o for o in observations}.values())
-    new = repo.insert_observations(session, stream.id, [_row(o) for o in unique])
+    new, pending = repo.insert_observations(session, stream.id, [_row(o) for o in unique])
     outbox.add(Task.CYCLE, stream.id, queue=QUEUE)
     # Kept on record (the stream marks them skipped in seq order), but never assimilable.
     rejected = [
@@ -171,7 +171,7 @@ def ingest(
     return Ingested(
         accepted=len(new) - len(rejected),
         duplicates=len(observations) - len(new),
-        pending=repo.count_pending(session, stream.id),
+        pending=pending,
         last_seq=stream.last_seq,
         rejected=rejected,
     )

@@ -118,6 +118,18 @@ def test_duplicates_and_shuffled_posts(client: TestClient, headers: dict[str, st
     assert seqs == list(range(1, 41))
 
 
+def test_post_answer_counts_what_awaits_assimilation(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    _, obs = twin("lorenz63", {}, 0.05, 5, noise=1.0)
+    stream = create(client, headers, dynamics={"system": "lorenz63", "dt": 0.01}, gap_timeout_s=600)
+    url = f"/v1/streams/{stream['id']}/observations"
+    first = client.post(url, json={"observations": obs[1:3]}, headers=headers).json()
+    assert (first["accepted"], first["duplicates"], first["pending"]) == (2, 0, 2)  # seq 1 awaited
+    again = client.post(url, json={"observations": obs[2:5]}, headers=headers).json()
+    assert (again["accepted"], again["duplicates"], again["pending"]) == (2, 1, 4)
+
+
 def test_gap_is_skipped_after_timeout(client: TestClient, headers: dict[str, str]) -> None:
     _, obs = twin("lorenz63", {}, 0.05, 6, noise=1.0)
     stream = create(client, headers, dynamics={"system": "lorenz63", "dt": 0.01}, gap_timeout_s=0.5)

@@ -32,6 +32,19 @@ def enter_key_if_asked(browser: webdriver.Chrome, key: str) -> None:
     dialog.find_element(By.TAG_NAME, "button").click()
 
 
+@pytest.fixture
+def signed_in(browser: webdriver.Chrome, server: Stack, key: str) -> None:
+    """The browser holds the key whichever tests ran before (one test alone, `-k`): the
+    browser lives for the module, and the first test enters the key through the form."""
+    browser.get(f"{server.base}/#/jobs")
+    dialog = browser.find_element(By.ID, "key-dialog")
+    WebDriverWait(browser, 30).until(
+        lambda b: dialog.is_displayed() or b.find_elements(By.CSS_SELECTOR, "table#jobs tr")
+    )
+    if dialog.is_displayed():
+        enter_key_if_asked(browser, key)
+
+
 def test_submit_a_forecast_and_see_its_fan_chart(
     browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
 ) -> None:
@@ -61,7 +74,7 @@ def test_submit_a_forecast_and_see_its_fan_chart(
 
 
 def test_stream_chart_moves_with_pushed_observations(
-    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot, signed_in: None
 ) -> None:
     api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
     body = {
@@ -105,7 +118,7 @@ def test_stream_chart_moves_with_pushed_observations(
 
 
 def test_the_fan_chart_marks_imputed_gaps_and_anomalies(
-    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot, signed_in: None
 ) -> None:
     values: list[float | None] = [10 + ((7 * i) % 5) * 0.3 for i in range(120)]
     for i in (50, 51, 52, 90):
@@ -142,7 +155,7 @@ def test_the_api_docs_render_without_the_internet(
 
 
 def test_form_errors_show_next_to_their_field(
-    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot, signed_in: None
 ) -> None:
     browser.get(f"{server.base}/#/forecast")
     wait_for(browser, "form.submit select[name=kind] option")
@@ -168,7 +181,7 @@ def test_form_errors_show_next_to_their_field(
 
 
 def test_a_multivariate_forecast_shows_the_component_chosen(
-    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot, signed_in: None
 ) -> None:
     rows = [[10 + (i % 5), -50 - (i % 3)] for i in range(80)]
     body = {"series": [{"id": "pair", "values": rows}], "horizon": 6}
@@ -188,7 +201,7 @@ def test_a_multivariate_forecast_shows_the_component_chosen(
 
 
 def test_the_backtest_coverage_chart_keeps_its_bars_inside_the_axes(
-    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot, signed_in: None
 ) -> None:
     values = [10 + 3 * ((7 * i) % 11) / 11 for i in range(160)]
     body = {"series": [{"id": "b", "values": values}], "horizon": 6, "folds": 3,

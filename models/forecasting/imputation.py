@@ -32,7 +32,7 @@ from scipy.linalg import cholesky_banded, solve_banded
 
 from models.forecasting.base import FloatArray, SeriesTooShort, hyperparameters
 from models.forecasting.bayes_ar import BayesianAR, noise_scale
-from models.forecasting.mniw import mniw_log_evidence, mniw_sample, mniw_update
+from models.forecasting.mniw import mniw_nested_log_evidence, mniw_sample, mniw_update
 from models.forecasting.seasons import grid_periods_that_fit, shared_max_lag
 from models.forecasting.var_design import feasible, lagged_design
 
@@ -193,16 +193,13 @@ def _draw_order(
     model: BayesianAR, z: FloatArray, D: FloatArray, c: int, P: int, rng: np.random.Generator
 ) -> int:
     """A lag order of `model`'s VAR drawn from its posterior given the completed z (T, d),
-    under a uniform prior over 1..P: each order's exact evidence on the rows t = P..T-1."""
+    under a uniform prior over 1..P: each order's exact evidence on the rows t = P..T-1 (the
+    designs and priors of the orders nest, so one factorisation scores them all)."""
     d, n_det = z.shape[1], D.shape[1]
     X, Y = lagged_design(z, P, D[P:])
-    XtX, XtY = X.T @ X, X.T @ Y
-    noise = noise_scale(z)
-    log_ev = np.empty(P)
-    for p in range(1, P + 1):
-        k, prior = n_det + p * d, model.prior(p, d, c, noise)
-        post = mniw_update(prior, X[:, :k], Y, XtX[:k, :k], XtY[:k])
-        log_ev[p - 1] = mniw_log_evidence(prior, post, X.shape[0])
+    sizes = [n_det + p * d for p in range(1, P + 1)]
+    prior = model.prior(P, d, c, noise_scale(z))
+    log_ev = mniw_nested_log_evidence(prior, X.T @ X, X.T @ Y, Y.T @ Y, X.shape[0], sizes)
     w = np.exp(log_ev - log_ev.max())
     return int(rng.choice(P, p=w / w.sum())) + 1
 

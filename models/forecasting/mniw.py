@@ -10,6 +10,7 @@ sampling of the Wishart).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -95,6 +96,41 @@ def mniw_log_evidence(prior: MNIWPrior, post: MNIWPosterior, n: int) -> float:
         + multigammaln(0.5 * post.nu, d)
         - multigammaln(0.5 * prior.nu0, d)
     )
+
+
+def mniw_nested_log_evidence(
+    prior: MNIWPrior,
+    XtX: FloatArray,
+    XtY: FloatArray,
+    YtY: FloatArray,
+    n: int,
+    sizes: Sequence[int],
+) -> FloatArray:
+    """`mniw_log_evidence` of the regressions on the first k columns of X, for each k in
+    `sizes`, each under the prior's first k variances (the same Psi0 and nu0), from the Gram
+    matrices of n rows and one Cholesky factor: the precision of the first k columns is the
+    leading block of the whole one, so its factor is the leading block of the whole factor,
+    and with W = L^-1 X'Y, Psi_n = Psi0 + Y'Y - W_k' W_k over W's first k rows. This Gram
+    form may lose digits on a very tight fit (`mniw_update` keeps the residual form for
+    that), which scoring many orders at once can afford: Psi0 dominates such losses."""
+    d = YtY.shape[0]
+    L = cholesky(XtX + np.diag(1.0 / prior.v0), lower=True)
+    W = solve_triangular(L, XtY, lower=True)
+    at = np.asarray(sizes) - 1
+    logdet_Vn = -2.0 * np.cumsum(np.log(np.diag(L)))[at]
+    logdet_V0 = np.cumsum(np.log(prior.v0))[at]
+    Psi = prior.Psi0 + YtY - np.cumsum(W[:, :, None] * W[:, None, :], axis=0)[at]
+    logdet_Psin = np.linalg.slogdet(0.5 * (Psi + Psi.transpose(0, 2, 1)))[1]
+    nu_n = prior.nu0 + n
+    out: FloatArray = (
+        -0.5 * n * d * np.log(np.pi)
+        + 0.5 * d * (logdet_Vn - logdet_V0)
+        + 0.5 * prior.nu0 * float(np.linalg.slogdet(prior.Psi0)[1])
+        - 0.5 * nu_n * logdet_Psin
+        + multigammaln(0.5 * nu_n, d)
+        - multigammaln(0.5 * prior.nu0, d)
+    )
+    return out
 
 
 def mniw_sample(

@@ -3,7 +3,13 @@
 import numpy as np
 from scipy import stats
 
-from models.forecasting.mniw import MNIWPrior, mniw_log_evidence, mniw_sample, mniw_update
+from models.forecasting.mniw import (
+    MNIWPrior,
+    mniw_log_evidence,
+    mniw_nested_log_evidence,
+    mniw_sample,
+    mniw_update,
+)
 
 
 def _data(n: int, k: int, d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -54,3 +60,16 @@ def test_sampler_moments() -> None:
     sd = np.sqrt(post.coef_var)  # (k, d) marginal posterior std
     assert np.all(np.abs(B.mean(axis=0) - post.M) < 0.03 * sd)
     assert np.allclose(B.std(axis=0), sd, rtol=0.03)
+
+
+def test_nested_evidence_equals_each_regression_alone() -> None:
+    for d in (1, 3):
+        X, Y = _data(40, 6, d, seed=2 + d)
+        Psi0 = np.diag(np.linspace(0.5, 1.5, d))
+        prior = MNIWPrior(v0=np.array([9.0, 4.0, 1.0, 1.0, 0.5, 0.5]), Psi0=Psi0, nu0=d + 2.0)
+        sizes = [1, 2, 4, 6]
+        nested = mniw_nested_log_evidence(prior, X.T @ X, X.T @ Y, Y.T @ Y, 40, sizes)
+        for k, got in zip(sizes, nested, strict=True):
+            alone = MNIWPrior(v0=prior.v0[:k], Psi0=Psi0, nu0=prior.nu0)
+            expected = mniw_log_evidence(alone, mniw_update(alone, X[:, :k], Y), 40)
+            assert np.isclose(got, expected, rtol=0, atol=1e-8)

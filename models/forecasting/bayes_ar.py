@@ -120,6 +120,16 @@ class BayesianAR(PathForecaster):
         """max_lag, or its default for the season length."""
         return self.max_lag or default_max_lag(self.season_length)
 
+    def top_order(self, T: int, n_regressors: int, d: int) -> int:
+        """The largest lag order fit() scores on T values of dimension d with n_regressors
+        deterministic and covariate columns: `lags` itself, or the longest that fits up to
+        `lag_limit`; SeriesTooShort when none fits."""
+        limit = self.lag_limit if self.lags is None else self.lags
+        P = next((p for p in range(limit, 0, -1) if feasible(T, p, n_regressors, d)), 0)
+        if P == 0 or (self.lags is not None and P != self.lags):
+            raise SeriesTooShort(T, self.min_length(self.lags, self.trend, self.fourier_order, d))
+        return P
+
     @property
     def n_det(self) -> int:
         """Number of deterministic regressors (intercept, trend, Fourier)."""
@@ -183,15 +193,8 @@ class BayesianAR(PathForecaster):
         terms, x_mu, x_sd = self.regressors(T, covariates)
         c = x_mu.shape[0]
         n_det = self.n_det + c
-        if self.lags is not None:
-            P = self.lags if feasible(T, self.lags, n_det, d) else 0
-            orders = [self.lags]
-        else:
-            P = next((p for p in range(self.lag_limit, 0, -1) if feasible(T, p, n_det, d)), 0)
-            orders = list(range(1, P + 1))
-        if P == 0:
-            need = self.min_length(self.lags, self.trend, self.fourier_order, d)
-            raise SeriesTooShort(T, need)
+        P = self.top_order(T, n_det, d)
+        orders = [P] if self.lags is not None else list(range(1, P + 1))
 
         mu = Yraw.mean(axis=0)
         sd = Yraw.std(axis=0)

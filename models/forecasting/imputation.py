@@ -30,11 +30,11 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import cholesky_banded, solve_banded
 
-from models.forecasting.base import FloatArray, SeriesTooShort, hyperparameters
+from models.forecasting.base import FloatArray, hyperparameters
 from models.forecasting.bayes_ar import BayesianAR, noise_scale
 from models.forecasting.mniw import mniw_nested_log_evidence, mniw_sample, mniw_update
 from models.forecasting.seasons import grid_periods_that_fit, shared_max_lag
-from models.forecasting.var_design import feasible, lagged_design
+from models.forecasting.var_design import lagged_design
 
 # The first p values enter the conditional likelihood only as lags, so a gap there gets the
 # series' own marginal N(0, 1) (standardised units) as its prior; later cells a vague
@@ -139,20 +139,17 @@ def impute(
     model = _start(template, z, covariates, periods)
     D = model.regressors(T, covariates)[0]
     c = D.shape[1] - model.n_det
-    limit = model.lag_limit if model.lags is None else model.lags
-    P = next((q for q in range(limit, 0, -1) if feasible(T, q, D.shape[1], d)), 0)
-    if P == 0 or (model.lags is not None and P != model.lags):
-        need = BayesianAR.min_length(model.lags, model.trend, model.fourier_order, d)
-        raise SeriesTooShort(T, need)
+    P = model.top_order(T, D.shape[1], d)
     t_m, j_m = np.nonzero(missing)
     rng = np.random.default_rng(seed)
     kept, orders = [], []
     p = P
     for sweep in range(burn_in + sweeps):
+        noise = noise_scale(z)
         if sweep and model.lags is None:
-            p = _draw_order(model, z, D, c, P, rng)
+            p = _draw_order(model, z, D, c, P, noise, rng)
         X, Z = lagged_design(z, p, D[p:])
-        B, U = mniw_sample(mniw_update(model.prior(p, d, c, noise_scale(z)), X, Z), 1, rng)
+        B, U = mniw_sample(mniw_update(model.prior(p, d, c, noise), X, Z), 1, rng)
         cells = _draw_missing(z, missing, B[0], U[0], D, p, rng, per_sweep)
         z[t_m, j_m] = cells[:, 0]
         if sweep >= burn_in:
@@ -190,7 +187,13 @@ def _start(
 
 
 def _draw_order(
-    model: BayesianAR, z: FloatArray, D: FloatArray, c: int, P: int, rng: np.random.Generator
+    model: BayesianAR,
+    z: FloatArray,
+    D: FloatArray,
+    c: int,
+    P: int,
+    noise: FloatArray,
+    rng: np.random.Generator,
 ) -> int:
     """A lag order of `model`'s VAR drawn from its posterior given the completed z (T, d),
     under a uniform prior over 1..P: each order's exact evidence on the rows t = P..T-1 (the
@@ -198,7 +201,7 @@ def _draw_order(
     d, n_det = z.shape[1], D.shape[1]
     X, Y = lagged_design(z, P, D[P:])
     sizes = [n_det + p * d for p in range(1, P + 1)]
-    prior = model.prior(P, d, c, noise_scale(z))
+    prior = model.prior(P, d, c, noise)
     log_ev = mniw_nested_log_evidence(prior, X.T @ X, X.T @ Y, Y.T @ Y, X.shape[0], sizes)
     w = np.exp(log_ev - log_ev.max())
     return int(rng.choice(P, p=w / w.sum())) + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -83,17 +84,22 @@ def mniw_log_evidence(prior: MNIWPrior, post: MNIWPosterior, n: int) -> float:
     """log p(Y) for n rows:
     -(n d/2) log pi + (d/2)(log|Vn| - log|V0|) + (nu0/2) log|Psi0| - (nu_n/2) log|Psi_n|
     + log Gamma_d(nu_n/2) - log Gamma_d(nu0/2)."""
-    d = post.Psi.shape[0]
     logdet_Vn = -2.0 * float(np.sum(np.log(np.diag(post.L))))
     logdet_V0 = float(np.sum(np.log(prior.v0)))
-    logdet_Psi0 = float(np.linalg.slogdet(prior.Psi0)[1])
     logdet_Psin = float(np.linalg.slogdet(post.Psi)[1])
-    return float(
+    return float(_log_evidence(prior, n, logdet_Vn - logdet_V0, logdet_Psin))
+
+
+def _log_evidence(prior: MNIWPrior, n: int, logdet_ratio: Any, logdet_Psin: Any) -> Any:
+    """`mniw_log_evidence` from log|Vn| - log|V0| and log|Psi_n| (floats or arrays alike)."""
+    d = prior.Psi0.shape[0]
+    nu_n = prior.nu0 + n
+    return (
         -0.5 * n * d * np.log(np.pi)
-        + 0.5 * d * (logdet_Vn - logdet_V0)
-        + 0.5 * prior.nu0 * logdet_Psi0
-        - 0.5 * post.nu * logdet_Psin
-        + multigammaln(0.5 * post.nu, d)
+        + 0.5 * d * logdet_ratio
+        + 0.5 * prior.nu0 * float(np.linalg.slogdet(prior.Psi0)[1])
+        - 0.5 * nu_n * logdet_Psin
+        + multigammaln(0.5 * nu_n, d)
         - multigammaln(0.5 * prior.nu0, d)
     )
 
@@ -113,7 +119,6 @@ def mniw_nested_log_evidence(
     and with W = L^-1 X'Y, Psi_n = Psi0 + Y'Y - W_k' W_k over W's first k rows. This Gram
     form may lose digits on a very tight fit (`mniw_update` keeps the residual form for
     that), which scoring many orders at once can afford: Psi0 dominates such losses."""
-    d = YtY.shape[0]
     L = cholesky(XtX + np.diag(1.0 / prior.v0), lower=True)
     W = solve_triangular(L, XtY, lower=True)
     at = np.asarray(sizes) - 1
@@ -121,15 +126,7 @@ def mniw_nested_log_evidence(
     logdet_V0 = np.cumsum(np.log(prior.v0))[at]
     Psi = prior.Psi0 + YtY - np.cumsum(W[:, :, None] * W[:, None, :], axis=0)[at]
     logdet_Psin = np.linalg.slogdet(0.5 * (Psi + Psi.transpose(0, 2, 1)))[1]
-    nu_n = prior.nu0 + n
-    out: FloatArray = (
-        -0.5 * n * d * np.log(np.pi)
-        + 0.5 * d * (logdet_Vn - logdet_V0)
-        + 0.5 * prior.nu0 * float(np.linalg.slogdet(prior.Psi0)[1])
-        - 0.5 * nu_n * logdet_Psin
-        + multigammaln(0.5 * nu_n, d)
-        - multigammaln(0.5 * prior.nu0, d)
-    )
+    out: FloatArray = _log_evidence(prior, n, logdet_Vn - logdet_V0, logdet_Psin)
     return out
 
 

@@ -20,7 +20,7 @@ from models.assimilation.config import FilterConfig, analysis
 from models.assimilation.observation import LinearObs
 from models.assimilation.observer import NeuralObserver
 from models.assimilation.observer.host import HostLocalGain
-from models.assimilation.quality import Screened, background_check, screen
+from models.assimilation.quality import Screened, background_check, screen_arguments
 from models.dynamics.base import Dynamics, integrate, step_sizes
 from models.dynamics.lorenz96 import Lorenz96
 from models.host import all_finite, member_mean
@@ -189,13 +189,15 @@ class ObserverFilter:
         exclude: np.ndarray | None,
     ) -> CycleAnalysis:
         """The screened cycle on arrays (Lorenz-96, CPU): forecast, background check and
-        analysis are three compiled calls with no tensor between them; the tensor
-        conversions around the three were half of the cycle's time."""
+        analysis in one compiled call, with no tensor between them."""
         assert isinstance(dynamics, Lorenz96)  # l96_host said so
-        Ef = host.l96_forecast(dynamics, E.numpy(), step_sizes(t0, t1, self.dt))
-        screened = screen(host.observe(Ef), y.numpy(), obs, self.gate, exclude)
-        if not bool(screened.used.any()):
+        args = screen_arguments(y.numpy(), obs, self.gate, exclude)
+        steps = step_sizes(t0, t1, self.dt)
+        HE, z, present, rejected, used, d, Ea, var = host.l96_screened_cycle(
+            dynamics, E.numpy(), steps, args
+        )
+        screened = Screened(z, present, rejected, used, args[0], d, HE)
+        if not bool(used.any()):
             return CycleAnalysis(None, None, float("nan"), None, screened)
-        Ea, var = host.analysis(Ef, screened.readings_or_forecast())
         extra = member_mean(torch.from_numpy(var))
         return CycleAnalysis(torch.from_numpy(Ea), extra, screened.innovation_rms(), None, screened)

@@ -112,17 +112,24 @@ def screen(
     HE: np.ndarray, y: np.ndarray, obs: LinearObs, gate: float | None, exclude: np.ndarray | None
 ) -> Screened:
     """`background_check` of the members' forecast readings HE = H x_f (N, m), as arrays."""
+    args = screen_arguments(y, obs, gate, exclude)
+    HE = np.ascontiguousarray(HE, dtype=np.float64)
+    z, present, rejected, used, innovation = screen_kernel(HE, *args)  # overflows are quiet
+    return Screened(z, present, rejected, used, args[0], innovation, HE)
+
+
+def screen_arguments(
+    y: np.ndarray, obs: LinearObs, gate: float | None, exclude: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
+    """(y, R, gate, exclude) as the compiled check takes them after HE (no gate: infinite;
+    no sensor left out: all False)."""
     yn = y.astype(np.float64, copy=False)
     out = np.zeros(yn.shape[0], dtype=np.bool_) if exclude is None else exclude
-    HE = np.ascontiguousarray(HE, dtype=np.float64)
-    z, present, rejected, used, innovation = _screen_kernel(  # compiled: overflows are quiet
-        HE, yn, obs.R_diag.numpy(), math.inf if gate is None else float(gate), out
-    )
-    return Screened(z, present, rejected, used, yn, innovation, HE)
+    return yn, obs.R_diag.numpy(), math.inf if gate is None else float(gate), out
 
 
 @numba.njit(cache=True)
-def _screen_kernel(
+def screen_kernel(
     HE: np.ndarray, y: np.ndarray, R: np.ndarray, gate: float, exclude: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The background check as one compiled call (a few dozen NumPy calls cost a cycle

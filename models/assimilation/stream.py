@@ -277,7 +277,7 @@ def warm_up() -> None:
     observer = _untrained_observer(8)
     for method, gate in (
         (FilterConfig("etkf", 4, "adaptive"), 4.0),
-        (observer, 4.0),  # quality control on: forecast, check and analysis apart
+        (observer, 4.0),  # quality control on: forecast, check and analysis in one call
         (observer, None),  # off: one compiled call a cycle while every reading is there
     ):
         model = StreamModel.build(
@@ -292,6 +292,8 @@ def warm_up() -> None:
                 sensors = sensors.update(result.screened)
             if result is not None and result.E is not None:
                 E = result.E
+    # The analysis alone, as an observer of other dynamics than Lorenz-96 calls it.
+    observer.analysis(torch.zeros((1, 8), dtype=torch.float64), torch.ones(8, dtype=torch.float64))
 
 
 def _untrained_observer(n: int) -> NeuralObserver:

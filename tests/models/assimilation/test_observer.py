@@ -158,7 +158,7 @@ def test_config_is_checked(bad: dict[str, float]) -> None:
 @pytest.mark.parametrize("members", [1, 3])
 def test_a_screened_cycle_on_arrays_is_the_generic_one(members: int) -> None:
     """The observer's screened Lorenz-96 cycle on arrays (forecast, background check and
-    analysis as compiled calls) gives what integrate, background_check and analysis give,
+    analysis in one compiled call) gives what integrate, background_check and analysis give,
     with a missing reading, a rejected one and a sensor left out."""
     obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
     model, l96 = _random_observer(obs, depth=2), Lorenz96(n=12)

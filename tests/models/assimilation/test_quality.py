@@ -128,8 +128,8 @@ from models.assimilation.observer import host
 from models.assimilation.stream import warm_up
 from models.dynamics import lorenz96
 
-kernels = (quality._screen_kernel, quality._health_kernel, lorenz96.rk4_rows)
-observer = (host._analysis, host._l96_cycle, host._l96_steps)
+kernels = (quality.screen_kernel, quality._health_kernel, lorenz96.rk4_rows)
+observer = (host._analysis, host._l96_cycle, host._l96_screened_cycle)
 before = [len(k.signatures) for k in kernels + observer]
 warm_up()
 print(before, [len(k.signatures) for k in kernels], min(len(k.signatures) for k in observer))

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Response
 
 from app.api.deps import SettingsDep, TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
+from app.api.json_bodies import FastJSONRoute
 from app.api.schemas.backtests import (
     BACKTEST_EXAMPLE,
     BacktestCreate,
@@ -17,7 +18,7 @@ from app.api.schemas.common import example_response
 from app.api.schemas.jobs import JOB_EXAMPLE
 from app.services import backtests as backtest_service
 
-router = APIRouter(prefix="/v1/backtests", tags=["backtests"])
+router = APIRouter(prefix="/v1/backtests", tags=["backtests"], route_class=FastJSONRoute)
 
 
 @router.post(

@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SettingsDep, TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
+from app.api.json_bodies import FastJSONRoute
 from app.api.schemas.common import example_response
 from app.api.schemas.forecasts import (
     FORECAST_EXAMPLE,
@@ -24,7 +25,7 @@ from app.services import forecasts as forecast_service
 from app.services.errors import InputError
 from app.services.posted import gridded
 
-router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"])
+router = APIRouter(prefix="/v1/forecasts", tags=["forecasts"], route_class=FastJSONRoute)
 
 
 @router.post(

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Path, Query, Response
 
 from app.api.deps import SettingsDep, TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
+from app.api.json_bodies import FastJSONRoute
 from app.api.schemas.common import example_response
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
 from app.api.schemas.models import (
@@ -22,7 +23,7 @@ from app.api.schemas.models import (
 )
 from app.services import model_versions as service
 
-router = APIRouter(prefix="/v1/models", tags=["models"])
+router = APIRouter(prefix="/v1/models", tags=["models"], route_class=FastJSONRoute)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such model, version or alias for this tenant"}
 }

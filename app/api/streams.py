@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SettingsDep, TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
+from app.api.json_bodies import FastJSONRoute
 from app.api.schemas.common import example_response
 from app.api.schemas.forecasts import FORECAST_EXAMPLE, ForecastRead
 from app.api.schemas.stream_specs import StreamCreate
@@ -38,7 +39,7 @@ from app.db.tables import TERMINAL
 from app.services import streams as stream_service
 from app.services.errors import InputError
 
-router = APIRouter(prefix="/v1/streams", tags=["streams"])
+router = APIRouter(prefix="/v1/streams", tags=["streams"], route_class=FastJSONRoute)
 # Query strings are text, so these parse numbers from it (the JSON bodies stay strict).
 QueryLevel = Annotated[float, Field(gt=0, lt=100, allow_inf_nan=False)]
 QueryQuantile = Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -165,6 +167,44 @@ def test_not_json(client: TestClient, headers: dict[str, str]) -> None:
     )
     assert r.status_code == 422
     assert r.json()["error"] == "validation_error"
+
+
+def test_json_the_fast_parser_refuses_is_read_as_before(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """Bodies are parsed by pydantic-core's JSON parser (app.api.json_bodies); what it
+    refuses goes to the json module: a lone surrogate in a string is still read (and the
+    schema names the field), and broken JSON still gets the 422 with its position."""
+    lone = b'{"series": [{"id": "\\ud800", "values": [1.0, 2.0, 3.0]}], "horizon": 3}'
+    r = client.post(
+        "/v1/forecasts", content=lone, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+    assert [i["field"] for i in r.json()["detail"]] == ["series.0.id"]  # read, then checked
+    r = client.post(
+        "/v1/forecasts",
+        content=b'{"horizon": 3,}',
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", 14], r.text
+
+
+def test_every_route_with_a_json_body_parses_it_fast() -> None:
+    from fastapi.routing import APIRoute
+
+    from app.api.json_bodies import FastJSONRoute
+    from app.main import create_app
+
+    def walk(routes: list[Any]) -> Iterator[Any]:
+        for r in routes:  # an included router is one route holding its own
+            included = getattr(r, "original_router", None)
+            yield from walk(included.routes) if included is not None else (r,)
+
+    routes = walk(create_app().routes)
+    with_body = [r for r in routes if isinstance(r, APIRoute) and r.body_field]
+    assert with_body and all(isinstance(r, FastJSONRoute) for r in with_body), [
+        r.path for r in with_body if not isinstance(r, FastJSONRoute)
+    ]
 
 
 def test_body_not_an_object(client: TestClient, headers: dict[str, str]) -> None:

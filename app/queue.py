@@ -13,6 +13,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+import redis
 from celery import Celery
 
 from app.config import Settings
@@ -78,6 +79,50 @@ def producer(broker_url: str) -> Celery:
     return app
 
 
+# A stream's cycle that has been sent and not yet started is "due": a post finding one due
+# sends none, since that cycle reads every observation committed before it starts (it
+# clears the mark first, then reads). The mark expires, so a cycle lost on its way (a worker
+# gone with it) holds back later posts' cycles for at most this long; the reaper re-sends
+# for observations left pending.
+CYCLE_DUE_TTL_S = 5
+
+
+@lru_cache(maxsize=4)
+def _marks(broker_url: str) -> redis.Redis | None:
+    """The broker's Redis, where cycles due are marked (None for another broker: every
+    post then sends its cycle)."""
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return None
+    return redis.Redis.from_url(broker_url, socket_timeout=2, socket_connect_timeout=2)
+
+
+def _due_key(stream_id: str) -> str:
+    return f"kalmanac:cycle-due:{stream_id}"
+
+
+def mark_cycle_due(broker_url: str, stream_id: str) -> bool:
+    """Mark the stream's cycle due; False when it already was (then send none)."""
+    marks = _marks(broker_url)
+    if marks is None:
+        return True
+    try:
+        return bool(marks.set(_due_key(stream_id), 1, nx=True, ex=CYCLE_DUE_TTL_S))
+    except redis.RedisError:
+        return True  # send it: a duplicate cycle is harmless
+
+
+def clear_cycle_due(broker_url: str, stream_id: str) -> None:
+    """Clear the stream's mark; a cycle does it before it reads the observations, so a post
+    committed after that sends a cycle of its own."""
+    marks = _marks(broker_url)
+    if marks is None:
+        return
+    try:
+        marks.delete(_due_key(stream_id))
+    except redis.RedisError:
+        log.warning("could not clear the due mark of stream %s", stream_id, exc_info=True)
+
+
 @dataclass(frozen=True)
 class TaskMessage:
     name: Task
@@ -98,11 +143,17 @@ class Outbox:
         messages, self.messages = self.messages, []
         app = producer(settings.broker_url)
         for message in messages:
+            if message.name is Task.CYCLE and not mark_cycle_due(
+                settings.broker_url, *message.args
+            ):
+                continue
             try:
                 app.send_task(message.name.value, args=message.args, queue=message.queue.value)
             except Exception:
                 # The job row is committed and stays queued; the reaper re-sends it.
                 log.exception("could not send %s%s to the broker", message.name, message.args)
+                if message.name is Task.CYCLE:  # the next post tries again
+                    clear_cycle_due(settings.broker_url, *message.args)
 
     def clear(self) -> None:
         self.messages.clear()

@@ -18,7 +18,7 @@ from app.config import get_settings
 from app.db.base import utcnow
 from app.db.repositories import jobs
 from app.db.session import get_sessionmaker
-from app.queue import Outbox, Queue, Task
+from app.queue import Outbox, Queue, Task, clear_cycle_due
 from app.services import backtest_runs, forecast_runs, model_version_runs, reaper, stream_runs
 from workers.celery_app import celery_app
 
@@ -88,6 +88,7 @@ def assimilation_cycle(self: Any, stream_id: str) -> int:
 
 
 def _cycle(task: Any, stream_id: str) -> int:
+    clear_cycle_due(get_settings().broker_url, stream_id)  # before it reads: see app.queue
     try:
         outcome = stream_runs.cycle(_factory(), stream_id)
     except RETRYABLE as exc:

@@ -153,8 +153,8 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     timeout = timedelta(seconds=config.gap_timeout_s)
     batch = Batch()
     sensors = _sensors(stream)
-    # The stream's position in locals, written back once: a mapped attribute's set costs
-    # microseconds, a sizeable part of a fast filter's cycle.
+    # The stream's position in locals, written back once: each set of a mapped attribute
+    # runs the ORM's change tracking (a few microseconds), three per observation.
     last_seq, t = stream.last_seq, stream.t
     for o in pending:
         if o.seq != last_seq + 1:

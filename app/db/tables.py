@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -155,13 +156,27 @@ class Stream(Base):
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
+PENDING_PREDICATE = "status = 'pending'"
+
+
 class Observation(Base):
     """One measurement vector; (stream_id, seq) is unique, which makes posts idempotent."""
 
     __tablename__ = "observations"
     __table_args__ = (
         UniqueConstraint("stream_id", "seq"),
-        Index("ix_observations_pending", "stream_id", "status", "seq"),
+        # Only the pending ones: the index is as small as the backlog, however long the
+        # record, and an observation leaves it when it is handled (its status update then
+        # writes one index entry fewer). Queries spell the predicate as a literal
+        # (repositories.streams.PENDING): a bound 'pending' does not match a partial index
+        # in a generic plan, which PostgreSQL uses for statements prepared and run often.
+        Index(
+            "ix_observations_pending",
+            "stream_id",
+            "seq",
+            postgresql_where=text(PENDING_PREDICATE),
+            sqlite_where=text(PENDING_PREDICATE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)

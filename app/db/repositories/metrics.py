@@ -9,6 +9,7 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from app.db.repositories.streams import PENDING
 from app.db.tables import ACTIVE, Job, Observation, Stream
 
 
@@ -71,7 +72,7 @@ def stream_lag(session: Session, streams_cap: int) -> list[StreamLag]:
     )
     query = (
         select(Observation.stream_id, func.count(), func.min(Observation.received_at))
-        .where(Observation.stream_id.in_(open_ids), Observation.status == "pending")
+        .where(Observation.stream_id.in_(open_ids), PENDING)
         .group_by(Observation.stream_id)
     )
     return [StreamLag(sid, int(n), oldest) for sid, n, oldest in session.execute(query)]

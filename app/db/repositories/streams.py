@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, func, select, text, update
+from sqlalchemy import Table, bindparam, func, literal_column, select, text, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
@@ -17,6 +17,9 @@ from app.db.tables import Analysis, Observation, Stream, StreamGap
 # __table__ as a FromClause; it is a Table).
 OBSERVATIONS = cast(Table, Observation.__table__)
 ANALYSES = cast(Table, Analysis.__table__)
+# Pending observations, as the partial index ix_observations_pending names them (a literal:
+# see its note in app.db.tables).
+PENDING = Observation.status == literal_column("'pending'")
 
 
 def add(session: Session, stream: Stream) -> Stream:
@@ -144,7 +147,7 @@ def pending(
         )
         .where(
             Observation.stream_id == stream_id,
-            Observation.status == "pending",
+            PENDING,
             Observation.seq > after_seq,
         )
         .order_by(Observation.seq)
@@ -158,7 +161,7 @@ def count_pending(session: Session, stream_id: str) -> int:
         session.scalar(
             select(func.count())
             .select_from(Observation)
-            .where(Observation.stream_id == stream_id, Observation.status == "pending")
+            .where(Observation.stream_id == stream_id, PENDING)
         )
         or 0
     )
@@ -293,7 +296,7 @@ def mark_late(session: Session, stream_id: str, last_seq: int) -> None:
         update(Observation)
         .where(
             Observation.stream_id == stream_id,
-            Observation.status == "pending",
+            PENDING,
             Observation.seq <= last_seq,
         )
         .values(status="skipped", reason="arrived after its gap was skipped")
@@ -306,7 +309,7 @@ def with_stale_pending(session: Session, received_before: datetime, limit: int) 
     return list(
         session.scalars(
             select(Observation.stream_id)
-            .where(Observation.status == "pending", Observation.received_at < received_before)
+            .where(PENDING, Observation.received_at < received_before)
             .group_by(Observation.stream_id)
             .limit(limit)
         )
@@ -317,7 +320,7 @@ def pending_counts(session: Session, stream_ids: Sequence[str]) -> dict[str, int
     """Pending observations per stream, for a page of streams in one query."""
     rows = session.execute(
         select(Observation.stream_id, func.count())
-        .where(Observation.stream_id.in_(stream_ids), Observation.status == "pending")
+        .where(Observation.stream_id.in_(stream_ids), PENDING)
         .group_by(Observation.stream_id)
     )
     return {sid: int(n) for sid, n in rows}

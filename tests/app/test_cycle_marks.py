@@ -14,6 +14,7 @@ from app.queue import (
     Outbox,
     Queue,
     Task,
+    _due_key,
     clear_cycle_due,
     mark_cycle_due,
 )
@@ -23,7 +24,7 @@ def test_a_due_cycle_is_marked_once_until_it_starts(redis_url: str) -> None:
     sid = str(uuid.uuid4())
     assert mark_cycle_due(redis_url, sid)
     assert not mark_cycle_due(redis_url, sid)  # already due: no second send
-    ttl = redis.Redis.from_url(redis_url).ttl(f"kalmanac:cycle-due:{sid}")
+    ttl = redis.Redis.from_url(redis_url).ttl(_due_key(sid))
     assert 0 < ttl <= CYCLE_DUE_TTL_S  # a lost cycle holds later ones back only this long
     clear_cycle_due(redis_url, sid)  # the cycle started: it reads what was committed so far
     assert mark_cycle_due(redis_url, sid)

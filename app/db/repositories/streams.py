@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.db.base import UTCDateTime, pack_floats, utcnow
-from app.db.tables import Analysis, Observation, Stream, StreamGap
+from app.db.tables import PENDING_PREDICATE, Analysis, Observation, Stream, StreamGap
 
 # The tables behind the ORM classes, for Core statements (declarative classes type
 # __table__ as a FromClause; it is a Table).
@@ -105,7 +105,7 @@ _INSERT_OBSERVATIONS_PG = text(
     "CAST(:vals AS BYTEA[]), CAST(:noise AS BYTEA[])) AS o(seq, t, vals, noise) "
     "ON CONFLICT (stream_id, seq) DO NOTHING RETURNING seq) "
     "SELECT (SELECT array_agg(seq) FROM added), "
-    "(SELECT count(*) FROM observations WHERE stream_id = :stream_id AND status = 'pending')"
+    f"(SELECT count(*) FROM observations WHERE stream_id = :stream_id AND {PENDING_PREDICATE})"
 ).bindparams(bindparam("received_at", type_=UTCDateTime()))
 
 

@@ -234,6 +234,14 @@ def test_bad_observations(client: TestClient, headers: dict[str, str]) -> None:
             "observations",
         ),
         ({"observations": []}, "observations"),
+        (
+            {"observations": [{"seq": 1, "t": 0.1, "values": [1.0, 10**400, 3]}]},
+            "observations.0.values.1",
+        ),
+        (
+            {"observations": [{"seq": 1, "t": 0.1, "values": [1.0, True, 3]}]},
+            "observations.0.values.1",
+        ),
     ]
     for body, field in cases:
         r = client.post(url, json=body, headers=headers)

@@ -45,6 +45,13 @@ CASES = [
         "series.0.values",
         "not finite",
     ),
+    (
+        "integer beyond a float",
+        body(series=[{"id": "s", "values": GOOD + [10**400]}]),
+        "series.0.values",
+        "too large for a float",
+    ),
+    ("level beyond a float", body(levels=[10**400]), "levels.0", "valid number"),
     ("empty", body(series=[{"id": "s", "values": []}]), "series.0.values", "empty"),
     (
         "string value",

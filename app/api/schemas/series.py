@@ -4,6 +4,7 @@ its drivers (covariates with their future, calendar terms)."""
 from __future__ import annotations
 
 import math
+import sys
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -104,6 +105,8 @@ class SeriesIn(StrictModel):
                     continue
                 if isinstance(x, bool) or not isinstance(x, int | float):
                     raise ValueError(f"{where}: {x!r} is not a number (or null when missing)")
+                if isinstance(x, int) and abs(x) > sys.float_info.max:
+                    raise ValueError(f"{where}: an integer too large for a float")
                 if not math.isfinite(x):
                     raise ValueError(f"{where}: {x!r} is not finite; send null for a missing value")
             if rows and len(item) != width:

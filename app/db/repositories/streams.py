@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, func, literal_column, select, text, update
+from sqlalchemy import Table, func, literal_column, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from app.db.base import UTCDateTime, pack_floats, utcnow
+from app.db.base import pack_floats, utcnow
 from app.db.tables import PENDING_PREDICATE, Analysis, Observation, Stream, StreamGap
 
 # The tables behind the ORM classes, for Core statements (declarative classes type
@@ -94,19 +94,24 @@ def insert_observations(
 
 # One short statement over column arrays: a post's rows as parameters of a multi-row
 # VALUES made a statement of 700 placeholders that the driver parsed anew on every post
-# (too long for its cache), ~40% of an insert of 100 rows. The pending count rides along
-# (a round trip less per post); it reads the statement's snapshot, which the rows its
-# INSERT adds are not in, so the new ones are added to it.
-_INSERT_OBSERVATIONS_PG = text(
+# (too long for its cache), ~40% of an insert of 100 rows. The arrays go in PostgreSQL's
+# binary format (psycopg's %b): as text, the driver escaped every value vector into an
+# array literal that the server parsed back, ~1.7 ms of a post of 100 readings of 40 values,
+# ~0.2 ms in binary. The noise arrays stay text: mostly NULLs, whose element type binary
+# needs and a list of None does not give. The pending count rides along (a round trip less
+# per post); it reads the statement's snapshot, which the rows its INSERT adds are not in,
+# so the new ones are added to it. Written in the driver's own placeholders, for
+# `exec_driver_sql`.
+_INSERT_OBSERVATIONS_PG = (
     "WITH added AS ("
     'INSERT INTO observations (stream_id, seq, t, "values", noise_std, status, received_at) '
-    "SELECT :stream_id, o.seq, o.t, o.vals, o.noise, 'pending', :received_at "
-    "FROM unnest(CAST(:seqs AS BIGINT[]), CAST(:ts AS DOUBLE PRECISION[]), "
-    "CAST(:vals AS BYTEA[]), CAST(:noise AS BYTEA[])) AS o(seq, t, vals, noise) "
+    "SELECT %(stream_id)s, o.seq, o.t, o.vals, o.noise, 'pending', %(received_at)s "
+    "FROM unnest(CAST(%(seqs)b AS BIGINT[]), CAST(%(ts)b AS DOUBLE PRECISION[]), "
+    "CAST(%(vals)b AS BYTEA[]), CAST(%(noise)s AS BYTEA[])) AS o(seq, t, vals, noise) "
     "ON CONFLICT (stream_id, seq) DO NOTHING RETURNING seq) "
     "SELECT (SELECT array_agg(seq) FROM added), "
-    f"(SELECT count(*) FROM observations WHERE stream_id = :stream_id AND {PENDING_PREDICATE})"
-).bindparams(bindparam("received_at", type_=UTCDateTime()))
+    f"(SELECT count(*) FROM observations WHERE stream_id = %(stream_id)s AND {PENDING_PREDICATE})"
+)
 
 
 def _insert_observations_pg(
@@ -120,7 +125,7 @@ def _insert_observations_pg(
         "vals": [pack_floats(r["values"]) for r in rows],
         "noise": [_packed_or_none(r.get("noise_std")) for r in rows],
     }
-    added, before = session.execute(_INSERT_OBSERVATIONS_PG, params).one()
+    added, before = session.connection().exec_driver_sql(_INSERT_OBSERVATIONS_PG, params).one()
     new = {int(seq) for seq in added or ()}
     return Inserted(new, int(before) + len(new))
 

@@ -33,6 +33,11 @@ class NeuralObserver:
     std: float
     obs: LinearObs
     config: ObserverConfig
+    # The torch path's network precision. Training runs it in float32 (the dynamics, the
+    # innovations and the update stay float64): the network is most of a training step,
+    # and float32 halves it on a CPU at the same twin RMSE. Inference keeps float64, the
+    # precision of the compiled path it must match.
+    network_dtype: torch.dtype = torch.float64
 
     @property
     def members(self) -> int:
@@ -48,10 +53,11 @@ class NeuralObserver:
         if host is not None:
             a, v = host.analysis(_float64(Xf), _float64(y))
             return _as_tensor(a, Xf.dtype), _as_tensor(v, Xf.dtype)
-        theta = [p.to(Xf) for p in self.theta]
+        theta = [p.to(Xf.device, self.network_dtype) for p in self.theta]
         d = y.to(Xf) - self.obs.H_apply(Xf)
         feats = self.gain.features((Xf - self.mean) / self.std)
-        out, rho = mlp(theta, feats.flatten(1, -2))
+        out, rho = mlp(theta, feats.flatten(1, -2).to(self.network_dtype))
+        out, rho = out.to(Xf.dtype), rho.to(Xf.dtype)
         dx = self.gain.correction(out.view(*feats.shape[:-1], -1), d)
         rho = self.gain.variance(rho.view(feats.shape[:-1]))
         # A state far off the attractor can blow up within a step (L96's quadratic term):

@@ -57,7 +57,7 @@ def train_observer(
     start = 0.5 * float(obs.std.pow(2).mean()) / std**2
     theta[-1].fill_(math.log(math.expm1(max(start, 1e-4))))  # softplus^-1
     theta = [p.requires_grad_(True) for p in theta]
-    model = NeuralObserver(gain.to(device), theta, mean, std, obs, cfg)
+    model = NeuralObserver(gain.to(device), theta, mean, std, obs, cfg, torch.float32)
     opt = torch.optim.Adam(theta, lr=cfg.lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, cfg.iterations)
     noise = obs.std.to(device, torch.float64)

@@ -153,7 +153,7 @@ def post_observations(
         settings,
         tenant_id=tenant.id,
         stream_id=stream_id,
-        observations=[o.model_dump() for o in body.observations],
+        observations=body.model_dump()["observations"],  # one dump, not one per observation
     )
     uow.commit()
     return ObservationsAccepted.model_validate(result, from_attributes=True)

@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -53,6 +54,44 @@ POLL_S = 0.1
 # retry only after the bench has finished, not inside another stream's timing.
 BACKLOG_GAP_S = 3600.0
 TRUTH_SEEDS = (200, 201, 202)  # the in-process bench filters seed 100; training draws its own
+
+
+@dataclasses.dataclass(frozen=True)
+class CpuMeter:
+    """CPU seconds (user + system, from Linux's /proc) of the stack's processes: the server,
+    the worker, every PostgreSQL process (its connections' backends) and this client. The
+    live cost is set by all of them at once on a small machine, not by the worker alone."""
+
+    server: int
+    worker: int
+    PARTS = ("server", "worker", "postgres", "client")
+
+    def read(self) -> dict[str, float]:
+        postgres = [int(p) for p in os.listdir("/proc") if p.isdigit() and _comm(p) == "postgres"]
+        return {
+            "server": _cpu_s([self.server]),
+            "worker": _cpu_s([self.worker]),
+            "postgres": _cpu_s(postgres),
+            "client": time.process_time(),
+        }
+
+
+def _comm(pid: str) -> str:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:  # gone since the listing
+        return ""
+
+
+def _cpu_s(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def dynamics_spec(setup: Setup) -> dict[str, Any]:
@@ -110,6 +149,7 @@ def train(http: httpx.Client, setup: Setup, name: str) -> float:
 
 def filter_truth(
     http: httpx.Client,
+    cpu: CpuMeter,
     setup: Setup,
     flt: dict[str, Any],
     truth: np.ndarray,
@@ -119,7 +159,8 @@ def filter_truth(
 ) -> dict[str, float]:
     """One truth through two streams, live and from a backlog: RMSE and spread after
     burn-in (of the live one; a stream's analyses do not depend on how its observations
-    were batched), and each one's ms per observation."""
+    were batched), each one's ms per observation, and the live one's CPU ms per observation
+    by process."""
     body = {
         "dynamics": dynamics_spec(setup),
         "observation": observation_spec(setup),
@@ -132,12 +173,14 @@ def filter_truth(
         {"seq": k + 1, "t": round((k + 1) * setup.interval, 10), "values": ys[k].tolist()}
         for k in range(K)
     ]
-    seconds = {}
+    seconds, used = {}, {}
     for mode in ("backlog", "live"):
         gap = {"gap_timeout_s": BACKLOG_GAP_S} if mode == "backlog" else {}
         sid = http.post("/v1/streams", json=body | gap).raise_for_status().json()["id"]
         wait_initialised(http, sid)
+        before = cpu.read()
         seconds[mode] = timed_stream(http, sid, obs, backlog=mode == "backlog")
+        used = {k: v - before[k] for k, v in cpu.read().items()}
     sq_err, var = [], []
     cursor: str | None = None
     while True:
@@ -157,6 +200,7 @@ def filter_truth(
         "spread_over_rmse": spread / rmse,
         "ms_per_obs": 1e3 * seconds["live"] / K,
         "ms_per_obs_backlog": 1e3 * seconds["backlog"] / K,
+        **{f"cpu_ms_per_obs_{k}": 1e3 * v / K for k, v in used.items()},  # the live stream's
         "analysed": len(sq_err) / max(1, K - setup.burn_in),
     }
 
@@ -202,7 +246,9 @@ def post_observations(http: httpx.Client, sid: str, bodies: list[bytes]) -> None
         http.post(f"/v1/streams/{sid}/observations", content=body, headers=JSON).raise_for_status()
 
 
-def bench_setup(http: httpx.Client, setup: Setup, seeds: tuple[int, ...]) -> list[dict[str, Any]]:
+def bench_setup(
+    http: httpx.Client, cpu: CpuMeter, setup: Setup, seeds: tuple[int, ...]
+) -> list[dict[str, Any]]:
     name = "observer-" + setup.name.lower().replace(" ", "-")
     train_s = train(http, setup, name)
     methods = {
@@ -222,11 +268,11 @@ def bench_setup(http: httpx.Client, setup: Setup, seeds: tuple[int, ...]) -> lis
             truth[0] + err * torch.randn(truth.shape[1], generator=g, dtype=torch.float64).numpy()
         )
         for label, flt in methods.items():
-            runs[label].append(filter_truth(http, setup, flt, truth, ys, start, err))
+            runs[label].append(filter_truth(http, cpu, setup, flt, truth, ys, start, err))
     rows = []
     for label, results in runs.items():
         row: dict[str, Any] = {"setup": setup.name, "method": label, "truths": len(results)}
-        for key in ("rmse", "spread_over_rmse", "ms_per_obs", "ms_per_obs_backlog", "analysed"):
+        for key in results[0]:
             row[key] = statistics.fmean(r[key] for r in results)
         rows.append(row)
     rows[0]["train_s"] = train_s
@@ -256,6 +302,16 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"{r['cost_vs_filter']:>7.2f} {r['ms_per_obs_backlog']:>8.3f} "
             f"{r['backlog_cost_vs_filter']:>7.2f}"
         )
+    print("\nCPU of a live stream, ms per observation, by process (two cores run them all)")
+    head = f"{'setup':<11} {'method':<28} " + " ".join(f"{p:>8}" for p in CpuMeter.PARTS)
+    print(head + f" {'all':>8} {'wall':>8}\n" + "-" * (len(head) + 18))
+    for r in rows:
+        parts = [r[f"cpu_ms_per_obs_{p}"] for p in CpuMeter.PARTS]
+        print(
+            f"{r['setup']:<11} {r['method']:<28} "
+            + " ".join(f"{x:>8.3f}" for x in parts)
+            + f" {sum(parts):>8.3f} {r['ms_per_obs']:>8.3f}"
+        )
 
 
 def run_all(quick: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
@@ -273,7 +329,8 @@ def run_all(quick: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
             chosen = [s for s in setups(quick) if not only or s.name in only]
             for setup in chosen[:1] if quick else chosen:  # quick: L96 full, one truth
                 seeds = TRUTH_SEEDS[:1] if quick else TRUTH_SEEDS
-                rows += bench_setup(http, setup, seeds)
+                cpu = CpuMeter(stack.procs["api"].pid, stack.procs["worker1"].pid)
+                rows += bench_setup(http, cpu, setup, seeds)
                 print(f"{setup.name} through the API: done", flush=True)
     finally:
         stack.stop_all()

@@ -6,7 +6,8 @@ The defaults are the best setting `bench/observer.py` found on Lorenz-96 (one ob
 hidden width 64, patch 6, reach 4, windows of 16 cycles, lr 2e-3, 2% of filter states
 restarted far off after each window), trained for 3,500 iterations so that training takes
 under the 5 minutes a default should: on this project's 2-core CPU machine 4,000 took 309 s
-in bench/observer.py (L96 RMSE 0.253) and 9,000 took 526 s through the API (RMSE 0.243).
+in bench/observer.py (L96 RMSE 0.253) and 9,000 took 526 s through the API (RMSE 0.243),
+both with a float64 network; training's network is float32 since, which about halved it.
 """
 
 from __future__ import annotations

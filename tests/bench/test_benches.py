@@ -87,6 +87,8 @@ def test_observer_api_quick(tmp_path: Path) -> None:
     for row in result["rows"]:
         assert row["analysed"] > 0.9 and np.isfinite(row["rmse"]) and row["ms_per_obs"] > 0
         assert row["ms_per_obs_backlog"] > 0  # the drain after the awaited first observation
+        # the live stream's CPU: the worker filtered, the server took the posts in
+        assert row["cpu_ms_per_obs_worker"] > 0 and row["cpu_ms_per_obs_server"] > 0
     assert result["rows"][1]["rmse"] < 1.0  # the ETKF tracks its truth through the stream
 
 

@@ -96,8 +96,8 @@ def _pin_observer(session: Session, tenant_id: str, config: dict[str, Any]) -> d
     return {**config, "filter": flt}
 
 
-def get(session: Session, tenant_id: str, stream_id: str) -> Stream:
-    stream = repo.get_for_tenant(session, tenant_id, stream_id)
+def get(session: Session, tenant_id: str, stream_id: str, *, header_only: bool = False) -> Stream:
+    stream = repo.get_for_tenant(session, tenant_id, stream_id, header_only=header_only)
     if stream is None:
         raise NotFound(f"stream {stream_id}")
     return stream
@@ -141,7 +141,7 @@ def ingest(
     observations: list[dict[str, Any]],
 ) -> Ingested:
     """Commit-ready insert of new observations (idempotent on seq) and a cycle for after commit."""
-    stream = get(session, tenant_id, stream_id)
+    stream = get(session, tenant_id, stream_id, header_only=True)
     if stream.status != "open":
         raise Conflict(f"stream {stream_id} is closed")
     if len(observations) > settings.max_observations_per_post:

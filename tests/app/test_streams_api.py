@@ -8,7 +8,12 @@ import time
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import inspect, select
 
+from app.config import Settings
+from app.db.session import get_sessionmaker
+from app.db.tables import Stream
+from app.services import streams as stream_service
 from tests.conftest import issue_key
 from tests.streams_support import twin, wait_assimilated
 
@@ -286,3 +291,20 @@ def test_overflowing_observations_are_skipped_not_stuck(
     assert state["last_seq"] == 3 and state["pending"] == 0, state
     assert state["n_assimilated"] < 3  # at least the overflowing forecasts were skipped
     assert all(np.isfinite(state["mean"])) and all(np.isfinite(state["spread"]))
+
+
+def test_a_post_reads_only_the_streams_header(
+    client: TestClient, headers: dict[str, str], settings: Settings
+) -> None:
+    """Taking in a post does not load the columns that grow with the state (the ensemble,
+    its mean and spread, the sensors' health); read later, they are still there."""
+    sid = str(create(client, headers)["id"])
+    obs = {"observations": [{"seq": 1, "t": 0.05, "values": [1.0] * 40}]}
+    assert client.post(f"/v1/streams/{sid}/observations", json=obs, headers=headers).is_success
+    wait_assimilated(client, sid, headers, 1)
+    with get_sessionmaker(settings.database_url)() as session:
+        tenant_id = session.scalars(select(Stream.tenant_id).where(Stream.id == sid)).one()
+        header = stream_service.get(session, tenant_id, sid, header_only=True)
+        assert {"ensemble", "mean", "spread", "sensors"} <= inspect(header).unloaded
+        assert header.last_seq == 1 and header.obs_dim == 40
+        assert header.ensemble is not None and len(header.sensors or []) == 40  # loaded on read

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple, cast
 
 from sqlalchemy import Table, func, literal_column, select, update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, load_only
 
 from app.db.base import pack_floats, utcnow
 from app.db.tables import PENDING_PREDICATE, Analysis, Observation, Stream, StreamGap
@@ -32,10 +32,21 @@ def get(session: Session, stream_id: str) -> Stream | None:
     return session.get(Stream, stream_id)
 
 
-def get_for_tenant(session: Session, tenant_id: str, stream_id: str) -> Stream | None:
-    return session.scalars(
-        select(Stream).where(Stream.id == stream_id, Stream.tenant_id == tenant_id)
-    ).one_or_none()
+# A stream's columns that do not grow with its state: what taking in a post reads. The
+# ensemble, its mean and spread and the sensors' health grow with it; on Lorenz-96 with
+# n = 400, loading them took a post's lookup from 0.5 to 3.2 ms.
+_HEADER = load_only(
+    Stream.id, Stream.tenant_id, Stream.status, Stream.config, Stream.obs_dim, Stream.last_seq,
+    Stream.t,
+)  # fmt: skip
+
+
+def get_for_tenant(
+    session: Session, tenant_id: str, stream_id: str, *, header_only: bool = False
+) -> Stream | None:
+    """The tenant's stream; with `header_only`, its other columns load when first read."""
+    query = select(Stream).where(Stream.id == stream_id, Stream.tenant_id == tenant_id)
+    return session.scalars(query.options(_HEADER) if header_only else query).one_or_none()
 
 
 def lock(session: Session, stream_id: str) -> Stream | None:

@@ -156,7 +156,10 @@ class Stream(Base):
     closed_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-PENDING_PREDICATE = "status = 'pending'"
+# The partial index's predicate, and the literal queries compare the status with: spelled
+# once, since the planner uses the index only for a predicate that matches it exactly.
+PENDING_LITERAL = "'pending'"
+PENDING_PREDICATE = f"status = {PENDING_LITERAL}"
 
 
 class Observation(Base):

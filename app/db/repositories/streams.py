@@ -11,7 +11,14 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, load_only
 
 from app.db.base import pack_floats, utcnow
-from app.db.tables import PENDING_PREDICATE, Analysis, Observation, Stream, StreamGap
+from app.db.tables import (
+    PENDING_LITERAL,
+    PENDING_PREDICATE,
+    Analysis,
+    Observation,
+    Stream,
+    StreamGap,
+)
 
 # The tables behind the ORM classes, for Core statements (declarative classes type
 # __table__ as a FromClause; it is a Table).
@@ -19,7 +26,7 @@ OBSERVATIONS = cast(Table, Observation.__table__)
 ANALYSES = cast(Table, Analysis.__table__)
 # Pending observations, as the partial index ix_observations_pending names them (a literal:
 # see its note in app.db.tables).
-PENDING = Observation.status == literal_column("'pending'")
+PENDING = Observation.status == literal_column(PENDING_LITERAL)
 
 
 def add(session: Session, stream: Stream) -> Stream:
@@ -116,7 +123,7 @@ def insert_observations(
 _INSERT_OBSERVATIONS_PG = (
     "WITH added AS ("
     'INSERT INTO observations (stream_id, seq, t, "values", noise_std, status, received_at) '
-    "SELECT %(stream_id)s, o.seq, o.t, o.vals, o.noise, 'pending', %(received_at)s "
+    f"SELECT %(stream_id)s, o.seq, o.t, o.vals, o.noise, {PENDING_LITERAL}, %(received_at)s "
     "FROM unnest(CAST(%(seqs)b AS BIGINT[]), CAST(%(ts)b AS DOUBLE PRECISION[]), "
     "CAST(%(vals)b AS BYTEA[]), CAST(%(noise)s AS BYTEA[])) AS o(seq, t, vals, noise) "
     "ON CONFLICT (stream_id, seq) DO NOTHING RETURNING seq) "

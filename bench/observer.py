@@ -2,7 +2,8 @@
 
 Setups: Lorenz-96 (n=40, F=8, dt = interval = 0.05, R = I) observed everywhere and at every
 other variable; Kuramoto-Sivashinsky (n=128, L=32 pi, dt 0.5, observed every 1.0 at every
-4th grid point, R = I). Every method filters the same truth and observations from the same
+4th grid point, R = I); Lorenz-63 (dt 0.01, observed fully every 0.25, R = 2 I), a system
+without a grid. Every method filters the same truth and observations from the same
 kind of start; scores are over the cycles after burn-in: RMSE of the analysis mean,
 spread/RMSE, and the time per cycle (forecast + analysis + recording the ensemble, best of
 3 runs), through one loop shared by all methods. The forecast is the same compiled
@@ -43,7 +44,7 @@ from models.assimilation.observer import (  # noqa: E402
     climatology,
     train_observer,
 )
-from models.dynamics import Dynamics, KuramotoSivashinsky, Lorenz96, integrate  # noqa: E402
+from models.dynamics import Dynamics, KuramotoSivashinsky, Lorenz63, Lorenz96, integrate  # noqa: E402
 
 # (forecast (N, n), y) -> (analysis (N, n), predicted error variance per member (N, n) or None)
 Analyse = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor | None]]
@@ -62,6 +63,7 @@ class Setup:
     filters: dict[str, FilterConfig]
     observer: ObserverConfig
     notes: list[str] = field(default_factory=list)
+    through_api: bool = True  # also in the last table (bench/observer_api.py)
 
 
 def setups(quick: bool) -> list[Setup]:
@@ -90,6 +92,14 @@ def setups(quick: bool) -> list[Setup]:
         out.append(
             Setup("KS quarter", ks, LinearObs.subset(128, list(range(0, 128, 4)), 1.0), 0.5,
                   1.0, 500, 100, {"LETKF N=16 adaptive r=28": ks_letkf}, obs_cfg(400))
+        )  # fmt: skip
+        # No grid (the observer's covariance gain), 25 steps a cycle (DAPPER's sakov2012:
+        # dt 0.01, every 0.25, R = 2 I), the API's defaults; in-process only, as its
+        # training alone takes about 12 minutes here.
+        out.append(
+            Setup("L63", Lorenz63(), LinearObs.identity(3, math.sqrt(2.0)), 0.01, 0.25, cycles,
+                  burn, {"ETKF N=10 adaptive": FilterConfig("etkf", 10, "adaptive")},
+                  obs_cfg(its), through_api=False)
         )  # fmt: skip
     return out
 

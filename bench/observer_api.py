@@ -326,7 +326,7 @@ def run_all(quick: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
         stack.start_api()
         headers = {"Authorization": f"Bearer {create_key(stack.env)}"}
         with httpx.Client(base_url=stack.base, headers=headers, timeout=120) as http:
-            chosen = [s for s in setups(quick) if not only or s.name in only]
+            chosen = [s for s in setups(quick) if s.through_api and (not only or s.name in only)]
             for setup in chosen[:1] if quick else chosen:  # quick: L96 full, one truth
                 seeds = TRUTH_SEEDS[:1] if quick else TRUTH_SEEDS
                 cpu = CpuMeter(stack.procs["api"].pid, stack.procs["worker1"].pid)

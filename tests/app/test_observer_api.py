@@ -97,6 +97,31 @@ def test_a_single_observer_stream(client: TestClient, headers: dict[str, str]) -
     assert (hi > lo).all()
 
 
+def test_an_observer_of_a_system_without_a_grid(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """Lorenz-63: the gain is the Kalman gain of a learned covariance of the whole state;
+    a briefly trained version tracks a fresh truth through a stream, within the noise."""
+    l63, obs_spec = {"system": "lorenz63", "dt": 0.05}, {"indices": None, "noise_std": 2.0}
+    train_observer(
+        client, headers, "l63-obs", dynamics=l63, observation=obs_spec, members=1, iterations=60
+    )
+    client.put("/v1/models/l63-obs/aliases/live", json={"version": 1}, headers=headers)
+    body = observer_stream("l63-obs", dynamics=l63, observation=obs_spec)
+    r = client.post("/v1/streams", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    sid = r.json()["id"]
+    truth, obs = twin("lorenz63", {}, 0.05, 200, noise=2.0)
+    client.post(f"/v1/streams/{sid}/observations", json={"observations": obs}, headers=headers)
+    wait_assimilated(client, sid, headers, 200)
+    page = client.get(f"/v1/streams/{sid}/analyses", params={"limit": 200}, headers=headers).json()
+    means = {a["seq"]: a["mean"] for a in page["items"]}
+    late = [k for k in range(101, 201) if k in means]
+    assert len(late) > 90  # a few readings may fail the background check
+    err = np.array([means[k] for k in late]) - truth[[k - 1 for k in late]].numpy()
+    assert np.sqrt(np.mean(err**2)) < 2.0
+
+
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [

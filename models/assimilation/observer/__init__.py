@@ -8,7 +8,8 @@ The gain is a small MLP of the standardised forecast. On a periodic grid it is l
 shared by every grid point (the dynamics are translation invariant there): point i's
 correction is sum_o g_o(x_f[i-p..i+p]) d[i+o] over innovations d (zero where a component is
 not observed) within `reach` points, which keeps it cheap and lets one network serve any n.
-Elsewhere (e.g. Lorenz-63) it is a dense (n, m) matrix of the whole state.
+Elsewhere (Lorenz-63) the network gives a background covariance P of the whole state, and
+the gain is its Kalman gain P H^T (H P H^T + R)^-1, which cannot amplify an innovation.
 
 Uncertainty: M observers (independent initialisations, batched as stacked weights) run side
 by side, each with a head predicting its own analysis-error variance. As for the deep
@@ -24,12 +25,13 @@ state; a few are reset to far-off starts each window, so it also learns to conve
 """
 
 from models.assimilation.observer.evaluate import ObserverScore, evaluate
-from models.assimilation.observer.gain import DenseGain, LocalGain
+from models.assimilation.observer.gain import CovarianceGain, DenseGain, LocalGain
 from models.assimilation.observer.model import NeuralObserver
 from models.assimilation.observer.train import climatology, initial_weights, train_observer
 from models.observer_config import ObserverConfig
 
 __all__ = [
+    "CovarianceGain",
     "DenseGain",
     "LocalGain",
     "NeuralObserver",

@@ -12,7 +12,7 @@ from torch import Tensor
 
 from models.artifacts import pack, read_meta, unpack
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.gain import DenseGain, LocalGain, make_gain
+from models.assimilation.observer.gain import Gain, LocalGain, make_gain
 from models.assimilation.observer.host import HostLocalGain
 from models.assimilation.observer.network import mlp
 from models.dynamics.base import Dynamics, integrate, step_sizes
@@ -27,7 +27,7 @@ STATE_BOUND = 8.0  # analyses are kept within this many climatological stds of t
 class NeuralObserver:
     """A trained observer: its gain layout, stacked weights and climatological scaling."""
 
-    gain: LocalGain | DenseGain
+    gain: Gain
     theta: list[Tensor]
     mean: float
     std: float
@@ -130,7 +130,8 @@ class NeuralObserver:
             "config": asdict(self.config),
             "mean": self.mean,
             "std": self.std,
-            "periodic": isinstance(self.gain, LocalGain),
+            "gain": self.gain.kind,
+            "periodic": isinstance(self.gain, LocalGain),  # all that older releases read
             "obs": {
                 "n": self.obs.n,
                 "indices": None if idx is None else idx.tolist(),
@@ -149,7 +150,9 @@ class NeuralObserver:
         obs = LinearObs(o["n"], indices=o["indices"], noise_std=o["noise_std"])
         config = ObserverConfig(**meta["config"])
         theta = [tensors[f"theta.{i}"] for i in range(len(tensors))]
-        gain = make_gain(obs, bool(meta["periodic"]), config)
+        # Artifacts before the gain's kind was recorded said only whether the grid was periodic.
+        kind = meta.get("gain") or ("local" if meta["periodic"] else "dense")
+        gain = make_gain(obs, kind, config)
         return cls(gain, theta, float(meta["mean"]), float(meta["std"]), obs, config)
 
 

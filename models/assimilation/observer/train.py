@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.gain import DenseGain, LocalGain, make_gain
+from models.assimilation.observer.gain import Gain, gain_kind, make_gain
 from models.assimilation.observer.model import NeuralObserver
 from models.assimilation.observer.network import init_theta
 from models.dynamics.base import Dynamics, integrate
@@ -50,7 +50,7 @@ def train_observer(
 
     truth = climatology(dynamics, B, dt, g, spinup).to(device)
     mean, std = float(truth.mean()), float(truth.std())
-    gain = make_gain(obs, dynamics.periodic, cfg)
+    gain = make_gain(obs, gain_kind(dynamics.periodic), cfg)
     theta = [p.to(device) for p in initial_weights(gain, cfg, g)]
     # Start the variance head at half the observation noise variance (in climatological
     # units): about where a working filter's error lands, so few steps are spent getting there.
@@ -95,9 +95,7 @@ def train_observer(
     return NeuralObserver(gain, [p.detach().cpu() for p in theta], mean, std, obs, cfg)
 
 
-def initial_weights(
-    gain: LocalGain | DenseGain, cfg: ObserverConfig, generator: torch.Generator
-) -> list[Tensor]:
+def initial_weights(gain: Gain, cfg: ObserverConfig, generator: torch.Generator) -> list[Tensor]:
     """The cfg.members networks' starting weights for `gain`'s inputs and outputs."""
     sizes = [gain.n_in, *([cfg.hidden] * cfg.depth), gain.n_out]
     return init_theta(sizes, cfg.members, generator)

@@ -8,13 +8,17 @@ import numpy as np
 import pytest
 import torch
 
+from models.artifacts import pack, read_meta
 from models.assimilation import LinearObs
 from models.assimilation.filters import ObserverFilter
 from models.assimilation.observer import (
+    CovarianceGain,
+    DenseGain,
     LocalGain,
     NeuralObserver,
     ObserverConfig,
     evaluate,
+    initial_weights,
     train_observer,
 )
 from models.assimilation.quality import background_check
@@ -69,13 +73,66 @@ def test_training_on_cuda_matches_cpu(indices: list[int] | None) -> None:
     assert on_gpu.mean == pytest.approx(on_cpu.mean) and on_gpu.std == pytest.approx(on_cpu.std)
 
 
-def test_dense_gain_without_a_grid() -> None:
+def test_covariance_gain_without_a_grid() -> None:
     cfg = ObserverConfig(members=2, hidden=8, trajectories=4, window=4, iterations=5)
     model = train_observer(Lorenz63(), LinearObs.subset(3, [0], 2.0), 0.25, 0.01, cfg)
+    assert isinstance(model.gain, CovarianceGain)
     Xa, var = model.analysis(
         torch.ones(2, 3, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
     )
     assert Xa.shape == (2, 3) and bool((var > 0).all())
+    again = NeuralObserver.loads(model.dumps())
+    assert isinstance(again.gain, CovarianceGain)
+    assert torch.equal(again.analysis(torch.ones(2, 3, dtype=torch.float64), torch.zeros(1))[0], Xa)
+
+
+@pytest.mark.parametrize(
+    "obs",
+    [LinearObs.identity(3, [1.0, 2.0, 0.5]), LinearObs.matrix([[1.0, 2.0, 0.0]], 1.5)],
+    ids=["identity", "matrix"],
+)
+def test_covariance_gain_is_the_kalman_gain_of_its_covariance(obs: LinearObs) -> None:
+    """Any outputs, however large, give a positive semi-definite P and the correction
+    P H^T (H P H^T + R)^-1 d; observed everywhere, it is never longer than d in R's metric
+    (a free gain matrix amplified innovations until a Lorenz-63 filter diverged)."""
+    gain = CovarianceGain(obs)
+    g = torch.Generator().manual_seed(5)
+    out = 10 * torch.randn((50, 1, gain.n_out), generator=g, dtype=torch.float64)
+    d = 10 * torch.randn((50, obs.m), generator=g, dtype=torch.float64)
+    P = gain.covariance(out)
+    assert bool((torch.linalg.eigvalsh(P) > -1e-9 * P.abs().amax()).all())
+    H, R = obs.dense(), torch.diag(obs.R_diag)
+    K = P @ H.T @ torch.linalg.inv(H @ P @ H.T + R)
+    torch.testing.assert_close(gain.correction(out, d), (K @ d[..., None])[..., 0])
+    if obs.H is None:
+        whiten = obs.std.reciprocal()
+        assert bool(((gain.correction(out, d) * whiten).norm(dim=-1)
+                     <= (d * whiten).norm(dim=-1) + 1e-9).all())  # fmt: skip
+
+
+def test_an_observer_stored_with_a_free_dense_gain_still_loads() -> None:
+    """Artifacts written before the gain's kind was recorded: periodic False, dense."""
+    obs = LinearObs.subset(3, [0, 2], 1.0)
+    cfg = ObserverConfig(members=2, hidden=8)
+    gain = DenseGain(obs)
+    theta = initial_weights(gain, cfg, torch.Generator().manual_seed(6))
+    model = NeuralObserver(gain, theta, 1.0, 8.0, obs, cfg)
+    meta = read_meta(model.dumps())
+    meta = {k: v for k, v in meta.items() if k != "gain"} | {"periodic": False}
+    old = pack({f"theta.{i}": p for i, p in enumerate(theta)}, meta)
+    loaded = NeuralObserver.loads(old)
+    assert isinstance(loaded.gain, DenseGain)
+    Xf, y = torch.randn(2, 3, dtype=torch.float64), torch.randn(2, dtype=torch.float64)
+    assert torch.equal(loaded.analysis(Xf, y)[0], model.analysis(Xf, y)[0])
+
+
+def test_lorenz63_observer_filters_below_the_observation_noise() -> None:
+    """A short training on Lorenz-63 (no grid) tracks a truth it never saw."""
+    cfg = ObserverConfig(members=1, hidden=16, trajectories=8, window=4, iterations=60)
+    obs = LinearObs.identity(3, 2.0)
+    model = train_observer(Lorenz63(), obs, 0.1, 0.01, cfg, seed=3)
+    score = evaluate(model, Lorenz63(), 0.1, 0.01, cycles=300, burn_in=100)
+    assert score.rmse < 1.5, score
 
 
 def _random_observer(obs: LinearObs, depth: int) -> NeuralObserver:

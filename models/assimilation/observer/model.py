@@ -12,7 +12,7 @@ from torch import Tensor
 
 from models.artifacts import pack, read_meta, unpack
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.gain import Gain, LocalGain, make_gain
+from models.assimilation.observer.gain import CovarianceGain, Gain, LocalGain, make_gain
 from models.assimilation.observer.host import HostLocalGain
 from models.assimilation.observer.network import mlp
 from models.dynamics.base import Dynamics, integrate, step_sizes
@@ -58,13 +58,17 @@ class NeuralObserver:
         feats = self.gain.features((Xf - self.mean) / self.std)
         out, rho = mlp(theta, feats.flatten(1, -2).to(self.network_dtype))
         out, rho = out.to(Xf.dtype), rho.to(Xf.dtype)
-        dx = self.gain.correction(out.view(*feats.shape[:-1], -1), d)
-        rho = self.gain.variance(rho.view(feats.shape[:-1]))
+        out = out.view(*feats.shape[:-1], -1)
+        dx = self.gain.correction(out, d)
         # A state far off the attractor can blow up within a step (L96's quadratic term):
         # a wild correction, early in training or from an outlier, is bounded instead.
         bound = STATE_BOUND * self.std
         Xa = torch.clamp(Xf + dx, self.mean - bound, self.mean + bound)
-        return Xa, (F.softplus(rho) + VAR_FLOOR) * self.std**2
+        floor = VAR_FLOOR * self.std**2
+        if isinstance(self.gain, CovarianceGain):
+            return Xa, self.gain.analysis_variance(out).clamp(min=floor)
+        rho = self.gain.variance(rho.view(feats.shape[:-1]))
+        return Xa, F.softplus(rho) * self.std**2 + floor
 
     def cycle(
         self, dynamics: Dynamics, Xa: Tensor, t0: float, t1: float, dt: float, y: Tensor

@@ -94,7 +94,8 @@ def test_covariance_gain_without_a_grid() -> None:
 def test_covariance_gain_is_the_kalman_gain_of_its_covariance(obs: LinearObs) -> None:
     """Any outputs, however large, give a positive semi-definite P and the correction
     P H^T (H P H^T + R)^-1 d; observed everywhere, it is never longer than d in R's metric
-    (a free gain matrix amplified innovations until a Lorenz-63 filter diverged)."""
+    (a free gain matrix amplified innovations until a Lorenz-63 filter diverged). Its
+    predicted variance is the diagonal of the analysis covariance (I - K H) P."""
     gain = CovarianceGain(obs)
     g = torch.Generator().manual_seed(5)
     out = 10 * torch.randn((50, 1, gain.n_out), generator=g, dtype=torch.float64)
@@ -104,6 +105,10 @@ def test_covariance_gain_is_the_kalman_gain_of_its_covariance(obs: LinearObs) ->
     H, R = obs.dense(), torch.diag(obs.R_diag)
     K = P @ H.T @ torch.linalg.inv(H @ P @ H.T + R)
     torch.testing.assert_close(gain.correction(out, d), (K @ d[..., None])[..., 0])
+    Pa = (torch.eye(3, dtype=P.dtype) - K @ H) @ P  # the analysis covariance
+    var = gain.analysis_variance(out)
+    torch.testing.assert_close(var, torch.diagonal(Pa, dim1=-2, dim2=-1))
+    assert bool((var >= -1e-9).all() and (var <= torch.diagonal(P, dim1=-2, dim2=-1) + 1e-9).all())
     if obs.H is None:
         whiten = obs.std.reciprocal()
         assert bool(((gain.correction(out, d) * whiten).norm(dim=-1)
@@ -133,6 +138,7 @@ def test_lorenz63_observer_filters_below_the_observation_noise() -> None:
     model = train_observer(Lorenz63(), obs, 0.1, 0.01, cfg, seed=3)
     score = evaluate(model, Lorenz63(), 0.1, 0.01, cycles=300, burn_in=100)
     assert score.rmse < 1.5, score
+    assert 0.5 < score.spread / score.rmse < 2.0, score  # the analysis covariance's spread
 
 
 def _random_observer(obs: LinearObs, depth: int) -> NeuralObserver:

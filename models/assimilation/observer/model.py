@@ -64,11 +64,10 @@ class NeuralObserver:
         # a wild correction, early in training or from an outlier, is bounded instead.
         bound = STATE_BOUND * self.std
         Xa = torch.clamp(Xf + dx, self.mean - bound, self.mean + bound)
-        floor = VAR_FLOOR * self.std**2
         if isinstance(self.gain, CovarianceGain):
-            return Xa, self.gain.analysis_variance(out).clamp(min=floor)
+            return Xa, self.gain.analysis_variance(out).clamp(min=VAR_FLOOR * self.std**2)
         rho = self.gain.variance(rho.view(feats.shape[:-1]))
-        return Xa, F.softplus(rho) * self.std**2 + floor
+        return Xa, (F.softplus(rho) + VAR_FLOOR) * self.std**2
 
     def cycle(
         self, dynamics: Dynamics, Xa: Tensor, t0: float, t1: float, dt: float, y: Tensor

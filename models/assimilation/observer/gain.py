@@ -8,10 +8,18 @@ import copy
 from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from models.assimilation.observation import LinearObs
 from models.observer_config import ObserverConfig
+
+VAR_FLOOR = 1e-6  # predicted error variance's floor, in climatological variance units
+
+
+def head_variance(rho: Tensor, std: float) -> Tensor:
+    """The variance head's logits (..., n) -> predicted error variances in data units."""
+    return (F.softplus(rho) + VAR_FLOOR) * std**2
 
 
 def _periodic_index(n: int, radius: int) -> Tensor:
@@ -46,8 +54,9 @@ class LocalGain:
         d_grid = d @ self.scatter.to(d).T  # (..., n)
         return (out * d_grid[..., self.innov_idx]).sum(dim=-1)
 
-    def variance(self, rho: Tensor) -> Tensor:
-        return rho  # one per grid point already
+    def variance(self, out: Tensor, rho: Tensor, std: float) -> Tensor:
+        """Predicted error variances (..., n): the head's, one per grid point already."""
+        return head_variance(rho, std)
 
     def to(self, device: torch.device | str) -> LocalGain:
         """A copy whose index and mask tensors live on `device` (training on a GPU would
@@ -78,8 +87,9 @@ class DenseGain:
         K = out[..., 0, :].reshape(*out.shape[:-2], self.n, self.m)
         return (K @ d[..., None])[..., 0]
 
-    def variance(self, rho: Tensor) -> Tensor:
-        return rho.expand(*rho.shape[:-1], self.n)  # one shared level for the whole state
+    def variance(self, out: Tensor, rho: Tensor, std: float) -> Tensor:
+        """The head's one level for the whole state."""
+        return head_variance(rho, std).expand(*rho.shape[:-1], self.n)
 
     def to(self, device: torch.device | str) -> DenseGain:
         return self  # holds no tensors
@@ -96,7 +106,7 @@ class CovarianceGain:
     (`DenseGain`). The rows of unobserved components stay free. A has as many entries as
     K, so the network is the size of a dense gain's. At the start (outputs near 0), P = r
     H^T H: observed components move half-way for equal noise, the others not at all. The
-    predicted analysis error is P's own, `analysis_variance`."""
+    predicted analysis error is P's own (`variance`)."""
 
     kind: ClassVar[str] = "covariance"
 
@@ -132,15 +142,16 @@ class CovarianceGain:
         _, PHt, C = self._cross(out)
         return (PHt @ torch.cholesky_solve(d[..., None], C))[..., 0]
 
-    def analysis_variance(self, out: Tensor) -> Tensor:
+    def variance(self, out: Tensor, rho: Tensor, std: float) -> Tensor:
         """diag((I - K H) P) (..., n): the analysis error variance P implies, the observer's
-        predicted error for each component. Detached: training's variance loss must not
-        shape the gain. On Lorenz-63 (600 iterations) it matched each component's RMSE within
-        3% (0.65, 1.08, 0.95 against 0.63, 1.10, 0.92), where one shared level from a
-        variance head gave 0.92 for all."""
+        predicted error for each component (the variance head is not used). Detached:
+        training's variance loss must not shape the gain. On Lorenz-63 (600 iterations) it
+        matched each component's RMSE within 3% (0.65, 1.08, 0.95 against 0.63, 1.10,
+        0.92), where one shared level from a variance head gave 0.92 for all."""
         A, PHt, C = self._cross(out.detach())
         K = torch.cholesky_solve(PHt.transpose(-1, -2), C).transpose(-1, -2)  # P H^T S^-1
-        return self.scale * A.pow(2).sum(dim=-1) - (K * PHt).sum(dim=-1)
+        var = self.scale * A.pow(2).sum(dim=-1) - (K * PHt).sum(dim=-1)
+        return var.clamp(min=VAR_FLOOR * std**2)
 
     def to(self, device: torch.device | str) -> CovarianceGain:
         """A copy whose tensors live on `device`."""

@@ -7,19 +7,17 @@ from functools import cached_property
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from models.artifacts import pack, read_meta, unpack
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.gain import CovarianceGain, Gain, LocalGain, make_gain
+from models.assimilation.observer.gain import VAR_FLOOR, Gain, LocalGain, make_gain
 from models.assimilation.observer.host import HostLocalGain
 from models.assimilation.observer.network import mlp
 from models.dynamics.base import Dynamics, integrate, step_sizes
 from models.dynamics.lorenz96 import Lorenz96
 from models.observer_config import ObserverConfig
 
-VAR_FLOOR = 1e-6  # in climatological variance units
 STATE_BOUND = 8.0  # analyses are kept within this many climatological stds of the mean
 
 
@@ -64,10 +62,7 @@ class NeuralObserver:
         # a wild correction, early in training or from an outlier, is bounded instead.
         bound = STATE_BOUND * self.std
         Xa = torch.clamp(Xf + dx, self.mean - bound, self.mean + bound)
-        if isinstance(self.gain, CovarianceGain):
-            return Xa, self.gain.analysis_variance(out).clamp(min=VAR_FLOOR * self.std**2)
-        rho = self.gain.variance(rho.view(feats.shape[:-1]))
-        return Xa, (F.softplus(rho) + VAR_FLOOR) * self.std**2
+        return Xa, self.gain.variance(out, rho.view(feats.shape[:-1]), self.std)
 
     def cycle(
         self, dynamics: Dynamics, Xa: Tensor, t0: float, t1: float, dt: float, y: Tensor

@@ -106,7 +106,7 @@ def test_covariance_gain_is_the_kalman_gain_of_its_covariance(obs: LinearObs) ->
     K = P @ H.T @ torch.linalg.inv(H @ P @ H.T + R)
     torch.testing.assert_close(gain.correction(out, d), (K @ d[..., None])[..., 0])
     Pa = (torch.eye(3, dtype=P.dtype) - K @ H) @ P  # the analysis covariance
-    var = gain.analysis_variance(out)
+    var = gain.variance(out, torch.zeros(50, 1, dtype=torch.float64), 1.0)
     torch.testing.assert_close(var, torch.diagonal(Pa, dim1=-2, dim2=-1))
     assert bool((var >= -1e-9).all() and (var <= torch.diagonal(P, dim1=-2, dim2=-1) + 1e-9).all())
     if obs.H is None:

@@ -159,6 +159,17 @@ def close_stream(core: Core, stream_id: str) -> Op[Stream]:
     return Stream.from_json(reply.body)
 
 
+def reset_stream(
+    core: Core, stream_id: str, *, mean: Sequence[float] | None = None, std: float | None = None
+) -> Op[Stream]:
+    """Redraws the stream's ensemble at its current time, around `mean` with `std` (by
+    default the stream's initial ones): for a stream whose `health` says failing."""
+    initial = given(mean=None if mean is None else [float(v) for v in mean], std=std)
+    body = {"initial": initial} if initial else {}
+    reply = yield from core.send(Call("POST", f"/v1/streams/{stream_id}/reset", json=body))
+    return Stream.from_json(reply.body)
+
+
 def watch_call(stream_id: str, after_seq: int) -> Call:
     """The server-sent events feed of a stream's analyses (see `analysis_of`)."""
     return Call("GET", f"/v1/streams/{stream_id}/events", {"cursor": str(after_seq)})

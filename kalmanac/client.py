@@ -146,6 +146,7 @@ class Client(_Base):
     wait_assimilated = sync(_stream_ops.wait_assimilated)
     stream_forecast = sync(_stream_ops.stream_forecast)
     close_stream = sync(_stream_ops.close_stream)
+    reset_stream = sync(_stream_ops.reset_stream)
 
     def _send(self, call: Call) -> Outcome:
         try:
@@ -224,6 +225,7 @@ class AsyncClient(_Base):
     wait_assimilated = aio(_stream_ops.wait_assimilated)
     stream_forecast = aio(_stream_ops.stream_forecast)
     close_stream = aio(_stream_ops.close_stream)
+    reset_stream = aio(_stream_ops.reset_stream)
 
     async def _send(self, call: Call) -> Outcome:
         try:

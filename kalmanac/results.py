@@ -311,6 +311,8 @@ class Stream:
     closed_at: datetime | None
     gaps: list[dict[str, int]]
     sensors: list[dict[str, Any]]  # {"index", "status", "rejection_rate", "bias", ...}
+    # {"status": "ok" | "failing", "failing_since_seq", "consecutive_failures", "detail"}
+    health: dict[str, Any] = field(default_factory=lambda: {"status": "ok"})
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Stream:
@@ -325,6 +327,7 @@ class Stream:
                 "closed_at": _time(d.get("closed_at")),
                 "gaps": d.get("gaps") or [],
                 "sensors": d.get("sensors") or [],
+                "health": d.get("health") or {"status": "ok"},
             }
         )
 

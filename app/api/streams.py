@@ -8,7 +8,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 from starlette.concurrency import run_in_threadpool
@@ -30,8 +30,10 @@ from app.api.schemas.streams import (
     ObservationRead,
     ObservationsAccepted,
     SensorRead,
+    StreamHealth,
     StreamList,
     StreamRead,
+    StreamReset,
 )
 from app.api.waiting import wait_for_job
 from app.db.session import get_sessionmaker
@@ -271,6 +273,39 @@ def close_stream(stream_id: str, uow: UowDep, tenant: TenantDep) -> StreamRead:
     return StreamRead.of(stream_service.view(uow.session, tenant.id, stream_id))
 
 
+_NO_RESET_BODY = Body(default_factory=StreamReset)  # a reset may come without a body
+
+
+@router.post(
+    "/{stream_id}/reset",
+    response_model=StreamRead,
+    responses={
+        **example_response(200, STREAM_EXAMPLE),
+        **NOT_FOUND,
+        409: {"description": "The stream is closed, or has model dynamics"},
+        **ERROR_RESPONSES,
+    },
+    summary="Redraw a stream's ensemble (after it diverged)",
+)
+def reset_stream(
+    stream_id: str, uow: UowDep, tenant: TenantDep, body: StreamReset = _NO_RESET_BODY
+) -> StreamRead:
+    """Draws a new ensemble at the stream's current time, around `initial` (what it leaves
+    out: the stream's own initial mean and std); observations still pending are assimilated
+    from it.
+    For a stream whose `health` is failing: its ensemble overflowed and cannot recover."""
+    initial = body.initial
+    stream_service.reset(
+        uow.session,
+        uow.outbox,
+        tenant_id=tenant.id,
+        stream_id=stream_id,
+        initial=None if initial is None else initial.model_dump(mode="json", exclude_unset=True),
+    )
+    uow.commit()
+    return StreamRead.of(stream_service.view(uow.session, tenant.id, stream_id))
+
+
 @router.get(
     "/{stream_id}/events",
     responses={
@@ -297,28 +332,32 @@ def stream_events(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """Pushes each new analysis as `event: analysis` with the seq as its id (reconnect with
-    `Last-Event-ID` to resume), and `event: sensor` with a sensor's health whenever its
-    status changes (every sensor not `ok` once at the start). Ends when the stream is closed
-    and fully assimilated."""
+    `Last-Event-ID` to resume), `event: sensor` with a sensor's health whenever its status
+    changes (every sensor not `ok` once at the start), and `event: health` with the stream's
+    `health` whenever its status changes (once at the start when failing). Ends when the
+    stream is closed and fully assimilated."""
     stream_service.get(uow.session, tenant.id, stream_id)
     resume = last_event_id.isdigit() and int(last_event_id) < MAX_SEQ if last_event_id else False
     start = int(last_event_id) if resume and last_event_id else after_seq
     factory = get_sessionmaker(settings.database_url)
     tenant_id = tenant.id
 
-    def poll(after: int) -> tuple[list[AnalysisRead], list[SensorRead], bool]:
+    def poll(after: int) -> tuple[list[AnalysisRead], list[SensorRead], StreamHealth, bool]:
         with factory() as session:
             rows, _ = stream_service.analyses(session, tenant_id, stream_id, after, 500)
             view = stream_service.view(session, tenant_id, stream_id)
-            done = view.stream.status == "closed" and view.pending == 0 and not rows
-            sensors = [SensorRead.model_validate(d) for d in view.stream.sensors or []]
-            return [AnalysisRead.of(r) for r in rows], sensors, done
+            s = view.stream
+            done = s.status == "closed" and view.pending == 0 and not rows
+            sensors = [SensorRead.model_validate(d) for d in s.sensors or []]
+            health = StreamHealth.of(s.id, s.failing_since, s.n_failing)
+            return [AnalysisRead.of(r) for r in rows], sensors, health, done
 
     async def events() -> AsyncIterator[str]:
         after, quiet_since = start, time.monotonic()
         statuses: dict[int, str] = {}  # as last told; an unseen sensor is taken as ok
+        told = "ok"  # the stream's health status as last told
         while not await request.is_disconnected():
-            items, sensors, done = await run_in_threadpool(poll, after)
+            items, sensors, health, done = await run_in_threadpool(poll, after)
             for item in items:
                 yield f"id: {item.seq}\nevent: analysis\ndata: {json.dumps(item.model_dump())}\n\n"
                 after, quiet_since = item.seq, time.monotonic()
@@ -326,6 +365,9 @@ def stream_events(
                 if sensor.status != statuses.get(sensor.index, "ok"):
                     statuses[sensor.index] = sensor.status
                     yield f"event: sensor\ndata: {json.dumps(sensor.model_dump())}\n\n"
+            if health.status != told:  # a failing stream has no analyses to push: say why
+                told = health.status
+                yield f"event: health\ndata: {json.dumps(health.model_dump())}\n\n"
             if done:
                 yield "event: closed\ndata: {}\n\n"
                 return

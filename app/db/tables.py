@@ -150,6 +150,10 @@ class Stream(Base):
     spread: Mapped[list[float] | None] = mapped_column(JSONType, default=None)
     # Per observed component: rolling missing / rejection rates and bias (quality.py).
     sensors: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, default=None)
+    # The run of observations, up to the latest handled, whose forecast or analysis
+    # overflowed: its first seq (None when the latest cycle was fine) and its length.
+    failing_since: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    n_failing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     code_version: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -156,6 +156,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     # The stream's position in locals, written back once: each set of a mapped attribute
     # runs the ORM's change tracking (a few microseconds), three per observation.
     last_seq, t = stream.last_seq, stream.t
+    failing_since, n_failing = stream.failing_since, stream.n_failing
     for o in pending:
         if o.seq != last_seq + 1:
             waited = now - o.received_at
@@ -171,6 +172,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
         elif (result := _cycle(model, E, t, o, sensors)) is None:
             log.warning("stream %s: seq %d skipped: %s", stream.id, o.seq, NOT_FINITE)
             batch.diverged.append(o.seq)
+            failing_since, n_failing = failing_since or o.seq, n_failing + 1
         else:
             if result.screened is not None:
                 sensors = sensors.update(result.screened)
@@ -180,8 +182,11 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
             else:
                 E, t = result.E, o.t
                 batch.analysed.append((o, result))
+            failing_since, n_failing = None, 0  # the forecast and the analysis came out finite
         last_seq = o.seq
     stream.last_seq, stream.t = last_seq, t
+    if (failing_since, n_failing) != (stream.failing_since, stream.n_failing):
+        stream.failing_since, stream.n_failing = failing_since, n_failing
     stream.n_assimilated += len(batch.analysed)
     stream.sensors = sensors.to_json() or None
     stream.n_skipped += len(batch.stale) + len(batch.diverged)

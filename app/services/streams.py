@@ -260,6 +260,46 @@ def close(session: Session, tenant_id: str, stream_id: str) -> Stream:
     return stream
 
 
+def reset(
+    session: Session,
+    outbox: Outbox,
+    *,
+    tenant_id: str,
+    stream_id: str,
+    initial: dict[str, Any] | None,
+) -> Stream:
+    """Redraw an open stream's ensemble at its current time, around `initial` (mean, std;
+    what it leaves out: the stream's own initial ones): the way back for an ensemble that
+    diverged. The row is locked first, so a cycle in progress finishes before and the next
+    one starts from the new ensemble, which the worker draws (the API imports no numerics)
+    as it drew the first: from the stream's seed, the same way."""
+    get(session, tenant_id, stream_id)  # the tenant's, or 404
+    stream = repo.lock(session, stream_id)
+    if stream is None:  # its tenant was deleted since
+        raise NotFound(f"stream {stream_id}")
+    if stream.status != "open":
+        raise Conflict(f"stream {stream_id} is closed")
+    if StreamConfig.parse(stream.config).surrogate:
+        raise Conflict(
+            f"stream {stream_id} has model dynamics, whose ensemble starts from a series up "
+            "to t0: open a new stream from the latest values"
+        )
+    initial = {**stream.config["initial"], **(initial or {})}
+    if initial.get("series") is not None:
+        raise InputError("initial.series", "model dynamics only")
+    mean = initial.get("mean")
+    if mean is not None and len(mean) != stream.state_dim:
+        raise InputError(
+            "initial.mean", f"{len(mean)} values; the state has {stream.state_dim} components"
+        )
+    stream.config = {**stream.config, "initial": initial}
+    stream.ensemble, stream.mean, stream.spread = None, mean, None
+    stream.failing_since, stream.n_failing = None, 0
+    stream.updated_at = utcnow()
+    outbox.add(Task.CYCLE, stream.id, queue=QUEUE)
+    return stream
+
+
 def submit_forecast(
     session: Session,
     outbox: Outbox,

@@ -172,6 +172,11 @@ def add_stream_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("--horizon", type=int, default=20)
     p.add_argument("--levels", type=float, nargs="+", default=[80, 95])
     p.set_defaults(handler=stream_forecast)
+    p = streams.add_parser("reset", parents=[parent], help="redraw a diverged ensemble")
+    p.add_argument("stream_id")
+    p.add_argument("--initial-mean", type=float, nargs="+")
+    p.add_argument("--initial-std", type=float)
+    p.set_defaults(handler=stream_reset)
     p = streams.add_parser("close", parents=[parent], help="close (history stays)")
     p.add_argument("stream_id")
     p.set_defaults(handler=stream_close)
@@ -260,6 +265,8 @@ def stream_show(client: Client, args: argparse.Namespace) -> int:
     )
     if s.mean is not None and s.spread is not None:
         print(f"mean    {_fmt(s.mean)}\nspread  {_fmt(s.spread)}")
+    if s.health.get("status") != "ok":
+        print(f"health  {s.health['status']}: {s.health.get('detail')}")
     return 0
 
 
@@ -268,6 +275,12 @@ def stream_forecast(client: Client, args: argparse.Namespace) -> int:
         args.stream_id, args.horizon, levels=args.levels, timeout=args.timeout
     )
     print(forecast_table(result[0]))
+    return 0
+
+
+def stream_reset(client: Client, args: argparse.Namespace) -> int:
+    s = client.reset_stream(args.stream_id, mean=args.initial_mean, std=args.initial_std)
+    print(f"stream {s.id}: ensemble redrawn at t={s.t:g}")
     return 0
 
 

@@ -316,6 +316,14 @@ def _stream_events(w: World) -> None:
     not_found(w.as_b("GET", f"/v1/streams/{w.stream}/events"))
 
 
+@case("streams.reset", "POST", "/v1/streams/{stream_id}/reset")
+def _reset_stream(w: World) -> None:
+    body = {"initial": {"mean": [5.0, 5.0, 5.0]}}
+    not_found(w.as_b("POST", f"/v1/streams/{w.stream}/reset", json=body))
+    state = accepted(w.as_a("GET", f"/v1/streams/{w.stream}"))
+    assert state["config"]["initial"]["mean"] != [5.0, 5.0, 5.0] and state["spread"] is not None
+
+
 @case("streams.delete", "DELETE", "/v1/streams/{stream_id}")
 def _close_stream(w: World) -> None:
     not_found(w.as_b("DELETE", f"/v1/streams/{w.stream}"))

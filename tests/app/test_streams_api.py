@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import numpy as np
 import pytest
@@ -291,6 +292,67 @@ def test_overflowing_observations_are_skipped_not_stuck(
     assert state["last_seq"] == 3 and state["pending"] == 0, state
     assert state["n_assimilated"] < 3  # at least the overflowing forecasts were skipped
     assert all(np.isfinite(state["mean"])) and all(np.isfinite(state["spread"]))
+
+
+def diverged(client: TestClient, headers: dict[str, str]) -> tuple[str, dict[str, Any]]:
+    """A stream whose ensemble readings far off the model's scale threw out of its range:
+    its id and state once it has handled them all (seq 4, a calm reading, included)."""
+    sid = str(create(client, headers, filter={"method": "etkf", "ensemble_size": 8})["id"])
+    wild = [{"seq": k, "t": 0.05 * k, "values": [1e300] * 40} for k in (1, 2, 3)]
+    calm = [{"seq": 4, "t": 0.2, "values": [1.0] * 40}]
+    r = client.post(
+        f"/v1/streams/{sid}/observations", json={"observations": wild + calm}, headers=headers
+    )
+    assert r.status_code == 202, r.text
+    return sid, wait_assimilated(client, sid, headers, 4)
+
+
+def test_a_failing_stream_says_so_on_its_event_feed(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    sid, _ = diverged(client, headers)
+    client.delete(f"/v1/streams/{sid}", headers=headers)
+    with client.stream("GET", f"/v1/streams/{sid}/events", headers=headers) as feed:
+        text = "".join(feed.iter_text())
+    told = [b for b in text.split("\n\n") if b.startswith("event: health")]
+    assert len(told) == 1 and json.loads(told[0].split("data: ", 1)[1])["status"] == "failing"
+
+
+def test_a_diverged_stream_says_so_and_a_reset_redraws_it(
+    client: TestClient, headers: dict[str, str], settings: Settings
+) -> None:
+    """An ensemble thrown off the model's range overflows at every cycle after: the stream
+    says it is failing (since which seq, how many in a row, what to do) instead of only
+    counting skips; a reset redraws the ensemble at the stream's time and the stream goes on."""
+    sid, state = diverged(client, headers)
+    health = state["health"]
+    assert health["status"] == "failing", state
+    since = health["failing_since_seq"]
+    assert since in (1, 2) and health["consecutive_failures"] == 4 - since + 1
+    assert f"/v1/streams/{sid}/reset" in health["detail"]
+    assert state["n_skipped"] >= 3  # seq 4, a calm reading, could not be used either
+
+    url = f"/v1/streams/{sid}/reset"
+    r = client.post(url, json={"initial": {"mean": [1.0] * 39}}, headers=headers)
+    assert r.status_code == 422 and "initial.mean" in r.text, r.text
+    other = {"Authorization": f"Bearer {issue_key(settings)}"}
+    assert client.post(url, json={}, headers=other).status_code == 404
+
+    r = client.post(url, json={"initial": {"mean": [1.0] * 40, "std": 0.5}}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["health"]["status"] == "ok" and r.json()["mean"] == [1.0] * 40
+    assert r.json()["config"]["initial"]["std"] == 0.5 and r.json()["last_seq"] == 4
+    calm = [{"seq": 5, "t": 0.25, "values": [1.0] * 40}]
+    r = client.post(f"/v1/streams/{sid}/observations", json={"observations": calm}, headers=headers)
+    state = wait_assimilated(client, sid, headers, 5)
+    assert state["health"] == {
+        "status": "ok", "failing_since_seq": None, "consecutive_failures": 0, "detail": None
+    }  # fmt: skip
+    analyses = client.get(f"/v1/streams/{sid}/analyses", headers=headers).json()["items"]
+    assert analyses[-1]["seq"] == 5 and np.all(np.abs(analyses[-1]["mean"]) < 50)
+
+    assert client.delete(f"/v1/streams/{sid}", headers=headers).status_code == 200
+    assert client.post(url, headers=headers).status_code == 409
 
 
 def test_a_post_reads_only_the_streams_header(

@@ -115,6 +115,16 @@ def test_stream_chart_moves_with_pushed_observations(
         lambda b: b.find_elements(By.CSS_SELECTOR, "#sensors tr.sensor-failed")
     )
     shoot("sensor-failed")
+    assert not browser.find_element(By.ID, "stream-health").is_displayed()
+
+    # Readings far off the model's scale throw the ensemble out of its range: the page says
+    # the stream is failing, live (no analyses come to redraw the chart).
+    wild = [{"seq": k, "t": 0.05 * k, "values": [1e300]} for k in range(30, 34)]
+    api.post(f"/v1/streams/{sid}/observations", json={"observations": wild}).raise_for_status()
+    alarm = browser.find_element(By.ID, "stream-health")
+    WebDriverWait(browser, 60).until(lambda b: alarm.is_displayed())
+    assert "Failing since seq" in alarm.text and "/reset" in alarm.text
+    shoot("stream-failing")
 
 
 def test_the_fan_chart_marks_imputed_gaps_and_anomalies(

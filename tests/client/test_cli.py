@@ -171,6 +171,8 @@ def test_stream_create_push_watch(
     assert main(["stream", "watch", stream_id, "--after-seq", "3", "--count", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["4", "5"]
+    assert main(["stream", "reset", stream_id, "--initial-std", "0.5"]) == 0
+    assert "ensemble redrawn at t=0.25" in capsys.readouterr().out
 
 
 def test_forecast_of_a_csv_with_empty_cells_and_anomalies(

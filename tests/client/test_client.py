@@ -137,6 +137,10 @@ def test_stream_round_trip(client: Client) -> None:
 
     fc = client.stream_forecast(stream.id, 5, levels=[90])
     assert fc[0].mean.shape == (5, 3) and fc[0].times is not None
+    assert client.get_stream(stream.id).health["status"] == "ok"
+    reset = client.reset_stream(stream.id, mean=[2, 2, 25], std=0.5)
+    assert reset.config["initial"] == {"mean": [2.0, 2.0, 25.0], "std": 0.5, "series": None}
+    np.testing.assert_allclose(reset.mean, [2, 2, 25])
     assert client.close_stream(stream.id).status == "closed"
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, Field, StrictInt, field_validator, model_validator
 
 from app.api.schemas.common import FiniteFloat, StrictModel
+from app.api.schemas.stream_specs import InitialSpec
 from app.db.tables import Analysis, Observation
 from app.services.streams import StreamView
 
@@ -95,6 +96,43 @@ class SensorRead(BaseModel):
     repeats: int = Field(0, description="Readings in a row equal to the one before (stuck)")
 
 
+class StreamHealth(BaseModel):
+    status: Literal["ok", "failing"] = Field(
+        description="failing: the forecast or analysis overflowed at every observation since "
+        "failing_since_seq, up to the latest handled; the stream keeps its last finite "
+        "ensemble, which has likely left the model's range and will not come back by itself"
+    )
+    failing_since_seq: int | None = None
+    consecutive_failures: int = 0
+    detail: str | None = Field(None, description="What to do about it, when failing")
+
+    @classmethod
+    def of(cls, stream_id: str, since: int | None, count: int) -> Self:
+        """From the stream's record of its failing run (failing_since, n_failing)."""
+        if since is None:
+            return cls(status="ok")
+        return cls(
+            status="failing",
+            failing_since_seq=since,
+            consecutive_failures=count,
+            detail=f"{count} observation(s) in a row since seq {since} overflowed the forecast "
+            "or the analysis: the ensemble has left the model's range, after readings far off "
+            "its scale or by diverging from the truth (an ETKF or EnKF ensemble smaller than "
+            "the state, without localization, can: use letkf with a localization_radius). "
+            f"POST /v1/streams/{stream_id}/reset redraws it at the stream's time.",
+        )
+
+
+class StreamReset(StrictModel):
+    initial: InitialSpec | None = Field(
+        None,
+        description="The new ensemble's mean and std, drawn at the stream's current time "
+        "(what is left out: the stream's initial ones)",
+    )
+
+    model_config = {"json_schema_extra": {"examples": [{"initial": {"std": 1.0}}]}}
+
+
 class StreamRead(BaseModel):
     id: str
     name: str | None
@@ -120,6 +158,10 @@ class StreamRead(BaseModel):
         description="Each observed component's health over about the last ten observations "
         "(a failed one is left out of the analyses until its readings agree again)",
     )
+    health: StreamHealth = Field(
+        default_factory=lambda: StreamHealth(status="ok"),
+        description="Whether the latest cycles could be computed at all",
+    )
 
     @classmethod
     def of(cls, v: StreamView) -> Self:
@@ -142,6 +184,7 @@ class StreamRead(BaseModel):
             closed_at=s.closed_at,
             gaps=[{"first_seq": g.first_seq, "last_seq": g.last_seq} for g in v.gaps],
             sensors=[SensorRead.model_validate(d) for d in s.sensors or []],
+            health=StreamHealth.of(s.id, s.failing_since, s.n_failing),
         )
 
 
@@ -239,6 +282,7 @@ STREAM_EXAMPLE: dict[str, Any] = {
     "updated_at": "2026-11-27T12:00:01Z",
     "closed_at": None,
     "gaps": [],
+    "health": {"status": "ok", "failing_since_seq": None, "consecutive_failures": 0},
 }
 ANALYSES_EXAMPLE: dict[str, Any] = {
     "items": [

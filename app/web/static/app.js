@@ -249,6 +249,12 @@ async function streamPage(id) {
   const select = h("select", { name: "component" }, ...range(0, Math.max(n, 1)).map((i) => h("option", { value: i }, `component ${i}`)));
   const chart = h("div", { id: "stream-chart" }), info = h("p", { class: "status" });
   const health = h("table", { id: "sensors", class: "sensors" });
+  // The stream's own health: failing when every cycle since some seq overflowed.
+  const alarm = h("p", { id: "stream-health", class: "status failed" });
+  function drawHealth(state) {
+    alarm.hidden = state.status === "ok";
+    alarm.textContent = state.status === "ok" ? "" : `Failing since seq ${state.failing_since_seq}: ${state.detail}`;
+  }
   const analyses = [], observations = [];
   let sensors = stream.sensors || [], sensorsAt = 0;
   // Each observed component's health: status, and the rolling rates it is judged by.
@@ -285,14 +291,19 @@ async function streamPage(id) {
     info.textContent = `${stream.status} · ${analyses.length} analyses · last seq ${analyses.at(-1)?.seq ?? 0}`;
   }
   select.onchange = redraw;
-  show(h("h2", {}, `Stream ${stream.name || ""}`), h("div", { class: "filters" }, select, await pngButton(`/v1/streams/${id}/plot.png`)), info, chart,
+  show(h("h2", {}, `Stream ${stream.name || ""}`), h("div", { class: "filters" }, select, await pngButton(`/v1/streams/${id}/plot.png`)), info, alarm, chart,
     h("h3", {}, "Sensors"), health);
   drawSensors();
+  drawHealth(stream.health || { status: "ok" });
   await loadAll(`/v1/streams/${id}/analyses`, analyses);
   await loadAll(`/v1/streams/${id}/observations`, observations);
   redraw();
   const after = analyses.at(-1)?.seq ?? 0;
   Api.events(`/v1/streams/${id}/events?cursor=${after}`, async (name, data) => {
+    if (name === "health") {
+      drawHealth(data);
+      return;
+    }
     if (name === "sensor") {
       sensors = sensors.filter((s) => s.index !== data.index).concat([data]).sort((a, b) => a.index - b.index);
       drawSensors();

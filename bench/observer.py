@@ -63,7 +63,6 @@ class Setup:
     filters: dict[str, FilterConfig]
     observer: ObserverConfig
     notes: list[str] = field(default_factory=list)
-    through_api: bool = True  # also in the last table (bench/observer_api.py)
 
 
 def setups(quick: bool) -> list[Setup]:
@@ -94,12 +93,11 @@ def setups(quick: bool) -> list[Setup]:
                   1.0, 500, 100, {"LETKF N=16 adaptive r=28": ks_letkf}, obs_cfg(400))
         )  # fmt: skip
         # No grid (the observer's covariance gain), 25 steps a cycle (DAPPER's sakov2012:
-        # dt 0.01, every 0.25, R = 2 I), the API's defaults; in-process only, as its
-        # training alone takes about 12 minutes here.
+        # dt 0.01, every 0.25, R = 2 I), the API's defaults.
         out.append(
             Setup("L63", Lorenz63(), LinearObs.identity(3, math.sqrt(2.0)), 0.01, 0.25, cycles,
                   burn, {"ETKF N=10 adaptive": FilterConfig("etkf", 10, "adaptive")},
-                  obs_cfg(its), through_api=False)
+                  obs_cfg(its))
         )  # fmt: skip
     return out
 

@@ -56,6 +56,20 @@ class HostStepper(Protocol):
         ...
 
 
+@runtime_checkable
+class HostTangent(Protocol):
+    """A model whose flow, and the flow's Jacobian, can be computed on NumPy arrays: what
+    `integrate` differentiates through with one host call instead of a graph of small torch
+    ops per stage (a low-dimensional system integrated over many steps a cycle)."""
+
+    def flow_tangent_numpy(
+        self, x: np.ndarray, steps: list[float]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """States x (B, n) stepped by `steps` -> (the states (B, n), each one's Jacobian
+        of the whole flow d x_end / d x (B, n, n))."""
+        ...
+
+
 def rk4_step(f: Rhs, x: Tensor, dt: float) -> Tensor:
     """Classical 4th-order Runge-Kutta step of the autonomous ODE x' = f(x); x (..., n)."""
     h = 0.5 * dt
@@ -89,6 +103,31 @@ def rk4_step_numpy(f: HostRhs, x: np.ndarray, dt: float) -> np.ndarray:
     return acc
 
 
+class _HostFlow(torch.autograd.Function):
+    """x (..., n) -> its flow over `steps`, computed on the host with the flow's Jacobian J,
+    which the backward pass applies (g J): one call each way instead of autograd's graph of
+    a few dozen small ops per step."""
+
+    @staticmethod
+    def forward(
+        ctx: torch.autograd.function.FunctionCtx,
+        x: Tensor,
+        model: HostTangent,
+        steps: list[float],
+    ) -> Tensor:
+        n = x.shape[-1]
+        end, J = model.flow_tangent_numpy(x.detach().reshape(-1, n).numpy(), steps)
+        ctx.save_for_backward(torch.from_numpy(J))
+        return torch.from_numpy(end).to(x.dtype).view(x.shape)
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, g: Tensor) -> tuple[Tensor, None, None]:
+        (J,) = ctx.saved_tensors  # type: ignore[attr-defined]  # set by save_for_backward
+        n = g.shape[-1]
+        gx = torch.bmm(g.reshape(-1, 1, n), J.to(g.dtype)).view(g.shape)
+        return gx, None, None
+
+
 def step_sizes(t0: float, t1: float, dt: float) -> list[float]:
     """Steps from t0 to t1: whole steps of dt, then one shorter step landing exactly on t1.
 
@@ -118,6 +157,8 @@ def integrate(model: Dynamics, x: Tensor, t0: float, t1: float, dt: float | None
     land exactly on t1. t1 == t0 returns x itself.
     """
     steps = step_sizes(t0, t1, model.default_dt if dt is None else dt)
+    if steps and _tangent_on_host(model, x):
+        return cast(Tensor, _HostFlow.apply(x, model, steps))  # type: ignore[no-untyped-call]
     if steps and _on_host(model, x):
         a = x.detach().numpy()  # a view; every step returns a new array, so x is untouched
         stepper = cast(HostStepper, model)  # _on_host checked it has step_numpy
@@ -127,6 +168,17 @@ def integrate(model: Dynamics, x: Tensor, t0: float, t1: float, dt: float | None
     for h in steps:
         x = model.step(x, h)
     return x
+
+
+def _tangent_on_host(model: Dynamics, x: Tensor) -> bool:
+    """Whether x is differentiated through on the host (`_HostFlow`): a model that offers
+    its flow's Jacobian, and a small CPU state that needs a gradient."""
+    return (
+        x.requires_grad
+        and torch.is_grad_enabled()
+        and hasattr(model, "flow_tangent_numpy")
+        and fits_host(x.detach(), FLOATS)
+    )
 
 
 def _on_host(model: Dynamics, x: Tensor) -> bool:

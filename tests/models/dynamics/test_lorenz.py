@@ -82,3 +82,27 @@ def test_lorenz96_tendency_rounds_like_the_textbook_formula() -> None:
     x = 5 * torch.randn(7, 40, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
     xp1, xm1, xm2 = (torch.roll(x, s, dims=-1) for s in (-1, 1, 2))
     assert torch.equal(Lorenz96().rhs(x), (xp1 - xm2) * xm1 - x + 8.0)
+
+
+@pytest.mark.parametrize("shape", [(8, 3), (2, 4, 3)])
+def test_lorenz63_gradient_through_many_steps_is_the_step_maps(shape: tuple[int, ...]) -> None:
+    """A state that needs a gradient is integrated on the host with its flow's Jacobian
+    (one call each way, not autograd's graph of every stage): the same states and the same
+    gradient as autograd through `step`, to round-off, over 25 steps and a shorter last one."""
+    model = Lorenz63()
+    g = torch.Generator().manual_seed(0)
+    x0 = integrate(model, 10 * torch.randn(shape, generator=g, dtype=torch.float64), 0, 2.0)
+    upstream = torch.randn(shape, generator=g, dtype=torch.float64)
+
+    x = x0.clone().requires_grad_(True)
+    end = integrate(model, x, 0.0, 0.255, 0.01)
+    assert type(end.grad_fn).__name__ == "_HostFlowBackward"
+    (grad,) = torch.autograd.grad(end, x, upstream)
+
+    ref = x0.clone().requires_grad_(True)
+    y = ref
+    for h in [0.01] * 25 + [0.005]:
+        y = model.step(y, h)
+    (ref_grad,) = torch.autograd.grad(y, ref, upstream)
+    torch.testing.assert_close(end, y, rtol=1e-12, atol=1e-11)
+    torch.testing.assert_close(grad, ref_grad, rtol=1e-10, atol=1e-10)

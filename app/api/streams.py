@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -359,15 +358,15 @@ def stream_events(
         while not await request.is_disconnected():
             items, sensors, health, done = await run_in_threadpool(poll, after)
             for item in items:
-                yield f"id: {item.seq}\nevent: analysis\ndata: {json.dumps(item.model_dump())}\n\n"
+                yield f"id: {item.seq}\nevent: analysis\ndata: {item.model_dump_json()}\n\n"
                 after, quiet_since = item.seq, time.monotonic()
             for sensor in sensors:
                 if sensor.status != statuses.get(sensor.index, "ok"):
                     statuses[sensor.index] = sensor.status
-                    yield f"event: sensor\ndata: {json.dumps(sensor.model_dump())}\n\n"
+                    yield f"event: sensor\ndata: {sensor.model_dump_json()}\n\n"
             if health.status != told:  # a failing stream has no analyses to push: say why
                 told = health.status
-                yield f"event: health\ndata: {json.dumps(health.model_dump())}\n\n"
+                yield f"event: health\ndata: {health.model_dump_json()}\n\n"
             if done:
                 yield "event: closed\ndata: {}\n\n"
                 return

@@ -318,6 +318,30 @@ def test_a_failing_stream_says_so_on_its_event_feed(
     assert len(told) == 1 and json.loads(told[0].split("data: ", 1)[1])["status"] == "failing"
 
 
+def test_the_event_feed_is_json_whatever_the_numbers(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """An analysis of readings far off the model's scale has an infinite innovation RMS: the
+    feed writes it as null, as the analyses route does, not as Infinity (not JSON, which a
+    browser's parser refuses, ending the feed)."""
+    body = {"dynamics": {"system": "lorenz63", "dt": 0.01}, "qc": None}
+    sid = client.post("/v1/streams", json=body, headers=headers).json()["id"]
+    wild = [{"seq": 1, "t": 0.05, "values": [1e300] * 3}]
+    client.post(f"/v1/streams/{sid}/observations", json={"observations": wild}, headers=headers)
+    wait_assimilated(client, sid, headers, 1)
+    listed = client.get(f"/v1/streams/{sid}/analyses", headers=headers).json()["items"]
+    client.delete(f"/v1/streams/{sid}", headers=headers)
+    with client.stream("GET", f"/v1/streams/{sid}/events", headers=headers) as feed:
+        text = "".join(feed.iter_text())
+    blocks = [b.split("data: ", 1)[1] for b in text.split("\n\n") if "data: " in b]
+
+    def not_json(constant: str) -> None:
+        pytest.fail(f"{constant} in the feed: {text}")
+
+    events = [json.loads(b, parse_constant=not_json) for b in blocks]
+    assert events[0]["innovation_rms"] is None and events[0] == listed[0]
+
+
 def test_a_diverged_stream_says_so_and_a_reset_redraws_it(
     client: TestClient, headers: dict[str, str], settings: Settings
 ) -> None:

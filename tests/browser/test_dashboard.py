@@ -117,11 +117,23 @@ def test_stream_chart_moves_with_pushed_observations(
     shoot("sensor-failed")
     assert not browser.find_element(By.ID, "stream-health").is_displayed()
 
-    # Readings far off the model's scale throw the ensemble out of its range: the page says
-    # the stream is failing, live (no analyses come to redraw the chart).
-    wild = [{"seq": k, "t": 0.05 * k, "values": [1e300]} for k in range(30, 34)]
-    api.post(f"/v1/streams/{sid}/observations", json={"observations": wild}).raise_for_status()
+
+def test_a_failing_stream_says_so_live(
+    browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot, signed_in: None
+) -> None:
+    """Readings far off the model's scale, with quality control off, throw the ensemble out
+    of its range: the open page says the stream is failing, live."""
+    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    body = {"dynamics": {"system": "lorenz63", "dt": 0.01}, "qc": None}
+    sid = api.post("/v1/streams", json=body).raise_for_status().json()["id"]
+    browser.get(f"{server.base}/#/streams/{sid}")
+    WebDriverWait(browser, 30).until(  # this stream's page, drawn (no analyses yet)
+        lambda b: b.find_element(By.ID, "stream-chart").get_attribute("data-points") == "0"
+    )
     alarm = browser.find_element(By.ID, "stream-health")
+    assert not alarm.is_displayed()
+    wild = [{"seq": k, "t": 0.05 * k, "values": [1e300] * 3} for k in range(1, 5)]
+    api.post(f"/v1/streams/{sid}/observations", json={"observations": wild}).raise_for_status()
     WebDriverWait(browser, 60).until(lambda b: alarm.is_displayed())
     assert "Failing since seq" in alarm.text and "/reset" in alarm.text
     shoot("stream-failing")

@@ -209,7 +209,7 @@ def _cycle(
     sensors: Sensors,
 ) -> CycleAnalysis | None:
     """One observation's cycle, leaving out the sensors that have failed."""
-    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, sensors.failed)
+    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, sensors.failed, sensors.recent)
 
 
 def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble) -> None:

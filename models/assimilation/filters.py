@@ -65,10 +65,12 @@ class Filter(Protocol):
         *,
         noise_std: Tensor | None = None,
         exclude: np.ndarray | None = None,
+        recent: np.ndarray | None = None,
     ) -> CycleAnalysis:
         """E: (N, n) analysis members at t0 -> the analysis at t1 given y: (m,) at t1 (NaN
         for missing readings). noise_std: this observation's own (m,) noise std; exclude:
-        (m,) bool, components left out (failed sensors)."""
+        (m,) bool, components left out (failed sensors); recent: (m, RECENT) the sensors'
+        last squared z-scores (`Sensors.recent`), which judge an observation of < 3 readings."""
         ...
 
 
@@ -112,12 +114,13 @@ class EnsembleFilter:
         *,
         noise_std: Tensor | None = None,
         exclude: np.ndarray | None = None,
+        recent: np.ndarray | None = None,
     ) -> CycleAnalysis:
         Ef = integrate(dynamics, E, t0, t1, self.dt)
         obs = self.obs if noise_std is None else self.obs.with_noise(noise_std)
         screened = None
         if _screening_needed(y, self.gate, exclude):
-            screened = background_check(Ef, y, obs, self.gate, exclude)
+            screened = background_check(Ef, y, obs, self.gate, exclude, recent)
             if not bool(screened.used.any()):
                 return CycleAnalysis(None, None, float("nan"), None, screened)
             if not bool(screened.used.all()):  # this cycle's operator: the readings used
@@ -160,6 +163,7 @@ class ObserverFilter:
         *,
         noise_std: Tensor | None = None,
         exclude: np.ndarray | None = None,
+        recent: np.ndarray | None = None,
     ) -> CycleAnalysis:
         if not _screening_needed(y, self.gate, exclude):
             Ef, Ea, var = self.observer.cycle(dynamics, E, t0, t1, self.dt, y)
@@ -168,9 +172,9 @@ class ObserverFilter:
         obs = self.obs if noise_std is None else self.obs.with_noise(noise_std)
         host = self.observer.l96_host(dynamics, E)
         if host is not None and E.dtype == torch.float64:
-            return self._screened_on_host(host, dynamics, E, t0, t1, y, obs, exclude)
+            return self._screened_on_host(host, dynamics, E, t0, t1, y, obs, exclude, recent)
         Ef = integrate(dynamics, E, t0, t1, self.dt)
-        screened = background_check(Ef, y, obs, self.gate, exclude)
+        screened = background_check(Ef, y, obs, self.gate, exclude, recent)
         if not bool(screened.used.any()):
             return CycleAnalysis(None, None, float("nan"), None, screened)
         y_members = torch.from_numpy(screened.readings_or_forecast()).to(Ef)  # (M, m)
@@ -187,16 +191,17 @@ class ObserverFilter:
         y: Tensor,
         obs: LinearObs,
         exclude: np.ndarray | None,
+        recent: np.ndarray | None,
     ) -> CycleAnalysis:
         """The screened cycle on arrays (Lorenz-96, CPU): forecast, background check and
         analysis in one compiled call, with no tensor between them."""
         assert isinstance(dynamics, Lorenz96)  # l96_host said so
-        args = screen_arguments(y.numpy(), obs, self.gate, exclude)
+        args = screen_arguments(y.numpy(), obs, self.gate, exclude, recent)
         steps = step_sizes(t0, t1, self.dt)
-        HE, z, present, rejected, used, d, Ea, var = host.l96_screened_cycle(
+        HE, z, present, rejected, used, d, z2, Ea, var = host.l96_screened_cycle(
             dynamics, E.numpy(), steps, args
         )
-        screened = Screened(z, present, rejected, used, args[0], d, HE)
+        screened = Screened(z, present, rejected, used, args[0], d, HE, z2)
         if not bool(used.any()):
             return CycleAnalysis(None, None, float("nan"), None, screened)
         extra = member_mean(torch.from_numpy(var))

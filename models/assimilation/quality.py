@@ -9,7 +9,11 @@ observation are divided by their robust scale, max(1, sqrt(median(z^2) / 0.455))
 the median of a chi-square with one degree of freedom), so that an ensemble that is off
 everywhere (a stream starting far from the truth) does not reject every reading and never
 converge: a reading is rejected for disagreeing with the others, not with a poor forecast.
-The check therefore needs three or more readings per observation to reject any. A missing
+An observation with fewer than three readings present has no others to judge by: each of
+its readings is scaled by the median of its own sensor's last RECENT squared z-scores and
+its own instead, max(1, sqrt(median)) (1 before any). A spike, or two in a row, among
+readings that agree is rejected; innovations large in three of the last RECENT + 1 cycles
+(a poor start, a model that is off) are taken as the ensemble's error and used. A missing
 reading (NaN) is neither used nor scored.
 
 Sensor health: per component, exponentially weighted rates of missing and rejected readings
@@ -35,6 +39,7 @@ from models.assimilation.observation import LinearObs
 CHI2_1_MEDIAN = 0.4549364231195724  # median of a chi-square with one degree of freedom
 HEALTH_ALPHA = 0.1  # weight of the newest cycle in the rolling rates (~10-cycle memory)
 Z_CLIP = 10.0  # one wild reading moves the bias by at most HEALTH_ALPHA * Z_CLIP
+RECENT = 4  # a sensor's earlier readings that judge it when its observation has < 3
 SUSPECT = {"rejection_rate": 0.2, "bias": 1.5, "missing_rate": 0.5, "repeats": 3}
 FAILED = {"rejection_rate": 0.5, "bias": 3.0, "missing_rate": 0.9, "repeats": 10}
 
@@ -49,7 +54,8 @@ class Screened:
     vector operations a cycle: NumPy's per-call cost is a fraction of torch's). z: z-scores
     (NaN where missing); present, rejected, used: bool (used = present, not rejected, not
     excluded); y: the readings screened; innovation: y - H mean(forecast); forecast: the
-    members' forecast of the readings, H x_f (N, m)."""
+    members' forecast of the readings, H x_f (N, m); z2: the squared z-scores before any
+    scaling (NaN where missing), what a sensor's recent record keeps."""
 
     z: np.ndarray
     present: np.ndarray
@@ -58,6 +64,7 @@ class Screened:
     y: np.ndarray
     innovation: np.ndarray
     forecast: np.ndarray
+    z2: np.ndarray
 
     def readings_or_forecast(self) -> np.ndarray:
         """(N, m): each member's y where a reading is used, its own forecast H x_f elsewhere
@@ -99,41 +106,60 @@ def background_check(
     obs: LinearObs,
     gate: float | None,
     exclude: np.ndarray | None = None,
+    recent: np.ndarray | None = None,
 ) -> Screened:
     """Ef: (N, n) forecast members (N >= 1); y: (m,) with NaN for missing readings; gate:
     the largest |z| accepted (None: no check); exclude: (m,) bool, components left out
-    whatever their z (failed sensors). An overflowed forecast gives non-finite z-scores
-    quietly: the cycle's analysis is then not finite, and the stream skips it."""
+    whatever their z (failed sensors); recent: (m, RECENT) each sensor's last squared
+    z-scores (`Sensors.recent`; None: none yet). An overflowed forecast gives non-finite
+    z-scores quietly: the cycle's analysis is then not finite, and the stream skips it."""
     HE = obs.H_apply(Ef).detach().cpu().numpy()
-    return screen(HE, y.detach().cpu().numpy(), obs, gate, exclude)
+    return screen(HE, y.detach().cpu().numpy(), obs, gate, exclude, recent)
 
 
 def screen(
-    HE: np.ndarray, y: np.ndarray, obs: LinearObs, gate: float | None, exclude: np.ndarray | None
+    HE: np.ndarray,
+    y: np.ndarray,
+    obs: LinearObs,
+    gate: float | None,
+    exclude: np.ndarray | None,
+    recent: np.ndarray | None = None,
 ) -> Screened:
     """`background_check` of the members' forecast readings HE = H x_f (N, m), as arrays."""
-    args = screen_arguments(y, obs, gate, exclude)
+    args = screen_arguments(y, obs, gate, exclude, recent)
     HE = np.ascontiguousarray(HE, dtype=np.float64)
-    z, present, rejected, used, innovation = screen_kernel(HE, *args)  # overflows are quiet
-    return Screened(z, present, rejected, used, args[0], innovation, HE)
+    z, present, rejected, used, innovation, z2 = screen_kernel(HE, *args)  # overflows quiet
+    return Screened(z, present, rejected, used, args[0], innovation, HE, z2)
 
 
 def screen_arguments(
-    y: np.ndarray, obs: LinearObs, gate: float | None, exclude: np.ndarray | None
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """(y, R, gate, exclude) as the compiled check takes them after HE (no gate: infinite;
-    no sensor left out: all False)."""
+    y: np.ndarray,
+    obs: LinearObs,
+    gate: float | None,
+    exclude: np.ndarray | None,
+    recent: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
+    """(y, R, gate, exclude, recent) as the compiled check takes them after HE (no gate:
+    infinite; no sensor left out: all False; no record yet: ones)."""
     yn = y.astype(np.float64, copy=False)
-    out = np.zeros(yn.shape[0], dtype=np.bool_) if exclude is None else exclude
-    return yn, obs.R_diag.numpy(), math.inf if gate is None else float(gate), out
+    m = yn.shape[0]
+    out = np.zeros(m, dtype=np.bool_) if exclude is None else exclude
+    past = np.ones((m, RECENT)) if recent is None else recent
+    return yn, obs.R_diag.numpy(), math.inf if gate is None else float(gate), out, past
 
 
 @numba.njit(cache=True)
 def screen_kernel(
-    HE: np.ndarray, y: np.ndarray, R: np.ndarray, gate: float, exclude: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    HE: np.ndarray,
+    y: np.ndarray,
+    R: np.ndarray,
+    gate: float,
+    exclude: np.ndarray,
+    recent: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The background check as one compiled call (a few dozen NumPy calls cost a cycle
-    ~0.1 ms on Lorenz-96; this, a few microseconds): see `background_check`."""
+    ~0.1 ms on Lorenz-96; this, a few microseconds): see `background_check`. Also returns
+    the squared z-scores before scaling (NaN where missing)."""
     N, m = HE.shape
     z = np.empty(m)
     d = np.empty(m)
@@ -143,14 +169,22 @@ def screen_kernel(
         var_b = ((HE[:, j] - mean) ** 2).sum() / (N - 1) if N > 1 else 0.0
         d[j] = y[j] - mean
         z[j] = d[j] / math.sqrt(var_b + R[j])
-    if present.any():
-        z2 = np.sort(z[present] ** 2)
-        k = z2.shape[0]
+    raw2 = np.where(present, z**2, np.nan)
+    k = int(present.sum())
+    if k >= 3:  # judged against the observation's other readings
+        z2 = np.sort(raw2[present])
         median = 0.5 * (z2[(k - 1) // 2] + z2[k // 2])
         z = z / max(1.0, math.sqrt(median / CHI2_1_MEDIAN))
+    else:  # against the sensor's own recent readings
+        window = np.empty(recent.shape[1] + 1)
+        for j in range(m):
+            if present[j]:
+                window[:-1] = recent[j]
+                window[-1] = raw2[j]
+                z[j] = z[j] / max(1.0, math.sqrt(np.median(window)))
     rejected = present & (np.abs(z) > gate)
     used = present & ~rejected & ~exclude
-    return z, present, rejected, used, d
+    return z, present, rejected, used, d, raw2
 
 
 @dataclass(frozen=True, eq=False)
@@ -164,12 +198,19 @@ class Sensors:
     cycles: np.ndarray  # int
     last: np.ndarray  # the latest reading present (NaN: none yet)
     repeats: np.ndarray  # int: readings in a row equal to the one before
+    recent: np.ndarray  # (m, RECENT): the last squared z-scores before scaling, oldest first
 
     @classmethod
     def new(cls, m: int) -> Sensors:
         zeros = np.zeros(m)
         return cls(
-            zeros, zeros, zeros, zeros.astype(np.int64), np.full(m, np.nan), zeros.astype(np.int64)
+            zeros,
+            zeros,
+            zeros,
+            zeros.astype(np.int64),
+            np.full(m, np.nan),
+            zeros.astype(np.int64),
+            np.ones((m, RECENT)),
         )
 
     def _over(self, limits: dict[str, float]) -> np.ndarray:
@@ -199,17 +240,19 @@ class Sensors:
 
     def update(self, screened: Screened) -> Sensors:
         """After one screened observation."""
-        missing, rejection, bias, last, repeats = _health_kernel(
+        missing, rejection, bias, last, repeats, recent = _health_kernel(
             self.missing_rate,
             self.rejection_rate,
             self.bias,
             self.last,
             self.repeats,
+            self.recent,
             screened.y,
             screened.z,
             screened.rejected,
+            screened.z2,
         )
-        return Sensors(missing, rejection, bias, self.cycles + 1, last, repeats)
+        return Sensors(missing, rejection, bias, self.cycles + 1, last, repeats, recent)
 
     def to_json(self) -> list[dict[str, Any]]:
         """One object per sensor, as a stream stores and serves them."""
@@ -223,6 +266,7 @@ class Sensors:
                 "repeats": int(self.repeats[i]),
                 "cycles": int(self.cycles[i]),
                 "last": None if math.isnan(self.last[i]) else float(self.last[i]),
+                "recent_z2": self.recent[i].tolist(),
             }
             for i, status in enumerate(self.statuses)
         ]
@@ -239,6 +283,7 @@ class Sensors:
             col("cycles").astype(np.int64),
             col("last", math.nan),
             col("repeats").astype(np.int64),
+            np.array([r.get("recent_z2") or [1.0] * RECENT for r in rows], dtype=float),
         )
 
 
@@ -273,14 +318,16 @@ def _health_kernel(
     bias: np.ndarray,
     last: np.ndarray,
     repeats: np.ndarray,
+    recent: np.ndarray,
     y: np.ndarray,
     z: np.ndarray,
     rejected: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    z2: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The rolling statistics after one observation, in one compiled call (new arrays)."""
     a = HEALTH_ALPHA
     missing_rate, rejection_rate, bias = missing_rate.copy(), rejection_rate.copy(), bias.copy()
-    last, repeats = last.copy(), repeats.copy()
+    last, repeats, recent = last.copy(), repeats.copy(), recent.copy()
     for j in range(y.shape[0]):
         if not math.isfinite(y[j]):
             missing_rate[j] = (1 - a) * missing_rate[j] + a
@@ -290,4 +337,7 @@ def _health_kernel(
         bias[j] = (1 - a) * bias[j] + a * min(Z_CLIP, max(-Z_CLIP, z[j]))
         repeats[j] = repeats[j] + 1 if y[j] == last[j] else 0
         last[j] = y[j]
-    return missing_rate, rejection_rate, bias, last, repeats
+        if math.isfinite(z2[j]):  # an overflowed forecast leaves the record as it was
+            recent[j, :-1] = recent[j, 1:].copy()
+            recent[j, -1] = z2[j]
+    return missing_rate, rejection_rate, bias, last, repeats, recent

@@ -175,19 +175,23 @@ class StreamModel:
         seq: int,
         noise_std: Sequence[float] | None = None,
         exclude: np.ndarray | None = None,
+        recent: np.ndarray | None = None,
     ) -> CycleAnalysis | None:
         """Forecast E from t0 to t1 and assimilate observation seq (`values` at t1, None or
         NaN where a reading is missing; `noise_std` its own, scalar or per component;
-        `exclude` (m,) bool, the components of failed sensors). None when the forecast or
-        analysis overflowed (an observation far off the model's scale): the caller keeps the
-        previous ensemble; a result without E when no reading passed the screening."""
+        `exclude` (m,) bool, the components of failed sensors; `recent`, the sensors' last
+        squared z-scores, `Sensors.recent`). None when the forecast or analysis overflowed
+        (an observation far off the model's scale): the caller keeps the previous ensemble;
+        a result without E when no reading passed the screening."""
         y = torch.from_numpy(np.array(values, dtype=np.float64)).to(E.dtype)  # None: NaN
         std = None if noise_std is None else torch.tensor(noise_std, dtype=torch.float64)
         out = exclude if exclude is not None and exclude.any() else None
         gen = derived_generator(self.seed, seq) if self.filter.draws_random else None
         try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
             dynamics = self.dynamics_up_to(seq)
-            result = self.filter.cycle(dynamics, E, t0, t1, y, gen, noise_std=std, exclude=out)
+            result = self.filter.cycle(
+                dynamics, E, t0, t1, y, gen, noise_std=std, exclude=out, recent=recent
+            )
             if result.E is not None and not all_finite(result.E):
                 raise OverflowError("analysis")
         except (OverflowError, torch.linalg.LinAlgError):  # type: ignore[attr-defined]  # not in the stubs
@@ -287,7 +291,7 @@ def warm_up() -> None:
         for seq in (1, 2, 3):  # the last with a reading missing: the screening's path
             values: list[float | None] = [1.0] * 7 + [None] if seq == 3 else [1.0] * 8
             t0, t1 = 0.05 * (seq - 1), 0.05 * seq
-            result = model.cycle(E, t0, t1, values, seq, None, sensors.failed)
+            result = model.cycle(E, t0, t1, values, seq, None, sensors.failed, sensors.recent)
             if result is not None and result.screened is not None:
                 sensors = sensors.update(result.screened)
             if result is not None and result.E is not None:

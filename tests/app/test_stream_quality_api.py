@@ -70,3 +70,36 @@ def test_faulty_readings_are_screened_recorded_and_tracked(
         if block.startswith("event: sensor")
     ]
     assert {"index": 3, "status": "failed"}.items() <= events[-1].items()
+
+
+def test_a_lone_sensors_spike_is_rejected_and_kept_on_record(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """One sensor (Lorenz-63's x): no other reading to judge a spike by, so its own recent
+    readings do; the spike's observation is skipped with its reason, the others are used."""
+    body = {
+        "dynamics": {"system": "lorenz63", "dt": 0.01},
+        "observation": {"indices": [0], "noise_std": 1.0},
+        "filter": {"method": "etkf", "ensemble_size": 20, "inflation": "adaptive"},
+        "initial": {"std": 5.0},
+        "seed": 2,
+    }
+    sid = client.post("/v1/streams", json=body, headers=headers).json()["id"]
+    truth, full = twin("lorenz63", {}, 0.05, 120, noise=1.0)
+    obs = [{**o, "values": o["values"][:1]} for o in full]
+    obs[79]["values"][0] += 30.0  # a spike at seq 80, after the stream has converged
+    r = client.post(f"/v1/streams/{sid}/observations", json={"observations": obs}, headers=headers)
+    assert r.status_code == 202, r.text
+    state = wait_assimilated(client, sid, headers, 120)
+    observed = client.get(
+        f"/v1/streams/{sid}/observations", params={"limit": 200}, headers=headers
+    ).json()["items"]
+    skipped = {o["seq"]: o["reason"] for o in observed if o["status"] == "skipped"}
+    assert "rejected: 0" in skipped[80]
+    assert len(skipped) <= 3, skipped  # the start far off is not starved of readings
+    analyses = client.get(
+        f"/v1/streams/{sid}/analyses", params={"cursor": 100, "limit": 20}, headers=headers
+    ).json()["items"]
+    error = [abs(a["mean"][0] - float(truth[a["seq"] - 1][0])) for a in analyses]
+    assert max(error) < 3.0, error  # tracking x after the spike
+    assert state["sensors"][0]["status"] == "ok"

@@ -106,20 +106,20 @@ class HostLocalGain:
         dynamics: Lorenz96,
         Xa: np.ndarray,
         steps: list[float],
-        screening: tuple[np.ndarray, np.ndarray, float, np.ndarray],
+        screening: tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray],
     ) -> tuple[np.ndarray, ...]:
         """`l96_cycle` with the background check between the forecast and the analysis (a
         stream's default: quality control on), in one compiled call: three apart cost ~5 us
-        more a cycle in the Python between them. Xa (M, n); screening: (y, R, gate, exclude)
-        as `quality.screen_arguments` gives them. -> (H x_f (M, m), z, present, rejected,
-        used, innovation (each (m,), as in `quality.screen`), analysis (M, n), variance
-        (M, n)). A reading not used reads as each member's own forecast of it: an
-        innovation of zero."""
+        more a cycle in the Python between them. Xa (M, n); screening: (y, R, gate, exclude,
+        recent) as `quality.screen_arguments` gives them. -> (H x_f (M, m), z, present,
+        rejected, used, innovation, squared z before scaling (each (m,), as in
+        `quality.screen`), analysis (M, n), variance (M, n)). A reading not used reads as
+        each member's own forecast of it: an innovation of zero."""
         x = np.ascontiguousarray(Xa, dtype=np.float64)
-        y, R, gate, exclude = screening
+        y, R, gate, exclude, recent = screening
         n_steps, dt, last = _steps(steps)
         return _l96_screened_cycle(
-            x, float(dynamics.F), n_steps, dt, last, y, R, gate, exclude, *self._args
+            x, float(dynamics.F), n_steps, dt, last, y, R, gate, exclude, recent, *self._args
         )
 
 
@@ -252,6 +252,7 @@ def _l96_screened_cycle(
     R: np.ndarray,
     gate: float,
     exclude: np.ndarray,
+    recent: np.ndarray,
     *gain: Any,
 ) -> tuple[np.ndarray, ...]:
     """x (M, n): see `HostLocalGain.l96_screened_cycle`."""
@@ -259,14 +260,14 @@ def _l96_screened_cycle(
     Xf = _l96_steps(x, F, n_steps, dt, last)
     H, identity = gain[0], gain[1]
     HE = Xf.copy() if identity else Xf @ H.T
-    z, present, rejected, used, innovation = screen_kernel(HE, y, R, gate, exclude)
+    z, present, rejected, used, innovation, z2 = screen_kernel(HE, y, R, gate, exclude, recent)
     m = HE.shape[1]
     readings = np.empty((M, m))
     for k in range(M):
         for j in range(m):
             readings[k, j] = y[j] if used[j] else HE[k, j]
     Xa, var = _analysis(Xf.reshape(M, 1, n), readings.reshape(M, 1, m), *gain)
-    return HE, z, present, rejected, used, innovation, Xa.reshape(M, n), var.reshape(M, n)
+    return HE, z, present, rejected, used, innovation, z2, Xa.reshape(M, n), var.reshape(M, n)
 
 
 @numba.njit(cache=True)

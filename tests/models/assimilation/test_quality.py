@@ -89,6 +89,31 @@ def test_an_analysis_uses_exactly_the_readings_that_pass() -> None:
     assert nothing.E is None
 
 
+def test_a_lone_sensor_is_judged_by_its_own_recent_readings() -> None:
+    """With fewer than three readings there are no others to judge one by: a spike, or two
+    in a row, is rejected against the sensor's recent innovations; an offset that lasts
+    three cycles (a poor start, a model that is off) is taken as the ensemble's error."""
+    E = members(n=1)  # forecast mean ~3, spread ~1; noise 1: z = (y - 3) / ~1.4
+    obs = LinearObs.identity(1, 1.0)
+    sensors = Sensors.new(1)
+
+    def check(y: float) -> bool:
+        nonlocal sensors
+        s = background_check(E, torch.tensor([y], dtype=F64), obs, 4.0, None, sensors.recent)
+        sensors = sensors.update(s)
+        return bool(s.rejected[0])
+
+    calm = [3.5, 2.2, 3.9, 2.8, 3.1]  # between the faults: the record forgets in RECENT
+    assert [check(y) for y in calm] == [False] * 5
+    assert [check(y) for y in (40.0, 3.3)] == [True, False]  # one spike
+    assert [check(y) for y in calm] == [False] * 5
+    assert [check(y) for y in (40.0, 41.0, 3.0)] == [True, True, False]  # two in a row
+    assert [check(y) for y in calm] == [False] * 5
+    assert [check(40.0) for _ in range(4)] == [True, True, False, False]  # it lasts: the error
+    assert sensors.to_json()[0]["recent_z2"] == sensors.recent[0].tolist()
+    assert Sensors.from_json(sensors.to_json()).recent.tolist() == sensors.recent.tolist()
+
+
 def test_a_stuck_sensor_fails_its_components_spread_rises_and_recovers() -> None:
     """Lorenz-96 observed at every other point (LETKF): sensor 3 (component 6) sticks from
     cycle 100 to 200 at a value near the climatological mean, which passes the check."""

@@ -154,13 +154,17 @@ def integrate(model: Dynamics, x: Tensor, t0: float, t1: float, dt: float | None
     """Integrate x (..., n) from t0 to t1 (t1 >= t0) with steps of dt (model.default_dt if None).
 
     Takes ceil((t1 - t0) / dt) steps: all of size dt but the last, which is shortened to
-    land exactly on t1. t1 == t0 returns x itself.
+    land exactly on t1. t1 == t0 returns x itself. A small CPU state runs on NumPy
+    (`step_numpy`, or all steps in one compiled call for a model with `flow_numpy`); one
+    that needs a gradient, through `flow_tangent_numpy` when the model has it (`_HostFlow`).
     """
     steps = step_sizes(t0, t1, model.default_dt if dt is None else dt)
     if steps and _tangent_on_host(model, x):
         return cast(Tensor, _HostFlow.apply(x, model, steps))  # type: ignore[no-untyped-call]
     if steps and _on_host(model, x):
         a = x.detach().numpy()  # a view; every step returns a new array, so x is untouched
+        if a.dtype == np.float64 and hasattr(model, "flow_numpy"):  # all steps in one call
+            return torch.from_numpy(model.flow_numpy(a, steps))
         stepper = cast(HostStepper, model)  # _on_host checked it has step_numpy
         for h in steps:
             a = stepper.step_numpy(a, h)

@@ -120,7 +120,8 @@ def test_host_path_matches_torch_steps(
     assert torch.equal(x, before)
 
 
-def test_gradients_take_the_torch_path() -> None:
+def test_gradients_flow_through_integrate() -> None:
+    """A state that needs a gradient keeps it (Lorenz-63 through its host tangent flow)."""
     x = torch.randn(4, 3, dtype=torch.float64, requires_grad=True)
     integrate(Lorenz63(), x, 0.0, 0.1).sum().backward()
     assert x.grad is not None and torch.isfinite(x.grad).all()

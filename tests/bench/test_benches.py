@@ -124,10 +124,12 @@ def test_inflation_quick(tmp_path: Path) -> None:
 
 
 def test_sensor_faults_quick(tmp_path: Path) -> None:
-    from bench.sensor_faults import FAULTS
+    from bench.sensor_faults import FAULTS, SETUPS
     from bench.sensor_faults import main as sensor_faults
 
     result = sensor_faults(["--quick", "--out", str(tmp_path / "faults.json")])
-    assert [r["fault"] for r in result["rows"]] == list(FAULTS)
+    assert [r["fault"] for r in result["rows"]] == list(FAULTS) * len(SETUPS)
     for r in result["rows"]:
         assert r["rmse_qc"] > 0 and r["rmse_no_qc"] > 0 and 0 <= r["clean_rejected"] <= 1
+    lone = {r["fault"]: r for r in result["rows"] if r["setup"] == SETUPS[1].name}
+    assert lone["outliers"]["faults_rejected"] > 0.5  # a lone sensor's outliers are caught

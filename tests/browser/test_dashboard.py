@@ -137,6 +137,9 @@ def test_a_failing_stream_says_so_live(
     WebDriverWait(browser, 60).until(lambda b: alarm.is_displayed())
     assert "Failing since seq" in alarm.text and "/reset" in alarm.text
     shoot("stream-failing")
+    browser.get(f"{server.base}/#/streams")  # the list says so too
+    failing = wait_for(browser, "td.status.failed")
+    assert any(td.text == "open · failing" for td in failing)
 
 
 def test_the_fan_chart_marks_imputed_gaps_and_anomalies(

@@ -239,7 +239,9 @@ async function streamsPage() {
     h("tr", {}, ...["stream", "name", "status", "t", "assimilated", "pending"].map((t) => h("th", {}, t))),
     ...data.items.map((s) => h("tr", {},
       h("td", {}, h("a", { href: `#/streams/${s.id}` }, s.id.slice(0, 8))), h("td", {}, s.name || ""),
-      h("td", {}, s.status), h("td", {}, s.t.toFixed(2)), h("td", {}, s.n_assimilated), h("td", {}, s.pending)))));
+      // A failing stream (every cycle overflowing) stands out in the list as on its page.
+      s.health?.status === "failing" ? h("td", { class: "status failed" }, `${s.status} · failing`) : h("td", {}, s.status),
+      h("td", {}, s.t.toFixed(2)), h("td", {}, s.n_assimilated), h("td", {}, s.pending)))));
 }
 
 async function streamPage(id) {

@@ -43,7 +43,7 @@ from bench.observer import Setup, setups, twin  # noqa: E402
 from bench.stack import REDIS_URL, Databases, Stack, stack_env  # noqa: E402
 from bench.stream_throughput import create_key, wait_done  # noqa: E402
 from models.assimilation import FilterConfig  # noqa: E402
-from models.dynamics import KuramotoSivashinsky, Lorenz63, Lorenz96  # noqa: E402
+from models.dynamics.registry import spec_of  # noqa: E402
 
 POST_BATCH = 100
 JSON = {"Content-Type": "application/json"}
@@ -95,14 +95,8 @@ def _cpu_s(pids: list[int]) -> float:
 
 
 def dynamics_spec(setup: Setup) -> dict[str, Any]:
-    d = setup.dynamics
-    if isinstance(d, Lorenz96):
-        return {"system": "lorenz96", "params": {"n": d.n, "F": d.F}, "dt": setup.dt}
-    if isinstance(d, Lorenz63):
-        params = {"sigma": d.sigma, "rho": d.rho, "beta": d.beta}
-        return {"system": "lorenz63", "params": params, "dt": setup.dt}
-    assert isinstance(d, KuramotoSivashinsky)
-    return {"system": "ks", "params": {"n": d.n, "L": d.L}, "dt": setup.dt}
+    system, params = spec_of(setup.dynamics)
+    return {"system": system, "params": params, "dt": setup.dt}
 
 
 def observation_spec(setup: Setup) -> dict[str, Any]:

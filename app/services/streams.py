@@ -273,9 +273,8 @@ def reset(
     diverged. The row is locked first, so a cycle in progress finishes before and the next
     one starts from the new ensemble, which the worker draws (the API imports no numerics)
     as it drew the first: from the stream's seed, the same way."""
-    get(session, tenant_id, stream_id)  # the tenant's, or 404
-    stream = repo.lock(session, stream_id)
-    if stream is None:  # its tenant was deleted since
+    stream = repo.lock(session, stream_id, tenant_id)
+    if stream is None:
         raise NotFound(f"stream {stream_id}")
     if stream.status != "open":
         raise Conflict(f"stream {stream_id} is closed")

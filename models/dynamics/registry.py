@@ -72,3 +72,11 @@ def make_dynamics(system: str, params: Mapping[str, Any] | None = None) -> Dynam
         return _BUILD[system](**kwargs, default_dt=DEFAULTS[system])
     except ValueError as exc:
         raise ValueError(f"invalid {system} parameters: {exc}") from exc
+
+
+def spec_of(model: Dynamics) -> tuple[str, dict[str, Any]]:
+    """(system, params) that `make_dynamics` builds `model` from."""
+    for system, build in _BUILD.items():
+        if type(model) is build:
+            return system, {key: getattr(model, key) for key in _SCHEMA[system]}
+    raise ValueError(f"{type(model).__name__} is not a registered system")

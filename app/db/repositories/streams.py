@@ -56,17 +56,18 @@ def get_for_tenant(
     return session.scalars(query.options(_HEADER) if header_only else query).one_or_none()
 
 
-def lock(session: Session, stream_id: str) -> Stream | None:
-    """The stream row, locked until the transaction ends: one assimilating worker at a time.
+def lock(session: Session, stream_id: str, tenant_id: str | None = None) -> Stream | None:
+    """The stream row (the tenant's, when given), locked until the transaction ends: one
+    assimilating worker at a time.
 
     FOR NO KEY UPDATE, not FOR UPDATE: it still excludes a second cycle, but not the key-share
     lock that inserting an observation takes on its stream through the foreign key, so posts
     are not held up for as long as a cycle computes (on PostgreSQL; SQLite serialises)."""
+    query = select(Stream).where(Stream.id == stream_id)
+    if tenant_id is not None:
+        query = query.where(Stream.tenant_id == tenant_id)
     return session.scalars(
-        select(Stream)
-        .where(Stream.id == stream_id)
-        .with_for_update(key_share=True)
-        .execution_options(populate_existing=True)
+        query.with_for_update(key_share=True).execution_options(populate_existing=True)
     ).one_or_none()
 
 

@@ -5,6 +5,7 @@ network's outputs into a correction."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import ClassVar
 
 import torch
@@ -125,11 +126,6 @@ class CovarianceGain:
         """Outputs (..., 1, n_out) -> A (..., n, m)."""
         return out[..., 0, :].reshape(*out.shape[:-2], self.n, self.m) + self.H.to(out).T
 
-    def covariance(self, out: Tensor) -> Tensor:
-        """Outputs (..., 1, n_out) -> P (..., n, n)."""
-        A = self.factor(out)
-        return self.scale * (A @ A.transpose(-1, -2))
-
     def _cross(self, out: Tensor) -> tuple[Tensor, Tensor, Tensor]:
         """A (..., n, m), P H^T (..., n, m) and the lower Cholesky factor of H P H^T + R."""
         A = self.factor(out)
@@ -162,16 +158,20 @@ class CovarianceGain:
 
 Gain = LocalGain | DenseGain | CovarianceGain
 
+# Each gain by the kind an artifact records ("dense": observers stored before the
+# covariance gain), built from the observation operator and the settings.
+GAINS: dict[str, Callable[[LinearObs, ObserverConfig], Gain]] = {
+    LocalGain.kind: lambda obs, cfg: LocalGain(obs, cfg.patch, cfg.reach),
+    CovarianceGain.kind: lambda obs, cfg: CovarianceGain(obs),
+    DenseGain.kind: lambda obs, cfg: DenseGain(obs),
+}
+
 
 def make_gain(obs: LinearObs, kind: str, cfg: ObserverConfig) -> Gain:
-    """The gain of `kind` ("local", "covariance" or, for old artifacts, "dense")."""
-    if kind == LocalGain.kind:
-        return LocalGain(obs, cfg.patch, cfg.reach)
-    if kind == CovarianceGain.kind:
-        return CovarianceGain(obs)
-    if kind == DenseGain.kind:
-        return DenseGain(obs)
-    raise ValueError(f"unknown gain kind {kind!r}")
+    """The gain of `kind` (a key of GAINS)."""
+    if kind not in GAINS:
+        raise ValueError(f"unknown gain kind {kind!r}; expected one of {', '.join(GAINS)}")
+    return GAINS[kind](obs, cfg)
 
 
 def gain_kind(periodic: bool) -> str:

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from models.artifacts import pack, read_meta, unpack
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.gain import VAR_FLOOR, Gain, LocalGain, make_gain
+from models.assimilation.observer.gain import VAR_FLOOR, DenseGain, Gain, LocalGain, make_gain
 from models.assimilation.observer.host import HostLocalGain
 from models.assimilation.observer.network import mlp
 from models.dynamics.base import Dynamics, integrate, step_sizes
@@ -149,7 +149,7 @@ class NeuralObserver:
         config = ObserverConfig(**meta["config"])
         theta = [tensors[f"theta.{i}"] for i in range(len(tensors))]
         # Artifacts before the gain's kind was recorded said only whether the grid was periodic.
-        kind = meta.get("gain") or ("local" if meta["periodic"] else "dense")
+        kind = meta.get("gain") or (LocalGain.kind if meta["periodic"] else DenseGain.kind)
         gain = make_gain(obs, kind, config)
         return cls(gain, theta, float(meta["mean"]), float(meta["std"]), obs, config)
 

@@ -9,6 +9,7 @@ from models.dynamics import (
     Lorenz96,
     make_dynamics,
 )
+from models.dynamics.registry import spec_of
 
 
 def test_builds_each_system_with_default_dt() -> None:
@@ -39,3 +40,16 @@ def test_builds_each_system_with_default_dt() -> None:
 def test_rejects_bad_input(system: str, params: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make_dynamics(system, params)
+
+
+@pytest.mark.parametrize(
+    ("system", "params"),
+    [("lorenz63", {"rho": 20.0}), ("lorenz96", {"n": 12, "F": 10.0}), ("ks", {"n": 64})],
+)
+def test_spec_of_builds_the_same_system(system: str, params: dict[str, float]) -> None:
+    model = make_dynamics(system, params)
+    name, spec = spec_of(model)
+    assert name == system and params.items() <= spec.items()
+    assert make_dynamics(name, spec) == model
+    with pytest.raises(ValueError, match="not a registered system"):
+        spec_of(object())  # type: ignore[arg-type]

@@ -30,7 +30,13 @@ import numpy as np
 import torch
 from numpy.typing import ArrayLike
 
-from models.forecasting.analog_match import Candidates, analog_paths
+from models.forecasting.analog_match import (
+    LINEAR_NEIGHBOURS,
+    Candidates,
+    analog_paths,
+    centred_mean,
+    neighbours,
+)
 from models.forecasting.base import (
     FloatArray,
     Forecast,
@@ -68,6 +74,7 @@ class _Fitted:
     window: int
     width: int
     stride: int
+    order: int  # 0: analogs' continuations as they are; 1: first-order corrected
     sigma: FloatArray  # (leads, d) aleatoric std per lead, standardised units
     validation: dict[str, float]
 
@@ -88,7 +95,8 @@ class _Fitted:
 @dataclass
 class AnalogForecaster:
     """max_window: longest window tried (4, 8, ... up to it); k: analogs (members);
-    denoise: also try matching on smoothed windows (width `smoothing`); val_fraction: the
+    denoise: also try matching on smoothed windows (width `smoothing`); first_order: also try
+    first-order analogs (`analog_match`), corrected for their windows' mismatch; val_fraction: the
     part of the series validation forecasts start in; val_horizon: their length."""
 
     max_window: int = 64
@@ -96,6 +104,7 @@ class AnalogForecaster:
     k: int = 10
     denoise: bool = True
     smoothing: int = 5
+    first_order: bool = True
     val_fraction: float = 0.2
     val_horizon: int = 32
     _fit: _Fitted | None = field(default=None, init=False, repr=False)
@@ -138,14 +147,18 @@ class AnalogForecaster:
         Zs = [z.astype(np.float32).astype(np.float64) for z, _, _ in scaled]
         means = np.stack([mu for _, mu, _ in scaled])
         stds = np.stack([sd for _, _, sd in scaled])
-        settings = self._settings(T)
-        scores = {f"L={L},w={w},s={t}": self._score(Zs, L, w, t) for L, w, t in settings}
+        orders = (0, 1) if self.first_order else (0,)
+        scores, settings = {}, []
+        for L, w, t in self._settings(T):
+            for o, score in self._score(Zs, L, w, t, orders).items():
+                scores[f"L={L},w={w},s={t},order={o}"] = score
+                settings.append((L, w, t, o))
         best = min(scores, key=lambda s: scores[s])
-        L, w, t = settings[list(scores).index(best)]
-        sigma = self._noise_by_lead(Zs, L, w, t)
+        L, w, t, o = settings[list(scores).index(best)]
+        sigma = self._noise_by_lead(Zs, L, w, t, o)
         if progress is not None:
             progress(1.0)
-        self._fit = _Fitted(Zs, means, stds, L, w, t, sigma, scores)
+        self._fit = _Fitted(Zs, means, stds, L, w, t, o, sigma, scores)
         return self
 
     def _settings(self, T: int) -> list[tuple[int, int, int]]:
@@ -168,37 +181,59 @@ class AnalogForecaster:
         return np.unique(np.round(np.linspace(cut, last, min(n, last - cut + 1))).astype(int))
 
     def _forecast_at(
-        self, Zs: list[FloatArray], o: int, L: int, w: int, t: int, h: int
-    ) -> tuple[FloatArray, FloatArray]:
-        """The weighted analog mean of Zs[0] from origin o (matched on its past only) and
-        the analogs' weighted variance about it, each (h, d)."""
+        self,
+        Zs: list[FloatArray],
+        every: Candidates,
+        o: int,
+        L: int,
+        w: int,
+        t: int,
+        orders: Sequence[int],
+        h: int,
+    ) -> dict[int, tuple[FloatArray, FloatArray]]:
+        """Per order: the weighted analog mean of Zs[0] from origin o (matched on its past
+        only) and the analogs' weighted variance about it, each (h, d). every: the windows
+        of all of Zs (setting L, w, t), cut here at o. The orders share one search for the
+        nearest windows."""
         span = (L - 1) * t + 1
-        pool = Candidates.of([Zs[0][:o], *Zs[1:]], L, w, exclude_last=[span], stride=t)
-        paths, weights = analog_paths(Zs[0][:o], pool, L, w, self.k, h, stride=t)
-        mean: FloatArray = np.einsum("k,khd->hd", weights, paths)
-        var: FloatArray = np.einsum("k,khd->hd", weights, (paths - mean) ** 2)
-        return mean, var
+        pool = every.cut_first(o - 2 * span, centred_mean(Zs[0][:o], w))
+        n = self.k * LINEAR_NEIGHBOURS if 1 in orders else self.k
+        found = neighbours(Zs[0][:o], pool, L, w, n, h, stride=t)
+        out = {}
+        for order in orders:
+            paths, weights = found.members(self.k, order)
+            mean: FloatArray = np.einsum("k,khd->hd", weights, paths)
+            var: FloatArray = np.einsum("k,khd->hd", weights, (paths - mean) ** 2)
+            out[order] = (mean, var)
+        return out
 
-    def _score(self, Zs: list[FloatArray], L: int, w: int, t: int) -> float:
-        """Mean squared error of the weighted mean over the validation origins and leads."""
+    def _score(
+        self, Zs: list[FloatArray], L: int, w: int, t: int, orders: Sequence[int]
+    ) -> dict[int, float]:
+        """Per order: the mean squared error of the weighted mean over the validation
+        origins and leads."""
         T = Zs[0].shape[0]
         h = min(self.val_horizon, max(1, int(T * self.val_fraction)))
-        errors = []
+        errors: dict[int, list[float]] = {order: [] for order in orders}
+        every = Candidates.of(Zs, L, w, stride=t)
         for o in self._origins(T, MAX_ORIGINS, h):
             n = min(h, T - o)
-            mean, _ = self._forecast_at(Zs, o, L, w, t, n)
-            errors.append(np.mean((mean - Zs[0][o : o + n]) ** 2))
-        return float(np.mean(errors))
+            for order, (mean, _) in self._forecast_at(Zs, every, o, L, w, t, orders, n).items():
+                errors[order].append(float(np.mean((mean - Zs[0][o : o + n]) ** 2)))
+        return {order: float(np.mean(e)) for order, e in errors.items()}
 
-    def _noise_by_lead(self, Zs: list[FloatArray], L: int, w: int, t: int) -> FloatArray:
+    def _noise_by_lead(
+        self, Zs: list[FloatArray], L: int, w: int, t: int, order: int
+    ) -> FloatArray:
         """(leads, d): per lead, the validation error the analogs' spread leaves unexplained
         (see the module docstring), over SIGMA_ORIGINS origins."""
         T, d = Zs[0].shape
         H = min(self.val_horizon, max(1, int(T * self.val_fraction)))
         sq, var, count = np.zeros((H, d)), np.zeros((H, d)), np.zeros((H, 1))
+        every = Candidates.of(Zs, L, w, stride=t)
         for o in self._origins(T, SIGMA_ORIGINS, H):
             n = min(H, T - o)
-            mean, spread = self._forecast_at(Zs, o, L, w, t, n)
+            mean, spread = self._forecast_at(Zs, every, o, L, w, t, [order], n)[order]
             sq[:n] += (mean - Zs[0][o : o + n]) ** 2
             var[:n] += spread
             count[:n] += 1
@@ -220,6 +255,7 @@ class AnalogForecaster:
             "window": st.window,
             "stride": st.stride,
             "smoothing": st.width,
+            "order": st.order,
             "k": self.k,
             "library_series": len(st.library),
             "dim": int(st.library[0].shape[1]),
@@ -263,7 +299,7 @@ class AnalogForecaster:
             library = [z for i, z in enumerate(st.library) if not st.overlaps(i, C)]
         L, w, t = st.window, st.width, st.stride
         pool = Candidates.of([query, *library], L, w, exclude_last=[st.span], stride=t)
-        paths, weights = analog_paths(query, pool, L, w, self.k, h, stride=t)
+        paths, weights = analog_paths(query, pool, L, w, self.k, h, stride=t, order=st.order)
         member = np.repeat(np.arange(len(weights)), allocate_samples(weights, S))
         rng = np.random.default_rng(seed)
         cond = paths[member]
@@ -280,6 +316,7 @@ class AnalogForecaster:
             "window": st.window,
             "width": st.width,
             "stride": st.stride,
+            "order": st.order,
             "sigma": st.sigma.tolist(),
             "validation": st.validation,
         }
@@ -304,6 +341,7 @@ class AnalogForecaster:
             int(meta["window"]),
             int(meta["width"]),
             int(meta["stride"]),
+            int(meta.get("order", 0)),  # versions stored before first-order analogs: 0
             np.asarray(meta["sigma"], dtype=np.float64),
             dict(meta["validation"]),
         )

@@ -148,6 +148,9 @@ class AnalogParams(KindParams):
     k: StrictInt = Field(10, ge=1, le=100, description="Analogs: the ensemble's members")
     denoise: StrictBool = Field(True, description="Also try matching on smoothed windows")
     smoothing: StrictInt = Field(5, ge=1, le=51, description="Width of that smoothing")
+    first_order: StrictBool = Field(
+        True, description="Also try analogs corrected for their windows' mismatch (local linear)"
+    )
     val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9)
     val_horizon: StrictInt = Field(32, ge=1, le=1000, description="Validation forecast length")
 

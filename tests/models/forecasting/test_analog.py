@@ -1,5 +1,6 @@
 """The analog forecaster: exact on a repeating series, a library that forecasts a short
-series it has seen the like of, denoised matches on noisy data, and clear errors."""
+series it has seen the like of, denoised matches on noisy data, first-order analogs, the
+validation's cut pool, and clear errors."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from models.forecasting.analog import AnalogForecaster
+from models.forecasting.analog_match import Candidates, analog_paths, centred_mean
 from models.forecasting.serialize import dumps, loads
 
 
@@ -46,6 +48,42 @@ def test_noisy_series_are_matched_on_denoised_windows() -> None:
     noise = model.params_["noise_std"][0]
     assert 0.15 < noise < 0.6  # the aleatoric part is the noise's scale
     assert np.mean(f.aleatoric_std) > np.mean(f.epistemic_std)
+
+
+def test_first_order_analogs_correct_for_the_windows_mismatch() -> None:
+    # A sinusoid of irrational period: no window repeats, and what follows a window is
+    # linear in it, so the first-order correction leaves only its curvature.
+    z = np.sin(0.37 * np.arange(330))[:, None]
+    pool = Candidates.of([z[:300]], 8, 1, exclude_last=[8])
+    errors = {}
+    for order in (0, 1):
+        paths, weights = analog_paths(z[:300], pool, 8, 1, k=5, h=20, order=order)
+        assert paths.shape == (5, 20, 1) and np.isclose(weights.sum(), 1.0)
+        errors[order] = np.max(np.abs(paths - z[300:320]))
+    assert errors[1] < 0.2 * errors[0]
+    # The fit chooses it on validation, says so, and a stored version keeps it.
+    model = AnalogForecaster().fit(z[:300, 0])
+    assert model.params_["order"] == 1
+    assert "L=8,w=1,s=1,order=1" in model.params_["validation_mse"]
+    again = loads(dumps(model))
+    assert again.params_["order"] == 1
+    np.testing.assert_array_equal(again.predict(20).mean, model.predict(20).mean)
+    assert AnalogForecaster(first_order=False).fit(z[:300, 0]).params_["order"] == 0
+
+
+def test_a_pool_cut_at_an_origin_is_the_pool_of_the_history_before_it() -> None:
+    rng = np.random.default_rng(3)
+    query, other = rng.standard_normal((120, 2)), rng.standard_normal((80, 2))
+    L, width, stride, o = 5, 3, 2, 90
+    span = (L - 1) * stride + 1
+    for library in ([], [other]):
+        every = Candidates.of([query, *library], L, width, stride=stride)
+        cut = every.cut_first(o - 2 * span, centred_mean(query[:o], width))
+        built = Candidates.of([query[:o], *library], L, width, [span], stride)
+        for name in ("W", "source", "end", "sq"):
+            np.testing.assert_allclose(getattr(cut, name), getattr(built, name))
+        for a, b in zip(cut.follow, built.follow, strict=True):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_clear_errors() -> None:

@@ -7,6 +7,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from kalmanac._ops import POLL_FIRST_S, POLL_MAX_S, Core, Progress, given, poll, query_params
 from kalmanac._protocol import Call, Op, Sleep
 from kalmanac.results import Analyses, Analysis, Forecast, Page, Pushed, Stream
@@ -160,11 +162,19 @@ def close_stream(core: Core, stream_id: str) -> Op[Stream]:
 
 
 def reset_stream(
-    core: Core, stream_id: str, *, mean: Sequence[float] | None = None, std: float | None = None
+    core: Core,
+    stream_id: str,
+    *,
+    mean: Sequence[float] | None = None,
+    std: float | None = None,
+    series: Any = None,
 ) -> Op[Stream]:
     """Redraws the stream's ensemble at its current time, around `mean` with `std` (by
-    default the stream's initial ones): for a stream whose `health` says failing."""
-    initial = given(mean=None if mean is None else [float(v) for v in mean], std=std)
+    default the stream's initial ones): for a stream whose `health` says failing. A stream
+    with model dynamics restarts from `series` (the series up to the stream's time: (T,) or
+    (T, d)) or from a window's `mean`."""
+    rows = None if series is None else np.asarray(series, dtype=float).tolist()
+    initial = given(mean=None if mean is None else [float(v) for v in mean], std=std, series=rows)
     body = {"initial": initial} if initial else {}
     reply = yield from core.send(Call("POST", f"/v1/streams/{stream_id}/reset", json=body))
     return Stream.from_json(reply.body)

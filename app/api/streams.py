@@ -281,7 +281,7 @@ _NO_RESET_BODY = Body(default_factory=StreamReset)  # a reset may come without a
     responses={
         **example_response(200, STREAM_EXAMPLE),
         **NOT_FOUND,
-        409: {"description": "The stream is closed, or has model dynamics"},
+        409: {"description": "The stream is closed"},
         **ERROR_RESPONSES,
     },
     summary="Redraw a stream's ensemble (after it diverged)",
@@ -291,7 +291,8 @@ def reset_stream(
 ) -> StreamRead:
     """Draws a new ensemble at the stream's current time, around `initial` (what it leaves
     out: the stream's own initial mean and std); observations still pending are assimilated
-    from it.
+    from it. A stream with model dynamics restarts from the latest values: `initial.series`
+    (the series up to the stream's time) or `initial.mean` (a window), exactly one.
     For a stream whose `health` is failing: its ensemble overflowed and cannot recover."""
     initial = body.initial
     stream_service.reset(

@@ -269,29 +269,30 @@ def reset(
     initial: dict[str, Any] | None,
 ) -> Stream:
     """Redraw an open stream's ensemble at its current time, around `initial` (mean, std;
-    what it leaves out: the stream's own initial ones): the way back for an ensemble that
-    diverged. The row is locked first, so a cycle in progress finishes before and the next
-    one starts from the new ensemble, which the worker draws (the API imports no numerics)
-    as it drew the first: from the stream's seed, the same way."""
+    what it leaves out: the stream's own initial ones), or, for model dynamics, from the
+    latest values (initial.series up to the stream's time, or a window's mean): the way
+    back for an ensemble that diverged. The row is locked first, so a cycle in progress
+    finishes before and the next one starts from the new ensemble, which the worker draws
+    (the API imports no numerics) as it drew the first: from the stream's seed, the same
+    way."""
     stream = repo.lock(session, stream_id, tenant_id)
     if stream is None:
         raise NotFound(f"stream {stream_id}")
     if stream.status != "open":
         raise Conflict(f"stream {stream_id} is closed")
     if StreamConfig.parse(stream.config).surrogate:
-        raise Conflict(
-            f"stream {stream_id} has model dynamics, whose ensemble starts from a series up "
-            "to t0: open a new stream from the latest values"
-        )
-    initial = {**stream.config["initial"], **(initial or {})}
-    if initial.get("series") is not None:
-        raise InputError("initial.series", "model dynamics only")
-    mean = initial.get("mean")
+        model = stream.config["dynamics"]["model"]
+        restart = surrogates.restart(initial or {}, model["lags"], model["dim"])
+    else:
+        restart = {**stream.config["initial"], **(initial or {})}
+        if restart.get("series") is not None:
+            raise InputError("initial.series", "model dynamics only")
+    mean = restart.get("mean")
     if mean is not None and len(mean) != stream.state_dim:
         raise InputError(
             "initial.mean", f"{len(mean)} values; the state has {stream.state_dim} components"
         )
-    stream.config = {**stream.config, "initial": initial}
+    stream.config = {**stream.config, "initial": restart}
     stream.ensemble, stream.mean, stream.spread = None, mean, None
     stream.failing_since, stream.n_failing = None, 0
     stream.updated_at = utcnow()

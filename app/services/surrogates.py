@@ -105,6 +105,29 @@ def pin(
     return {**config, "dynamics": dynamics, "initial": initial}, n, obs_dim
 
 
+def restart(given: dict[str, Any], p: int, d: int) -> dict[str, Any]:
+    """The initial a model stream is reset to: the latest values, as initial.series (up to
+    the stream's time; cut to the model's window) or a window's mean (and std), exactly one;
+    the series the stream was opened with is up to t0, which it has moved past."""
+    series, mean = given.get("series"), given.get("mean")
+    if (series is None) == (mean is None):
+        raise InputError(
+            "initial",
+            "a stream with model dynamics restarts from the latest values: give series (the "
+            f"series up to the stream's time, at least the model's {p} values) or mean (a "
+            "window), exactly one",
+        )
+    if series is not None:
+        if "std" in given:
+            raise InputError(
+                "initial.std",
+                "members start at the window of initial.series exactly; the forecaster "
+                "supplies the spread",
+            )
+        return {"mean": None, "std": 1.0, "series": _window(series, p, d)}
+    return {"mean": mean, "std": given.get("std", 1.0), "series": None}
+
+
 def check_times(t0: float, observations: list[dict[str, Any]]) -> None:
     """A surrogate advances in whole series steps: each t must be t0 + k, k an integer."""
     for i, o in enumerate(observations):

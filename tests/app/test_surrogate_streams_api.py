@@ -142,6 +142,49 @@ def test_same_analyses_whatever_the_batching(client: TestClient, tenant: dict[st
     assert analyses(a["id"]) == analyses(b["id"])
 
 
+def test_a_reset_restarts_from_the_latest_values(
+    client: TestClient, tenant: dict[str, str]
+) -> None:
+    """A model stream cannot be redrawn around its opening series (up to t0, which it has
+    moved past): a reset takes the series up to the stream's time, or a window's mean, and
+    the stream goes on from there."""
+    y = var1(ORIGIN + K + H, seed=0)
+    sid = open_stream(client, tenant)["id"]
+    obs = measurements()
+    r = client.post(f"/v1/streams/{sid}/observations", json={"observations": obs[:10]},
+                    headers=tenant)  # fmt: skip
+    assert r.status_code == 202, r.text
+    wait_assimilated(client, sid, tenant, 10)
+    url = f"/v1/streams/{sid}/reset"
+    latest = y[: ORIGIN + 10].tolist()  # the series up to the stream's time, t = 10
+    for body, field in [
+        ({}, "initial"),
+        ({"initial": {"series": latest, "mean": [0.0, 0.0]}}, "initial"),
+        ({"initial": {"series": latest, "std": 2.0}}, "initial.std"),
+        ({"initial": {"series": [[1.0, 2.0, 3.0]]}}, "initial.series.0"),
+        ({"initial": {"mean": [1.0, 2.0, 3.0]}}, "initial.mean"),
+    ]:
+        r = client.post(url, json=body, headers=tenant)
+        assert r.status_code == 422, (body, r.text)
+        assert field in [d["field"] for d in r.json()["detail"]], (body, r.text)
+
+    r = client.post(url, json={"initial": {"series": latest}}, headers=tenant)
+    assert r.status_code == 200, r.text
+    state = r.json()
+    assert state["t"] == 10 and state["last_seq"] == 10 and state["health"]["status"] == "ok"
+    assert state["config"]["initial"]["series"] == [y[ORIGIN + 9].tolist()]  # the window
+    r = client.post(f"/v1/streams/{sid}/observations", json={"observations": obs[10:15]},
+                    headers=tenant)  # fmt: skip
+    assert r.status_code == 202, r.text
+    state = wait_assimilated(client, sid, tenant, 15)
+    items = client.get(f"/v1/streams/{sid}/analyses?limit=100", headers=tenant).json()["items"]
+    after = np.array([a["mean"] for a in items if a["seq"] > 10])
+    assert after.shape == (5, 2) and rmse(after, y[ORIGIN + 10 : ORIGIN + 15]) < 1.5
+
+    r = client.post(url, json={"initial": {"mean": [0.0, 0.0], "std": 0.5}}, headers=tenant)
+    assert r.status_code == 200 and r.json()["mean"] == [0.0, 0.0], r.text
+
+
 def test_pinned_version_survives_an_alias_move(client: TestClient, tenant: dict[str, str]) -> None:
     stream = open_stream(client, tenant, initial={"mean": [0.0, 0.0], "std": 0.5})
     y = var1(200, seed=3)

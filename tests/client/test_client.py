@@ -144,6 +144,23 @@ def test_stream_round_trip(client: Client) -> None:
     assert client.close_stream(stream.id).status == "closed"
 
 
+def test_a_model_stream_resets_from_the_latest_values(client: Client) -> None:
+    """A stream stepping a stored forecaster restarts from a (T, d) array of the series."""
+    rng = np.random.default_rng(1)
+    y = np.cumsum(rng.normal(size=(120, 2)), axis=0) * 0.1
+    version = client.train_model("client-flow", y[:100], model={"kind": "bayes_ar",
+                                 "params": {"max_lag": 2}}, timeout=60)  # fmt: skip
+    stream = client.create_stream(
+        {"model": {"name": "client-flow", "version": version.version}},
+        observation={"indices": [0], "noise_std": 0.1},
+        initial={"series": y[:100].tolist()},
+    )
+    reset = client.reset_stream(stream.id, series=y[:110])
+    p = reset.config["dynamics"]["model"]["lags"]
+    assert reset.config["initial"]["series"] == y[110 - p : 110].tolist()  # the model's window
+    assert reset.health["status"] == "ok" and reset.t == 0
+
+
 def test_missing_values_and_the_long_format_with_future_covariates(client: Client) -> None:
     """The statsforecast shape in and out: unique_id, ds, y, covariates; X_df their future."""
     rng = np.random.default_rng(0)

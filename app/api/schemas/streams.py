@@ -127,7 +127,8 @@ class StreamReset(StrictModel):
     initial: InitialSpec | None = Field(
         None,
         description="The new ensemble's mean and std, drawn at the stream's current time "
-        "(what is left out: the stream's initial ones)",
+        "(what is left out: the stream's initial ones); for model dynamics, series (up to "
+        "the stream's time) or mean, exactly one",
     )
 
     model_config = {"json_schema_extra": {"examples": [{"initial": {"std": 1.0}}]}}

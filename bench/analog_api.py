@@ -3,8 +3,9 @@ Celery worker over Redis and PostgreSQL, the 131 series posted in batches of the
 limit (KALMANAC_MAX_SERIES, 100), each call answered with its result (`?wait=`).
 
 Prints the wall time of the calls (server, queue, worker and database included; the worker
-and server start-up excluded) and the median sMAPE of the returned medians, which must equal
-the in-process figure of bench/chaos.py. Run from the repo root: `python bench/analog_api.py`.
+and server start-up excluded) and the median sMAPE of the returned medians, which matches
+the in-process figure of bench/chaos.py up to the sampling (the service draws each series'
+paths from a seed of its own). Run from the repo root: `python bench/analog_api.py`.
 """
 
 from __future__ import annotations

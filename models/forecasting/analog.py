@@ -7,10 +7,11 @@ is what the series' own validation forecasts erred by that the analogs' disagree
 not account for, per lead (sqrt(max(0, MSE(h) - mean analog variance(h))), non-decreasing in
 h, held beyond the validation horizon), drawn as Gaussian noise around each member's path.
 
-The window length L and the smoothing width w (w > 1 matches denoised windows and reads
-denoised continuations, for noisy series) are chosen on the series itself by time-ordered
-validation: forecasts from origins in its last part, each matched against the history before
-it only. Every series (library and query) is
+The window length L, the smoothing width w (w > 1 matches denoised windows and reads
+denoised continuations, for noisy series) and the order (1: first-order analogs, each
+continuation corrected for its window's mismatch; see `analog_match`) are chosen on the
+series itself by time-ordered validation: forecasts from origins in its last part, each
+matched against the history before it only. Every series (library and query) is
 standardised by its own mean and std, so a library series matches whatever its scale.
 
 A library version (`fit_library`) stores many series as float32; a forecast with it matches

@@ -11,8 +11,15 @@ from torch import Tensor
 
 from models.artifacts import pack, read_meta, unpack
 from models.assimilation.observation import LinearObs
-from models.assimilation.observer.gain import VAR_FLOOR, DenseGain, Gain, LocalGain, make_gain
-from models.assimilation.observer.host import HostLocalGain
+from models.assimilation.observer.gain import (
+    VAR_FLOOR,
+    CovarianceGain,
+    DenseGain,
+    Gain,
+    LocalGain,
+    make_gain,
+)
+from models.assimilation.observer.host import HostCovarianceGain, HostLocalGain
 from models.assimilation.observer.network import mlp
 from models.dynamics.base import Dynamics, integrate, step_sizes
 from models.dynamics.lorenz96 import Lorenz96
@@ -45,8 +52,8 @@ class NeuralObserver:
         """Forecasts Xf (M, ..., n) of the M members, observation y (m,) or (..., m) ->
         analyses Xa (M, ..., n) and each member's predicted error variance (M, ..., n).
 
-        Inference on CPU (nothing to differentiate) of a local gain runs compiled on NumPy
-        arrays (`observer_host`); training, dense gains and GPUs take the torch path."""
+        Inference on CPU (nothing to differentiate) of a local or covariance gain runs on
+        NumPy arrays (`observer_host`); training, dense gains and GPUs take the torch path."""
         host = self._on_host(Xf)
         if host is not None:
             a, v = host.analysis(_float64(Xf), _float64(y))
@@ -72,7 +79,7 @@ class NeuralObserver:
 
         Lorenz-96 on CPU with a local gain runs as one compiled call (`observer_host`);
         anything else is `integrate` then `analysis`, with the same result."""
-        host = self._on_host(Xa)
+        host = self.l96_host(dynamics, Xa)
         if host is not None and isinstance(dynamics, Lorenz96):
             dtype, steps = Xa.dtype, step_sizes(t0, t1, dt)
             f, a, v = host.l96_cycle(dynamics, _float64(Xa), steps, _float64(y))
@@ -86,25 +93,42 @@ class NeuralObserver:
         """`cycle` on float64 arrays, for tight CPU loops: on Lorenz-96, one compiled call
         without the tensor conversions around it (a third of `cycle`'s time there)."""
         host = self._host
-        if host is not None and isinstance(dynamics, Lorenz96) and not self.theta[0].requires_grad:
+        if (
+            isinstance(host, HostLocalGain)
+            and isinstance(dynamics, Lorenz96)
+            and not self.theta[0].requires_grad
+        ):
             return host.l96_cycle(dynamics, Xa, step_sizes(t0, t1, dt), y)
         out = self.cycle(dynamics, torch.from_numpy(Xa), t0, t1, dt, torch.from_numpy(y))
         Xf, Xa_new, var = (t.detach().numpy() for t in out)
         return Xf, Xa_new, var
 
     def l96_host(self, dynamics: Dynamics, X: Tensor) -> HostLocalGain | None:
-        """The compiled path of a whole cycle of X, when it applies: Lorenz-96 and the host
-        path of `_on_host`."""
-        return self._on_host(X) if isinstance(dynamics, Lorenz96) else None
+        """The compiled path of a whole cycle of X, when it applies: Lorenz-96 and the local
+        gain's host path (`_on_host`)."""
+        host = self._on_host(X) if isinstance(dynamics, Lorenz96) else None
+        return host if isinstance(host, HostLocalGain) else None
 
-    def _on_host(self, X: Tensor) -> HostLocalGain | None:
-        """The NumPy inference path, when it applies: a local gain, CPU, no gradients."""
+    def _on_host(self, X: Tensor) -> HostLocalGain | HostCovarianceGain | None:
+        """The NumPy inference path, when it applies: a local or covariance gain, CPU, no
+        gradients."""
         if not X.is_cpu or X.requires_grad or self.theta[0].requires_grad:
             return None
         return self._host
 
     @cached_property
-    def _host(self) -> HostLocalGain | None:
+    def _host(self) -> HostLocalGain | HostCovarianceGain | None:
+        if isinstance(self.gain, CovarianceGain):
+            return HostCovarianceGain(
+                [p.detach().cpu().numpy().astype(np.float64) for p in self.theta[:-2]],
+                self.gain.H.numpy(),
+                self.gain.R.diagonal().numpy(),
+                self.gain.scale,
+                self.mean,
+                self.std,
+                STATE_BOUND * self.std,
+                VAR_FLOOR,
+            )
         if not isinstance(self.gain, LocalGain):
             return None
         g = self.gain

@@ -14,13 +14,13 @@ from models.assimilation.filters import ObserverFilter
 from models.assimilation.observer import (
     CovarianceGain,
     DenseGain,
-    LocalGain,
     NeuralObserver,
     ObserverConfig,
     evaluate,
     initial_weights,
     train_observer,
 )
+from models.assimilation.observer.gain import make_gain
 from models.assimilation.quality import background_check
 from models.dynamics import Lorenz63, Lorenz96, integrate
 
@@ -142,10 +142,10 @@ def test_lorenz63_observer_filters_below_the_observation_noise() -> None:
     assert 0.5 < score.spread / score.rmse < 2.0, score  # the analysis covariance's spread
 
 
-def _random_observer(obs: LinearObs, depth: int) -> NeuralObserver:
+def _random_observer(obs: LinearObs, depth: int, kind: str = "local") -> NeuralObserver:
     """Untrained, with weights of order one, so every part of the gain shapes the result."""
     cfg = ObserverConfig(members=3, hidden=16, depth=depth, patch=2, reach=3)
-    gain = LocalGain(obs, cfg.patch, cfg.reach)
+    gain = make_gain(obs, kind, cfg)
     g = torch.Generator().manual_seed(3)
     sizes = [gain.n_in, *[cfg.hidden] * depth, gain.n_out]
     theta = [
@@ -172,13 +172,14 @@ def _random_observer(obs: LinearObs, depth: int) -> NeuralObserver:
 @pytest.mark.parametrize("batch", [(), (5,)], ids=["ensemble", "batched"])
 @pytest.mark.parametrize("depth", [1, 3])
 @pytest.mark.parametrize("per_member", [False, True], ids=["shared-y", "y-per-member"])
+@pytest.mark.parametrize("kind", ["local", "covariance"])
 def test_cpu_inference_matches_the_torch_path(
-    obs: LinearObs, batch: tuple[int, ...], depth: int, per_member: bool
+    obs: LinearObs, batch: tuple[int, ...], depth: int, per_member: bool, kind: str
 ) -> None:
     """The NumPy path (CPU, no gradient) agrees with the differentiable torch path to the
     float32 rounding of its network; also with an observation per member (a screened
     stream's: each member's own forecast where a reading was not used)."""
-    model = _random_observer(obs, depth)
+    model = _random_observer(obs, depth, kind)
     g = torch.Generator().manual_seed(4)
     Xf = 2 + 3.5 * torch.randn((3, *batch, 12), generator=g, dtype=torch.float64)
     members = (3,) if per_member else ()

@@ -32,11 +32,11 @@ import torch
 from numpy.typing import ArrayLike
 
 from models.forecasting.analog_match import (
-    LINEAR_NEIGHBOURS,
     Candidates,
     analog_paths,
     centred_mean,
     neighbours,
+    neighbours_for,
 )
 from models.forecasting.base import (
     FloatArray,
@@ -198,8 +198,7 @@ class AnalogForecaster:
         nearest windows."""
         span = (L - 1) * t + 1
         pool = every.cut_first(o - 2 * span, centred_mean(Zs[0][:o], w))
-        n = self.k * LINEAR_NEIGHBOURS if 1 in orders else self.k
-        found = neighbours(Zs[0][:o], pool, L, w, n, h, stride=t)
+        found = neighbours(Zs[0][:o], pool, L, w, neighbours_for(self.k, 1 in orders), h, stride=t)
         out = {}
         for order in orders:
             paths, weights = found.members(self.k, order)

@@ -173,6 +173,11 @@ def neighbours(
     return Neighbours(paths, pool.W[idx], dist, q)
 
 
+def neighbours_for(k: int, first_order: bool) -> int:
+    """Windows to search for k analogs: the first-order fit reads LINEAR_NEIGHBOURS x k."""
+    return k * LINEAR_NEIGHBOURS if first_order else k
+
+
 def analog_paths(
     query: FloatArray,
     pool: Candidates,
@@ -185,7 +190,7 @@ def analog_paths(
 ) -> tuple[FloatArray, FloatArray]:
     """The k analogs' continuations of `query`'s latest window, (k, h, d), and their weights
     (k,); order 1: first-order analogs (see the module docstring)."""
-    n = k * LINEAR_NEIGHBOURS if order == 1 else k
+    n = neighbours_for(k, order == 1)
     return neighbours(query, pool, L, width, n, h, stride).members(k, order)
 
 

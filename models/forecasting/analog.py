@@ -6,13 +6,19 @@ are the conditional means, so their disagreement is the epistemic part; the alea
 is what the series' own validation forecasts erred by that the analogs' disagreement does
 not account for, per lead (sqrt(max(0, MSE(h) - mean analog variance(h))), non-decreasing in
 h, held beyond the validation horizon), drawn as Gaussian noise around each member's path.
+Continuations read from a noisy series as it is (w = 1, chosen where many analogs average
+its noise out better than smoothing does) carry that noise: their disagreement is then
+measured on their smoothed paths, and the noise each carries counts as aleatoric.
 
 The window length L, the smoothing width w (w > 1 matches denoised windows and reads
-denoised continuations, for noisy series) and the order (1: first-order analogs, each
-continuation corrected for its window's mismatch; see `analog_match`) are chosen on the
-series itself by time-ordered validation: forecasts from origins in its last part, each
-matched against the history before it only. Every series (library and query) is
-standardised by its own mean and std, so a library series matches whatever its scale.
+denoised continuations, for noisy series), the order (1: first-order analogs, each
+continuation corrected for its window's mismatch; see `analog_match`) and the number of
+analogs k are chosen on the series itself by time-ordered validation: forecasts from origins
+in its last part, each matched against the history before it only, scored by the CRPS of a
+Gaussian with the analogs' weighted mean and spread. A proper score weighs how close the
+analogs come against how honestly they spread: few analogs where the near ones follow the
+series, more where they disagree. Every series (library and query) is standardised by its
+own mean and std, so a library series matches whatever its scale.
 
 A library version (`fit_library`) stores many series as float32; a forecast with it matches
 a short posted series against the library as well as against itself. A library series that
@@ -35,6 +41,7 @@ from models.forecasting.analog_match import (
     Candidates,
     analog_paths,
     centred_mean,
+    members_of,
     neighbours,
     neighbours_for,
 )
@@ -52,6 +59,7 @@ from models.forecasting.base import (
     no_covariates,
     summarize_samples,
 )
+from models.metrics import crps_gaussian
 
 MIN_WINDOW = 4
 MAX_ORIGINS = 8  # validation origins per candidate setting
@@ -67,6 +75,17 @@ def standardise(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     return (y - mu) / sd, mu, sd
 
 
+def _unexplained(mean: FloatArray, var: FloatArray, y: FloatArray, valid: FloatArray) -> FloatArray:
+    """(keys, leads, d) from validation arrays (origins, keys, leads, d): per lead, the
+    squared error of the analogs' mean that their spread does not account for
+    (sqrt(max(0, MSE - mean variance))), non-decreasing in the lead: no less sure further
+    ahead."""
+    count = np.maximum(valid.sum(axis=0), 1.0)
+    excess = (((mean - y) ** 2 - var) * valid).sum(axis=0) / count
+    out: FloatArray = np.maximum.accumulate(np.sqrt(np.maximum(excess, SIGMA_FLOOR**2)), axis=1)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class _Fitted:
     library: list[FloatArray]  # standardised series, float32 values held as float64
@@ -76,6 +95,7 @@ class _Fitted:
     width: int
     stride: int
     order: int  # 0: analogs' continuations as they are; 1: first-order corrected
+    k: int  # analogs (members), chosen
     sigma: FloatArray  # (leads, d) aleatoric std per lead, standardised units
     validation: dict[str, float]
 
@@ -95,14 +115,15 @@ class _Fitted:
 
 @dataclass
 class AnalogForecaster:
-    """max_window: longest window tried (4, 8, ... up to it); k: analogs (members);
+    """max_window: longest window tried (4, 8, ... up to it); k: most analogs (members): k,
+    k/2 and k/4 are tried;
     denoise: also try matching on smoothed windows (width `smoothing`); first_order: also try
     first-order analogs (`analog_match`), corrected for their windows' mismatch; val_fraction: the
     part of the series validation forecasts start in; val_horizon: their length."""
 
     max_window: int = 64
     max_stride: int = 1
-    k: int = 10
+    k: int = 40
     denoise: bool = True
     smoothing: int = 5
     first_order: bool = True
@@ -151,15 +172,15 @@ class AnalogForecaster:
         orders = (0, 1) if self.first_order else (0,)
         scores, settings = {}, []
         for L, w, t in self._settings(T):
-            for o, score in self._score(Zs, L, w, t, orders).items():
-                scores[f"L={L},w={w},s={t},order={o}"] = score
-                settings.append((L, w, t, o))
+            for (o, k), score in self._score(Zs, (L, w, t), orders).items():
+                scores[f"L={L},w={w},s={t},order={o},k={k}"] = score
+                settings.append((L, w, t, o, k))
         best = min(scores, key=lambda s: scores[s])
-        L, w, t, o = settings[list(scores).index(best)]
-        sigma = self._noise_by_lead(Zs, L, w, t, o)
+        L, w, t, o, k = settings[list(scores).index(best)]
+        sigma = self._noise_by_lead(Zs, (L, w, t), o, k)
         if progress is not None:
             progress(1.0)
-        self._fit = _Fitted(Zs, means, stds, L, w, t, o, sigma, scores)
+        self._fit = _Fitted(Zs, means, stds, L, w, t, o, k, sigma, scores)
         return self
 
     def _settings(self, T: int) -> list[tuple[int, int, int]]:
@@ -176,70 +197,74 @@ class AnalogForecaster:
         ]
         return found or [(MIN_WINDOW, 1, 1)]
 
+    def _member_counts(self, T: int) -> list[int]:
+        """The numbers of analogs validation tries: k, k/2 and k/4 (at least one); on a short
+        series none over a quarter of the history validation matches against, but k/4 (more
+        would average most of it: its climatology, not its analogs)."""
+        cap = max(1, int(T * (1 - self.val_fraction)) // 4, self.k // 4)
+        return sorted({min(c, cap) for c in (max(1, self.k // 4), max(1, self.k // 2), self.k)})
+
     def _origins(self, T: int, n: int, h: int) -> np.ndarray:
         cut = max(int(T * (1 - self.val_fraction)), 3 * MIN_WINDOW)
         last = max(cut, T - h)
         return np.unique(np.round(np.linspace(cut, last, min(n, last - cut + 1))).astype(int))
 
-    def _forecast_at(
+    def _validate(
         self,
         Zs: list[FloatArray],
-        every: Candidates,
-        o: int,
-        L: int,
-        w: int,
-        t: int,
+        setting: tuple[int, int, int],
         orders: Sequence[int],
-        h: int,
-    ) -> dict[int, tuple[FloatArray, FloatArray]]:
-        """Per order: the weighted analog mean of Zs[0] from origin o (matched on its past
-        only) and the analogs' weighted variance about it, each (h, d). every: the windows
-        of all of Zs (setting L, w, t), cut here at o. The orders share one search for the
-        nearest windows."""
+        ks: Sequence[int],
+        n_origins: int,
+    ) -> tuple[list[tuple[int, int]], FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Validation forecasts of Zs[0] with setting (L, w, t) from up to n_origins origins,
+        each matched on the history before it only (the windows of all of Zs, cut there):
+        the (order, k) keys; per (origin, key, lead, dim) the analogs' weighted mean and
+        variance; per (origin, 1, lead, dim) the truth and whether the lead lies inside the
+        series (1) or past it (0, forecast but not scored). One search per origin serves
+        every order and k."""
+        L, w, t = setting
+        T, d = Zs[0].shape
+        h = min(self.val_horizon, max(1, int(T * self.val_fraction)))
         span = (L - 1) * t + 1
-        pool = every.cut_first(o - 2 * span, centred_mean(Zs[0][:o], w))
-        found = neighbours(Zs[0][:o], pool, L, w, neighbours_for(self.k, 1 in orders), h, stride=t)
-        out = {}
+        every = Candidates.of(Zs, L, w, stride=t)
+        origins = self._origins(T, n_origins, h)
+        n = neighbours_for(max(ks), 1 in orders)
+        found = []
+        y, valid = np.zeros((len(origins), 1, h, d)), np.zeros((len(origins), 1, h, d))
+        for i, o in enumerate(origins):
+            pool = every.cut_first(o - 2 * span, centred_mean(Zs[0][:o], w))
+            found.append(neighbours(Zs[0][:o], pool, L, w, n, h, stride=t))
+            truth = Zs[0][o : o + h]
+            y[i, 0, : len(truth)], valid[i, 0, : len(truth)] = truth, 1.0
+        keys, means, variances = [], [], []
         for order in orders:
-            paths, weights = found.members(self.k, order)
-            mean: FloatArray = np.einsum("k,khd->hd", weights, paths)
-            var: FloatArray = np.einsum("k,khd->hd", weights, (paths - mean) ** 2)
-            out[order] = (mean, var)
-        return out
+            for k, (paths, weights) in zip(ks, members_of(found, ks, order), strict=True):
+                mean = np.einsum("bk,bkhd->bhd", weights, paths)
+                keys.append((order, k))
+                means.append(mean)
+                variances.append(np.einsum("bk,bkhd->bhd", weights, (paths - mean[:, None]) ** 2))
+        return keys, np.stack(means, axis=1), np.stack(variances, axis=1), y, valid
 
     def _score(
-        self, Zs: list[FloatArray], L: int, w: int, t: int, orders: Sequence[int]
-    ) -> dict[int, float]:
-        """Per order: the mean squared error of the weighted mean over the validation
-        origins and leads."""
-        T = Zs[0].shape[0]
-        h = min(self.val_horizon, max(1, int(T * self.val_fraction)))
-        errors: dict[int, list[float]] = {order: [] for order in orders}
-        every = Candidates.of(Zs, L, w, stride=t)
-        for o in self._origins(T, MAX_ORIGINS, h):
-            n = min(h, T - o)
-            for order, (mean, _) in self._forecast_at(Zs, every, o, L, w, t, orders, n).items():
-                errors[order].append(float(np.mean((mean - Zs[0][o : o + n]) ** 2)))
-        return {order: float(np.mean(e)) for order, e in errors.items()}
+        self, Zs: list[FloatArray], setting: tuple[int, int, int], orders: Sequence[int]
+    ) -> dict[tuple[int, int], float]:
+        """Per (order, k): the CRPS of the analogs' ensemble (taken as Gaussian: their
+        weighted mean and spread) over the validation origins and leads."""
+        keys, mean, var, y, valid = self._validate(
+            Zs, setting, orders, self._member_counts(Zs[0].shape[0]), MAX_ORIGINS
+        )
+        crps = crps_gaussian(mean, np.sqrt(var), y) * valid  # one call: scipy's cost is per call
+        per_origin = crps.sum(axis=(2, 3)) / valid.sum(axis=(2, 3))
+        return dict(zip(keys, per_origin.mean(axis=0).tolist(), strict=True))
 
     def _noise_by_lead(
-        self, Zs: list[FloatArray], L: int, w: int, t: int, order: int
+        self, Zs: list[FloatArray], setting: tuple[int, int, int], order: int, k: int
     ) -> FloatArray:
-        """(leads, d): per lead, the validation error the analogs' spread leaves unexplained
-        (see the module docstring), over SIGMA_ORIGINS origins."""
-        T, d = Zs[0].shape
-        H = min(self.val_horizon, max(1, int(T * self.val_fraction)))
-        sq, var, count = np.zeros((H, d)), np.zeros((H, d)), np.zeros((H, 1))
-        every = Candidates.of(Zs, L, w, stride=t)
-        for o in self._origins(T, SIGMA_ORIGINS, H):
-            n = min(H, T - o)
-            mean, spread = self._forecast_at(Zs, every, o, L, w, t, [order], n)[order]
-            sq[:n] += (mean - Zs[0][o : o + n]) ** 2
-            var[:n] += spread
-            count[:n] += 1
-        excess = (sq - var) / np.maximum(count, 1)
-        noise = np.sqrt(np.maximum(excess, SIGMA_FLOOR**2))
-        out: FloatArray = np.maximum.accumulate(noise, axis=0)  # no less sure further ahead
+        """(leads, d): the aleatoric std per lead (`_unexplained`) over SIGMA_ORIGINS
+        origins."""
+        _, mean, var, y, valid = self._validate(Zs, setting, [order], [k], SIGMA_ORIGINS)
+        out: FloatArray = _unexplained(mean, var, y, valid)[0]
         return out
 
     def _state(self) -> _Fitted:
@@ -256,11 +281,11 @@ class AnalogForecaster:
             "stride": st.stride,
             "smoothing": st.width,
             "order": st.order,
-            "k": self.k,
+            "k": st.k,
             "library_series": len(st.library),
             "dim": int(st.library[0].shape[1]),
             "noise_std": (st.sigma[0] * st.stds[0]).tolist(),  # at lead 1
-            "validation_mse": st.validation,
+            "validation_crps": st.validation,
         }
 
     @property
@@ -299,13 +324,32 @@ class AnalogForecaster:
             library = [z for i, z in enumerate(st.library) if not st.overlaps(i, C)]
         L, w, t = st.window, st.width, st.stride
         pool = Candidates.of([query, *library], L, w, exclude_last=[st.span], stride=t)
-        paths, weights = analog_paths(query, pool, L, w, self.k, h, stride=t, order=st.order)
+        paths, weights = analog_paths(query, pool, L, w, st.k, h, stride=t, order=st.order)
         member = np.repeat(np.arange(len(weights)), allocate_samples(weights, S))
         rng = np.random.default_rng(seed)
-        cond = paths[member]
         sigma = st.sigma[np.minimum(np.arange(h), st.sigma.shape[0] - 1)]  # (h, d)
-        noisy = cond + sigma * rng.standard_normal(cond.shape)
-        return summarize_samples(mu + sd * noisy, mu + sd * cond, levels, quantiles, return_samples)
+        noisy = paths[member] + sigma * rng.standard_normal((S, h, d))
+        signal = self._signal(query, paths, weights)[member]
+        return summarize_samples(
+            mu + sd * noisy, mu + sd * signal, levels, quantiles, return_samples
+        )
+
+    def _signal(self, query: FloatArray, paths: FloatArray, weights: FloatArray) -> FloatArray:
+        """The members' paths (k, h, d) without the series' own noise: their disagreement is
+        the epistemic part. Continuations read from the raw series (width 1) carry its noise
+        (many analogs average it out of the mean, but not out of their spread): then each
+        path is smoothed as denoised continuations are (after the query's latest values),
+        keeping what the smoothing takes from all alike (a curve's bend), not noise."""
+        st = self._state()
+        if st.width > 1 or not self.denoise or self.smoothing <= 1:
+            return paths
+        r = self.smoothing // 2
+        k, h, d = paths.shape
+        lead_in = np.broadcast_to(query[-r:], (k, r, d)) if r else paths[:, :0]
+        joined = np.concatenate([lead_in, paths], axis=1).transpose(1, 0, 2).reshape(-1, k * d)
+        smooth = centred_mean(joined, self.smoothing)[r:].reshape(h, k, d).transpose(1, 0, 2)
+        out: FloatArray = smooth + np.einsum("k,khd->hd", weights, paths - smooth)
+        return out
 
     def to_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """Hyperparameters, the chosen settings and the library (float32, concatenated)."""
@@ -317,6 +361,7 @@ class AnalogForecaster:
             "width": st.width,
             "stride": st.stride,
             "order": st.order,
+            "k": st.k,
             "sigma": st.sigma.tolist(),
             "validation": st.validation,
         }
@@ -342,6 +387,7 @@ class AnalogForecaster:
             int(meta["width"]),
             int(meta["stride"]),
             int(meta.get("order", 0)),  # versions stored before first-order analogs: 0
+            int(meta.get("k", meta["hyperparameters"]["k"])),  # before k was chosen: all k
             np.asarray(meta["sigma"], dtype=np.float64),
             dict(meta["validation"]),
         )

@@ -126,6 +126,11 @@ class Candidates:
         idx = idx[np.argsort(d2[idx], kind="stable")]
         return idx, np.sqrt(d2[idx])
 
+    def nearest_each(self, Q: FloatArray) -> np.ndarray:
+        """Index of the window nearest each row of Q (n, L d)."""
+        out: np.ndarray = np.argmin(self.sq[None, :] - 2.0 * (Q @ self.W.T), axis=1)
+        return out
+
     def continuation(self, j: int, h: int) -> FloatArray:
         """Up to h values after window j."""
         z = self.follow[int(self.source[j])]
@@ -145,12 +150,44 @@ class Neighbours:
     query: FloatArray
 
     def members(self, k: int, order: int) -> tuple[FloatArray, FloatArray]:
-        """The k analogs' paths (k, h, d), first-order corrected (order 1) by a fit on all n
-        of them, and their weights (k,), inversely proportional to the match distance."""
-        paths = self.paths
-        if order == 1 and len(self.dist) > k:
-            paths = _first_order(paths, self.windows, self.dist, self.query)
-        return paths[:k], _inverse_distance(self.dist[:k])
+        """The k analogs' paths (k, h, d), first-order corrected (order 1) by a fit on the
+        neighbours_for(k) nearest, and their weights (k,), inversely proportional to the
+        match distance."""
+        paths, weights = members_of([self], [k], order)[0]
+        return paths[0], weights[0]
+
+
+def members_of(
+    found: Sequence[Neighbours], ks: Sequence[int], order: int
+) -> list[tuple[FloatArray, FloatArray]]:
+    """Per k in ks: `Neighbours.members` of each of `found` (searches of several queries
+    with the same number of neighbours and leads), stacked: paths (queries, k, h, d) and
+    weights (queries, k). All in a few batched products (many small ones cost more)."""
+    n_all = len(found[0].dist)
+    if any(len(f.dist) != n_all for f in found):  # pools of different sizes: one at a time
+        each = [members_of([f], ks, order) for f in found]
+        return [_padded([e[j] for e in each]) for j in range(len(ks))]
+    ks = [min(k, n_all) for k in ks]
+    ns = [min(n_all, neighbours_for(k, True)) for k in ks]
+    dist = np.stack([f.dist for f in found])
+    weights = _inverse_distance(dist, [*ks, *ns])  # (queries, rows, n): per k, then per n
+    paths = np.stack([f.paths for f in found])
+    if order == 1:
+        windows, query = np.stack([f.windows for f in found]), np.stack([f.query for f in found])
+        fit = weights[:, len(ks) :]
+        corrected = _first_order(paths, windows, fit, query, ks, ns)
+    else:
+        corrected = [paths[:, :k] for k in ks]
+    return [(c, weights[:, j, :k]) for j, (c, k) in enumerate(zip(corrected, ks, strict=True))]
+
+
+def _padded(members: list[tuple[FloatArray, FloatArray]]) -> tuple[FloatArray, FloatArray]:
+    """Stacked (paths (1, k_i, h, d), weights (1, k_i)) of queries whose pools held fewer
+    than k: members of weight zero fill each up to the largest k."""
+    k = max(w.shape[1] for _, w in members)
+    paths = [np.pad(p, ((0, 0), (0, k - p.shape[1]), (0, 0), (0, 0))) for p, _ in members]
+    weights = [np.pad(w, ((0, 0), (0, k - w.shape[1]))) for _, w in members]
+    return np.concatenate(paths), np.concatenate(weights)
 
 
 def neighbours(
@@ -164,12 +201,14 @@ def neighbours(
     q = q_recent[::stride].reshape(-1)
     idx, dist = pool.nearest(q, n)
     paths = np.empty((len(idx), h, query.shape[1]))
+    short = []
     for s in np.unique(pool.source[idx]):  # whole continuations in one gather per series
         z, rows = pool.follow[int(s)], np.flatnonzero(pool.source[idx] == s)
-        whole = rows[pool.end[idx[rows]] + h <= z.shape[0]]
-        paths[whole] = z[pool.end[idx[whole]][:, None] + np.arange(h)]
-        for m in np.setdiff1d(rows, whole):
-            paths[m] = _continued(pool, q_recent, int(idx[m]), h, span, stride)
+        whole = pool.end[idx[rows]] + h <= z.shape[0]
+        paths[rows[whole]] = z[pool.end[idx[rows[whole]]][:, None] + np.arange(h)]
+        short += rows[~whole].tolist()
+    if short:
+        paths[short] = _continued(pool, q_recent, idx[short], h, span, stride)
     return Neighbours(paths, pool.W[idx], dist, q)
 
 
@@ -195,40 +234,62 @@ def analog_paths(
 
 
 def _continued(
-    pool: Candidates, q_recent: FloatArray, j: int, h: int, span: int, stride: int
+    pool: Candidates, q_recent: FloatArray, js: np.ndarray, h: int, span: int, stride: int
 ) -> FloatArray:
-    """h values after window j, re-matching the path's own latest window past its end."""
-    path = pool.continuation(j, h)
-    while path.shape[0] < h:
-        recent = np.vstack([q_recent, path])[-span:][::stride]
-        (nxt,), _ = pool.nearest(recent.reshape(-1), 1)
-        path = np.vstack([path, pool.continuation(int(nxt), h - path.shape[0])])
-    return path
+    """h values after each window of js, (len(js), h, d): where a continuation ends early,
+    the path re-matches its own latest window and carries on from there (all such paths at
+    once, each round)."""
+    paths = [pool.continuation(int(j), h) for j in js]
+    while todo := [m for m, p in enumerate(paths) if p.shape[0] < h]:
+        tails = [paths[m][-span:] for m in todo]  # with the query before: the latest span
+        recent = [np.concatenate([q_recent[t.shape[0] :], t])[::stride] for t in tails]
+        nearest = pool.nearest_each(np.stack(recent).reshape(len(todo), -1))
+        for m, nxt in zip(todo, nearest, strict=True):
+            more = pool.continuation(int(nxt), h - paths[m].shape[0])
+            paths[m] = np.concatenate([paths[m], more])
+    return np.stack(paths)
 
 
-def _inverse_distance(dist: FloatArray) -> FloatArray:
-    """Weights of distances sorted ascending (their median is read, not computed)."""
-    median = 0.5 * float(dist[(len(dist) - 1) // 2] + dist[len(dist) // 2])
-    inv = 1.0 / (dist + 1e-9 + 1e-3 * median)
-    out: FloatArray = inv / inv.sum()
+def _inverse_distance(dist: FloatArray, sizes: Sequence[int]) -> FloatArray:
+    """dist (..., n) sorted ascending -> (..., len(sizes), n): per size m, the weights of the
+    m nearest (zero past m), inversely proportional to the distance, kept finite by a
+    thousandth of their median (read, not computed)."""
+    m = np.asarray(sizes)
+    median = 0.5 * (dist[..., (m - 1) // 2] + dist[..., m // 2])  # (..., sizes)
+    inv = 1.0 / (dist[..., None, :] + 1e-9 + 1e-3 * median[..., None])
+    inv[..., np.arange(dist.shape[-1])[None, :] >= m[:, None]] = 0.0
+    out: FloatArray = inv / inv.sum(axis=-1, keepdims=True)
     return out
 
 
 def _first_order(
-    paths: FloatArray, windows: FloatArray, dist: FloatArray, q: FloatArray
-) -> FloatArray:
-    """paths (n, h, d) corrected by (q - window) B, B the weighted ridge regression of the
-    paths on LINEAR_FEATURES values spread over each window (windows: (n, L d))."""
-    n, h, d = paths.shape
-    L, p = windows.shape[1] // d, min(LINEAR_FEATURES, windows.shape[1] // d)
+    paths: FloatArray,
+    windows: FloatArray,
+    W: FloatArray,
+    q: FloatArray,
+    ks: Sequence[int],
+    ns: Sequence[int],
+) -> list[FloatArray]:
+    """Per (k, n), for each of Q queries: the first k of paths (Q, n_all, h, d) corrected by
+    (q - window) B, B the weighted ridge regression of the n nearest paths on LINEAR_FEATURES
+    values spread over each window (windows: (Q, n_all, L d), q: (Q, L d)); the fits are
+    one batch, weights W (Q, J, n_all) zero past each n. Where n <= k there is nothing to fit
+    beyond the members: left as they are. Each (Q, k, h, d)."""
+    nb, n_all, h, d = paths.shape
+    L, p = windows.shape[-1] // d, min(LINEAR_FEATURES, windows.shape[-1] // d)
     at = np.arange(p) * (L - 1) // max(p - 1, 1)  # p positions spread from first to last
     cols = (at[:, None] * d + np.arange(d)).reshape(-1)
-    X, xq, w = windows[:, cols], q[cols], _inverse_distance(dist)
-    Xc = X - w @ X
-    Y = paths.reshape(n, h * d)
-    Yc = Y - w @ Y
-    gram = Xc.T @ (w[:, None] * Xc)
-    ridge = LINEAR_RIDGE * max(float(np.trace(gram)) / len(cols), 1e-12)
-    B = np.linalg.solve(gram + ridge * np.eye(len(cols)), Xc.T @ (w[:, None] * Yc))
-    out: FloatArray = paths + ((xq - X) @ B).reshape(n, h, d)
-    return out
+    X, xq = windows[..., cols], q[:, cols]  # (B, n_all, P), (B, P)
+    Xc = X[:, None] - (W @ X)[:, :, None]  # (B, J, n_all, P): centred by each fit's weights
+    WXc = (W[..., None] * Xc).swapaxes(-1, -2)
+    gram = WXc @ Xc
+    # X's weighted deviations sum to zero: the paths need no centring
+    rhs = WXc @ paths.reshape(nb, 1, n_all, h * d)
+    diag = np.einsum("bjpp->bjp", gram)  # a view: the ridge is added in place
+    diag += LINEAR_RIDGE * np.maximum(diag.sum(axis=-1, keepdims=True) / len(cols), 1e-12)
+    coef = np.linalg.solve(gram, rhs)  # (B, J, P, h d)
+    shift = ((xq[:, None, None, :] - X[:, None, : max(ks)]) @ coef).reshape(nb, len(ks), -1, h, d)
+    return [
+        paths[:, :k] + shift[:, j, :k] if n > k else paths[:, :k]
+        for j, (k, n) in enumerate(zip(ks, ns, strict=True))
+    ]

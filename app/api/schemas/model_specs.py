@@ -145,7 +145,9 @@ class AnalogParams(KindParams):
     max_stride: StrictInt = Field(
         1, ge=1, le=16, description="Largest spacing of a window's values (delay embedding)"
     )
-    k: StrictInt = Field(10, ge=1, le=100, description="Analogs: the ensemble's members")
+    k: StrictInt = Field(
+        40, ge=1, le=100, description="Most analogs (members); k, k/2 and k/4 are validated"
+    )
     denoise: StrictBool = Field(True, description="Also try matching on smoothed windows")
     smoothing: StrictInt = Field(5, ge=1, le=51, description="Width of that smoothing")
     first_order: StrictBool = Field(

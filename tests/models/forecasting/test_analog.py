@@ -1,6 +1,6 @@
 """The analog forecaster: exact on a repeating series, a library that forecasts a short
 series it has seen the like of, denoised matches on noisy data, first-order analogs, the
-validation's cut pool, and clear errors."""
+validation's cut pool, the number of analogs chosen on the series, and clear errors."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from models.forecasting.analog import AnalogForecaster
-from models.forecasting.analog_match import Candidates, analog_paths, centred_mean
+from models.forecasting.analog_match import (
+    Candidates,
+    analog_paths,
+    centred_mean,
+    members_of,
+    neighbours,
+)
 from models.forecasting.serialize import dumps, loads
 
 
@@ -64,11 +70,53 @@ def test_first_order_analogs_correct_for_the_windows_mismatch() -> None:
     # The fit chooses it on validation, says so, and a stored version keeps it.
     model = AnalogForecaster().fit(z[:300, 0])
     assert model.params_["order"] == 1
-    assert "L=8,w=1,s=1,order=1" in model.params_["validation_mse"]
+    assert any(key.startswith("L=8,w=1,s=1,order=1,k=") for key in model.params_["validation_crps"])
     again = loads(dumps(model))
     assert again.params_["order"] == 1
     np.testing.assert_array_equal(again.predict(20).mean, model.predict(20).mean)
     assert AnalogForecaster(first_order=False).fit(z[:300, 0]).params_["order"] == 0
+
+
+def test_the_number_of_analogs_is_chosen_on_the_series() -> None:
+    # Noise: the analogs know nothing, so the widest ensemble (all k) scores best; a
+    # quasi-periodic series: the nearest few follow it, more would only blur them.
+    noise = AnalogForecaster(k=40).fit(np.random.default_rng(0).standard_normal(400))
+    t = np.arange(400)
+    quasi = AnalogForecaster(k=40).fit(np.sin(0.37 * t) + 0.5 * np.sin(0.37 * np.sqrt(2) * t))
+    assert noise.params_["k"] == 40 and quasi.params_["k"] == 10
+    tried = {key.rsplit("k=", 1)[1] for key in quasi.params_["validation_crps"]}
+    assert tried == {"10", "20", "40"}
+    f = quasi.predict(30, num_samples=100, return_samples=True)
+    assert f.samples is not None and f.samples.shape == (100, 30, 1)
+    # A stored version keeps the choice; one stored before k was chosen forecasts with all k.
+    again = loads(dumps(quasi))
+    assert again.params_["k"] == 10
+    np.testing.assert_array_equal(again.predict(20).mean, quasi.predict(20).mean)
+    meta, tensors = quasi.to_state()
+    del meta["k"]
+    assert AnalogForecaster.from_state(meta, tensors).params_["k"] == 40
+    # A short series: no more analogs than a quarter of its history (here k/4 = 10, the
+    # floor), and validation pools hold fewer windows at early origins than at late ones.
+    short = AnalogForecaster(k=40).fit(np.sin(0.37 * t[:40]))
+    assert {key.rsplit("k=", 1)[1] for key in short.params_["validation_crps"]} == {"10"}
+    assert np.all(np.isfinite(short.predict(10, num_samples=50).mean))
+
+
+def test_the_members_of_several_k_and_queries_in_one_batch_equal_each_alone() -> None:
+    z = np.sin(0.37 * np.arange(300))[:, None] + 0.05 * np.random.default_rng(1).standard_normal(
+        (300, 1)
+    )
+    pool = Candidates.of([z], 8, 1, exclude_last=[8])
+    found = neighbours(z, pool, 8, 1, n=80, h=12)
+    other = neighbours(z[:250], Candidates.of([z[:250]], 8, 1, exclude_last=[8]), 8, 1, 80, 12)
+    for order in (0, 1):
+        batch = members_of([found, other], [5, 10, 20], order)
+        for k, (paths, weights) in zip([5, 10, 20], batch, strict=True):
+            assert paths.shape == (2, k, 12, 1) and weights.shape == (2, k)
+            alone = neighbours(z, pool, 8, 1, n=4 * k, h=12).members(k, order)
+            np.testing.assert_allclose(paths[0], alone[0], atol=1e-10)
+            np.testing.assert_allclose(weights[0], alone[1], atol=1e-12)
+            np.testing.assert_allclose(paths[1], other.members(k, order)[0], atol=1e-10)
 
 
 def test_a_pool_cut_at_an_origin_is_the_pool_of_the_history_before_it() -> None:

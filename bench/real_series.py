@@ -283,8 +283,9 @@ def main(argv: list[str] | None = None) -> dict:
         "statsforecast models with season_length=m; their CRPS from 'samples' at evenly spaced "
         "quantiles of the Gaussian predictive (sigma from the 95% interval), equal to the "
         "closed form within ~1e-5",
-        "analog: AnalogForecaster defaults (window and smoothing chosen per series); auto: "
-        "fit_auto (the service's) at every origin over bayes_ar_pool (as above) and analog",
+        "analog: AnalogForecaster defaults (window, smoothing, order and k chosen per "
+        "series); auto: fit_auto (the service's) at every origin over bayes_ar_pool (as "
+        "above) and analog",
         "point forecast (MASE, sMAPE) = predictive median (= mean for statsforecast)",
         f"{jobs} worker process(es); with more than one, each uses one BLAS/torch thread",
     ]

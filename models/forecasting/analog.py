@@ -152,7 +152,7 @@ class AnalogForecaster:
         progress: Progress | None = None,
         covariates: ArrayLike | None = None,
     ) -> Self:
-        """Choose the window and smoothing on y: (T,) or (T, d); y is its own library."""
+        """Choose the settings on y: (T,) or (T, d); y is its own library."""
         no_covariates("analog", covariates)
         return self.fit_library([y], progress=progress)
 

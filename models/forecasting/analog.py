@@ -75,17 +75,6 @@ def standardise(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     return (y - mu) / sd, mu, sd
 
 
-def _unexplained(mean: FloatArray, var: FloatArray, y: FloatArray, valid: FloatArray) -> FloatArray:
-    """(keys, leads, d) from validation arrays (origins, keys, leads, d): per lead, the
-    squared error of the analogs' mean that their spread does not account for
-    (sqrt(max(0, MSE - mean variance))), non-decreasing in the lead: no less sure further
-    ahead."""
-    count = np.maximum(valid.sum(axis=0), 1.0)
-    excess = (((mean - y) ** 2 - var) * valid).sum(axis=0) / count
-    out: FloatArray = np.maximum.accumulate(np.sqrt(np.maximum(excess, SIGMA_FLOOR**2)), axis=1)
-    return out
-
-
 @dataclass(frozen=True, eq=False)
 class _Fitted:
     library: list[FloatArray]  # standardised series, float32 values held as float64
@@ -261,10 +250,13 @@ class AnalogForecaster:
     def _noise_by_lead(
         self, Zs: list[FloatArray], setting: tuple[int, int, int], order: int, k: int
     ) -> FloatArray:
-        """(leads, d): the aleatoric std per lead (`_unexplained`) over SIGMA_ORIGINS
-        origins."""
+        """(leads, d): per lead, the validation error the analogs' spread leaves unexplained
+        (see the module docstring), over SIGMA_ORIGINS origins."""
         _, mean, var, y, valid = self._validate(Zs, setting, [order], [k], SIGMA_ORIGINS)
-        out: FloatArray = _unexplained(mean, var, y, valid)[0]
+        count = np.maximum(valid.sum(axis=0), 1.0)
+        excess = ((((mean - y) ** 2 - var) * valid).sum(axis=0) / count)[0]
+        noise = np.sqrt(np.maximum(excess, SIGMA_FLOOR**2))
+        out: FloatArray = np.maximum.accumulate(noise, axis=0)  # no less sure further ahead
         return out
 
     def _state(self) -> _Fitted:

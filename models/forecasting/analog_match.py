@@ -118,9 +118,15 @@ class Candidates:
             self.sq[keep],
         )  # fmt: skip
 
+    def _mean_sq_distances(self, Q: FloatArray) -> FloatArray:
+        """(n, windows): mean squared distance of each row of Q (n, L d) to each window."""
+        d2 = self.sq[None, :] - 2.0 * (Q @ self.W.T) + np.einsum("ij,ij->i", Q, Q)[:, None]
+        out: FloatArray = np.maximum(d2, 0.0) / Q.shape[1]
+        return out
+
     def nearest(self, q: FloatArray, k: int) -> tuple[np.ndarray, FloatArray]:
         """Indices of the k windows nearest q (L d,), nearest first, and their RMS distances."""
-        d2 = np.maximum(self.sq - 2.0 * (self.W @ q) + q @ q, 0.0) / q.shape[0]
+        d2 = self._mean_sq_distances(q[None, :])[0]
         k = min(k, d2.shape[0])
         idx = np.argpartition(d2, k - 1)[:k] if k < d2.shape[0] else np.arange(d2.shape[0])
         idx = idx[np.argsort(d2[idx], kind="stable")]
@@ -128,7 +134,7 @@ class Candidates:
 
     def nearest_each(self, Q: FloatArray) -> np.ndarray:
         """Index of the window nearest each row of Q (n, L d)."""
-        out: np.ndarray = np.argmin(self.sq[None, :] - 2.0 * (Q @ self.W.T), axis=1)
+        out: np.ndarray = np.argmin(self._mean_sq_distances(Q), axis=1)
         return out
 
     def continuation(self, j: int, h: int) -> FloatArray:

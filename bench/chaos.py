@@ -634,7 +634,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"{ENSEMBLE_TUNE_ORIGINS} for the ensemble, scored on the next 199 points); the noisy "
         "track reuses the clean choice (no noisy train file ships); bayes_ar_bma reuses "
         "bayes_ar's choice; analog runs with its defaults (it chooses its window, "
-        "smoothing, order and number of analogs on each series by time-ordered validation); "
+        "smoothing, order and number of analogs on each series by time-ordered validation, "
+        "and pools the analogs of the best few settings); "
         "the 15 points/period track "
         f"(fit 150, forecast 30, score 29) runs {', '.join(TRACK_15_KINDS)} only",
     ]
@@ -651,7 +652,7 @@ def main(argv: list[str] | None = None) -> dict:
         )
     else:
         notes.append("AnchoredEnsembleAR is not importable: bayes_ar only")
-    pub_kinds["analog"] = {}  # chooses its settings (window, smoothing, order, k) per series
+    pub_kinds["analog"] = {}  # chooses and pools settings (window, smoothing, order, k) per series
     phase["tuned"] = time.perf_counter()
     published = run_published(pub_kinds, systems, args.data, pub, jobs)
     phase["published"] = time.perf_counter()

@@ -284,8 +284,8 @@ def main(argv: list[str] | None = None) -> dict:
         "quantiles of the Gaussian predictive (sigma from the 95% interval), equal to the "
         "closed form within ~1e-5",
         "analog: AnalogForecaster defaults (window, smoothing, order and k chosen per "
-        "series); auto: fit_auto (the service's) at every origin over bayes_ar_pool (as "
-        "above) and analog",
+        "series, the best few settings pooled); auto: fit_auto (the service's) at every "
+        "origin over bayes_ar_pool (as above) and analog",
         "point forecast (MASE, sMAPE) = predictive median (= mean for statsforecast)",
         f"{jobs} worker process(es); with more than one, each uses one BLAS/torch thread",
     ]

@@ -17,8 +17,13 @@ analogs k are chosen on the series itself by time-ordered validation: forecasts 
 in its last part, each matched against the history before it only, scored by the CRPS of a
 Gaussian with the analogs' weighted mean and spread. A proper score weighs how close the
 analogs come against how honestly they spread: few analogs where the near ones follow the
-series, more where they disagree. Every series (library and query) is standardised by its
-own mean and std, so a library series matches whatever its scale.
+series, more where they disagree. Not one setting is kept but the best few (each with its
+best k; by default the square root of the number of settings scored, the rule of multiview
+embedding, Ye & Sugihara 2016): their analogs are pooled, each setting weighing alike. One
+setting's ranking on a few validation origins is noisy, and settings that all forecast well
+err differently, so the pool is both surer and more honest about its spread. Every series
+(library and query) is standardised by its own mean and std, so a library series matches
+whatever its scale.
 
 A library version (`fit_library`) stores many series as float32; a forecast with it matches
 a short posted series against the library as well as against itself. A library series that
@@ -75,23 +80,68 @@ def standardise(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
     return (y - mu) / sd, mu, sd
 
 
-@dataclass(frozen=True, eq=False)
-class _Fitted:
-    library: list[FloatArray]  # standardised series, float32 values held as float64
-    means: FloatArray  # (series, d): what each was standardised by
-    stds: FloatArray
+@dataclass(frozen=True)
+class Setting:
+    """How analogs are found and read: window length, smoothing width, stride (spacing of a
+    window's values), order (0: continuations as they are; 1: first-order corrected) and k."""
+
     window: int
     width: int
     stride: int
-    order: int  # 0: analogs' continuations as they are; 1: first-order corrected
-    k: int  # analogs (members), chosen
-    sigma: FloatArray  # (leads, d) aleatoric std per lead, standardised units
-    validation: dict[str, float]
+    order: int
+    k: int
 
     @property
     def span(self) -> int:
         """Steps a window covers."""
         return (self.window - 1) * self.stride + 1
+
+    @property
+    def key(self) -> str:
+        """Its name in the validation scores."""
+        return f"L={self.window},w={self.width},s={self.stride},order={self.order},k={self.k}"
+
+    def describe(self) -> dict[str, int]:
+        return {"window": self.window, "stride": self.stride, "smoothing": self.width,
+                "order": self.order, "k": self.k}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Validation:
+    """Validation forecasts of one (window, smoothing, stride), every order and k: per
+    (origin, setting, lead, dim) the analogs' weighted mean and variance; per (origin, 1,
+    lead, dim) the truth and whether the lead lies inside the series (1) or past it (0,
+    forecast but not scored). The origins and leads depend on the series' length only, so
+    they are the same for every setting."""
+
+    settings: list[Setting]
+    mean: FloatArray
+    var: FloatArray
+    y: FloatArray
+    valid: FloatArray
+
+    def crps(self) -> list[float]:
+        """Per setting: the CRPS of its analogs' ensemble taken as Gaussian, over origins and
+        leads."""
+        crps = crps_gaussian(self.mean, np.sqrt(self.var), self.y) * self.valid  # one call
+        per_origin = crps.sum(axis=(2, 3)) / self.valid.sum(axis=(2, 3))
+        scores: list[float] = per_origin.mean(axis=0).tolist()
+        return scores
+
+
+@dataclass(frozen=True, eq=False)
+class _Fitted:
+    library: list[FloatArray]  # standardised series, float32 values held as float64
+    means: FloatArray  # (series, d): what each was standardised by
+    stds: FloatArray
+    settings: tuple[Setting, ...]  # pooled, best first
+    sigma: FloatArray  # (settings, leads, d) aleatoric std per lead, standardised units
+    validation: dict[str, float]
+
+    @property
+    def span(self) -> int:
+        """Steps the longest pooled window covers."""
+        return max(s.span for s in self.settings)
 
     def overlaps(self, i: int, series: FloatArray) -> bool:
         """Whether library series i and `series` (data units) start alike: one is the start
@@ -107,8 +157,10 @@ class AnalogForecaster:
     """max_window: longest window tried (4, 8, ... up to it); k: most analogs (members): k,
     k/2 and k/4 are tried;
     denoise: also try matching on smoothed windows (width `smoothing`); first_order: also try
-    first-order analogs (`analog_match`), corrected for their windows' mismatch; val_fraction: the
-    part of the series validation forecasts start in; val_horizon: their length."""
+    first-order analogs (`analog_match`), corrected for their windows' mismatch; pooled: how
+    many of the best settings pool their analogs (None: the square root of the number of
+    settings scored; 1: the best alone); val_fraction: the part of the series validation
+    forecasts start in; val_horizon: their length."""
 
     max_window: int = 64
     max_stride: int = 1
@@ -116,6 +168,7 @@ class AnalogForecaster:
     denoise: bool = True
     smoothing: int = 5
     first_order: bool = True
+    pooled: int | None = None
     val_fraction: float = 0.2
     val_horizon: int = 32
     _fit: _Fitted | None = field(default=None, init=False, repr=False)
@@ -125,6 +178,8 @@ class AnalogForecaster:
             raise ValueError(f"max_window must be >= {MIN_WINDOW}, got {self.max_window}")
         if self.k < 1 or self.val_horizon < 1 or self.smoothing < 1:
             raise ValueError("k, val_horizon and smoothing must be >= 1")
+        if self.pooled is not None and self.pooled < 1:
+            raise ValueError(f"pooled must be >= 1 or None, got {self.pooled}")
         if not 0.0 < self.val_fraction < 1.0:
             raise ValueError(f"val_fraction must lie in (0, 1), got {self.val_fraction!r}")
 
@@ -159,18 +214,25 @@ class AnalogForecaster:
         means = np.stack([mu for _, mu, _ in scaled])
         stds = np.stack([sd for _, _, sd in scaled])
         orders = (0, 1) if self.first_order else (0,)
-        scores, settings = {}, []
-        for L, w, t in self._settings(T):
-            for (o, k), score in self._score(Zs, (L, w, t), orders).items():
-                scores[f"L={L},w={w},s={t},order={o},k={k}"] = score
-                settings.append((L, w, t, o, k))
-        best = min(scores, key=lambda s: scores[s])
-        L, w, t, o, k = settings[list(scores).index(best)]
-        sigma = self._noise_by_lead(Zs, (L, w, t), o, k)
+        ks = self._member_counts(T)
+        runs = [self._validate(Zs, s, orders, ks, MAX_ORIGINS) for s in self._settings(T)]
+        scores = {s: c for v in runs for s, c in zip(v.settings, v.crps(), strict=True)}
+        chosen = self._pool(scores)
+        sigma = self._noise_by_lead(Zs, chosen)
         if progress is not None:
             progress(1.0)
-        self._fit = _Fitted(Zs, means, stds, L, w, t, o, k, sigma, scores)
+        validation = {s.key: c for s, c in scores.items()}
+        self._fit = _Fitted(Zs, means, stds, chosen, sigma, validation)
         return self
+
+    def _pool(self, scores: dict[Setting, float]) -> tuple[Setting, ...]:
+        """The best settings by validation CRPS, each (window, smoothing, stride, order) with
+        its best k, `pooled` of them (by default the square root of how many were scored)."""
+        best: dict[tuple[int, int, int, int], Setting] = {}
+        for s in sorted(scores, key=lambda s: scores[s]):
+            best.setdefault((s.window, s.width, s.stride, s.order), s)
+        n = self.pooled or max(1, round(np.sqrt(len(best))))
+        return tuple(best.values())[:n]
 
     def _settings(self, T: int) -> list[tuple[int, int, int]]:
         """(window, smoothing width, stride) candidates whose span fits the history."""
@@ -205,13 +267,11 @@ class AnalogForecaster:
         orders: Sequence[int],
         ks: Sequence[int],
         n_origins: int,
-    ) -> tuple[list[tuple[int, int]], FloatArray, FloatArray, FloatArray, FloatArray]:
-        """Validation forecasts of Zs[0] with setting (L, w, t) from up to n_origins origins,
-        each matched on the history before it only (the windows of all of Zs, cut there):
-        the (order, k) keys; per (origin, key, lead, dim) the analogs' weighted mean and
-        variance; per (origin, 1, lead, dim) the truth and whether the lead lies inside the
-        series (1) or past it (0, forecast but not scored). One search per origin serves
-        every order and k."""
+    ) -> _Validation:
+        """Validation forecasts of Zs[0] with (window, smoothing, stride) = setting, every
+        order and k, from up to n_origins origins, each matched on the history before it
+        only (the windows of all of Zs, cut there). One search per origin serves every order
+        and k."""
         L, w, t = setting
         T, d = Zs[0].shape
         h = min(self.val_horizon, max(1, int(T * self.val_fraction)))
@@ -226,38 +286,37 @@ class AnalogForecaster:
             found.append(neighbours(Zs[0][:o], pool, L, w, n, h, stride=t))
             truth = Zs[0][o : o + h]
             y[i, 0, : len(truth)], valid[i, 0, : len(truth)] = truth, 1.0
-        keys, means, variances = [], [], []
+        settings, means, variances = [], [], []
         for order in orders:
             for k, (paths, weights) in zip(ks, members_of(found, ks, order), strict=True):
                 mean = np.einsum("bk,bkhd->bhd", weights, paths)
-                keys.append((order, k))
+                settings.append(Setting(L, w, t, order, k))
                 means.append(mean)
                 variances.append(np.einsum("bk,bkhd->bhd", weights, (paths - mean[:, None]) ** 2))
-        return keys, np.stack(means, axis=1), np.stack(variances, axis=1), y, valid
+        return _Validation(settings, np.stack(means, axis=1), np.stack(variances, axis=1), y, valid)
 
-    def _score(
-        self, Zs: list[FloatArray], setting: tuple[int, int, int], orders: Sequence[int]
-    ) -> dict[tuple[int, int], float]:
-        """Per (order, k): the CRPS of the analogs' ensemble (taken as Gaussian: their
-        weighted mean and spread) over the validation origins and leads."""
-        keys, mean, var, y, valid = self._validate(
-            Zs, setting, orders, self._member_counts(Zs[0].shape[0]), MAX_ORIGINS
-        )
-        crps = crps_gaussian(mean, np.sqrt(var), y) * valid  # one call: scipy's cost is per call
-        per_origin = crps.sum(axis=(2, 3)) / valid.sum(axis=(2, 3))
-        return dict(zip(keys, per_origin.mean(axis=0).tolist(), strict=True))
-
-    def _noise_by_lead(
-        self, Zs: list[FloatArray], setting: tuple[int, int, int], order: int, k: int
-    ) -> FloatArray:
-        """(leads, d): per lead, the validation error the analogs' spread leaves unexplained
-        (see the module docstring), over SIGMA_ORIGINS origins."""
-        _, mean, var, y, valid = self._validate(Zs, setting, [order], [k], SIGMA_ORIGINS)
-        count = np.maximum(valid.sum(axis=0), 1.0)
-        excess = ((((mean - y) ** 2 - var) * valid).sum(axis=0) / count)[0]
-        noise = np.sqrt(np.maximum(excess, SIGMA_FLOOR**2))
-        out: FloatArray = np.maximum.accumulate(noise, axis=0)  # no less sure further ahead
-        return out
+    def _noise_by_lead(self, Zs: list[FloatArray], pooled: Sequence[Setting]) -> FloatArray:
+        """(settings, leads, d): per pooled setting and lead, the validation error its
+        analogs' spread leaves unexplained (see the module docstring), over SIGMA_ORIGINS
+        origins: more than chose the settings, whose errors there flatter them. Each setting
+        keeps its own: raw continuations carry the series' noise in their paths, denoised
+        ones do not."""
+        groups: dict[tuple[int, int, int], list[Setting]] = {}
+        for s in pooled:
+            groups.setdefault((s.window, s.width, s.stride), []).append(s)
+        where: dict[Setting, tuple[_Validation, int]] = {}
+        for search, members in groups.items():  # one search per window, as in scoring
+            orders, ks = sorted({s.order for s in members}), sorted({s.k for s in members})
+            v = self._validate(Zs, search, orders, ks, SIGMA_ORIGINS)
+            where |= {s: (v, j) for j, s in enumerate(v.settings)}
+        out = []
+        for s in pooled:
+            v, j = where[s]
+            err = ((v.mean[:, j] - v.y[:, 0]) ** 2 - v.var[:, j]) * v.valid[:, 0]
+            excess = err.sum(axis=0) / np.maximum(v.valid[:, 0].sum(axis=0), 1.0)
+            noise = np.sqrt(np.maximum(excess, SIGMA_FLOOR**2))
+            out.append(np.maximum.accumulate(noise, axis=0))  # no less sure further ahead
+        return np.stack(out)
 
     def _state(self) -> _Fitted:
         if self._fit is None:
@@ -269,14 +328,15 @@ class AnalogForecaster:
         st = self._state()
         return {
             "model": "analog",
-            "window": st.window,
-            "stride": st.stride,
-            "smoothing": st.width,
-            "order": st.order,
-            "k": st.k,
+            **st.settings[0].describe(),  # the best
+            # per setting, the aleatoric std its paths get at lead 1: raw continuations carry
+            # the series' noise already and get little
+            "pooled_settings": [
+                s.describe() | {"added_noise_std": (sig[0] * st.stds[0]).tolist()}
+                for s, sig in zip(st.settings, st.sigma, strict=True)
+            ],
             "library_series": len(st.library),
             "dim": int(st.library[0].shape[1]),
-            "noise_std": (st.sigma[0] * st.stds[0]).tolist(),  # at lead 1
             "validation_crps": st.validation,
         }
 
@@ -314,26 +374,38 @@ class AnalogForecaster:
             query, mu, sd = standardise(C)
             query = query.astype(np.float32).astype(np.float64)  # as the library was stored
             library = [z for i, z in enumerate(st.library) if not st.overlaps(i, C)]
-        L, w, t = st.window, st.width, st.stride
-        pool = Candidates.of([query, *library], L, w, exclude_last=[st.span], stride=t)
-        paths, weights = analog_paths(query, pool, L, w, st.k, h, stride=t, order=st.order)
+        found = [self._analogs(query, library, s, h) for s in st.settings]
+        paths, signal = (np.concatenate([f[i] for f in found]) for i in (0, 2))
+        weights = np.concatenate([f[1] for f in found]) / len(found)  # each setting alike
+        lead = np.minimum(np.arange(h), st.sigma.shape[1] - 1)
+        setting = np.repeat(np.arange(len(found)), [len(f[1]) for f in found])
+        sigma = st.sigma[:, lead][setting]  # (members, h, d)
         member = np.repeat(np.arange(len(weights)), allocate_samples(weights, S))
         rng = np.random.default_rng(seed)
-        sigma = st.sigma[np.minimum(np.arange(h), st.sigma.shape[0] - 1)]  # (h, d)
-        noisy = paths[member] + sigma * rng.standard_normal((S, h, d))
-        signal = self._signal(query, paths, weights)[member]
+        noisy = paths[member] + sigma[member] * rng.standard_normal((S, h, d))
         return summarize_samples(
-            mu + sd * noisy, mu + sd * signal, levels, quantiles, return_samples
+            mu + sd * noisy, mu + sd * signal[member], levels, quantiles, return_samples
         )
 
-    def _signal(self, query: FloatArray, paths: FloatArray, weights: FloatArray) -> FloatArray:
+    def _analogs(
+        self, query: FloatArray, library: list[FloatArray], s: Setting, h: int
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """One setting's analogs of the query's end: paths (k, h, d), weights (k,) and the
+        paths without the series' own noise (`_signal`)."""
+        L, w, t = s.window, s.width, s.stride
+        pool = Candidates.of([query, *library], L, w, exclude_last=[s.span], stride=t)
+        paths, weights = analog_paths(query, pool, L, w, s.k, h, stride=t, order=s.order)
+        return paths, weights, self._signal(query, paths, weights, s.width)
+
+    def _signal(
+        self, query: FloatArray, paths: FloatArray, weights: FloatArray, width: int
+    ) -> FloatArray:
         """The members' paths (k, h, d) without the series' own noise: their disagreement is
         the epistemic part. Continuations read from the raw series (width 1) carry its noise
         (many analogs average it out of the mean, but not out of their spread): then each
         path is smoothed as denoised continuations are (after the query's latest values),
         keeping what the smoothing takes from all alike (a curve's bend), not noise."""
-        st = self._state()
-        if st.width > 1 or not self.denoise or self.smoothing <= 1:
+        if width > 1 or not self.denoise or self.smoothing <= 1:
             return paths
         r = self.smoothing // 2
         k, h, d = paths.shape
@@ -349,11 +421,7 @@ class AnalogForecaster:
         meta = {
             "kind": "analog",
             "hyperparameters": hyperparameters(self),
-            "window": st.window,
-            "width": st.width,
-            "stride": st.stride,
-            "order": st.order,
-            "k": st.k,
+            "settings": [[s.window, s.width, s.stride, s.order, s.k] for s in st.settings],
             "sigma": st.sigma.tolist(),
             "validation": st.validation,
         }
@@ -375,12 +443,19 @@ class AnalogForecaster:
             library,
             tensors["means"].numpy().astype(np.float64),
             tensors["stds"].numpy().astype(np.float64),
-            int(meta["window"]),
-            int(meta["width"]),
-            int(meta["stride"]),
-            int(meta.get("order", 0)),  # versions stored before first-order analogs: 0
-            int(meta.get("k", meta["hyperparameters"]["k"])),  # before k was chosen: all k
-            np.asarray(meta["sigma"], dtype=np.float64),
+            tuple(Setting(*map(int, s)) for s in meta.get("settings") or [_single(meta)]),
+            np.asarray(meta["sigma"], dtype=np.float64).reshape(-1, *np.shape(meta["sigma"])[-2:]),
             dict(meta["validation"]),
         )
         return model
+
+
+def _single(meta: dict[str, Any]) -> list[int]:
+    """The one setting of a version stored before settings were pooled."""
+    return [
+        int(meta["window"]),
+        int(meta["width"]),
+        int(meta["stride"]),
+        int(meta.get("order", 0)),  # versions stored before first-order analogs: 0
+        int(meta.get("k", meta["hyperparameters"]["k"])),  # before k was chosen: all k
+    ]

@@ -153,6 +153,13 @@ class AnalogParams(KindParams):
     first_order: StrictBool = Field(
         True, description="Also try analogs corrected for their windows' mismatch (local linear)"
     )
+    pooled: StrictInt | None = Field(
+        None,
+        ge=1,
+        le=64,
+        description="How many of the best settings pool their analogs (null: the square root "
+        "of the number scored; 1: the best alone)",
+    )
     val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9)
     val_horizon: StrictInt = Field(32, ge=1, le=1000, description="Validation forecast length")
 

@@ -51,8 +51,7 @@ def test_noisy_series_are_matched_on_denoised_windows() -> None:
     f = model.predict(50, num_samples=400, seed=1)
     err = f.mean[:, 0] - wave(600)[550:]
     assert np.sqrt(np.mean(err**2)) < 0.25  # under the noise (0.3): the signal is recovered
-    noise = model.params_["noise_std"][0]
-    assert 0.15 < noise < 0.6  # the aleatoric part is the noise's scale
+    assert 0.15 < f.aleatoric_std[0, 0] < 0.6  # the aleatoric part is the noise's scale
     assert np.mean(f.aleatoric_std) > np.mean(f.epistemic_std)
 
 
@@ -88,18 +87,55 @@ def test_the_number_of_analogs_is_chosen_on_the_series() -> None:
     assert tried == {"10", "20", "40"}
     f = quasi.predict(30, num_samples=100, return_samples=True)
     assert f.samples is not None and f.samples.shape == (100, 30, 1)
-    # A stored version keeps the choice; one stored before k was chosen forecasts with all k.
+    # A stored version keeps the choice; one stored before k was chosen (and before settings
+    # were pooled) forecasts with its one setting and all k.
     again = loads(dumps(quasi))
     assert again.params_["k"] == 10
     np.testing.assert_array_equal(again.predict(20).mean, quasi.predict(20).mean)
     meta, tensors = quasi.to_state()
-    del meta["k"]
+    window, width, stride, order, _ = meta.pop("settings")[0]
+    meta |= {"window": window, "width": width, "stride": stride, "order": order}
+    meta["sigma"] = meta["sigma"][0]
     assert AnalogForecaster.from_state(meta, tensors).params_["k"] == 40
     # A short series: no more analogs than a quarter of its history (here k/4 = 10, the
     # floor), and validation pools hold fewer windows at early origins than at late ones.
     short = AnalogForecaster(k=40).fit(np.sin(0.37 * t[:40]))
     assert {key.rsplit("k=", 1)[1] for key in short.params_["validation_crps"]} == {"10"}
     assert np.all(np.isfinite(short.predict(10, num_samples=50).mean))
+
+
+def test_the_best_settings_pool_their_analogs() -> None:
+    y = wave(600) + 0.1 * np.random.default_rng(2).standard_normal(600)
+    model = AnalogForecaster().fit(y)
+    scores, pooled = model.params_["validation_crps"], model.params_["pooled_settings"]
+
+    def search(key: str) -> str:  # a key without its k
+        return key.rsplit(",k=", 1)[0]
+
+    searches = {search(key) for key in scores}
+    assert len(pooled) == round(np.sqrt(len(searches))) > 1
+    keys = [f"L={p['window']},w={p['smoothing']},s={p['stride']},order={p['order']},k={p['k']}"
+            for p in pooled]  # fmt: skip
+    # Best first, each (window, smoothing, stride, order) once with its best k, and no
+    # setting left out scores better than one pooled.
+    assert scores[keys[0]] == min(scores.values())
+    assert [scores[k] for k in keys] == sorted(scores[k] for k in keys)
+    assert len({search(k) for k in keys}) == len(keys)
+    for key in keys:
+        assert scores[key] == min(v for other, v in scores.items() if search(other) == search(key))
+    left_out = [v for key, v in scores.items() if search(key) not in {search(k) for k in keys}]
+    assert min(left_out) >= scores[keys[-1]]
+    assert {k: model.params_[k] for k in pooled[0] if k != "added_noise_std"} == {
+        k: v for k, v in pooled[0].items() if k != "added_noise_std"
+    }
+    # pooled=1: the best alone; a stored version keeps the pool.
+    one = AnalogForecaster(pooled=1).fit(y)
+    assert [p["window"] for p in one.params_["pooled_settings"]] == [pooled[0]["window"]]
+    again = loads(dumps(model))
+    assert again.params_["pooled_settings"] == pooled
+    np.testing.assert_array_equal(again.predict(20).mean, model.predict(20).mean)
+    with pytest.raises(ValueError, match="pooled"):
+        AnalogForecaster(pooled=0)
 
 
 def test_the_members_of_several_k_and_queries_in_one_batch_equal_each_alone() -> None:

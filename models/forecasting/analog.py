@@ -138,11 +138,6 @@ class _Fitted:
     sigma: FloatArray  # (settings, leads, d) aleatoric std per lead, standardised units
     validation: dict[str, float]
 
-    @property
-    def span(self) -> int:
-        """Steps the longest pooled window covers."""
-        return max(s.span for s in self.settings)
-
     def overlaps(self, i: int, series: FloatArray) -> bool:
         """Whether library series i and `series` (data units) start alike: one is the start
         of the other, to the float32 precision the library is kept at."""
@@ -342,12 +337,19 @@ class AnalogForecaster:
 
     @property
     def window_shape_(self) -> tuple[int, int]:
-        """(p, d): the shortest context a forecast can match: a window and one value after
-        it where a library of other series holds the analogs; twice that (its own history
-        to match against) where the training series is the whole library."""
+        """(p, d): the shortest context a forecast can match, that of the best setting (see
+        `_context_need`; a context too short for another pooled setting's window is
+        forecast by those it holds). Not the shortest pooled window's: calibration folds
+        forecast from contexts this long, and ones shorter still err more than the forecast
+        they calibrate does."""
         st = self._state()
-        p = st.span + 1 if len(st.library) > 1 else 2 * st.span + 1
-        return p, int(st.library[0].shape[1])
+        return self._context_need(st.settings[0]), int(st.library[0].shape[1])
+
+    def _context_need(self, s: Setting) -> int:
+        """The shortest context setting s can forecast from: a window and one value after it
+        where a library of other series holds the analogs; twice that (its own history to
+        match against) where the training series is the whole library."""
+        return s.span + 1 if len(self._state().library) > 1 else 2 * s.span + 1
 
     def predict(
         self,
@@ -363,22 +365,25 @@ class AnalogForecaster:
     ) -> Forecast:
         """Sampled paths: each a member's continuation (drawn by weight) plus Gaussian noise
         of the aleatoric scale. context: (n,) or (n, d), n >= the window: forecast from its
-        end, matching it against itself and the library (no refit)."""
+        end, matching it against itself and the library (no refit), with the pooled settings
+        whose windows it can hold."""
         no_covariates("analog", covariates)
         st = self._state()
         check_predict_args(horizon, num_samples, levels, quantiles)
         h, S, d = int(horizon), int(num_samples), st.library[0].shape[1]
         query, mu, sd, library = st.library[0], st.means[0], st.stds[0], st.library[1:]
+        use = list(range(len(st.settings)))
         if context is not None:
             C = check_context(context, d, self.window_shape_[0])
             query, mu, sd = standardise(C)
             query = query.astype(np.float32).astype(np.float64)  # as the library was stored
             library = [z for i, z in enumerate(st.library) if not st.overlaps(i, C)]
-        found = [self._analogs(query, library, s, h) for s in st.settings]
+            use = [i for i, s in enumerate(st.settings) if len(C) >= self._context_need(s)]
+        found = [self._analogs(query, library, st.settings[i], h) for i in use]
         paths, signal = (np.concatenate([f[i] for f in found]) for i in (0, 2))
         weights = np.concatenate([f[1] for f in found]) / len(found)  # each setting alike
         lead = np.minimum(np.arange(h), st.sigma.shape[1] - 1)
-        setting = np.repeat(np.arange(len(found)), [len(f[1]) for f in found])
+        setting = np.repeat(use, [len(f[1]) for f in found])
         sigma = st.sigma[:, lead][setting]  # (members, h, d)
         member = np.repeat(np.arange(len(weights)), allocate_samples(weights, S))
         rng = np.random.default_rng(seed)

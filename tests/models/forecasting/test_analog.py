@@ -138,6 +138,22 @@ def test_the_best_settings_pool_their_analogs() -> None:
         AnalogForecaster(pooled=0)
 
 
+def test_a_context_too_short_for_some_pooled_windows_is_forecast_by_the_others() -> None:
+    library = [wave(300, phase=p) for p in (0.3, 1.1)]
+    model = AnalogForecaster(pooled=4).fit_library(library)
+    needs = [(p["window"] - 1) * p["stride"] + 2 for p in model.params_["pooled_settings"]]
+    assert model.window_shape_[0] == needs[0]  # the best's window and one value after it
+    # One whole period (25 values: standardised like the library), too short for a window
+    # of the pool but not for the best one.
+    n = max(needs[0], 25)
+    assert n < max(needs)
+    f = model.predict(10, num_samples=100, context=wave(n, phase=0.7))
+    truth = wave(n + 10, phase=0.7)[n:]
+    assert np.sqrt(np.mean((f.mean[:, 0] - truth) ** 2)) < 0.3
+    with pytest.raises(ValueError, match="context"):
+        model.predict(10, context=wave(needs[0] - 1))
+
+
 def test_the_members_of_several_k_and_queries_in_one_batch_equal_each_alone() -> None:
     z = np.sin(0.37 * np.arange(300))[:, None] + 0.05 * np.random.default_rng(1).standard_normal(
         (300, 1)

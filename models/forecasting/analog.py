@@ -4,8 +4,9 @@ own history and in a library of other series (`analog_match`).
 The k closest analogs, weighted by inverse distance, are the members: their continuations
 are the conditional means, so their disagreement is the epistemic part; the aleatoric part
 is what the series' own validation forecasts erred by that the analogs' disagreement does
-not account for, per lead (sqrt(max(0, MSE(h) - mean analog variance(h))), non-decreasing in
-h, held beyond the validation horizon), drawn as Gaussian noise around each member's path.
+not account for, per setting and lead (sqrt(max(0, MSE(h) - mean analog variance(h))),
+non-decreasing in h, held beyond the validation horizon), drawn as Gaussian noise around
+each member's path.
 Continuations read from a noisy series as it is (w = 1, chosen where many analogs average
 its noise out better than smoothing does) carry that noise: their disagreement is then
 measured on their smoothed paths, and the noise each carries counts as aleatoric.
@@ -102,6 +103,7 @@ class Setting:
         return f"L={self.window},w={self.width},s={self.stride},order={self.order},k={self.k}"
 
     def describe(self) -> dict[str, int]:
+        """As `params_` reports it."""
         return {"window": self.window, "stride": self.stride, "smoothing": self.width,
                 "order": self.order, "k": self.k}  # fmt: skip
 

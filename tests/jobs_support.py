@@ -47,9 +47,10 @@ def unsent_jobs(
     idempotency_key: str | None = None,
     status: str = "queued",
     age_s: float = 0.0,
+    attempts: int = 1,
 ) -> list[str]:
     """n such jobs of the key's tenant, in `status` since `age_s` seconds ago (a running one
-    has made one attempt and last beat then)."""
+    has made `attempts` attempts and last beat then)."""
     ids = []
     with get_sessionmaker(settings.database_url).begin() as session:
         tenant = authenticate(session, key, settings)
@@ -59,6 +60,6 @@ def unsent_jobs(
             since = utcnow() - timedelta(seconds=age_s)
             job.created_at, job.heartbeat_at, job.status = since, since, status
             if status == "running":
-                job.attempts = 1
+                job.attempts = attempts
             ids.append(job.id)
     return ids

@@ -26,10 +26,15 @@ REQUEST = {
 }
 
 
-def make_job(settings: Settings, headers: dict[str, str], status: str, age_s: float) -> str:
-    """A forecast job whose task was never sent, aged `age_s` seconds in `status`."""
+def make_job(
+    settings: Settings, headers: dict[str, str], status: str, age_s: float, attempts: int = 1
+) -> str:
+    """A forecast job whose task was never sent, aged `age_s` seconds in `status` (running:
+    after `attempts` attempts)."""
     key = headers["Authorization"].split()[1]
-    return unsent_jobs(settings, key, request=REQUEST, status=status, age_s=age_s)[0]
+    return unsent_jobs(
+        settings, key, request=REQUEST, status=status, age_s=age_s, attempts=attempts
+    )[0]
 
 
 def reap(settings: Settings) -> reaper.ReapReport:

@@ -69,7 +69,6 @@ from models.metrics import crps_gaussian
 
 MIN_WINDOW = 4
 MAX_ORIGINS = 8  # validation origins per candidate setting
-SIGMA_ORIGINS = 32  # validation origins the aleatoric scale per lead is measured on
 SIGMA_FLOOR = 1e-3  # in standard deviations of the series
 
 
@@ -215,7 +214,7 @@ class AnalogForecaster:
         runs = [self._validate(Zs, s, orders, ks, MAX_ORIGINS) for s in self._settings(T)]
         scores = {s: c for v in runs for s, c in zip(v.settings, v.crps(), strict=True)}
         chosen = self._pool(scores)
-        sigma = self._noise_by_lead(Zs, chosen)
+        sigma = self._noise_by_lead(runs, chosen)
         if progress is not None:
             progress(1.0)
         validation = {s.key: c for s, c in scores.items()}
@@ -292,20 +291,13 @@ class AnalogForecaster:
                 variances.append(np.einsum("bk,bkhd->bhd", weights, (paths - mean[:, None]) ** 2))
         return _Validation(settings, np.stack(means, axis=1), np.stack(variances, axis=1), y, valid)
 
-    def _noise_by_lead(self, Zs: list[FloatArray], pooled: Sequence[Setting]) -> FloatArray:
+    @staticmethod
+    def _noise_by_lead(runs: list[_Validation], pooled: Sequence[Setting]) -> FloatArray:
         """(settings, leads, d): per pooled setting and lead, the validation error its
-        analogs' spread leaves unexplained (see the module docstring), over SIGMA_ORIGINS
-        origins: more than chose the settings, whose errors there flatter them. Each setting
-        keeps its own: raw continuations carry the series' noise in their paths, denoised
-        ones do not."""
-        groups: dict[tuple[int, int, int], list[Setting]] = {}
-        for s in pooled:
-            groups.setdefault((s.window, s.width, s.stride), []).append(s)
-        where: dict[Setting, tuple[_Validation, int]] = {}
-        for search, members in groups.items():  # one search per window, as in scoring
-            orders, ks = sorted({s.order for s in members}), sorted({s.k for s in members})
-            v = self._validate(Zs, search, orders, ks, SIGMA_ORIGINS)
-            where |= {s: (v, j) for j, s in enumerate(v.settings)}
+        analogs' spread leaves unexplained (see the module docstring), on the forecasts that
+        scored it. Each setting keeps its own: raw continuations carry the series' noise in
+        their paths, denoised ones do not."""
+        where = {s: (v, j) for v in runs for j, s in enumerate(v.settings)}
         out = []
         for s in pooled:
             v, j = where[s]

@@ -36,7 +36,7 @@ read its own future, or the same windows twice.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any, Self
 
 import numpy as np
@@ -420,7 +420,7 @@ class AnalogForecaster:
         meta = {
             "kind": "analog",
             "hyperparameters": hyperparameters(self),
-            "settings": [[s.window, s.width, s.stride, s.order, s.k] for s in st.settings],
+            "settings": [list(astuple(s)) for s in st.settings],
             "sigma": st.sigma.tolist(),
             "validation": st.validation,
         }

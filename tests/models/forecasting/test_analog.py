@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.forecasting.analog import AnalogForecaster
+from models.forecasting.analog import AnalogForecaster, Setting
 from models.forecasting.analog_match import (
     Candidates,
     analog_paths,
@@ -114,7 +114,7 @@ def test_the_best_settings_pool_their_analogs() -> None:
 
     searches = {search(key) for key in scores}
     assert len(pooled) == round(np.sqrt(len(searches))) > 1
-    keys = [f"L={p['window']},w={p['smoothing']},s={p['stride']},order={p['order']},k={p['k']}"
+    keys = [Setting(p["window"], p["smoothing"], p["stride"], p["order"], p["k"]).key
             for p in pooled]  # fmt: skip
     # Best first, each (window, smoothing, stride, order) once with its best k, and no
     # setting left out scores better than one pooled.

@@ -28,9 +28,15 @@ whatever its scale.
 
 A library version (`fit_library`) stores many series as float32; a forecast with it matches
 a short posted series against the library as well as against itself. A library series that
-the posted one starts like (or that starts like it: a forecast from a point of the training
-series, as backtests and conformal calibration make) is left out, so that no forecast can
-read its own future, or the same windows twice.
+the posted one starts like (or that starts like it) is not matched twice: of the training
+series a forecast from one of its points starts from (as conformal calibration folds do),
+only the part after the forecast's horizon is matched, so no forecast reads its own future.
+That later record is what the forecast itself will match against: without it, folds near
+the start of a series forecast from a sliver of history, err far more than the forecast
+they calibrate, and conformal intervals come out too wide (on bench/chaos.py's uncertainty
+track, 80/95% coverage 0.897/0.985 with the history alone, 0.874/0.974 with it). It is what
+the conditioned calibration of a parametric kind sees too: parameters fitted on the folds'
+futures (`conformal`).
 """
 
 from __future__ import annotations
@@ -146,6 +152,22 @@ class _Fitted:
         n = min(raw.shape[0], series.shape[0])
         tol = 1e-5 * self.stds[i] + 1e-6 * np.abs(series[:n])
         return bool(np.all(np.abs(raw[:n] - series[:n]) <= tol))
+
+    def library_for(
+        self, C: FloatArray, h: int, mu: FloatArray, sd: FloatArray
+    ) -> list[FloatArray]:
+        """What a forecast of h steps from context C (data units, standardised by mu and sd)
+        matches against besides C itself: every library series C does not start like, and of
+        one it does start like (C ends at a point of a training series, as calibration folds
+        do) the part after C's h steps, on C's scale (the same record, a gap left out)."""
+        out = []
+        for i, z in enumerate(self.library):
+            if not self.overlaps(i, C):
+                out.append(z)
+            elif z.shape[0] > C.shape[0] + h:
+                later = z[C.shape[0] + h :] * self.stds[i] + self.means[i]
+                out.append((later - mu) / sd)
+        return out
 
 
 @dataclass
@@ -371,7 +393,7 @@ class AnalogForecaster:
             C = check_context(context, d, self.window_shape_[0])
             query, mu, sd = standardise(C)
             query = query.astype(np.float32).astype(np.float64)  # as the library was stored
-            library = [z for i, z in enumerate(st.library) if not st.overlaps(i, C)]
+            library = st.library_for(C, h, mu, sd)
             use = [i for i, s in enumerate(st.settings) if len(C) >= self._context_need(s)]
         found = [self._analogs(query, library, st.settings[i], h) for i in use]
         paths, signal = (np.concatenate([f[i] for f in found]) for i in (0, 2))

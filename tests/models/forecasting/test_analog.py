@@ -1,5 +1,6 @@
 """The analog forecaster: exact on a repeating series, a library that forecasts a short
-series it has seen the like of, denoised matches on noisy data, first-order analogs, the
+series it has seen the like of, a forecast from a point of the training series that reads
+its later record but not its future, denoised matches on noisy data, first-order analogs, the
 validation's cut pool, the number of analogs chosen on the series, and clear errors."""
 
 from __future__ import annotations
@@ -42,6 +43,27 @@ def test_a_library_forecasts_a_short_series_it_has_seen_the_like_of() -> None:
     again = loads(dumps(model)).predict(20, num_samples=200, context=context)
     np.testing.assert_array_equal(again.mean, f.mean)
     assert model.params_["library_series"] == 3
+
+
+def test_a_forecast_from_a_point_of_its_training_series_reads_the_later_record_not_its_future():
+    # As a calibration fold does: the context is the series up to o. What follows its
+    # latest stretch inside the forecast's h steps is its own future and is never read;
+    # where the stretch recurs after them, the record goes on as it did there.
+    rng = np.random.default_rng(3)
+    T, o, h = 400, 200, 20
+    kernel = np.exp(-0.5 * (np.arange(-12, 13) / 4.0) ** 2)
+    y = np.convolve(rng.standard_normal(T + 24), kernel / kernel.sum(), mode="valid")  # smooth
+    later = o + h + 100
+    y[later - 64 : later] = y[o - 64 : o]
+    model = AnalogForecaster().fit(y)
+    f = model.predict(h, num_samples=200, context=y[:o])
+    np.testing.assert_allclose(f.mean[:5, 0], y[later : later + 5], atol=0.1)
+    assert np.abs(f.mean[:5, 0] - y[o : o + 5]).max() > 0.2
+    # The recurrence inside the h steps: out of reach.
+    y[later - 64 : later] = y[later - 128 : later - 64]
+    y[o + h - 64 : o + h] = y[o - 64 : o]
+    f = AnalogForecaster().fit(y).predict(h, num_samples=200, context=y[:o])
+    assert np.abs(f.mean[:5, 0] - y[o + h : o + h + 5]).max() > 0.2
 
 
 def test_noisy_series_are_matched_on_denoised_windows() -> None:

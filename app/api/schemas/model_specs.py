@@ -161,7 +161,7 @@ class AnalogParams(KindParams):
         "of the number scored; 1: the best alone)",
     )
     val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9)
-    val_horizon: StrictInt = Field(32, ge=1, le=1000, description="Validation forecast length")
+    val_horizon: StrictInt = Field(16, ge=1, le=1000, description="Validation forecast length")
 
     def min_length(self, dim: int = 1) -> int:
         """Mirror of AnalogForecaster.min_length: four of the smallest window."""

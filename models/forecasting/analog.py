@@ -32,9 +32,10 @@ whatever its scale.
 
 A library version (`fit_library`) stores many series as float32; a forecast with it matches
 a short posted series against the library as well as against itself. A library series that
-the posted one starts like (or that starts like it) is not matched twice: of the training
-series a forecast from one of its points starts from (as conformal calibration folds do),
-only the part after the forecast's horizon is matched, so no forecast reads its own future.
+the posted one starts like (or that starts like it) is not matched as it is. Where the
+posted series is the start of a training series (a forecast from one of its points, as
+conformal calibration folds make), only the part of that series after the forecast's
+horizon is matched: no forecast reads its own future, or the same windows twice.
 That later record is what the forecast itself will match against: without it, folds near
 the start of a series forecast from a sliver of history, err far more than the forecast
 they calibrate, and conformal intervals come out too wide (on bench/chaos.py's uncertainty

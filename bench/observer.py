@@ -213,9 +213,11 @@ def observer(setup: Setup, model: NeuralObserver, arrays: bool) -> Cycle:
     (with the same compiled step as `integrate`), plus the tensor conversions for `cycle`."""
     step = model.cycle_arrays if arrays else model.cycle
     dynamics, interval, dt = setup.dynamics, setup.interval, setup.dt
+    memory: Any = None  # what the last analysis left a recurrent observer (None: a start)
 
     def cycle(E: Any, y: Any) -> tuple[Any, Any]:
-        _, Xa, var = step(dynamics, E, 0.0, interval, dt, y)
+        nonlocal memory
+        _, Xa, var, memory = step(dynamics, E, 0.0, interval, dt, y, memory)
         return Xa, var  # the members' predicted variances, averaged after the loop
 
     return cycle

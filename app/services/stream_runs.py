@@ -29,6 +29,7 @@ from models.assimilation.observer import NeuralObserver
 from models.assimilation.quality import Sensors
 from models.assimilation.stream import (
     Ensemble,
+    Memory,
     StreamModel,
     StreamState,
     from_bytes,
@@ -142,10 +143,10 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     config = StreamConfig.parse(stream.config)
     model = stream_model(session, config)
     init = config.initial
-    E = (
+    E, memory = (
         from_bytes(stream.ensemble)
         if stream.ensemble is not None
-        else model.initial_ensemble(init.mean, init.std, init.series)
+        else (model.initial_ensemble(init.mean, init.std, init.series), None)
     )
     if stream.n_skipped:  # only a skipped gap lets an observation arrive behind last_seq
         repo.mark_late(session, stream.id, stream.last_seq)
@@ -169,7 +170,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
             outcome.skipped += o.seq - 1 - last_seq
         if o.t < t:
             batch.stale.append(o.seq)
-        elif (result := _cycle(model, E, t, o, sensors)) is None:
+        elif (result := _cycle(model, E, memory, t, o, sensors)) is None:
             log.warning("stream %s: seq %d skipped: %s", stream.id, o.seq, NOT_FINITE)
             batch.diverged.append(o.seq)
             failing_since, n_failing = failing_since or o.seq, n_failing + 1
@@ -180,7 +181,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
                 assert result.screened is not None  # only the screening leaves nothing
                 batch.screened_out.setdefault(result.screened.describe(), []).append(o.seq)
             else:
-                E, t = result.E, o.t
+                E, memory, t = result.E, result.memory, o.t
                 batch.analysed.append((o, result))
             failing_since, n_failing = None, 0  # the forecast and the analysis came out finite
         last_seq = o.seq
@@ -191,7 +192,7 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     stream.sensors = sensors.to_json() or None
     stream.n_skipped += len(batch.stale) + len(batch.diverged)
     stream.n_skipped += sum(len(seqs) for seqs in batch.screened_out.values())
-    _store(session, stream, batch, E)
+    _store(session, stream, batch, E, memory)
     outcome.assimilated += len(batch.analysed)
     return len(pending) == BATCH and not batch.blocked
 
@@ -204,18 +205,22 @@ def _sensors(stream: Stream) -> Sensors:
 def _cycle(
     model: StreamModel,
     E: Ensemble,
+    memory: Memory | None,
     t: float,
     o: repo.PendingObservation,
     sensors: Sensors,
 ) -> CycleAnalysis | None:
     """One observation's cycle, leaving out the sensors that have failed."""
-    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, sensors.failed, sensors.recent)
+    failed, recent = sensors.failed, sensors.recent
+    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, failed, recent, memory)
 
 
-def _store(session: Session, stream: Stream, batch: Batch, E: Ensemble) -> None:
+def _store(
+    session: Session, stream: Stream, batch: Batch, E: Ensemble, memory: Memory | None
+) -> None:
     # The stream's row first: the statements below flush it as one UPDATE, not two.
     if stream.ensemble is None or batch.analysed:
-        stream.ensemble = to_bytes(E)
+        stream.ensemble = to_bytes(E, memory)
         last = batch.analysed[-1][1].extra_var if batch.analysed else None
         stream.mean, stream.spread = summarize(E, last)
         stream.updated_at = utcnow()  # when this batch's analyses were stored
@@ -239,7 +244,7 @@ def forecast_compute(factory: sessionmaker[Session]) -> Any:
                 raise ValueError("the stream has no ensemble yet; try again in a moment")
             model = stream_model(session, StreamConfig.parse(stream.config))
             start = StreamState(
-                from_bytes(stream.ensemble), stream.spread, stream.t, stream.last_seq
+                from_bytes(stream.ensemble)[0], stream.spread, stream.t, stream.last_seq
             )
             name = stream.name
         result = model.forecast(

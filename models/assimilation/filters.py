@@ -33,13 +33,16 @@ class CycleAnalysis:
     variance the members do not show (a neural observer's predicted error variance; None for
     the EnKF family); innovation_rms: RMS of y - H mean(forecast) over the readings used;
     inflation: the factor used (mean over grid points when it varies), None where there is
-    none; screened: each component's z-score and fate (None when nothing was checked)."""
+    none; screened: each component's z-score and fate (None when nothing was checked);
+    memory: what a recurrent observer carries to its next analysis, (N, n, c) (None for the
+    EnKF family, for an observer without memory, and when nothing was assimilated)."""
 
     E: Tensor | None
     extra_var: Tensor | None
     innovation_rms: float
     inflation: float | None
     screened: Screened | None = None
+    memory: Tensor | None = None
 
 
 @runtime_checkable
@@ -66,11 +69,14 @@ class Filter(Protocol):
         noise_std: Tensor | None = None,
         exclude: np.ndarray | None = None,
         recent: np.ndarray | None = None,
+        memory: Tensor | None = None,
     ) -> CycleAnalysis:
         """E: (N, n) analysis members at t0 -> the analysis at t1 given y: (m,) at t1 (NaN
         for missing readings). noise_std: this observation's own (m,) noise std; exclude:
         (m,) bool, components left out (failed sensors); recent: (m, RECENT) the sensors'
-        last squared z-scores (`Sensors.recent`), which judge an observation of < 3 readings."""
+        last squared z-scores (`Sensors.recent`), which judge an observation of < 3 readings;
+        memory: what E's analysis left a recurrent observer (`CycleAnalysis.memory`; None: a
+        start)."""
         ...
 
 
@@ -115,6 +121,7 @@ class EnsembleFilter:
         noise_std: Tensor | None = None,
         exclude: np.ndarray | None = None,
         recent: np.ndarray | None = None,
+        memory: Tensor | None = None,
     ) -> CycleAnalysis:
         Ef = integrate(dynamics, E, t0, t1, self.dt)
         obs = self.obs if noise_std is None else self.obs.with_noise(noise_std)
@@ -164,22 +171,26 @@ class ObserverFilter:
         noise_std: Tensor | None = None,
         exclude: np.ndarray | None = None,
         recent: np.ndarray | None = None,
+        memory: Tensor | None = None,
     ) -> CycleAnalysis:
         if not _screening_needed(y, self.gate, exclude):
-            Ef, Ea, var = self.observer.cycle(dynamics, E, t0, t1, self.dt, y)
+            Ef, Ea, var, mem = self.observer.cycle(dynamics, E, t0, t1, self.dt, y, memory)
             Hx = self.obs.H_apply(Ef.mean(0))
-            return CycleAnalysis(Ea, member_mean(var), _innovation_rms(y, Hx), None)
+            return CycleAnalysis(Ea, member_mean(var), _innovation_rms(y, Hx), None, None, mem)
         obs = self.obs if noise_std is None else self.obs.with_noise(noise_std)
         host = self.observer.l96_host(dynamics, E)
         if host is not None and E.dtype == torch.float64:
-            return self._screened_on_host(host, dynamics, E, t0, t1, y, obs, exclude, recent)
+            return self._screened_on_host(
+                host, dynamics, E, t0, t1, y, obs, exclude, recent, memory
+            )
         Ef = integrate(dynamics, E, t0, t1, self.dt)
         screened = background_check(Ef, y, obs, self.gate, exclude, recent)
         if not bool(screened.used.any()):
             return CycleAnalysis(None, None, float("nan"), None, screened)
         y_members = torch.from_numpy(screened.readings_or_forecast()).to(Ef)  # (M, m)
-        Ea, var = self.observer.analysis(Ef, y_members)
-        return CycleAnalysis(Ea, member_mean(var), screened.innovation_rms(), None, screened)
+        Ea, var, mem = self.observer.analysis(Ef, y_members, memory)
+        rms = screened.innovation_rms()
+        return CycleAnalysis(Ea, member_mean(var), rms, None, screened, mem)
 
     def _screened_on_host(
         self,
@@ -192,17 +203,21 @@ class ObserverFilter:
         obs: LinearObs,
         exclude: np.ndarray | None,
         recent: np.ndarray | None,
+        memory: Tensor | None,
     ) -> CycleAnalysis:
         """The screened cycle on arrays (Lorenz-96, CPU): forecast, background check and
         analysis in one compiled call, with no tensor between them."""
         assert isinstance(dynamics, Lorenz96)  # l96_host said so
         args = screen_arguments(y.numpy(), obs, self.gate, exclude, recent)
         steps = step_sizes(t0, t1, self.dt)
-        HE, z, present, rejected, used, d, z2, Ea, var = host.l96_screened_cycle(
-            dynamics, E.numpy(), steps, args
+        mem = None if memory is None else memory.numpy()
+        HE, z, present, rejected, used, d, z2, Ea, var, nxt = host.l96_screened_cycle(
+            dynamics, E.numpy(), steps, args, mem
         )
         screened = Screened(z, present, rejected, used, args[0], d, HE, z2)
         if not bool(used.any()):
             return CycleAnalysis(None, None, float("nan"), None, screened)
         extra = member_mean(torch.from_numpy(var))
-        return CycleAnalysis(torch.from_numpy(Ea), extra, screened.innovation_rms(), None, screened)
+        kept = None if nxt is None else torch.from_numpy(nxt)
+        rms = screened.innovation_rms()
+        return CycleAnalysis(torch.from_numpy(Ea), extra, rms, None, screened, kept)

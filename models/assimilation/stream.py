@@ -45,6 +45,7 @@ DRAWS, STEP_NOISE, FORECAST_NOISE = 1, 2, 3
 SINGLE_DRAWS = 64  # forecast paths of a one-member (single observer) stream
 
 Ensemble = Tensor  # (N, n) members, float64; opaque to the service that stores it
+Memory = Tensor  # (N, n, c): what a recurrent observer's last analysis left; opaque too
 
 
 def surrogate(forecaster: WindowForecaster, members: int, seed: int) -> SurrogateDynamics:
@@ -53,12 +54,16 @@ def surrogate(forecaster: WindowForecaster, members: int, seed: int) -> Surrogat
     return SurrogateDynamics.of(forecaster, members, derived_seed63(seed, 0, DRAWS))
 
 
-def to_bytes(E: Ensemble) -> bytes:
-    return pack({"E": E})
+def to_bytes(E: Ensemble, memory: Memory | None = None) -> bytes:
+    """The members and, for a recurrent observer, the memory their analysis left."""
+    return pack({"E": E} if memory is None else {"E": E, "memory": memory})
 
 
-def from_bytes(data: bytes) -> Ensemble:
-    return unpack(data)["E"]
+def from_bytes(data: bytes) -> tuple[Ensemble, Memory | None]:
+    """`to_bytes`' members and memory (None when it had none: an EnKF's, or stored before
+    observers had memory, which then starts afresh)."""
+    tensors = unpack(data)
+    return tensors["E"], tensors.get("memory")
 
 
 def _moments(E: Tensor, extra_var: Tensor | None, dim: int) -> tuple[Tensor, Tensor]:
@@ -176,11 +181,13 @@ class StreamModel:
         noise_std: Sequence[float] | None = None,
         exclude: np.ndarray | None = None,
         recent: np.ndarray | None = None,
+        memory: Memory | None = None,
     ) -> CycleAnalysis | None:
         """Forecast E from t0 to t1 and assimilate observation seq (`values` at t1, None or
         NaN where a reading is missing; `noise_std` its own, scalar or per component;
         `exclude` (m,) bool, the components of failed sensors; `recent`, the sensors' last
-        squared z-scores, `Sensors.recent`). None when the forecast or analysis overflowed
+        squared z-scores, `Sensors.recent`; `memory`, what E's analysis left a recurrent
+        observer). None when the forecast or analysis overflowed
         (an observation far off the model's scale): the caller keeps the previous ensemble;
         a result without E when no reading passed the screening."""
         y = torch.from_numpy(np.array(values, dtype=np.float64)).to(E.dtype)  # None: NaN
@@ -190,8 +197,9 @@ class StreamModel:
         try:  # an overflowed forecast gives a non-finite analysis, or fails to decompose
             dynamics = self.dynamics_up_to(seq)
             result = self.filter.cycle(
-                dynamics, E, t0, t1, y, gen, noise_std=std, exclude=out, recent=recent
-            )
+                dynamics, E, t0, t1, y, gen, noise_std=std, exclude=out, recent=recent,
+                memory=memory,
+            )  # fmt: skip
             if result.E is not None and not all_finite(result.E):
                 raise OverflowError("analysis")
         except (OverflowError, torch.linalg.LinAlgError):  # type: ignore[attr-defined]  # not in the stubs
@@ -288,14 +296,17 @@ def warm_up() -> None:
             Lorenz96(n=8), method, indices=None, noise_std=1.0, dt=0.05, seed=0, gate=gate
         )
         E, sensors = model.initial_ensemble(None, 1.0, None), Sensors.new(8)
+        memory = None
         for seq in (1, 2, 3):  # the last with a reading missing: the screening's path
             values: list[float | None] = [1.0] * 7 + [None] if seq == 3 else [1.0] * 8
             t0, t1 = 0.05 * (seq - 1), 0.05 * seq
-            result = model.cycle(E, t0, t1, values, seq, None, sensors.failed, sensors.recent)
+            result = model.cycle(
+                E, t0, t1, values, seq, None, sensors.failed, sensors.recent, memory
+            )
             if result is not None and result.screened is not None:
                 sensors = sensors.update(result.screened)
             if result is not None and result.E is not None:
-                E = result.E
+                E, memory = result.E, result.memory
     # The analysis alone, as an observer of other dynamics than Lorenz-96 calls it.
     observer.analysis(torch.zeros((1, 8), dtype=torch.float64), torch.ones(8, dtype=torch.float64))
 
@@ -303,7 +314,8 @@ def warm_up() -> None:
 def _untrained_observer(n: int) -> NeuralObserver:
     """A small local-gain observer with random weights: the arrays a trained one holds, of
     the same types, for the kernels' sake."""
-    obs, cfg = LinearObs.identity(n, 1.0), ObserverConfig(hidden=4, patch=1, reach=1)
-    gain = LocalGain(obs, cfg.patch, cfg.reach)
+    obs = LinearObs.identity(n, 1.0)
+    cfg = ObserverConfig(hidden=4, patch=1, reach=1, memory=2)
+    gain = LocalGain(obs, cfg.patch, cfg.reach, cfg.memory)
     theta = initial_weights(gain, cfg, torch.Generator().manual_seed(0))
     return NeuralObserver(gain, theta, 0.0, 1.0, obs, cfg)

@@ -97,6 +97,33 @@ def test_a_single_observer_stream(client: TestClient, headers: dict[str, str]) -
     assert (hi > lo).all()
 
 
+def test_a_recurrent_observers_memory_outlives_a_batch(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """The memory a recurrent observer (the defaults' `memory`) carries between analyses is
+    stored with the stream's members: the same observations posted in one part or in two,
+    drained apart, give the same analyses."""
+    train_observer(client, headers, "l96-recurrent", memory=3)
+    client.put("/v1/models/l96-recurrent/aliases/live", json={"version": 1}, headers=headers)
+    _, obs = twin("lorenz96", L96["params"], 0.05, 30, noise=1.0)
+    means = []
+    for parts in ([obs], [obs[:15], obs[15:]]):
+        r = client.post("/v1/streams", json=observer_stream("l96-recurrent"), headers=headers)
+        assert r.status_code == 201, r.text
+        sid, done = r.json()["id"], 0
+        for part in parts:
+            r = client.post(
+                f"/v1/streams/{sid}/observations", json={"observations": part}, headers=headers
+            )
+            assert r.status_code == 202, r.text
+            done += len(part)
+            wait_assimilated(client, sid, headers, done)
+        page = client.get(f"/v1/streams/{sid}/analyses?limit=100", headers=headers).json()
+        means.append(np.array([a["mean"] for a in page["items"]]))
+    assert means[0].shape == (30, 12)
+    np.testing.assert_allclose(means[1], means[0], rtol=0, atol=1e-12)
+
+
 def test_an_observer_of_a_system_without_a_grid(
     client: TestClient, headers: dict[str, str]
 ) -> None:

@@ -41,6 +41,13 @@ class ObserverParams(StrictModel):
     reach: StrictInt = Field(
         DEFAULT.reach, ge=0, le=16, description="Innovations used on each side"
     )
+    memory: StrictInt = Field(
+        DEFAULT.memory,
+        ge=0,
+        le=64,
+        description="Channels per grid point the gain carries from one analysis to the next "
+        "(a periodic grid's local gain; 0: none). With memory it also reads the innovations.",
+    )
     trajectories: StrictInt = Field(
         DEFAULT.trajectories, ge=1, le=256, description="Truth runs per batch"
     )

@@ -39,13 +39,14 @@ def evaluate(
     )
     noise = model.obs.std.to(truth.dtype)
     se, spread = [], []
+    memory = model.start_memory(Xa)
     with torch.no_grad():
         for k in range(burn_in + cycles):
             truth = integrate(dynamics, truth, 0.0, interval, dt)
             y = model.obs.H_apply(truth) + noise * torch.randn(
                 model.obs.m, generator=g, dtype=truth.dtype
             )
-            _, Xa, var = model.cycle(dynamics, Xa, 0.0, interval, dt, y)
+            _, Xa, var, memory = model.cycle(dynamics, Xa, 0.0, interval, dt, y, memory)
             if k >= burn_in:
                 se.append(float((Xa.mean(0) - truth).pow(2).mean().sqrt()))
                 spread.append(float((Xa.var(0, unbiased=False) + var.mean(0)).mean().sqrt()))

@@ -29,31 +29,60 @@ def _periodic_index(n: int, radius: int) -> Tensor:
     return (torch.arange(n)[:, None] + offsets[None, :]) % n
 
 
+MEMORY_REACH = 1  # grid points on each side whose memory a point's network reads
+
+
 class LocalGain:
-    """Gain shared by the points of a periodic grid, from each point's neighbourhood."""
+    """Gain shared by the points of a periodic grid, from each point's neighbourhood.
+
+    With `memory` channels, the network reads, besides the forecast's patch, the
+    innovations within reach and the memory of the points within MEMORY_REACH; it writes
+    each point's next memory (tanh-bounded) beside its taps. A memoryless gain sees one
+    forecast, while the error it must correct depends on the recent cycles, which an
+    ensemble filter's covariance carries: on Lorenz-96 (n = 40, all observed, the defaults)
+    16 channels took the RMSE through the service from 0.246 to 0.227. Reading the memory
+    of the points within 1 (MEMORY_REACH) rather than 0 or 4 was the best trade of accuracy
+    for training time in a scratch comparison (0.233, 0.225, 0.223 at 0.9x, 1x, 1.4x the
+    time)."""
 
     kind: ClassVar[str] = "local"
 
-    def __init__(self, obs: LinearObs, patch: int, reach: int) -> None:
+    def __init__(self, obs: LinearObs, patch: int, reach: int, memory: int = 0) -> None:
         n = obs.n
-        self.n, self.patch, self.reach = n, patch, reach
+        self.n, self.patch, self.reach, self.memory = n, patch, reach, memory
         self.state_idx = _periodic_index(n, patch)
         self.innov_idx = _periodic_index(n, reach)
+        self.memory_idx = _periodic_index(n, MEMORY_REACH)
         self.scatter = obs.dense().T.contiguous()  # (n, m): H^T puts innovations on the grid
         mask = self.scatter.sum(dim=1)  # 1 where observed
         self.mask_features = mask[self.innov_idx]  # (n, 2 reach + 1)
-        self.n_in = 2 * patch + 1 + 2 * reach + 1
-        self.n_out = 2 * reach + 1  # one tap per innovation within reach
+        self.n_taps = 2 * reach + 1  # one tap per innovation within reach
+        recurrent = self.n_taps + memory * (2 * MEMORY_REACH + 1) if memory else 0
+        self.n_in = 2 * patch + 1 + self.n_taps + recurrent
+        self.n_out = self.n_taps + memory
 
-    def features(self, z: Tensor) -> Tensor:
-        """(..., n) standardised forecast -> (..., n, n_in) per-point inputs."""
+    def features(self, z: Tensor, d: Tensor, memory: Tensor | None) -> Tensor:
+        """(..., n) standardised forecast, (..., m) innovations in climatological stds and
+        (..., n, memory) memory -> (..., n, n_in) per-point inputs."""
         mask = self.mask_features.to(z).expand(*z.shape[:-1], -1, -1)
-        return torch.cat((z[..., self.state_idx], mask), dim=-1)
+        parts = [z[..., self.state_idx], mask]
+        if self.memory:
+            assert memory is not None
+            parts.append(self._on_grid(d)[..., self.innov_idx])
+            parts.append(memory[..., self.memory_idx, :].flatten(-2))
+        return torch.cat(parts, dim=-1)
 
     def correction(self, out: Tensor, d: Tensor) -> Tensor:
-        """Taps (..., n, n_out) and innovations d (..., m) -> the correction (..., n)."""
-        d_grid = d @ self.scatter.to(d).T  # (..., n)
-        return (out * d_grid[..., self.innov_idx]).sum(dim=-1)
+        """Outputs (..., n, n_out) and innovations d (..., m) -> the correction (..., n)."""
+        taps = out[..., : self.n_taps]
+        return (taps * self._on_grid(d)[..., self.innov_idx]).sum(dim=-1)
+
+    def next_memory(self, out: Tensor) -> Tensor | None:
+        """Outputs (..., n, n_out) -> the memory (..., n, memory) the next analysis reads."""
+        return torch.tanh(out[..., self.n_taps :]) if self.memory else None
+
+    def _on_grid(self, d: Tensor) -> Tensor:
+        return d @ self.scatter.to(d).T  # (..., n)
 
     def variance(self, out: Tensor, rho: Tensor, std: float) -> Tensor:
         """Predicted error variances (..., n): the head's, one per grid point already."""
@@ -63,7 +92,7 @@ class LocalGain:
         """A copy whose index and mask tensors live on `device` (training on a GPU would
         otherwise copy them there at every step)."""
         moved = copy.copy(self)
-        for name in ("state_idx", "innov_idx", "scatter", "mask_features"):
+        for name in ("state_idx", "innov_idx", "memory_idx", "scatter", "mask_features"):
             setattr(moved, name, getattr(self, name).to(device))
         return moved
 
@@ -81,8 +110,13 @@ class DenseGain:
         self.n_in = obs.n
         self.n_out = obs.n * obs.m
 
-    def features(self, z: Tensor) -> Tensor:
+    memory: ClassVar[int] = 0
+
+    def features(self, z: Tensor, d: Tensor, memory: Tensor | None) -> Tensor:
         return z[..., None, :]  # one "point": the whole state
+
+    def next_memory(self, out: Tensor) -> Tensor | None:
+        return None
 
     def correction(self, out: Tensor, d: Tensor) -> Tensor:
         K = out[..., 0, :].reshape(*out.shape[:-2], self.n, self.m)
@@ -119,8 +153,13 @@ class CovarianceGain:
         self.R = torch.diag(obs.R_diag)
         self.scale = float(obs.R_diag.mean())
 
-    def features(self, z: Tensor) -> Tensor:
+    memory: ClassVar[int] = 0  # a whole-state gain carries none
+
+    def features(self, z: Tensor, d: Tensor, memory: Tensor | None) -> Tensor:
         return z[..., None, :]  # one "point": the whole state
+
+    def next_memory(self, out: Tensor) -> Tensor | None:
+        return None
 
     def factor(self, out: Tensor) -> Tensor:
         """Outputs (..., 1, n_out) -> A (..., n, m)."""
@@ -161,7 +200,7 @@ Gain = LocalGain | DenseGain | CovarianceGain
 # Each gain by the kind an artifact records ("dense": observers stored before the
 # covariance gain), built from the observation operator and the settings.
 GAINS: dict[str, Callable[[LinearObs, ObserverConfig], Gain]] = {
-    LocalGain.kind: lambda obs, cfg: LocalGain(obs, cfg.patch, cfg.reach),
+    LocalGain.kind: lambda obs, cfg: LocalGain(obs, cfg.patch, cfg.reach, cfg.memory),
     CovarianceGain.kind: lambda obs, cfg: CovarianceGain(obs),
     DenseGain.kind: lambda obs, cfg: DenseGain(obs),
 }

@@ -31,6 +31,8 @@ class HostLocalGain:
     state_idx: np.ndarray  # (n, k): each point's state patch, k = 2 patch + 1
     innov_idx: np.ndarray  # (n, o): each point's innovations within reach, o = 2 reach + 1
     mask_features: np.ndarray  # (n, o): 1 where that innovation is observed
+    memory_idx: np.ndarray  # (n, q): the points whose memory each point reads
+    memory: int  # channels per point carried between analyses (0: none)
     H: np.ndarray  # (m, n) observation matrix
     identity: bool  # H = I: the innovation is y - x
     first: np.ndarray  # (M, k + o + 1, h): the first layer, its bias as the last row
@@ -48,6 +50,8 @@ class HostLocalGain:
         state_idx: np.ndarray,
         innov_idx: np.ndarray,
         mask_features: np.ndarray,
+        memory_idx: np.ndarray,
+        memory: int,
         H: np.ndarray,
         *,
         mean: float,
@@ -68,38 +72,50 @@ class HostLocalGain:
         b_last = np.concatenate((layers[-1], theta[-1]), axis=-1).astype(F32)
         identity = H.shape[0] == H.shape[1] and bool((H == np.eye(H.shape[0])).all())
         return cls(
-            state_idx, innov_idx, mask_features.astype(F32), H, identity, first, hidden,
+            state_idx, innov_idx, mask_features.astype(F32), memory_idx, memory, H, identity,
+            first, hidden,
             (W_last, b_last), mean, std, bound, var_floor,
         )  # fmt: skip
 
     @cached_property
     def _args(self) -> tuple[Any, ...]:
-        """`_analysis`'s arguments after (x, y)."""
+        """`_analysis`'s arguments after (x, y, memory)."""
         return (
             self.H, self.identity, self.state_idx, self.innov_idx, self.mask_features,
-            self.first, *self.hidden, *self.last, self.mean, self.std, self.bound, self.var_floor,
+            self.memory_idx, self.first, *self.hidden, *self.last, self.mean, self.std,
+            self.bound, self.var_floor,
         )  # fmt: skip
 
-    def analysis(self, Xf: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Xf (M, ..., n) float64, y (m,) or (..., m), or one per member (M, ..., m) ->
-        analyses and predicted error variances, both (M, ..., n) float64."""
+    def analysis(
+        self, Xf: np.ndarray, y: np.ndarray, memory: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Xf (M, ..., n) float64, y (m,) or (..., m), or one per member (M, ..., m), the
+        memory (M, ..., n, c; None: a start) -> analyses and predicted error variances,
+        both (M, ..., n) float64, and the next memory (M, ..., n, c; None without one)."""
         M, n = Xf.shape[0], Xf.shape[-1]
-        Xa, var = _analysis(Xf.reshape(M, -1, n), _per_member(y, Xf.ndim), *self._args)
-        return Xa.reshape(Xf.shape), var.reshape(Xf.shape)
+        x = Xf.reshape(M, -1, n)
+        Xa, var, mem = _analysis(x, _per_member(y, Xf.ndim), self._memory(memory, x), *self._args)
+        return Xa.reshape(Xf.shape), var.reshape(Xf.shape), _unflat(mem, Xf.shape)
 
     def l96_cycle(
-        self, dynamics: Lorenz96, Xa: np.ndarray, steps: list[float], y: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self,
+        dynamics: Lorenz96,
+        Xa: np.ndarray,
+        steps: list[float],
+        y: np.ndarray,
+        memory: np.ndarray | None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """A whole cycle in one compiled call: the members Xa (M, ..., n) stepped by
         Lorenz-96 (`steps`: all equal but the last, as `step_sizes` gives them), then the
-        analysis with y. -> (forecast, analysis, variance), each (M, ..., n). One call
-        instead of a dozen is most of the saving: on a 40-point grid each Python-level call
-        in a filter loop costs 2-4 us."""
+        analysis with y and the memory. -> (forecast, analysis, variance, each (M, ..., n),
+        next memory). One call instead of a dozen is most of the saving: on a 40-point grid
+        each Python-level call in a filter loop costs 2-4 us."""
         M, n = Xa.shape[0], Xa.shape[-1]
         x, y3 = Xa.reshape(M, -1, n), _per_member(y, Xa.ndim)
-        out = _l96_cycle(x, float(dynamics.F), *_steps(steps), y3, *self._args)
-        Xf, Xa_new, var = (a.reshape(Xa.shape) for a in out)
-        return Xf, Xa_new, var
+        mem = self._memory(memory, x)
+        out = _l96_cycle(x, float(dynamics.F), *_steps(steps), y3, mem, *self._args)
+        Xf, Xa_new, var = (a.reshape(Xa.shape) for a in out[:3])
+        return Xf, Xa_new, var, _unflat(out[3], Xa.shape)
 
     def l96_screened_cycle(
         self,
@@ -107,20 +123,38 @@ class HostLocalGain:
         Xa: np.ndarray,
         steps: list[float],
         screening: tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray],
-    ) -> tuple[np.ndarray, ...]:
+        memory: np.ndarray | None,
+    ) -> tuple[Any, ...]:
         """`l96_cycle` with the background check between the forecast and the analysis (a
         stream's default: quality control on), in one compiled call: three apart cost ~5 us
         more a cycle in the Python between them. Xa (M, n); screening: (y, R, gate, exclude,
-        recent) as `quality.screen_arguments` gives them. -> (H x_f (M, m), z, present,
-        rejected, used, innovation, squared z before scaling (each (m,), as in
-        `quality.screen`), analysis (M, n), variance (M, n)). A reading not used reads as
-        each member's own forecast of it: an innovation of zero."""
+        recent) as `quality.screen_arguments` gives them; memory (M, n, c) or None. -> (H
+        x_f (M, m), z, present, rejected, used, innovation, squared z before scaling (each
+        (m,), as in `quality.screen`), analysis (M, n), variance (M, n), next memory). A
+        reading not used reads as each member's own forecast of it: an innovation of zero."""
         x = np.ascontiguousarray(Xa, dtype=np.float64)
         y, R, gate, exclude, recent = screening
         n_steps, dt, last = _steps(steps)
-        return _l96_screened_cycle(
-            x, float(dynamics.F), n_steps, dt, last, y, R, gate, exclude, recent, *self._args
-        )
+        mem = self._memory(memory, x.reshape(x.shape[0], 1, -1))
+        out = _l96_screened_cycle(
+            x, float(dynamics.F), n_steps, dt, last, y, R, gate, exclude, recent, mem,
+            *self._args,
+        )  # fmt: skip
+        return (*out[:-1], _unflat(out[-1], Xa.shape))
+
+    def _memory(self, memory: np.ndarray | None, x: np.ndarray) -> np.ndarray:
+        """The memory as the kernels read it, (M, P, n, c) float64 for x (M, P, n): zeros
+        at a start (None), no channels without memory."""
+        M, P, n = x.shape
+        if memory is None or not self.memory:
+            return np.zeros((M, P, n, self.memory))
+        return np.ascontiguousarray(memory, dtype=np.float64).reshape(M, P, n, self.memory)
+
+
+def _unflat(memory: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The kernels' memory (M, P, n, c) in the states' own shape, (*shape, c); None when
+    the gain carries none."""
+    return memory.reshape(*shape, memory.shape[-1]) if memory.shape[-1] else None
 
 
 @dataclass(frozen=True, eq=False)
@@ -139,11 +173,15 @@ class HostCovarianceGain:
     bound: float  # analyses are clamped to mean +- bound
     var_floor: float  # in climatological variance units
 
-    def analysis(self, Xf: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def analysis(
+        self, Xf: np.ndarray, y: np.ndarray, memory: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray, None]:
         """Xf (M, ..., n) float64, y (m,) or (..., m), or one per member (M, ..., m) ->
-        analyses and predicted error variances, both (M, ..., n) float64."""
+        analyses and predicted error variances, both (M, ..., n) float64, and no memory (a
+        whole-state gain carries none)."""
         with np.errstate(invalid="ignore", over="ignore"):  # a diverged member: NaN out
-            return self._analysis(Xf, y)
+            Xa, var = self._analysis(Xf, y)
+        return Xa, var, None
 
     def _analysis(self, Xf: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         M, n = Xf.shape[0], Xf.shape[-1]
@@ -213,11 +251,13 @@ def _bias_tanh(a: np.ndarray, b: np.ndarray) -> None:
 def _analysis(
     x: np.ndarray,
     y: np.ndarray,
+    memory: np.ndarray,
     H: np.ndarray,
     identity: bool,
     state_idx: np.ndarray,
     innov_idx: np.ndarray,
     mask: np.ndarray,
+    memory_idx: np.ndarray,
     first: np.ndarray,
     hidden_W: np.ndarray,
     hidden_b: np.ndarray,
@@ -227,24 +267,40 @@ def _analysis(
     std: float,
     bound: float,
     var_floor: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """x (M, P, n), y (1 or M, 1 or P, m) -> x_a = clamp(x + sum_o tap_o d[i + o]) with
-    innovations d = H^T (y - H x) on the grid, and the variance (softplus(logit) + floor)
-    std^2."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """x (M, P, n), y (1 or M, 1 or P, m), memory (M, P, n, c) -> x_a = clamp(x + sum_o
+    tap_o d[i + o]) with innovations d = H^T (y - H x) on the grid, the variance
+    (softplus(logit) + floor) std^2, and the next memory. The inputs of a point: its state
+    patch, the observed mask within reach, and with memory (c > 0) the innovations within
+    reach and the memory of its neighbours, in `LocalGain.features`' order."""
     M, P, n = x.shape
     k, o = state_idx.shape[1], innov_idx.shape[1]
+    C, q = memory.shape[3], memory_idx.shape[1]
+    width = k + o + (o + q * C if C else 0)
     Xa = np.empty((M, P, n))
     var = np.empty((M, P, n))
-    Z = np.empty((P * n, k + o + 1), np.float32)
+    nxt = np.empty((M, P, n, C))
+    D = np.empty((P, n))
+    Z = np.empty((P * n, width + 1), np.float32)
     zero = np.zeros(first.shape[2], np.float32)
     for m in range(M):
         for p in range(P):
+            yp = np.ascontiguousarray(y[m % y.shape[0], p % y.shape[1]])
+            xp = np.ascontiguousarray(x[m, p])
+            D[p] = yp - xp if identity else H.T @ (yp - H @ xp)
             for i in range(n):
                 row = Z[p * n + i]
                 for c in range(k):
                     row[c] = (x[m, p, state_idx[i, c]] - mean) / std
                 row[k : k + o] = mask[i]
-                row[k + o] = 1.0  # the first layer's bias is its last row
+                if C:
+                    for c in range(o):
+                        row[k + o + c] = D[p, innov_idx[i, c]] / std
+                    at = k + 2 * o
+                    for j in range(q):
+                        for c in range(C):
+                            row[at + j * C + c] = memory[m, p, memory_idx[i, j], c]
+                row[width] = 1.0  # the first layer's bias is its last row
         a = np.dot(Z, first[m])
         _bias_tanh(a, zero)  # its bias is already in
         for layer in range(hidden_W.shape[0]):
@@ -253,33 +309,40 @@ def _analysis(
         out = np.dot(a, W_last[m])
         b = b_last[m, 0]
         for p in range(P):
-            yp = np.ascontiguousarray(y[m % y.shape[0], p % y.shape[1]])
-            xp = np.ascontiguousarray(x[m, p])
-            d = yp - xp if identity else H.T @ (yp - H @ xp)
             for i in range(n):
                 row = out[p * n + i]
                 dx = 0.0
                 for c in range(o):
-                    dx += (row[c] + b[c]) * d[innov_idx[i, c]]
-                v = xp[i] + dx  # clamped, but a NaN (a diverged forecast) stays one
+                    dx += (row[c] + b[c]) * D[p, innov_idx[i, c]]
+                v = x[m, p, i] + dx  # clamped, but a NaN (a diverged forecast) stays one
                 Xa[m, p, i] = v if np.isnan(v) else min(max(v, mean - bound), mean + bound)
-                r = float(row[o] + b[o])
+                for c in range(C):
+                    nxt[m, p, i, c] = _tanh(row[o + c] + b[o + c])
+                r = float(row[o + C] + b[o + C])
                 softplus = max(r, 0.0) + np.log1p(np.exp(-abs(r)))
                 var[m, p, i] = (softplus + var_floor) * std * std
-    return Xa, var
+    return Xa, var, nxt
 
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
 def _l96_cycle(
-    x: np.ndarray, F: float, n_steps: int, dt: float, last: float, y: np.ndarray, *gain: Any
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x: np.ndarray,
+    F: float,
+    n_steps: int,
+    dt: float,
+    last: float,
+    y: np.ndarray,
+    memory: np.ndarray,
+    *gain: Any,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """x (M, P, n) -> the Lorenz-96 forecast (M, P, n) over n_steps steps (of dt, the last
-    of `last`), then `_analysis` of it with y and the gain's arrays (H ... var_floor)."""
+    of `last`), then `_analysis` of it with y, the memory and the gain's arrays (H ...
+    var_floor)."""
     M, P, n = x.shape
     Xf = _l96_steps(np.ascontiguousarray(x).reshape(M * P, n), F, n_steps, dt, last)
     Xf = Xf.reshape(M, P, n)
-    Xa, var = _analysis(Xf, y, *gain)
-    return Xf, Xa, var
+    Xa, var, nxt = _analysis(Xf, y, memory, *gain)
+    return Xf, Xa, var, nxt
 
 
 @numba.njit(cache=True, fastmath=_FAST, error_model="numpy")
@@ -294,6 +357,7 @@ def _l96_screened_cycle(
     gate: float,
     exclude: np.ndarray,
     recent: np.ndarray,
+    memory: np.ndarray,
     *gain: Any,
 ) -> tuple[np.ndarray, ...]:
     """x (M, n): see `HostLocalGain.l96_screened_cycle`."""
@@ -307,8 +371,11 @@ def _l96_screened_cycle(
     for k in range(M):
         for j in range(m):
             readings[k, j] = y[j] if used[j] else HE[k, j]
-    Xa, var = _analysis(Xf.reshape(M, 1, n), readings.reshape(M, 1, m), *gain)
-    return HE, z, present, rejected, used, innovation, z2, Xa.reshape(M, n), var.reshape(M, n)
+    Xa, var, nxt = _analysis(Xf.reshape(M, 1, n), readings.reshape(M, 1, m), memory, *gain)
+    return (
+        HE, z, present, rejected, used, innovation, z2, Xa.reshape(M, n), var.reshape(M, n),
+        nxt,
+    )  # fmt: skip
 
 
 @numba.njit(cache=True)

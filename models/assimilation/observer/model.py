@@ -48,19 +48,24 @@ class NeuralObserver:
     def members(self) -> int:
         return int(self.theta[0].shape[0])
 
-    def analysis(self, Xf: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Forecasts Xf (M, ..., n) of the M members, observation y (m,) or (..., m) ->
-        analyses Xa (M, ..., n) and each member's predicted error variance (M, ..., n).
+    def analysis(
+        self, Xf: Tensor, y: Tensor, memory: Tensor | None = None
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
+        """Forecasts Xf (M, ..., n) of the M members, observation y (m,) or (..., m), the
+        memory the last analysis left (M, ..., n, c; None: a start, zeros) -> analyses Xa
+        (M, ..., n), each member's predicted error variance (M, ..., n) and the memory for
+        the next analysis (None when the gain carries none).
 
         Inference on CPU (nothing to differentiate) of a local or covariance gain runs on
         NumPy arrays (`observer_host`); training, dense gains and GPUs take the torch path."""
         host = self._on_host(Xf)
         if host is not None:
-            a, v = host.analysis(_float64(Xf), _float64(y))
-            return _as_tensor(a, Xf.dtype), _as_tensor(v, Xf.dtype)
+            a, v, r = host.analysis(_float64(Xf), _float64(y), _memory_array(memory))
+            return _as_tensor(a, Xf.dtype), _as_tensor(v, Xf.dtype), _memory_tensor(r, Xf)
+        memory = self.start_memory(Xf) if memory is None else memory
         theta = [p.to(Xf.device, self.network_dtype) for p in self.theta]
         d = y.to(Xf) - self.obs.H_apply(Xf)
-        feats = self.gain.features((Xf - self.mean) / self.std)
+        feats = self.gain.features((Xf - self.mean) / self.std, d / self.std, memory)
         out, rho = mlp(theta, feats.flatten(1, -2).to(self.network_dtype))
         out, rho = out.to(Xf.dtype), rho.to(Xf.dtype)
         out = out.view(*feats.shape[:-1], -1)
@@ -69,27 +74,51 @@ class NeuralObserver:
         # a wild correction, early in training or from an outlier, is bounded instead.
         bound = STATE_BOUND * self.std
         Xa = torch.clamp(Xf + dx, self.mean - bound, self.mean + bound)
-        return Xa, self.gain.variance(out, rho.view(feats.shape[:-1]), self.std)
+        var = self.gain.variance(out, rho.view(feats.shape[:-1]), self.std)
+        return Xa, var, self.gain.next_memory(out)
+
+    def start_memory(self, X: Tensor) -> Tensor | None:
+        """The memory of members X (M, ..., n) that have not been analysed yet: zeros
+        (M, ..., n, c), or None when the gain carries none."""
+        c = self.gain.memory
+        return X.new_zeros((*X.shape, c)) if c else None
 
     def cycle(
-        self, dynamics: Dynamics, Xa: Tensor, t0: float, t1: float, dt: float, y: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor]:
+        self,
+        dynamics: Dynamics,
+        Xa: Tensor,
+        t0: float,
+        t1: float,
+        dt: float,
+        y: Tensor,
+        memory: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
         """One filter cycle: the members Xa (M, ..., n) integrated from t0 to t1 (steps of
-        dt), then the analysis with y at t1. -> (forecast, analysis, predicted variance).
+        dt), then the analysis with y at t1 and the memory Xa's analysis left (None: a
+        start). -> (forecast, analysis, predicted variance, next memory).
 
         Lorenz-96 on CPU with a local gain runs as one compiled call (`observer_host`);
         anything else is `integrate` then `analysis`, with the same result."""
         host = self.l96_host(dynamics, Xa)
         if host is not None and isinstance(dynamics, Lorenz96):
             dtype, steps = Xa.dtype, step_sizes(t0, t1, dt)
-            f, a, v = host.l96_cycle(dynamics, _float64(Xa), steps, _float64(y))
-            return _as_tensor(f, dtype), _as_tensor(a, dtype), _as_tensor(v, dtype)
+            mem = _memory_array(memory)
+            f, a, v, r = host.l96_cycle(dynamics, _float64(Xa), steps, _float64(y), mem)
+            f_t, a_t, v_t = (_as_tensor(x, dtype) for x in (f, a, v))
+            return f_t, a_t, v_t, _memory_tensor(r, Xa)
         Xf = integrate(dynamics, Xa, t0, t1, dt)
-        return (Xf, *self.analysis(Xf, y))
+        return (Xf, *self.analysis(Xf, y, memory))
 
     def cycle_arrays(
-        self, dynamics: Dynamics, Xa: np.ndarray, t0: float, t1: float, dt: float, y: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        self,
+        dynamics: Dynamics,
+        Xa: np.ndarray,
+        t0: float,
+        t1: float,
+        dt: float,
+        y: np.ndarray,
+        memory: np.ndarray | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
         """`cycle` on float64 arrays, for tight CPU loops: on Lorenz-96, one compiled call
         without the tensor conversions around it (a third of `cycle`'s time there)."""
         host = self._host
@@ -98,10 +127,11 @@ class NeuralObserver:
             and isinstance(dynamics, Lorenz96)
             and not self.theta[0].requires_grad
         ):
-            return host.l96_cycle(dynamics, Xa, step_sizes(t0, t1, dt), y)
-        out = self.cycle(dynamics, torch.from_numpy(Xa), t0, t1, dt, torch.from_numpy(y))
-        Xf, Xa_new, var = (t.detach().numpy() for t in out)
-        return Xf, Xa_new, var
+            return host.l96_cycle(dynamics, Xa, step_sizes(t0, t1, dt), y, memory)
+        mem = None if memory is None else torch.from_numpy(memory)
+        out = self.cycle(dynamics, torch.from_numpy(Xa), t0, t1, dt, torch.from_numpy(y), mem)
+        Xf, Xa_new, var = (t.detach().numpy() for t in out[:3])
+        return Xf, Xa_new, var, None if out[3] is None else out[3].detach().numpy()
 
     def l96_host(self, dynamics: Dynamics, X: Tensor) -> HostLocalGain | None:
         """The compiled path of a whole cycle of X, when it applies: Lorenz-96 and the local
@@ -137,6 +167,8 @@ class NeuralObserver:
             g.state_idx.numpy(),
             g.innov_idx.numpy(),
             g.mask_features.numpy(),
+            g.memory_idx.numpy(),
+            g.memory,
             self.obs.dense().numpy(),
             mean=self.mean,
             std=self.std,
@@ -170,7 +202,8 @@ class NeuralObserver:
             raise ValueError("not a neural observer artifact")
         o = meta["obs"]
         obs = LinearObs(o["n"], indices=o["indices"], noise_std=o["noise_std"])
-        config = ObserverConfig(**meta["config"])
+        # Observers stored before the memory had none.
+        config = ObserverConfig(**{"memory": 0, **meta["config"]})
         theta = [tensors[f"theta.{i}"] for i in range(len(tensors))]
         # Artifacts before the gain's kind was recorded said only whether the grid was periodic.
         kind = meta.get("gain") or (LocalGain.kind if meta["periodic"] else DenseGain.kind)
@@ -187,3 +220,11 @@ def _float64(t: Tensor) -> np.ndarray:
 def _as_tensor(a: np.ndarray, dtype: torch.dtype) -> Tensor:
     t = torch.from_numpy(a)
     return t if dtype == torch.float64 else t.to(dtype)
+
+
+def _memory_array(memory: Tensor | None) -> np.ndarray | None:
+    return None if memory is None else _float64(memory)
+
+
+def _memory_tensor(memory: np.ndarray | None, like: Tensor) -> Tensor | None:
+    return None if memory is None else _as_tensor(memory, like.dtype)

@@ -66,13 +66,14 @@ def train_observer(
         return cfg.reset_std * std * randn(M, k, dynamics.n)
 
     Xa = truth.expand(M, -1, -1) + far_off(B)
+    memory = model.start_memory(Xa)
     for it in range(cfg.iterations):
         loss = torch.zeros((), dtype=torch.float64, device=device)
         for _ in range(cfg.window):
             truth = integrate(dynamics, truth, 0.0, interval, dt)
             y = obs.H_apply(truth) + noise * randn(B, obs.m)
             Xf = integrate(dynamics, Xa, 0.0, interval, dt)
-            Xa, var = model.analysis(Xf, y)
+            Xa, var, memory = model.analysis(Xf, y, memory)
             err = Xa - truth
             loss = loss + (err / std).pow(2).mean() + _nll(err.detach(), var).mean()
         opt.zero_grad(set_to_none=True)
@@ -82,14 +83,20 @@ def train_observer(
             opt.step()  # a non-finite window (a state that blew up) teaches nothing
         sched.step()
         Xa = Xa.detach()
+        memory = None if memory is None else memory.detach()
         k = int(cfg.reset_fraction * B)
         if k:
             Xa[:, :k] = truth[:k] + far_off(k)
             truth, Xa = truth.roll(k, 0), Xa.roll(k, 1)  # a different slice next time
+            if memory is not None:  # a restarted filter starts with no memory
+                memory[:, :k] = 0.0
+                memory = memory.roll(k, 1)
         # A filter that lost track (error at climatological level) restarts: its windows
         # would only teach the gain about hopeless states.
         lost = (Xa - truth).pow(2).mean(dim=-1).sqrt() > std
         Xa = torch.where(lost[..., None], truth + far_off(B), Xa)
+        if memory is not None:
+            memory = torch.where(lost[..., None, None], 0.0, memory)
         if progress is not None:
             progress((it + 1) / cfg.iterations)
     return NeuralObserver(gain, [p.detach().cpu() for p in theta], mean, std, obs, cfg)

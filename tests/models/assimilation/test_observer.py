@@ -43,9 +43,10 @@ def test_round_trip_is_exact(l96_observer: NeuralObserver) -> None:
     again = NeuralObserver.loads(l96_observer.dumps())
     Xf = torch.randn(2, 12, dtype=torch.float64) * 3 + 2
     y = torch.randn(12, dtype=torch.float64)
-    a, va = l96_observer.analysis(Xf, y)
-    b, vb = again.analysis(Xf, y)
-    assert torch.equal(a, b) and torch.equal(va, vb)
+    a, va, ma = l96_observer.analysis(Xf, y)
+    b, vb, mb = again.analysis(Xf, y)
+    assert ma is not None and mb is not None and ma.shape == (2, 12, TINY.memory)
+    assert torch.equal(a, b) and torch.equal(va, vb) and torch.equal(ma, mb)
 
 
 def test_partial_observations_on_a_grid() -> None:
@@ -53,7 +54,7 @@ def test_partial_observations_on_a_grid() -> None:
     obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
     model = train_observer(Lorenz96(n=12), obs, 0.05, 0.05, TINY, seed=1)
     Xf = torch.zeros(2, 12, dtype=torch.float64)
-    Xa, var = model.analysis(Xf, torch.ones(6, dtype=torch.float64))
+    Xa, var, _ = model.analysis(Xf, torch.ones(6, dtype=torch.float64))
     assert Xa.shape == var.shape == (2, 12)
     assert bool((Xa[:, 1::2] != 0).any())
 
@@ -77,7 +78,7 @@ def test_covariance_gain_without_a_grid() -> None:
     cfg = ObserverConfig(members=2, hidden=8, trajectories=4, window=4, iterations=5)
     model = train_observer(Lorenz63(), LinearObs.subset(3, [0], 2.0), 0.25, 0.01, cfg)
     assert isinstance(model.gain, CovarianceGain)
-    Xa, var = model.analysis(
+    Xa, var, _ = model.analysis(
         torch.ones(2, 3, dtype=torch.float64), torch.zeros(1, dtype=torch.float64)
     )
     assert Xa.shape == (2, 3) and bool((var > 0).all())
@@ -132,6 +133,21 @@ def test_an_observer_stored_with_a_free_dense_gain_still_loads() -> None:
     assert torch.equal(loaded.analysis(Xf, y)[0], model.analysis(Xf, y)[0])
 
 
+def test_a_local_observer_stored_before_memory_loads_without_one() -> None:
+    """An artifact whose config has no `memory` (written before it existed) is a memoryless
+    local gain: its weights fit that layout, and its analyses carry nothing forward."""
+    obs = LinearObs.identity(12, 1.0)
+    model = _random_observer(obs, depth=2, memory=0)
+    meta = read_meta(model.dumps())
+    meta["config"] = {k: v for k, v in meta["config"].items() if k != "memory"}
+    old = pack({f"theta.{i}": p for i, p in enumerate(model.theta)}, meta)
+    loaded = NeuralObserver.loads(old)
+    assert loaded.config.memory == 0 and loaded.gain.memory == 0
+    Xf, y = torch.randn(3, 12, dtype=torch.float64), torch.randn(12, dtype=torch.float64)
+    got, want = loaded.analysis(Xf, y), model.analysis(Xf, y)
+    assert torch.equal(got[0], want[0]) and got[2] is None
+
+
 def test_lorenz63_observer_filters_below_the_observation_noise() -> None:
     """A short training on Lorenz-63 (no grid) tracks a truth it never saw."""
     cfg = ObserverConfig(members=1, hidden=16, trajectories=8, window=4, iterations=60)
@@ -142,9 +158,11 @@ def test_lorenz63_observer_filters_below_the_observation_noise() -> None:
     assert 0.5 < score.spread / score.rmse < 2.0, score  # the analysis covariance's spread
 
 
-def _random_observer(obs: LinearObs, depth: int, kind: str = "local") -> NeuralObserver:
+def _random_observer(
+    obs: LinearObs, depth: int, kind: str = "local", memory: int = 4
+) -> NeuralObserver:
     """Untrained, with weights of order one, so every part of the gain shapes the result."""
-    cfg = ObserverConfig(members=3, hidden=16, depth=depth, patch=2, reach=3)
+    cfg = ObserverConfig(members=3, hidden=16, depth=depth, patch=2, reach=3, memory=memory)
     gain = make_gain(obs, kind, cfg)
     g = torch.Generator().manual_seed(3)
     sizes = [gain.n_in, *[cfg.hidden] * depth, gain.n_out]
@@ -172,23 +190,34 @@ def _random_observer(obs: LinearObs, depth: int, kind: str = "local") -> NeuralO
 @pytest.mark.parametrize("batch", [(), (5,)], ids=["ensemble", "batched"])
 @pytest.mark.parametrize("depth", [1, 3])
 @pytest.mark.parametrize("per_member", [False, True], ids=["shared-y", "y-per-member"])
-@pytest.mark.parametrize("kind", ["local", "covariance"])
+@pytest.mark.parametrize("kind", ["local", "local-memoryless", "covariance"])
 def test_cpu_inference_matches_the_torch_path(
     obs: LinearObs, batch: tuple[int, ...], depth: int, per_member: bool, kind: str
 ) -> None:
     """The NumPy path (CPU, no gradient) agrees with the differentiable torch path to the
     float32 rounding of its network; also with an observation per member (a screened
-    stream's: each member's own forecast where a reading was not used)."""
-    model = _random_observer(obs, depth, kind)
+    stream's: each member's own forecast where a reading was not used), and a memory."""
+    memory = 0 if kind == "local-memoryless" else 4
+    model = _random_observer(obs, depth, kind.split("-")[0], memory)
     g = torch.Generator().manual_seed(4)
     Xf = 2 + 3.5 * torch.randn((3, *batch, 12), generator=g, dtype=torch.float64)
     members = (3,) if per_member else ()
     y = 2 + 3.5 * torch.randn((*members, *batch, obs.m), generator=g, dtype=torch.float64)
-    got, got_var = model.analysis(Xf, y)
-    want, want_var = model.analysis(Xf.clone().requires_grad_(True), y)
+    start = model.start_memory(Xf)
+    mem = None if start is None else torch.rand(start.shape, generator=g, dtype=torch.float64)
+    got, got_var, got_mem = model.analysis(Xf, y, mem)
+    want, want_var, want_mem = model.analysis(Xf.clone().requires_grad_(True), y, mem)
     assert got.shape == got_var.shape == Xf.shape and got.dtype == torch.float64
     torch.testing.assert_close(got, want.detach(), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(got_var, want_var.detach(), rtol=1e-5, atol=1e-6)
+    if kind == "local":
+        assert got_mem is not None and want_mem is not None
+        assert got_mem.shape == (*Xf.shape, 4)
+        torch.testing.assert_close(got_mem, want_mem.detach(), rtol=1e-5, atol=1e-5)
+        again = model.analysis(Xf, y, None)  # no memory: a start, from zeros
+        assert float((again[0] - got).abs().max()) > 1e-3  # the memory shapes the analysis
+    else:
+        assert got_mem is None and want_mem is None
     assert float((got - Xf).abs().max()) > 0.5  # the correction is not negligible
     Xf[0, ..., 0] = float("nan")  # a diverged member stays diverged, on both paths
     assert not bool(torch.isfinite(model.analysis(Xf, y)[0][0]).all())
@@ -203,15 +232,20 @@ def test_a_fused_cycle_is_integrate_then_analysis(batch: tuple[int, ...], span: 
     g = torch.Generator().manual_seed(5)
     Xa = 2 + 3.5 * torch.randn((3, *batch, 12), generator=g, dtype=torch.float64)
     y = 2 + 3.5 * torch.randn((*batch, obs.m), generator=g, dtype=torch.float64)
-    Xf, got, var = model.cycle(l96, Xa, 1.0, 1.0 + span, 0.05, y)
+    mem = torch.rand((3, *batch, 12, 4), generator=g, dtype=torch.float64)
+    Xf, got, var, got_mem = model.cycle(l96, Xa, 1.0, 1.0 + span, 0.05, y, mem)
     want_f = integrate(l96, Xa, 1.0, 1.0 + span, 0.05)
-    want, want_var = model.analysis(want_f, y)
+    want, want_var, want_mem = model.analysis(want_f, y, mem)
     torch.testing.assert_close(Xf, want_f, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(var, want_var, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got_mem, want_mem, rtol=1e-12, atol=1e-12)
     # with gradients: the generic torch path, to float32 rounding of the compiled network
-    _, got_torch, _ = model.cycle(l96, Xa.clone().requires_grad_(True), 1.0, 1.0 + span, 0.05, y)
+    grad = Xa.clone().requires_grad_(True)
+    _, got_torch, _, mem_torch = model.cycle(l96, grad, 1.0, 1.0 + span, 0.05, y, mem)
     torch.testing.assert_close(got_torch.detach(), got, rtol=1e-5, atol=1e-5)
+    assert mem_torch is not None and got_mem is not None
+    torch.testing.assert_close(mem_torch.detach(), got_mem, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("bad", [{"members": 0}, {"patch": -1}, {"lr": 2.0}])
@@ -235,11 +269,15 @@ def test_a_screened_cycle_on_arrays_is_the_generic_one(members: int) -> None:
     y[1], y[4] = float("nan"), y[4] + 40.0
     exclude = np.zeros(6, dtype=bool)
     exclude[5] = True
-    got = flt.cycle(l96, E, 0.0, 0.12, y, exclude=exclude)
+    mem = torch.rand((members, 12, 4), generator=g, dtype=torch.float64)
+    got = flt.cycle(l96, E, 0.0, 0.12, y, exclude=exclude, memory=mem)
 
     Ef = integrate(l96, E, 0.0, 0.12, 0.05)
     screened = background_check(Ef, y, obs, 3.0, exclude)
-    want, want_var = model.analysis(Ef, torch.from_numpy(screened.readings_or_forecast()))
+    readings = torch.from_numpy(screened.readings_or_forecast())
+    want, want_var, want_mem = model.analysis(Ef, readings, mem)
+    assert got.memory is not None and want_mem is not None
+    torch.testing.assert_close(got.memory, want_mem, rtol=1e-12, atol=1e-12)
     assert got.screened is not None and got.E is not None and got.extra_var is not None
     assert got.screened.codes() == screened.codes() == [0, 1, 0, 0, 2, 3]
     np.testing.assert_allclose(got.screened.z, screened.z, rtol=1e-12, equal_nan=True)

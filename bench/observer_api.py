@@ -28,7 +28,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any
 
 import httpx
 import numpy as np
@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # lets `python bench/observer_api.py` work without the install
     sys.path.insert(0, str(ROOT))
 
-from app.api.schemas.stream_specs import SYSTEM_SPECS  # noqa: E402
+from app.api.schemas.stream_specs import SYSTEM_PARAMS  # noqa: E402
 from bench._common import machine_info, write_json  # noqa: E402
 from bench.observer import Setup, setups, twin  # noqa: E402
 from bench.stack import REDIS_URL, Databases, Stack, stack_env  # noqa: E402
@@ -100,12 +100,7 @@ def dynamics_spec(setup: Setup) -> dict[str, Any]:
     registry knows a few more (KS's contour points and dealiasing), which must then be the
     defaults a stream builds with, else the service would run another system."""
     system, params = spec_of(setup.dynamics)
-    (spec,) = (
-        s for s in SYSTEM_SPECS if get_args(s.model_fields["system"].annotation) == (system,)
-    )
-    taken = {
-        k: v for k, v in params.items() if k in spec.model_fields["params"].annotation.model_fields
-    }
+    taken = {k: v for k, v in params.items() if k in SYSTEM_PARAMS[system].model_fields}
     if spec_of(make_dynamics(system, taken)) != (system, params):
         raise ValueError(f"{setup.name}: the API cannot give {system} parameters {params}")
     return {"system": system, "params": taken, "dt": setup.dt}

@@ -4,7 +4,7 @@ and initial state (the v1 contract: fields may be added, not renamed)."""
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, cast, get_args
 
 from pydantic import (
     Discriminator,
@@ -76,6 +76,13 @@ class KSSpec(StrictModel):
 
 
 SYSTEM_SPECS = (Lorenz63Spec, Lorenz96Spec, KSSpec)
+# Each system's name -> the model of the parameters the API takes for it.
+SYSTEM_PARAMS: dict[str, type[StrictModel]] = {
+    get_args(s.model_fields["system"].annotation)[0]: cast(
+        type[StrictModel], s.model_fields["params"].annotation
+    )
+    for s in SYSTEM_SPECS
+}
 DynamicsSpec = Annotated[Lorenz63Spec | Lorenz96Spec | KSSpec, Field(discriminator="system")]
 
 
@@ -105,7 +112,7 @@ DYNAMICS_TAGS = frozenset(
     [
         "system",
         "surrogate",
-        *(get_args(s.model_fields["system"].annotation)[0] for s in SYSTEM_SPECS),
+        *SYSTEM_PARAMS,
     ]
 )
 # A stream's dynamics: a simulated system, or a learned surrogate (a stored forecaster).

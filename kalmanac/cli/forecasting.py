@@ -12,6 +12,8 @@ from kalmanac.cli.inputs import InputError, read_frame, read_series
 from kalmanac.cli.progress import ProgressBar
 from kalmanac.cli.tables import forecast_table
 from kalmanac.client import Client
+from kalmanac.results import SeriesForecast
+from kalmanac.series import is_long_frame
 
 
 def model_arg(args: argparse.Namespace) -> str | dict[str, Any] | None:
@@ -124,6 +126,9 @@ def kinds(client: Client, args: argparse.Namespace) -> int:
 
 def forecast(client: Client, args: argparse.Namespace) -> int:
     history = read_series(args.file, args.time_column, args.columns)
+    long = is_long_frame(history)
+    if long and args.plot:
+        raise InputError(f"{args.file}: --plot draws one series of a wide file, not a long one")
     result = client.forecast(
         history,
         horizon=args.horizon,
@@ -141,19 +146,15 @@ def forecast(client: Client, args: argparse.Namespace) -> int:
         timeout=args.timeout,
         progress=None if args.quiet else ProgressBar(),
     )
-    if result.long:
+    if long:
         frame = result.to_frame()
         print(frame.to_csv(index=False) if args.format == "csv" else frame.to_string(index=False))
+        for series in result.series.values():
+            _print_anomalies(series, prefix=f"{series.id}: ")
         return 0
     series = result[0]
     print(forecast_table(series, args.format))
-    for a in series.anomalies:
-        when = a.get("timestamp") or f"index {a['index']}"
-        print(
-            f"anomaly at {when}: {a['value']:.6g} ({a['reason']}, expected "
-            f"{a['expected'] if a['expected'] is None else format(a['expected'], '.6g')})",
-            file=sys.stderr,
-        )
+    _print_anomalies(series)
     if args.plot:
         from kalmanac.cli.plot import fan_chart
 
@@ -161,6 +162,17 @@ def forecast(client: Client, args: argparse.Namespace) -> int:
         if not args.quiet:
             print(f"fan chart written to {args.plot}", file=sys.stderr)
     return 0
+
+
+def _print_anomalies(series: SeriesForecast, prefix: str = "") -> None:
+    """The flagged past readings, on stderr (stdout stays the forecast's table)."""
+    for a in series.anomalies:
+        when = a.get("timestamp") or f"index {a['index']}"
+        expected = a["expected"] if a["expected"] is None else format(a["expected"], ".6g")
+        print(
+            f"{prefix}anomaly at {when}: {a['value']:.6g} ({a['reason']}, expected {expected})",
+            file=sys.stderr,
+        )
 
 
 def backtest(client: Client, args: argparse.Namespace) -> int:

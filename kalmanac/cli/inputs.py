@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from kalmanac.series import pandas
+from kalmanac.series import is_long_frame, pandas
 
 TIME_NAMES = ("time", "timestamp", "date", "datetime", "ds")
 PARQUET = (".parquet", ".pq")
@@ -50,7 +50,7 @@ def read_series(path: str, time_column: str | None = None, columns: list[str] | 
     missing values (NaN)."""
     pd = pandas()
     frame = read_frame(path)
-    if all(c in frame.columns for c in ("unique_id", "ds", "y")):
+    if is_long_frame(frame):
         return frame  # long format: one series per unique_id, other columns covariates
     tcol = _time_column(frame, time_column)
     if tcol is not None:

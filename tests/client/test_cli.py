@@ -205,13 +205,19 @@ def test_forecast_of_a_long_csv_with_future_covariates(
     ds = pd.date_range("2026-01-01", periods=63, freq="D")
     temp = 15 + 5 * np.sin(np.arange(63) / 7)
     long = pd.DataFrame({"unique_id": "site", "ds": ds, "y": 3 * temp, "temp": temp})
+    long.loc[40, "y"] += 30.0  # a spike
     long.iloc[:60].to_csv(tmp_path / "long.csv", index=False)
     long.iloc[60:][["unique_id", "ds", "temp"]].to_csv(tmp_path / "future.csv", index=False)
     argv = ["forecast", str(tmp_path / "long.csv"), "--horizon", "3", "--params", PARAMS]
-    assert main([*argv, "--future", str(tmp_path / "future.csv"), "--format", "csv"]) == 0
-    rows = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    argv += ["--future", str(tmp_path / "future.csv")]
+    assert main([*argv, "--format", "csv", "--anomalies", "99.9"]) == 0
+    out, err = capsys.readouterr()
+    rows = pd.read_csv(io.StringIO(out))
     assert list(rows.columns[:3]) == ["unique_id", "ds", "mean"] and len(rows) == 3
     assert {"lo-80", "hi-95"} <= set(rows.columns)
+    assert "site: anomaly at 2026-02-10" in err  # each series' flags, named
+    assert main([*argv, "--plot", str(tmp_path / "out.png")]) == 2  # one series' chart only
+    assert "--plot" in capsys.readouterr().err and not (tmp_path / "out.png").exists()
 
 
 def test_the_progress_bar_shows_the_time_left() -> None:

@@ -5,7 +5,8 @@ the worker, the bench (`bench/observer.py`) and a stored version all read the sa
 The defaults are the best setting `bench/observer.py` found on Lorenz-96 (one observer of
 hidden width 64, patch 6, reach 4, 16 channels of memory, windows of 16 cycles, lr 5e-3),
 trained for 3,500 iterations so that training takes under the 5 minutes a default should
-(275 s through the API on this project's 2-core CPU machine, the memory included). Without
+(261-275 s through the API on this project's 2-core CPU machine, the memory included;
+324 s on a spell when its host stole a third of its CPU). Without
 memory, 9,000 iterations through the API (526 s) had reached RMSE 0.243, 3,500 0.246; with
 it, 3,500 reach 0.227 (lr 2e-3) and 0.224 (lr 5e-3).
 """

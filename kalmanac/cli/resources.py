@@ -247,9 +247,12 @@ def _fmt(values: Any) -> str:
 
 
 def stream_watch(client: Client, args: argparse.Namespace) -> int:
-    print("seq  t  innovation_rms  mean", flush=True)
+    print("seq  t  innovation_rms  mean  [readings rejected by quality control]", flush=True)
     for n, a in enumerate(client.watch(args.stream_id, after_seq=args.after_seq), 1):
-        print(f"{a.seq}  {a.t:g}  {a.innovation_rms:.4g}  {_fmt(a.mean)}", flush=True)
+        # Which of the observation's components were present but not used: a user watching
+        # a sensor's spike sees it kept out, not only a smaller innovation.
+        rejected = f"  rejected {a.rejected}" if a.rejected else ""
+        print(f"{a.seq}  {a.t:g}  {a.innovation_rms:.4g}  {_fmt(a.mean)}{rejected}", flush=True)
         if args.count is not None and n >= args.count:
             break
     return 0

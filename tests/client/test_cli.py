@@ -171,8 +171,13 @@ def test_stream_create_push_watch(
     assert main(["stream", "watch", stream_id, "--after-seq", "3", "--count", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [line.split()[0] for line in lines[1:]] == ["4", "5"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("seq,t,x,z\n6,0.30,6,500\n"))  # z spikes
+    assert main(["stream", "push", stream_id, "--wait"]) == 0
+    capsys.readouterr()
+    assert main(["stream", "watch", stream_id, "--after-seq", "5", "--count", "1"]) == 0
+    assert capsys.readouterr().out.splitlines()[1].endswith("rejected [1]")
     assert main(["stream", "reset", stream_id, "--initial-std", "0.5"]) == 0
-    assert "ensemble redrawn at t=0.25" in capsys.readouterr().out
+    assert "ensemble redrawn at t=0.3" in capsys.readouterr().out
 
 
 def test_forecast_of_a_csv_with_empty_cells_and_anomalies(

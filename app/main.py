@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -17,6 +16,7 @@ from app.api.observability import RequestObservability
 from app.api.router import api_router
 from app.config import Settings, get_settings
 from app.db.repositories import health
+from app.gc_freeze import freeze_long_lived
 from app.logs import configure_logging
 from app.version import code_version
 
@@ -50,8 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await run_in_threadpool(health.database_status, settings.database_url)
         # Everything loaded so far lives as long as the process: moved out of the collector's
         # generations, a full collection no longer walks it (pauses that showed in p99).
-        gc.collect()
-        gc.freeze()
+        freeze_long_lived()
         try:
             yield
         finally:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import gc
 import logging
-import sys
 from functools import cache
 
 import torch
@@ -13,6 +11,7 @@ from celery.signals import task_postrun, worker_process_init, worker_ready
 
 from app.config import get_settings
 from app.db.repositories import health
+from app.gc_freeze import freeze_long_lived, freeze_new_modules
 from app.logs import configure_logging
 from app.queue import Task, celery_config
 from models.assimilation.stream import warm_up
@@ -35,30 +34,12 @@ def _warm_up_once() -> None:
     status = health.database_status(get_settings().database_url, worker=True)
     if status != "ok":  # tasks retry until it is back
         log.warning("database %s at start-up", status)
-    _freeze_long_lived()
-
-
-_frozen_with = [0]  # how many modules were loaded at the last freeze
-
-
-def _freeze_long_lived() -> None:
-    """Move what is loaded now out of the cycle collector's generations, as the server does
-    at start: modules, compiled kernels and caches live as long as the process, and a full
-    collection walked them all (~500,000 objects: a 0.35 s pause measured inside a live
-    stream's cycles, a quarter of a neural observer's time for 6,000 observations). Garbage
-    is collected first, so none of it is frozen."""
-    gc.collect()
-    gc.freeze()
-    _frozen_with[0] = len(sys.modules)
+    freeze_long_lived()  # what start-up loaded lives as long as the process
 
 
 def _freeze_new_modules(**_: object) -> None:
-    """After a task that imported modules (training's first optimiser step loads torch's
-    compiler stack and sympy, ~120,000 objects), freeze again: they too live as long as the
-    process. Rare (a few times a process), so what it freezes that later becomes garbage is
-    bounded."""
-    if len(sys.modules) > _frozen_with[0]:
-        _freeze_long_lived()
+    """After each task: what a task imported (a first training) lives as long as the process."""
+    freeze_new_modules()
 
 
 def _warm_up(**_: object) -> None:

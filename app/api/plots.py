@@ -9,6 +9,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import TenantDep, UowDep
 from app.api.errors import ERROR_RESPONSES
+from app.gc_freeze import freeze_new_modules
 from app.services import forecasts as forecast_service
 from app.services import streams as stream_service
 from app.services.errors import Conflict, InputError
@@ -72,6 +73,7 @@ async def forecast_plot(
     history = posted.get(chosen.series_id)
     from app.services import plots  # on a plot request only (the contract's one exception)
 
+    freeze_new_modules()  # matplotlib's ~50,000 objects stay for the process's life
     png = await run_in_threadpool(plots.forecast_png, forecast, history, component)
     return _png(png)
 
@@ -100,6 +102,7 @@ async def stream_plot(
     analyses = [(a.t, a.mean[component], a.spread[component]) for a in hist.analyses]
     from app.services import plots  # on a plot request only (the contract's one exception)
 
+    freeze_new_modules()
     observed = None
     if position is not None:
         obs = hist.observations

@@ -12,19 +12,20 @@ from __future__ import annotations
 import gc
 import sys
 
-_frozen_with = [0]  # how many modules were loaded at the last freeze
+_modules_at_freeze = 0  # how many modules were loaded at the last freeze
 
 
 def freeze_long_lived() -> None:
     """Collect the garbage, then freeze everything else loaded so far."""
+    global _modules_at_freeze
     gc.collect()
     gc.freeze()
-    _frozen_with[0] = len(sys.modules)
+    _modules_at_freeze = len(sys.modules)
 
 
 def freeze_new_modules() -> None:
     """Freeze again when modules were imported since the last freeze (a first training's
     optimiser step loads torch's compiler stack and sympy, ~120,000 objects). Rare, a few
     times a process, so what it freezes that later becomes garbage stays bounded."""
-    if len(sys.modules) > _frozen_with[0]:
+    if len(sys.modules) > _modules_at_freeze:
         freeze_long_lived()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
@@ -33,6 +34,16 @@ def _png(data: bytes) -> Response:
 
 def _width(steps: list[Any]) -> int:
     return len(steps[0]) if steps and isinstance(steps[0], list) else 1
+
+
+def _plotting() -> ModuleType:
+    """The plotting service, imported on a plot request only (the contract's one exception).
+    Its first import loads matplotlib (~50,000 objects, kept for the process's life), which
+    is then frozen out of the cycle collector as start-up's imports were."""
+    from app.services import plots
+
+    freeze_new_modules()
+    return plots
 
 
 @router.get(
@@ -71,9 +82,7 @@ async def forecast_plot(
         )
     posted = {s["id"]: s["values"] for s in job.request.get("series", [])}
     history = posted.get(chosen.series_id)
-    from app.services import plots  # on a plot request only (the contract's one exception)
-
-    freeze_new_modules()  # matplotlib's ~50,000 objects stay for the process's life
+    plots = _plotting()
     png = await run_in_threadpool(plots.forecast_png, forecast, history, component)
     return _png(png)
 
@@ -100,9 +109,7 @@ async def stream_plot(
     indices = StreamConfig.parse(stream.config).observation.indices
     position = component if indices is None else _index(indices, component)
     analyses = [(a.t, a.mean[component], a.spread[component]) for a in hist.analyses]
-    from app.services import plots  # on a plot request only (the contract's one exception)
-
-    freeze_new_modules()
+    plots = _plotting()
     observed = None
     if position is not None:
         obs = hist.observations

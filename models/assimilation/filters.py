@@ -187,6 +187,7 @@ class ObserverFilter:
         screened = background_check(Ef, y, obs, self.gate, exclude, recent)
         if not bool(screened.used.any()):
             return CycleAnalysis(None, None, float("nan"), None, screened)
+        memory = self.observer.breed(dynamics, E, Ef, memory, t0, t1, self.dt)
         y_members = torch.from_numpy(screened.readings_or_forecast()).to(Ef)  # (M, m)
         Ea, var, mem = self.observer.analysis(Ef, y_members, memory)
         rms = screened.innovation_rms()

@@ -315,7 +315,7 @@ def _untrained_observer(n: int) -> NeuralObserver:
     """A small local-gain observer with random weights: the arrays a trained one holds, of
     the same types, for the kernels' sake."""
     obs = LinearObs.identity(n, 1.0)
-    cfg = ObserverConfig(hidden=4, patch=1, reach=1, memory=2)
-    gain = LocalGain(obs, cfg.patch, cfg.reach, cfg.memory)
+    cfg = ObserverConfig(hidden=4, patch=1, reach=1, memory=2, bred=2)
+    gain = LocalGain(obs, cfg.patch, cfg.reach, cfg.memory, cfg.bred)
     theta = initial_weights(gain, cfg, torch.Generator().manual_seed(0))
     return NeuralObserver(gain, theta, 0.0, 1.0, obs, cfg)

@@ -15,7 +15,7 @@ from tests.streams_support import twin, wait_assimilated
 
 L96 = {"system": "lorenz96", "params": {"n": 12, "F": 8.0}, "dt": 0.05}
 OBS = {"indices": None, "noise_std": 1.0}
-TINY = {"members": 2, "hidden": 8, "trajectories": 4, "window": 4, "iterations": 20}
+TINY = {"members": 2, "hidden": 8, "bred": 4, "trajectories": 4, "window": 4, "iterations": 20}
 
 
 def train_observer(
@@ -100,10 +100,10 @@ def test_a_single_observer_stream(client: TestClient, headers: dict[str, str]) -
 def test_a_recurrent_observers_memory_outlives_a_batch(
     client: TestClient, headers: dict[str, str]
 ) -> None:
-    """The memory a recurrent observer (the defaults' `memory`) carries between analyses is
-    stored with the stream's members: the same observations posted in one part or in two,
-    drained apart, give the same analyses."""
-    train_observer(client, headers, "l96-recurrent", memory=3)
+    """The memory a recurrent observer (the defaults' `memory`, and its bred vectors)
+    carries between analyses is stored with the stream's members: the same observations
+    posted in one part or in two, drained apart, give the same analyses."""
+    train_observer(client, headers, "l96-recurrent", memory=3, bred=4)
     client.put("/v1/models/l96-recurrent/aliases/live", json={"version": 1}, headers=headers)
     _, obs = twin("lorenz96", L96["params"], 0.05, 30, noise=1.0)
     means = []

@@ -48,6 +48,14 @@ class ObserverParams(StrictModel):
         description="Channels per grid point the gain carries from one analysis to the next "
         "(a periodic grid's local gain; 0: none). With memory it also reads the innovations.",
     )
+    bred: StrictInt = Field(
+        DEFAULT.bred,
+        ge=0,
+        le=64,
+        description="Bred vectors a periodic grid's local gain reads: the directions in which "
+        "the forecast's errors grow, found by as many extra forecasts each cycle (0: none; at "
+        "most the grid's size is used)",
+    )
     trajectories: StrictInt = Field(
         DEFAULT.trajectories, ge=1, le=256, description="Truth runs per batch"
     )

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from models.assimilation.observation import LinearObs
+from models.assimilation.observer.bred import start_vectors
 from models.observer_config import ObserverConfig
 
 VAR_FLOOR = 1e-6  # predicted error variance's floor, in climatological variance units
@@ -47,9 +48,12 @@ class LocalGain:
 
     kind: ClassVar[str] = "local"
 
-    def __init__(self, obs: LinearObs, patch: int, reach: int, memory: int = 0) -> None:
+    def __init__(
+        self, obs: LinearObs, patch: int, reach: int, memory: int = 0, bred: int = 0
+    ) -> None:
         n = obs.n
         self.n, self.patch, self.reach, self.memory = n, patch, reach, memory
+        self.bred = min(bred, n)  # bred vectors (`bred`), channels after the memory's
         self.state_idx = _periodic_index(n, patch)
         self.innov_idx = _periodic_index(n, reach)
         self.memory_idx = _periodic_index(n, MEMORY_REACH)
@@ -58,28 +62,67 @@ class LocalGain:
         self.mask_features = mask[self.innov_idx]  # (n, 2 reach + 1)
         self.n_taps = 2 * reach + 1  # one tap per innovation within reach
         recurrent = self.n_taps + memory * (2 * MEMORY_REACH + 1) if memory else 0
-        self.n_in = 2 * patch + 1 + self.n_taps + recurrent
-        self.n_out = self.n_taps + memory
+        self.n_in = 2 * patch + 1 + self.n_taps + recurrent + 2 * self.bred
+        self.n_out = self.n_taps + memory + self.bred
+
+    @property
+    def channels(self) -> int:
+        """Memory channels per grid point: the network's, then the bred vectors."""
+        return self.memory + self.bred
+
+    def start_memory(self, X: Tensor) -> Tensor:
+        """The memory (..., n, channels) of states X (..., n) not analysed yet: zeros, and
+        the bred vectors' fixed start."""
+        mem = X.new_zeros((*X.shape, self.channels))
+        if self.bred:
+            mem[..., self.memory :] = torch.from_numpy(start_vectors(self.n, self.bred)).to(X)
+        return mem
 
     def features(self, z: Tensor, d: Tensor, memory: Tensor | None) -> Tensor:
         """(..., n) standardised forecast, (..., m) innovations in climatological stds and
-        (..., n, memory) memory -> (..., n, n_in) per-point inputs."""
+        (..., n, channels) memory -> (..., n, n_in) per-point inputs."""
         mask = self.mask_features.to(z).expand(*z.shape[:-1], -1, -1)
         parts = [z[..., self.state_idx], mask]
         if self.memory:
             assert memory is not None
             parts.append(self._on_grid(d)[..., self.innov_idx])
-            parts.append(memory[..., self.memory_idx, :].flatten(-2))
+            parts.append(memory[..., self.memory_idx, : self.memory].flatten(-2))
+        if self.bred:
+            assert memory is not None
+            B = memory[..., self.memory :]
+            parts += [self._projected(B, d) / self.n**0.5, B.pow(2)]
         return torch.cat(parts, dim=-1)
 
-    def correction(self, out: Tensor, d: Tensor) -> Tensor:
-        """Outputs (..., n, n_out) and innovations d (..., m) -> the correction (..., n)."""
+    def correction(self, out: Tensor, d: Tensor, memory: Tensor | None = None) -> Tensor:
+        """Outputs (..., n, n_out), innovations d (..., m) and the memory -> the correction
+        (..., n): the taps on the innovations within reach, and with bred vectors a
+        multiple of the innovation's projection on each."""
         taps = out[..., : self.n_taps]
-        return (taps * self._on_grid(d)[..., self.innov_idx]).sum(dim=-1)
+        dx = (taps * self._on_grid(d)[..., self.innov_idx]).sum(dim=-1)
+        if self.bred:
+            assert memory is not None
+            B = memory[..., self.memory :]
+            weights = out[..., self.n_taps + self.memory :]
+            dx = dx + (weights * self._projected(B, d)).sum(dim=-1) / self.n
+        return dx
 
-    def next_memory(self, out: Tensor) -> Tensor | None:
-        """Outputs (..., n, n_out) -> the memory (..., n, memory) the next analysis reads."""
-        return torch.tanh(out[..., self.n_taps :]) if self.memory else None
+    def _projected(self, B: Tensor, d: Tensor) -> Tensor:
+        """B_j(i) (B_j . d) (..., n, k): the innovations' projection on each bred vector
+        B (..., n, k), back on the grid (times n: B has unit RMS)."""
+        q = (B * self._on_grid(d)[..., None]).sum(dim=-2)  # (..., k)
+        return B * q[..., None, :]
+
+    def next_memory(self, out: Tensor, memory: Tensor | None = None) -> Tensor | None:
+        """Outputs (..., n, n_out) and this analysis' memory -> the memory (..., n,
+        channels) the next analysis reads: the network's channels (tanh-bounded) and the
+        bred vectors as they are (the next forecast breeds them)."""
+        if not self.channels:
+            return None
+        net = torch.tanh(out[..., self.n_taps : self.n_taps + self.memory])
+        if not self.bred:
+            return net
+        assert memory is not None
+        return torch.cat((net, memory[..., self.memory :]), dim=-1)
 
     def _on_grid(self, d: Tensor) -> Tensor:
         return d @ self.scatter.to(d).T  # (..., n)
@@ -111,14 +154,15 @@ class DenseGain:
         self.n_out = obs.n * obs.m
 
     memory: ClassVar[int] = 0
+    channels: ClassVar[int] = 0
 
     def features(self, z: Tensor, d: Tensor, memory: Tensor | None) -> Tensor:
         return z[..., None, :]  # one "point": the whole state
 
-    def next_memory(self, out: Tensor) -> Tensor | None:
+    def next_memory(self, out: Tensor, memory: Tensor | None = None) -> Tensor | None:
         return None
 
-    def correction(self, out: Tensor, d: Tensor) -> Tensor:
+    def correction(self, out: Tensor, d: Tensor, memory: Tensor | None = None) -> Tensor:
         K = out[..., 0, :].reshape(*out.shape[:-2], self.n, self.m)
         return (K @ d[..., None])[..., 0]
 
@@ -154,11 +198,12 @@ class CovarianceGain:
         self.scale = float(obs.R_diag.mean())
 
     memory: ClassVar[int] = 0  # a whole-state gain carries none
+    channels: ClassVar[int] = 0
 
     def features(self, z: Tensor, d: Tensor, memory: Tensor | None) -> Tensor:
         return z[..., None, :]  # one "point": the whole state
 
-    def next_memory(self, out: Tensor) -> Tensor | None:
+    def next_memory(self, out: Tensor, memory: Tensor | None = None) -> Tensor | None:
         return None
 
     def factor(self, out: Tensor) -> Tensor:
@@ -173,7 +218,7 @@ class CovarianceGain:
         S = self.scale * (HA @ HA.transpose(-1, -2)) + self.R.to(A)  # positive definite: R is
         return A, PHt, torch.linalg.cholesky(S)
 
-    def correction(self, out: Tensor, d: Tensor) -> Tensor:
+    def correction(self, out: Tensor, d: Tensor, memory: Tensor | None = None) -> Tensor:
         _, PHt, C = self._cross(out)
         return (PHt @ torch.cholesky_solve(d[..., None], C))[..., 0]
 
@@ -200,7 +245,7 @@ Gain = LocalGain | DenseGain | CovarianceGain
 # Each gain by the kind an artifact records ("dense": observers stored before the
 # covariance gain), built from the observation operator and the settings.
 GAINS: dict[str, Callable[[LinearObs, ObserverConfig], Gain]] = {
-    LocalGain.kind: lambda obs, cfg: LocalGain(obs, cfg.patch, cfg.reach, cfg.memory),
+    LocalGain.kind: lambda obs, cfg: LocalGain(obs, cfg.patch, cfg.reach, cfg.memory, cfg.bred),
     CovarianceGain.kind: lambda obs, cfg: CovarianceGain(obs),
     DenseGain.kind: lambda obs, cfg: DenseGain(obs),
 }

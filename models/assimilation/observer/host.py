@@ -18,6 +18,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from models.assimilation.observer.bred import BRED_SIZE
 from models.assimilation.quality import screen_kernel
 from models.dynamics.lorenz96 import Lorenz96, rk4_rows
 
@@ -32,7 +33,9 @@ class HostLocalGain:
     innov_idx: np.ndarray  # (n, o): each point's innovations within reach, o = 2 reach + 1
     mask_features: np.ndarray  # (n, o): 1 where that innovation is observed
     memory_idx: np.ndarray  # (n, q): the points whose memory each point reads
-    memory: int  # channels per point carried between analyses (0: none)
+    memory: int  # the network's channels per point carried between analyses (0: none)
+    bred: np.ndarray  # (n, k) the bred vectors' start (k = 0: none); channels after memory's
+    bred_size: float  # a bred perturbation per grid point (`bred.BRED_SIZE` std)
     H: np.ndarray  # (m, n) observation matrix
     identity: bool  # H = I: the innovation is y - x
     first: np.ndarray  # (M, k + o + 1, h): the first layer, its bias as the last row
@@ -52,6 +55,7 @@ class HostLocalGain:
         mask_features: np.ndarray,
         memory_idx: np.ndarray,
         memory: int,
+        bred: np.ndarray,
         H: np.ndarray,
         *,
         mean: float,
@@ -72,9 +76,9 @@ class HostLocalGain:
         b_last = np.concatenate((layers[-1], theta[-1]), axis=-1).astype(F32)
         identity = H.shape[0] == H.shape[1] and bool((H == np.eye(H.shape[0])).all())
         return cls(
-            state_idx, innov_idx, mask_features.astype(F32), memory_idx, memory, H, identity,
-            first, hidden,
-            (W_last, b_last), mean, std, bound, var_floor,
+            state_idx, innov_idx, mask_features.astype(F32), memory_idx, memory, bred,
+            BRED_SIZE * std, H, identity, first, hidden, (W_last, b_last), mean, std, bound,
+            var_floor,
         )  # fmt: skip
 
     @cached_property
@@ -82,9 +86,15 @@ class HostLocalGain:
         """`_analysis`'s arguments after (x, y, memory)."""
         return (
             self.H, self.identity, self.state_idx, self.innov_idx, self.mask_features,
-            self.memory_idx, self.first, *self.hidden, *self.last, self.mean, self.std,
-            self.bound, self.var_floor,
+            self.memory_idx, self.memory, self.first, *self.hidden, *self.last, self.mean,
+            self.std, self.bound, self.var_floor,
         )  # fmt: skip
+
+    @property
+    def _breeding(self) -> tuple[int, float, np.ndarray]:
+        """The L96 kernels' arguments for breeding: where the vectors' channels start, the
+        perturbation and the vectors' start."""
+        return self.memory, self.bred_size, self.bred
 
     def analysis(
         self, Xf: np.ndarray, y: np.ndarray, memory: np.ndarray | None
@@ -113,7 +123,9 @@ class HostLocalGain:
         M, n = Xa.shape[0], Xa.shape[-1]
         x, y3 = Xa.reshape(M, -1, n), _per_member(y, Xa.ndim)
         mem = self._memory(memory, x)
-        out = _l96_cycle(x, float(dynamics.F), *_steps(steps), y3, mem, *self._args)
+        out = _l96_cycle(
+            x, float(dynamics.F), *_steps(steps), y3, mem, *self._breeding, *self._args
+        )
         Xf, Xa_new, var = (a.reshape(Xa.shape) for a in out[:3])
         return Xf, Xa_new, var, _unflat(out[3], Xa.shape)
 
@@ -138,17 +150,20 @@ class HostLocalGain:
         mem = self._memory(memory, x.reshape(x.shape[0], 1, -1))
         out = _l96_screened_cycle(
             x, float(dynamics.F), n_steps, dt, last, y, R, gate, exclude, recent, mem,
-            *self._args,
+            *self._breeding, *self._args,
         )  # fmt: skip
         return (*out[:-1], _unflat(out[-1], Xa.shape))
 
     def _memory(self, memory: np.ndarray | None, x: np.ndarray) -> np.ndarray:
-        """The memory as the kernels read it, (M, P, n, c) float64 for x (M, P, n): zeros
-        at a start (None), no channels without memory."""
+        """The memory as the kernels read it, (M, P, n, c) float64 for x (M, P, n): at a
+        start (None) zeros and the bred vectors' start; no channels without memory."""
         M, P, n = x.shape
-        if memory is None or not self.memory:
-            return np.zeros((M, P, n, self.memory))
-        return np.ascontiguousarray(memory, dtype=np.float64).reshape(M, P, n, self.memory)
+        c = self.memory + self.bred.shape[1]
+        if memory is None or not c:
+            start = np.zeros((M, P, n, c))
+            start[..., self.memory :] = self.bred
+            return start
+        return np.ascontiguousarray(memory, dtype=np.float64).reshape(M, P, n, c)
 
 
 def _unflat(memory: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -258,6 +273,7 @@ def _analysis(
     innov_idx: np.ndarray,
     mask: np.ndarray,
     memory_idx: np.ndarray,
+    C: int,
     first: np.ndarray,
     hidden_W: np.ndarray,
     hidden_b: np.ndarray,
@@ -268,19 +284,23 @@ def _analysis(
     bound: float,
     var_floor: float,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """x (M, P, n), y (1 or M, 1 or P, m), memory (M, P, n, c) -> x_a = clamp(x + sum_o
-    tap_o d[i + o]) with innovations d = H^T (y - H x) on the grid, the variance
+    """x (M, P, n), y (1 or M, 1 or P, m), memory (M, P, n, C + K: the network's C
+    channels, then K bred vectors) -> x_a = clamp(x + sum_o tap_o d[i + o] + sum_j w_j
+    B_j[i] (B_j . d) / n) with innovations d = H^T (y - H x) on the grid, the variance
     (softplus(logit) + floor) std^2, and the next memory. The inputs of a point: its state
-    patch, the observed mask within reach, and with memory (c > 0) the innovations within
-    reach and the memory of its neighbours, in `LocalGain.features`' order."""
+    patch, the observed mask within reach, with memory (C > 0) the innovations within
+    reach and the memory of its neighbours, and with bred vectors each one's projection of
+    the innovations and its square, in `LocalGain.features`' order."""
     M, P, n = x.shape
     k, o = state_idx.shape[1], innov_idx.shape[1]
-    C, q = memory.shape[3], memory_idx.shape[1]
-    width = k + o + (o + q * C if C else 0)
+    K, q = memory.shape[3] - C, memory_idx.shape[1]
+    width = k + o + (o + q * C if C else 0) + 2 * K
     Xa = np.empty((M, P, n))
     var = np.empty((M, P, n))
-    nxt = np.empty((M, P, n, C))
+    nxt = np.empty((M, P, n, C + K))
     D = np.empty((P, n))
+    proj = np.empty((P, K))  # B_j . d
+    root_n = np.sqrt(n)
     Z = np.empty((P * n, width + 1), np.float32)
     zero = np.zeros(first.shape[2], np.float32)
     for m in range(M):
@@ -288,6 +308,10 @@ def _analysis(
             yp = np.ascontiguousarray(y[m % y.shape[0], p % y.shape[1]])
             xp = np.ascontiguousarray(x[m, p])
             D[p] = yp - xp if identity else H.T @ (yp - H @ xp)
+            for j in range(K):
+                proj[p, j] = 0.0
+                for i in range(n):
+                    proj[p, j] += memory[m, p, i, C + j] * D[p, i]
             for i in range(n):
                 row = Z[p * n + i]
                 for c in range(k):
@@ -300,6 +324,11 @@ def _analysis(
                     for j in range(q):
                         for c in range(C):
                             row[at + j * C + c] = memory[m, p, memory_idx[i, j], c]
+                at = width - 2 * K
+                for j in range(K):
+                    bj = memory[m, p, i, C + j]
+                    row[at + j] = bj * proj[p, j] / (std * root_n)
+                    row[at + K + j] = bj * bj
                 row[width] = 1.0  # the first layer's bias is its last row
         a = np.dot(Z, first[m])
         _bias_tanh(a, zero)  # its bias is already in
@@ -314,11 +343,16 @@ def _analysis(
                 dx = 0.0
                 for c in range(o):
                     dx += (row[c] + b[c]) * D[p, innov_idx[i, c]]
+                for j in range(K):
+                    w = row[o + C + j] + b[o + C + j]
+                    dx += w * memory[m, p, i, C + j] * proj[p, j] / n
                 v = x[m, p, i] + dx  # clamped, but a NaN (a diverged forecast) stays one
                 Xa[m, p, i] = v if np.isnan(v) else min(max(v, mean - bound), mean + bound)
                 for c in range(C):
                     nxt[m, p, i, c] = _tanh(row[o + c] + b[o + c])
-                r = float(row[o + C] + b[o + C])
+                for j in range(K):
+                    nxt[m, p, i, C + j] = memory[m, p, i, C + j]
+                r = float(row[o + C + K] + b[o + C + K])
                 softplus = max(r, 0.0) + np.log1p(np.exp(-abs(r)))
                 var[m, p, i] = (softplus + var_floor) * std * std
     return Xa, var, nxt
@@ -333,14 +367,18 @@ def _l96_cycle(
     last: float,
     y: np.ndarray,
     memory: np.ndarray,
+    C: int,
+    eps: float,
+    start: np.ndarray,
     *gain: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """x (M, P, n) -> the Lorenz-96 forecast (M, P, n) over n_steps steps (of dt, the last
-    of `last`), then `_analysis` of it with y, the memory and the gain's arrays (H ...
-    var_floor)."""
+    of `last`), its bred vectors (`_l96_breed`), then `_analysis` of it with y, the memory
+    and the gain's arrays (H ... var_floor)."""
     M, P, n = x.shape
-    Xf = _l96_steps(np.ascontiguousarray(x).reshape(M * P, n), F, n_steps, dt, last)
-    Xf = Xf.reshape(M, P, n)
+    x = np.ascontiguousarray(x)
+    Xf = _l96_steps(x.reshape(M * P, n), F, n_steps, dt, last).reshape(M, P, n)
+    memory = _l96_breed(x, Xf, memory, C, F, n_steps, dt, last, eps, start)
     Xa, var, nxt = _analysis(Xf, y, memory, *gain)
     return Xf, Xa, var, nxt
 
@@ -358,11 +396,17 @@ def _l96_screened_cycle(
     exclude: np.ndarray,
     recent: np.ndarray,
     memory: np.ndarray,
+    C: int,
+    eps: float,
+    start: np.ndarray,
     *gain: Any,
 ) -> tuple[np.ndarray, ...]:
     """x (M, n): see `HostLocalGain.l96_screened_cycle`."""
     M, n = x.shape
     Xf = _l96_steps(x, F, n_steps, dt, last)
+    memory = _l96_breed(
+        x.reshape(M, 1, n), Xf.reshape(M, 1, n), memory, C, F, n_steps, dt, last, eps, start
+    )
     H, identity = gain[0], gain[1]
     HE = Xf.copy() if identity else Xf @ H.T
     z, present, rejected, used, innovation, z2 = screen_kernel(HE, y, R, gate, exclude, recent)
@@ -376,6 +420,69 @@ def _l96_screened_cycle(
         HE, z, present, rejected, used, innovation, z2, Xa.reshape(M, n), var.reshape(M, n),
         nxt,
     )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _l96_breed(
+    x: np.ndarray,
+    Xf: np.ndarray,
+    memory: np.ndarray,
+    C: int,
+    F: float,
+    n_steps: int,
+    dt: float,
+    last: float,
+    eps: float,
+    start: np.ndarray,
+) -> np.ndarray:
+    """The memory (M, P, n, C + K) with its K bred vectors carried from x (M, P, n) to its
+    forecast Xf, as `bred.breed`: x + eps B stepped, less Xf, over eps, then Gram-Schmidt
+    to unit RMS; vectors that stopped being finite start afresh (`start`, (n, K))."""
+    M, P, n = x.shape
+    K = memory.shape[3] - C
+    if K == 0:
+        return memory
+    rows = np.empty((M * P * K, n))
+    for m in range(M):
+        for p in range(P):
+            for j in range(K):
+                for i in range(n):
+                    rows[(m * P + p) * K + j, i] = x[m, p, i] + eps * memory[m, p, i, C + j]
+    rows = _l96_steps(rows, F, n_steps, dt, last)
+    out = memory.copy()
+    G = np.empty((n, K))
+    for m in range(M):
+        for p in range(P):
+            for j in range(K):
+                for i in range(n):
+                    G[i, j] = (rows[(m * P + p) * K + j, i] - Xf[m, p, i]) / eps
+            if not _gram_schmidt(G):
+                G[:] = start
+            out[m, p, :, C:] = G
+    return out
+
+
+@numba.njit(cache=True)
+def _gram_schmidt(G: np.ndarray) -> bool:
+    """G (n, K) <- orthogonal columns of unit RMS, in order; False if one is not finite or
+    vanishes (G is then left half done)."""
+    n, K = G.shape
+    for j in range(K):
+        for i in range(j):
+            dot = 0.0
+            for t in range(n):
+                dot += G[t, i] * G[t, j]
+            for t in range(n):
+                G[t, j] -= dot / n * G[t, i]
+        norm = 0.0
+        for t in range(n):
+            norm += G[t, j] * G[t, j]
+        if not (np.isfinite(norm) and norm > 0.0):
+            return False
+        scale = np.sqrt(n / norm)
+        for t in range(n):
+            G[t, j] *= scale
+    return True
 
 
 @numba.njit(cache=True)

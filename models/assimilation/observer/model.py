@@ -11,6 +11,7 @@ from torch import Tensor
 
 from models.artifacts import pack, read_meta, unpack
 from models.assimilation.observation import LinearObs
+from models.assimilation.observer.bred import BRED_SIZE, breed, start_vectors
 from models.assimilation.observer.gain import (
     VAR_FLOOR,
     CovarianceGain,
@@ -69,19 +70,39 @@ class NeuralObserver:
         out, rho = mlp(theta, feats.flatten(1, -2).to(self.network_dtype))
         out, rho = out.to(Xf.dtype), rho.to(Xf.dtype)
         out = out.view(*feats.shape[:-1], -1)
-        dx = self.gain.correction(out, d)
+        dx = self.gain.correction(out, d, memory)
         # A state far off the attractor can blow up within a step (L96's quadratic term):
         # a wild correction, early in training or from an outlier, is bounded instead.
         bound = STATE_BOUND * self.std
         Xa = torch.clamp(Xf + dx, self.mean - bound, self.mean + bound)
         var = self.gain.variance(out, rho.view(feats.shape[:-1]), self.std)
-        return Xa, var, self.gain.next_memory(out)
+        return Xa, var, self.gain.next_memory(out, memory)
 
     def start_memory(self, X: Tensor) -> Tensor | None:
-        """The memory of members X (M, ..., n) that have not been analysed yet: zeros
-        (M, ..., n, c), or None when the gain carries none."""
-        c = self.gain.memory
-        return X.new_zeros((*X.shape, c)) if c else None
+        """The memory of members X (M, ..., n) that have not been analysed yet (M, ...,
+        n, c): zeros, and the bred vectors' start; None when the gain carries none."""
+        return self.gain.start_memory(X) if isinstance(self.gain, LocalGain) else None
+
+    def breed(
+        self,
+        dynamics: Dynamics,
+        Xa: Tensor,
+        Xf: Tensor,
+        memory: Tensor | None,
+        t0: float,
+        t1: float,
+        dt: float,
+    ) -> Tensor | None:
+        """The memory of analyses Xa with its bred vectors (`bred`) carried to their
+        forecasts Xf (from t0 to t1, steps of dt); as it is when the gain breeds none."""
+        g = self.gain
+        if not isinstance(g, LocalGain) or not g.bred:
+            return memory
+        memory = self.start_memory(Xa) if memory is None else memory
+        assert memory is not None
+        eps = BRED_SIZE * self.std
+        B = breed(dynamics, Xa, Xf, memory[..., g.memory :], t0, t1, dt, eps)
+        return torch.cat((memory[..., : g.memory], B), dim=-1)
 
     def cycle(
         self,
@@ -107,6 +128,7 @@ class NeuralObserver:
             f_t, a_t, v_t = (_as_tensor(x, dtype) for x in (f, a, v))
             return f_t, a_t, v_t, _memory_tensor(r, Xa)
         Xf = integrate(dynamics, Xa, t0, t1, dt)
+        memory = self.breed(dynamics, Xa, Xf, memory, t0, t1, dt)
         return (Xf, *self.analysis(Xf, y, memory))
 
     def cycle_arrays(
@@ -169,6 +191,7 @@ class NeuralObserver:
             g.mask_features.numpy(),
             g.memory_idx.numpy(),
             g.memory,
+            start_vectors(g.n, g.bred),
             self.obs.dense().numpy(),
             mean=self.mean,
             std=self.std,
@@ -202,8 +225,8 @@ class NeuralObserver:
             raise ValueError("not a neural observer artifact")
         o = meta["obs"]
         obs = LinearObs(o["n"], indices=o["indices"], noise_std=o["noise_std"])
-        # Observers stored before the memory had none.
-        config = ObserverConfig(**{"memory": 0, **meta["config"]})
+        # Observers stored before the memory, or the bred vectors, had none.
+        config = ObserverConfig(**{"memory": 0, "bred": 0, **meta["config"]})
         theta = [tensors[f"theta.{i}"] for i in range(len(tensors))]
         # Artifacts before the gain's kind was recorded said only whether the grid was periodic.
         kind = meta.get("gain") or (LocalGain.kind if meta["periodic"] else DenseGain.kind)

@@ -73,6 +73,7 @@ def train_observer(
             truth = integrate(dynamics, truth, 0.0, interval, dt)
             y = obs.H_apply(truth) + noise * randn(B, obs.m)
             Xf = integrate(dynamics, Xa, 0.0, interval, dt)
+            memory = model.breed(dynamics, Xa, Xf, memory, 0.0, interval, dt)
             Xa, var, memory = model.analysis(Xf, y, memory)
             err = Xa - truth
             loss = loss + (err / std).pow(2).mean() + _nll(err.detach(), var).mean()
@@ -89,14 +90,16 @@ def train_observer(
             Xa[:, :k] = truth[:k] + far_off(k)
             truth, Xa = truth.roll(k, 0), Xa.roll(k, 1)  # a different slice next time
             if memory is not None:  # a restarted filter starts with no memory
-                memory[:, :k] = 0.0
+                memory[:, :k, :, : gain.memory] = 0.0
                 memory = memory.roll(k, 1)
         # A filter that lost track (error at climatological level) restarts: its windows
         # would only teach the gain about hopeless states.
         lost = (Xa - truth).pow(2).mean(dim=-1).sqrt() > std
         Xa = torch.where(lost[..., None], truth + far_off(B), Xa)
-        if memory is not None:
-            memory = torch.where(lost[..., None, None], 0.0, memory)
+        if memory is not None:  # the network's channels; bred vectors stay (they are unit)
+            fresh = torch.zeros_like(memory[..., : gain.memory])
+            net = torch.where(lost[..., None, None], fresh, memory[..., : gain.memory])
+            memory = torch.cat((net, memory[..., gain.memory :]), dim=-1)
         if progress is not None:
             progress((it + 1) / cfg.iterations)
     return NeuralObserver(gain, [p.detach().cpu() for p in theta], mean, std, obs, cfg)

@@ -24,7 +24,9 @@ from models.assimilation.observer.gain import make_gain
 from models.assimilation.quality import background_check
 from models.dynamics import Lorenz63, Lorenz96, integrate
 
-TINY = ObserverConfig(members=2, hidden=16, trajectories=8, window=8, iterations=60, lr=3e-3)
+TINY = ObserverConfig(
+    members=2, hidden=16, bred=4, trajectories=8, window=8, iterations=60, lr=3e-3
+)
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +47,7 @@ def test_round_trip_is_exact(l96_observer: NeuralObserver) -> None:
     y = torch.randn(12, dtype=torch.float64)
     a, va, ma = l96_observer.analysis(Xf, y)
     b, vb, mb = again.analysis(Xf, y)
-    assert ma is not None and mb is not None and ma.shape == (2, 12, TINY.memory)
+    assert ma is not None and mb is not None and ma.shape == (2, 12, TINY.memory + TINY.bred)
     assert torch.equal(a, b) and torch.equal(va, vb) and torch.equal(ma, mb)
 
 
@@ -134,15 +136,17 @@ def test_an_observer_stored_with_a_free_dense_gain_still_loads() -> None:
 
 
 def test_a_local_observer_stored_before_memory_loads_without_one() -> None:
-    """An artifact whose config has no `memory` (written before it existed) is a memoryless
-    local gain: its weights fit that layout, and its analyses carry nothing forward."""
+    """An artifact whose config has no `memory` nor `bred` (written before they existed) is
+    a memoryless local gain: its weights fit that layout, and its analyses carry nothing
+    forward."""
     obs = LinearObs.identity(12, 1.0)
-    model = _random_observer(obs, depth=2, memory=0)
+    model = _random_observer(obs, depth=2, memory=0, bred=0)
     meta = read_meta(model.dumps())
-    meta["config"] = {k: v for k, v in meta["config"].items() if k != "memory"}
+    meta["config"] = {k: v for k, v in meta["config"].items() if k not in ("memory", "bred")}
     old = pack({f"theta.{i}": p for i, p in enumerate(model.theta)}, meta)
     loaded = NeuralObserver.loads(old)
-    assert loaded.config.memory == 0 and loaded.gain.memory == 0
+    assert loaded.config.memory == loaded.config.bred == 0
+    assert loaded.gain.memory == loaded.gain.channels == 0
     Xf, y = torch.randn(3, 12, dtype=torch.float64), torch.randn(12, dtype=torch.float64)
     got, want = loaded.analysis(Xf, y), model.analysis(Xf, y)
     assert torch.equal(got[0], want[0]) and got[2] is None
@@ -159,10 +163,12 @@ def test_lorenz63_observer_filters_below_the_observation_noise() -> None:
 
 
 def _random_observer(
-    obs: LinearObs, depth: int, kind: str = "local", memory: int = 4
+    obs: LinearObs, depth: int, kind: str = "local", memory: int = 4, bred: int = 3
 ) -> NeuralObserver:
     """Untrained, with weights of order one, so every part of the gain shapes the result."""
-    cfg = ObserverConfig(members=3, hidden=16, depth=depth, patch=2, reach=3, memory=memory)
+    cfg = ObserverConfig(
+        members=3, hidden=16, depth=depth, patch=2, reach=3, memory=memory, bred=bred
+    )
     gain = make_gain(obs, kind, cfg)
     g = torch.Generator().manual_seed(3)
     sizes = [gain.n_in, *[cfg.hidden] * depth, gain.n_out]
@@ -190,15 +196,17 @@ def _random_observer(
 @pytest.mark.parametrize("batch", [(), (5,)], ids=["ensemble", "batched"])
 @pytest.mark.parametrize("depth", [1, 3])
 @pytest.mark.parametrize("per_member", [False, True], ids=["shared-y", "y-per-member"])
-@pytest.mark.parametrize("kind", ["local", "local-memoryless", "covariance"])
+@pytest.mark.parametrize("kind", ["local", "local-memoryless", "local-bred", "covariance"])
 def test_cpu_inference_matches_the_torch_path(
     obs: LinearObs, batch: tuple[int, ...], depth: int, per_member: bool, kind: str
 ) -> None:
     """The NumPy path (CPU, no gradient) agrees with the differentiable torch path to the
     float32 rounding of its network; also with an observation per member (a screened
-    stream's: each member's own forecast where a reading was not used), and a memory."""
-    memory = 0 if kind == "local-memoryless" else 4
-    model = _random_observer(obs, depth, kind.split("-")[0], memory)
+    stream's: each member's own forecast where a reading was not used), a memory, and bred
+    vectors with it or without ("local-bred")."""
+    memory = 4 if kind == "local" else 0
+    bred = 0 if kind == "local-memoryless" else 3
+    model = _random_observer(obs, depth, kind.split("-")[0], memory, bred)
     g = torch.Generator().manual_seed(4)
     Xf = 2 + 3.5 * torch.randn((3, *batch, 12), generator=g, dtype=torch.float64)
     members = (3,) if per_member else ()
@@ -210,11 +218,11 @@ def test_cpu_inference_matches_the_torch_path(
     assert got.shape == got_var.shape == Xf.shape and got.dtype == torch.float64
     torch.testing.assert_close(got, want.detach(), rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(got_var, want_var.detach(), rtol=1e-5, atol=1e-6)
-    if kind == "local":
+    if kind in ("local", "local-bred"):
         assert got_mem is not None and want_mem is not None
-        assert got_mem.shape == (*Xf.shape, 4)
+        assert got_mem.shape == (*Xf.shape, memory + bred)
         torch.testing.assert_close(got_mem, want_mem.detach(), rtol=1e-5, atol=1e-5)
-        again = model.analysis(Xf, y, None)  # no memory: a start, from zeros
+        again = model.analysis(Xf, y, None)  # no memory: a start
         assert float((again[0] - got).abs().max()) > 1e-3  # the memory shapes the analysis
     else:
         assert got_mem is None and want_mem is None
@@ -225,21 +233,28 @@ def test_cpu_inference_matches_the_torch_path(
 
 @pytest.mark.parametrize("batch", [(), (5,)], ids=["ensemble", "batched"])
 @pytest.mark.parametrize("span", [0.0, 0.05, 0.12])
-def test_a_fused_cycle_is_integrate_then_analysis(batch: tuple[int, ...], span: float) -> None:
-    """Lorenz-96's one-call cycle gives the forecast and analysis of the generic path."""
+@pytest.mark.parametrize("bred", [0, 3])
+def test_a_fused_cycle_is_integrate_then_analysis(
+    batch: tuple[int, ...], span: float, bred: int
+) -> None:
+    """Lorenz-96's one-call cycle gives the forecast, the bred vectors and the analysis of
+    the generic path (to rounding: its Gram-Schmidt is torch's QR, and the network reads
+    the vectors in float32)."""
     obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
-    model, l96 = _random_observer(obs, depth=2), Lorenz96(n=12)
+    model, l96 = _random_observer(obs, depth=2, bred=bred), Lorenz96(n=12)
     g = torch.Generator().manual_seed(5)
     Xa = 2 + 3.5 * torch.randn((3, *batch, 12), generator=g, dtype=torch.float64)
     y = 2 + 3.5 * torch.randn((*batch, obs.m), generator=g, dtype=torch.float64)
-    mem = torch.rand((3, *batch, 12, 4), generator=g, dtype=torch.float64)
+    mem = torch.rand((3, *batch, 12, 4 + bred), generator=g, dtype=torch.float64)
     Xf, got, var, got_mem = model.cycle(l96, Xa, 1.0, 1.0 + span, 0.05, y, mem)
     want_f = integrate(l96, Xa, 1.0, 1.0 + span, 0.05)
-    want, want_var, want_mem = model.analysis(want_f, y, mem)
+    bred_mem = model.breed(l96, Xa, want_f, mem, 1.0, 1.0 + span, 0.05)
+    want, want_var, want_mem = model.analysis(want_f, y, bred_mem)
+    tol = 1e-12 if bred == 0 else 1e-6
     torch.testing.assert_close(Xf, want_f, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(var, want_var, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(got_mem, want_mem, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got, want, rtol=tol, atol=tol)
+    torch.testing.assert_close(var, want_var, rtol=tol, atol=tol)
+    torch.testing.assert_close(got_mem, want_mem, rtol=tol, atol=tol)
     # with gradients: the generic torch path, to float32 rounding of the compiled network
     grad = Xa.clone().requires_grad_(True)
     _, got_torch, _, mem_torch = model.cycle(l96, grad, 1.0, 1.0 + span, 0.05, y, mem)
@@ -269,18 +284,19 @@ def test_a_screened_cycle_on_arrays_is_the_generic_one(members: int) -> None:
     y[1], y[4] = float("nan"), y[4] + 40.0
     exclude = np.zeros(6, dtype=bool)
     exclude[5] = True
-    mem = torch.rand((members, 12, 4), generator=g, dtype=torch.float64)
+    mem = torch.rand((members, 12, 7), generator=g, dtype=torch.float64)
     got = flt.cycle(l96, E, 0.0, 0.12, y, exclude=exclude, memory=mem)
 
     Ef = integrate(l96, E, 0.0, 0.12, 0.05)
     screened = background_check(Ef, y, obs, 3.0, exclude)
     readings = torch.from_numpy(screened.readings_or_forecast())
-    want, want_var, want_mem = model.analysis(Ef, readings, mem)
+    bred_mem = model.breed(l96, E, Ef, mem, 0.0, 0.12, 0.05)
+    want, want_var, want_mem = model.analysis(Ef, readings, bred_mem)
     assert got.memory is not None and want_mem is not None
-    torch.testing.assert_close(got.memory, want_mem, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got.memory, want_mem, rtol=1e-6, atol=1e-6)
     assert got.screened is not None and got.E is not None and got.extra_var is not None
     assert got.screened.codes() == screened.codes() == [0, 1, 0, 0, 2, 3]
     np.testing.assert_allclose(got.screened.z, screened.z, rtol=1e-12, equal_nan=True)
-    torch.testing.assert_close(got.E, want, rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(got.extra_var, want_var.mean(0), rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(got.E, want, rtol=1e-6, atol=1e-6)  # bred: QR against G-S
+    torch.testing.assert_close(got.extra_var, want_var.mean(0), rtol=1e-6, atol=1e-6)
     assert got.innovation_rms == pytest.approx(screened.innovation_rms(), rel=1e-12)

@@ -10,10 +10,10 @@ Lyapunov vectors, the unstable subspace where a filter's errors live (Trevisan &
 2004 assimilate in that subspace alone). The vectors ride in the observer's memory, as
 channels per grid point after the network's own, so a stream keeps them across batches.
 
-The gain reads, per point i and vector j, B_j(i)^2 (where the direction has weight) and
-B_j(i) (B_j . d) (the innovation's projection on it, back on the grid), and adds a learned
-multiple of the latter to its correction. On Lorenz-96 (n = 40, all observed, the other
-defaults) 12 vectors took the mean RMSE over three held-out truths from 0.222 to 0.209.
+The gain reads, per point i and vector j, B_j(i) (B_j . d) (the innovation's projection on
+it, back on the grid) and adds a learned multiple of it to its correction. On Lorenz-96
+(n = 40, all observed, the other defaults, 3,500 iterations) 12 vectors took the mean RMSE
+over three held-out truths from 0.221 to 0.206.
 """
 
 from __future__ import annotations

@@ -62,7 +62,7 @@ class LocalGain:
         self.mask_features = mask[self.innov_idx]  # (n, 2 reach + 1)
         self.n_taps = 2 * reach + 1  # one tap per innovation within reach
         recurrent = self.n_taps + memory * (2 * MEMORY_REACH + 1) if memory else 0
-        self.n_in = 2 * patch + 1 + self.n_taps + recurrent + 2 * self.bred
+        self.n_in = 2 * patch + 1 + self.n_taps + recurrent + self.bred
         self.n_out = self.n_taps + memory + self.bred
 
     @property
@@ -86,11 +86,10 @@ class LocalGain:
         if self.memory:
             assert memory is not None
             parts.append(self._on_grid(d)[..., self.innov_idx])
-            parts.append(memory[..., self.memory_idx, : self.memory].flatten(-2))
+            parts.append(memory[..., : self.memory][..., self.memory_idx, :].flatten(-2))
         if self.bred:
             assert memory is not None
-            B = memory[..., self.memory :]
-            parts += [self._projected(B, d) / self.n**0.5, B.pow(2)]
+            parts.append(self._projected(memory[..., self.memory :], d) / self.n**0.5)
         return torch.cat(parts, dim=-1)
 
     def correction(self, out: Tensor, d: Tensor, memory: Tensor | None = None) -> Tensor:

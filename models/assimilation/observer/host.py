@@ -289,12 +289,12 @@ def _analysis(
     B_j[i] (B_j . d) / n) with innovations d = H^T (y - H x) on the grid, the variance
     (softplus(logit) + floor) std^2, and the next memory. The inputs of a point: its state
     patch, the observed mask within reach, with memory (C > 0) the innovations within
-    reach and the memory of its neighbours, and with bred vectors each one's projection of
-    the innovations and its square, in `LocalGain.features`' order."""
+    reach and the memory of its neighbours, and with bred vectors the innovations'
+    projection on each, in `LocalGain.features`' order."""
     M, P, n = x.shape
     k, o = state_idx.shape[1], innov_idx.shape[1]
     K, q = memory.shape[3] - C, memory_idx.shape[1]
-    width = k + o + (o + q * C if C else 0) + 2 * K
+    width = k + o + (o + q * C if C else 0) + K
     Xa = np.empty((M, P, n))
     var = np.empty((M, P, n))
     nxt = np.empty((M, P, n, C + K))
@@ -324,11 +324,9 @@ def _analysis(
                     for j in range(q):
                         for c in range(C):
                             row[at + j * C + c] = memory[m, p, memory_idx[i, j], c]
-                at = width - 2 * K
+                at = width - K
                 for j in range(K):
-                    bj = memory[m, p, i, C + j]
-                    row[at + j] = bj * proj[p, j] / (std * root_n)
-                    row[at + K + j] = bj * bj
+                    row[at + j] = memory[m, p, i, C + j] * proj[p, j] / (std * root_n)
                 row[width] = 1.0  # the first layer's bias is its last row
         a = np.dot(Z, first[m])
         _bias_tanh(a, zero)  # its bias is already in

@@ -12,8 +12,8 @@ channels per grid point after the network's own, so a stream keeps them across b
 
 The gain reads, per point i and vector j, B_j(i) (B_j . d) (the innovation's projection on
 it, back on the grid) and adds a learned multiple of it to its correction. On Lorenz-96
-(n = 40, all observed, the other defaults, 3,500 iterations) 12 vectors took the mean RMSE
-over three held-out truths from 0.221 to 0.206.
+(n = 40, all observed, the other defaults) the mean RMSE over three held-out truths was
+0.221 without them (3,500 iterations) and 0.209 with 12 (2,200 iterations, the same time).
 """
 
 from __future__ import annotations

@@ -81,7 +81,8 @@ class NeuralObserver:
     def start_memory(self, X: Tensor) -> Tensor | None:
         """The memory of members X (M, ..., n) that have not been analysed yet (M, ...,
         n, c): zeros, and the bred vectors' start; None when the gain carries none."""
-        return self.gain.start_memory(X) if isinstance(self.gain, LocalGain) else None
+        g = self.gain
+        return g.start_memory(X) if isinstance(g, LocalGain) and g.channels else None
 
     def breed(
         self,

@@ -32,6 +32,7 @@ from models.assimilation.observer import (
     ObserverConfig,
     initial_weights,
 )
+from models.assimilation.observer.gain import make_gain
 from models.assimilation.quality import Sensors
 from models.dynamics.base import Dynamics
 from models.dynamics.lorenz96 import Lorenz96
@@ -316,6 +317,6 @@ def _untrained_observer(n: int) -> NeuralObserver:
     the same types, for the kernels' sake."""
     obs = LinearObs.identity(n, 1.0)
     cfg = ObserverConfig(hidden=4, patch=1, reach=1, memory=2, bred=2)
-    gain = LocalGain(obs, cfg.patch, cfg.reach, cfg.memory, cfg.bred)
+    gain = make_gain(obs, LocalGain.kind, cfg)
     theta = initial_weights(gain, cfg, torch.Generator().manual_seed(0))
     return NeuralObserver(gain, theta, 0.0, 1.0, obs, cfg)

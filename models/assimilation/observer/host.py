@@ -35,7 +35,6 @@ class HostLocalGain:
     memory_idx: np.ndarray  # (n, q): the points whose memory each point reads
     memory: int  # the network's channels per point carried between analyses (0: none)
     bred: np.ndarray  # (n, k) the bred vectors' start (k = 0: none); channels after memory's
-    bred_size: float  # a bred perturbation per grid point (`bred.BRED_SIZE` std)
     H: np.ndarray  # (m, n) observation matrix
     identity: bool  # H = I: the innovation is y - x
     first: np.ndarray  # (M, k + o + 1, h): the first layer, its bias as the last row
@@ -76,9 +75,8 @@ class HostLocalGain:
         b_last = np.concatenate((layers[-1], theta[-1]), axis=-1).astype(F32)
         identity = H.shape[0] == H.shape[1] and bool((H == np.eye(H.shape[0])).all())
         return cls(
-            state_idx, innov_idx, mask_features.astype(F32), memory_idx, memory, bred,
-            BRED_SIZE * std, H, identity, first, hidden, (W_last, b_last), mean, std, bound,
-            var_floor,
+            state_idx, innov_idx, mask_features.astype(F32), memory_idx, memory, bred, H,
+            identity, first, hidden, (W_last, b_last), mean, std, bound, var_floor,
         )  # fmt: skip
 
     @cached_property
@@ -93,8 +91,8 @@ class HostLocalGain:
     @property
     def _breeding(self) -> tuple[int, float, np.ndarray]:
         """The L96 kernels' arguments for breeding: where the vectors' channels start, the
-        perturbation and the vectors' start."""
-        return self.memory, self.bred_size, self.bred
+        perturbation per grid point and the vectors' start."""
+        return self.memory, BRED_SIZE * self.std, self.bred
 
     def analysis(
         self, Xf: np.ndarray, y: np.ndarray, memory: np.ndarray | None

@@ -158,7 +158,9 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     # runs the ORM's change tracking (a few microseconds), three per observation.
     last_seq, t = stream.last_seq, stream.t
     failing_since, n_failing = stream.failing_since, stream.n_failing
-    for o in pending:
+    i = 0
+    while i < len(pending):
+        o = pending[i]
         if o.seq != last_seq + 1:
             waited = now - o.received_at
             if waited < timeout:
@@ -170,21 +172,24 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
             outcome.skipped += o.seq - 1 - last_seq
         if o.t < t:
             batch.stale.append(o.seq)
-        elif (result := _cycle(model, E, memory, t, o, sensors)) is None:
-            log.warning("stream %s: seq %d skipped: %s", stream.id, o.seq, NOT_FINITE)
-            batch.diverged.append(o.seq)
-            failing_since, n_failing = failing_since or o.seq, n_failing + 1
-        else:
-            if result.screened is not None:
-                sensors = sensors.update(result.screened)
+            last_seq, i = o.seq, i + 1
+            continue
+        row = pending[i : i + (_in_a_row(pending, i) if model.runs else 1)]
+        row, results, sensors = _assimilate(model, E, memory, t, row, sensors)
+        for p, result in zip(row, results, strict=True):
+            if result is None:
+                log.warning("stream %s: seq %d skipped: %s", stream.id, p.seq, NOT_FINITE)
+                batch.diverged.append(p.seq)
+                failing_since, n_failing = failing_since or p.seq, n_failing + 1
+                continue
             if result.E is None:
                 assert result.screened is not None  # only the screening leaves nothing
-                batch.screened_out.setdefault(result.screened.describe(), []).append(o.seq)
+                batch.screened_out.setdefault(result.screened.describe(), []).append(p.seq)
             else:
-                E, memory, t = result.E, result.memory, o.t
-                batch.analysed.append((o, result))
+                E, memory, t = result.E, result.memory, p.t
+                batch.analysed.append((p, result))
             failing_since, n_failing = None, 0  # the forecast and the analysis came out finite
-        last_seq = o.seq
+        last_seq, i = row[-1].seq, i + len(row)
     stream.last_seq, stream.t = last_seq, t
     if (failing_since, n_failing) != (stream.failing_since, stream.n_failing):
         stream.failing_since, stream.n_failing = failing_since, n_failing
@@ -197,22 +202,48 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     return len(pending) == BATCH and not batch.blocked
 
 
+def _in_a_row(pending: list[repo.PendingObservation], i: int) -> int:
+    """How many observations from pending[i] (not stale) one compiled run may take: seqs in
+    a row, times that do not go back, and the stream's own noise."""
+    if pending[i].noise_std is not None:
+        return 1
+    j = i + 1
+    while (
+        j < len(pending)
+        and pending[j].seq == pending[j - 1].seq + 1
+        and pending[j].t >= pending[j - 1].t
+        and pending[j].noise_std is None
+    ):
+        j += 1
+    return j - i
+
+
 def _sensors(stream: Stream) -> Sensors:
     """The stream's sensor health, one per observed component."""
     return Sensors.from_json(stream.sensors) if stream.sensors else Sensors.new(stream.obs_dim)
 
 
-def _cycle(
+def _assimilate(
     model: StreamModel,
     E: Ensemble,
     memory: Memory | None,
     t: float,
-    o: repo.PendingObservation,
+    row: list[repo.PendingObservation],
     sensors: Sensors,
-) -> CycleAnalysis | None:
-    """One observation's cycle, leaving out the sensors that have failed."""
+) -> tuple[list[repo.PendingObservation], list[CycleAnalysis | None], Sensors]:
+    """Observations in a row from t (none stale), as many as one call takes: all of them in
+    one compiled run where the model has one, else the first alone, leaving out the sensors
+    that have failed. -> the observations taken, their results, the sensors after them."""
+    if row[1:]:
+        ran = model.run(E, t, [(o.t, o.values) for o in row], sensors, memory)
+        if ran is not None:
+            return row, *ran
+    o = row[0]
     failed, recent = sensors.failed, sensors.recent
-    return model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, failed, recent, memory)
+    result = model.cycle(E, t, o.t, o.values, o.seq, o.noise_std, failed, recent, memory)
+    if result is not None and result.screened is not None:
+        sensors = sensors.update(result.screened)
+    return row[:1], [result], sensors
 
 
 def _store(

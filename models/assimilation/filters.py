@@ -9,7 +9,7 @@ randomness and calls one filter.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -19,8 +19,15 @@ from torch import Tensor
 from models.assimilation.config import FilterConfig, analysis
 from models.assimilation.observation import LinearObs
 from models.assimilation.observer import NeuralObserver
-from models.assimilation.observer.host import HostLocalGain
-from models.assimilation.quality import Screened, background_check, screen_arguments
+from models.assimilation.observer.host import DIVERGED, SCREENED_OUT, HostLocalGain, ScreenedRun
+from models.assimilation.quality import (
+    FAILED,
+    Screened,
+    Sensors,
+    background_check,
+    kernel_limits,
+    screen_arguments,
+)
 from models.dynamics.base import Dynamics, integrate, step_sizes
 from models.dynamics.lorenz96 import Lorenz96
 from models.host import all_finite, member_mean
@@ -193,6 +200,38 @@ class ObserverFilter:
         rms = screened.innovation_rms()
         return CycleAnalysis(Ea, member_mean(var), rms, None, screened, mem)
 
+    def run(
+        self,
+        dynamics: Dynamics,
+        E: Tensor,
+        t0: float,
+        times: np.ndarray,
+        Y: np.ndarray,
+        sensors: Sensors,
+        memory: Tensor | None,
+    ) -> tuple[list[CycleAnalysis | None], Sensors] | None:
+        """`cycle` for K observations in a row (readings Y (K, m) at `times` (K,), from t0 on,
+        with the operator's own noise) in one compiled call, where there is one: Lorenz-96 on
+        the host with the background check on. The sensors' health moves between the cycles
+        as a stream moves it, each leaving out the sensors failed before it. -> each cycle's
+        result as a stream keeps it (None: the analysis was not finite), and the sensors
+        after them. Only the last analysis carries the memory: the one the run leaves. None
+        where no compiled run applies (call `cycle` for each)."""
+        host = self.observer.l96_host(dynamics, E)
+        if self.gate is None or host is None or E.dtype != torch.float64:
+            return None
+        assert isinstance(dynamics, Lorenz96)  # l96_host said so
+        R = self.obs.R_diag.numpy()
+        screening = (R, float(self.gate), kernel_limits(FAILED), sensors.health)
+        mem = None if memory is None else memory.numpy()
+        out = host.l96_screened_run(dynamics, E.numpy(), t0, times, self.dt, Y, screening, mem)
+        results = [_run_result(out, k, Y[k]) for k in range(len(times))]
+        analysed = [k for k, r in enumerate(results) if r is not None and r.E is not None]
+        if analysed and out.memory is not None:
+            last = results[analysed[-1]]
+            results[analysed[-1]] = replace(last, memory=torch.from_numpy(out.memory))  # type: ignore[type-var]  # an analysis, not None
+        return results, sensors.with_health(out.health, out.updates)
+
     def _screened_on_host(
         self,
         host: HostLocalGain,
@@ -222,3 +261,18 @@ class ObserverFilter:
         kept = None if nxt is None else torch.from_numpy(nxt)
         rms = screened.innovation_rms()
         return CycleAnalysis(torch.from_numpy(Ea), extra, rms, None, screened, kept)
+
+
+def _run_result(out: ScreenedRun, k: int, y: np.ndarray) -> CycleAnalysis | None:
+    """Observation k of a compiled run as `ObserverFilter.cycle`'s result (no memory)."""
+    status = out.status[k]
+    if status == DIVERGED:
+        return None
+    screened = Screened(
+        out.z[k], out.present[k], out.rejected[k], out.used[k], y, out.innovation[k],
+        out.forecast[k], out.z2[k],
+    )  # fmt: skip
+    if status == SCREENED_OUT:
+        return CycleAnalysis(None, None, float("nan"), None, screened)
+    Ea, var = torch.from_numpy(out.analysis[k]), torch.from_numpy(out.variance[k])
+    return CycleAnalysis(Ea, var, float(out.innovation_rms[k]), None, screened)

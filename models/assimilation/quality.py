@@ -44,6 +44,11 @@ SUSPECT = {"rejection_rate": 0.2, "bias": 1.5, "missing_rate": 0.5, "repeats": 3
 FAILED = {"rejection_rate": 0.5, "bias": 3.0, "missing_rate": 0.9, "repeats": 10}
 
 
+# The arrays `health_kernel` updates (missing and rejection rates, bias, last reading,
+# repeats, recent squared z-scores), and the limits `over_kernel` checks them against.
+Health = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+Limits = tuple[float, float, float, float]
+
 # What became of each reading (an analysis stores one code per observed component).
 USED, MISSING, REJECTED, EXCLUDED = 0, 1, 2, 3
 
@@ -214,16 +219,27 @@ class Sensors:
         )
 
     def _over(self, limits: dict[str, float]) -> np.ndarray:
-        return _over_kernel(
+        return over_kernel(
+            self.rejection_rate, self.bias, self.missing_rate, self.repeats, *kernel_limits(limits)
+        )
+
+    @property
+    def health(self) -> Health:
+        """The arrays `health_kernel` updates, in its order (a compiled run of cycles
+        carries them from one to the next)."""
+        return (
+            self.missing_rate,
             self.rejection_rate,
             self.bias,
-            self.missing_rate,
+            self.last,
             self.repeats,
-            limits["rejection_rate"],
-            limits["bias"],
-            limits["missing_rate"],
-            limits["repeats"],
+            self.recent,
         )
+
+    def with_health(self, health: Health, updates: int) -> Sensors:
+        """These sensors after `updates` observations whose updates gave `health`."""
+        missing, rejection, bias, last, repeats, recent = health
+        return Sensors(missing, rejection, bias, self.cycles + updates, last, repeats, recent)
 
     @property
     def failed(self) -> np.ndarray:
@@ -240,19 +256,12 @@ class Sensors:
 
     def update(self, screened: Screened) -> Sensors:
         """After one screened observation."""
-        missing, rejection, bias, last, repeats, recent = _health_kernel(
-            self.missing_rate,
-            self.rejection_rate,
-            self.bias,
-            self.last,
-            self.repeats,
-            self.recent,
-            screened.y,
-            screened.z,
-            screened.rejected,
-            screened.z2,
-        )
-        return Sensors(missing, rejection, bias, self.cycles + 1, last, repeats, recent)
+        missing, rejection, bias, last, repeats, recent = self.health
+        health = health_kernel(
+            missing, rejection, bias, last, repeats, recent, screened.y, screened.z,
+            screened.rejected, screened.z2,
+        )  # fmt: skip
+        return self.with_health(health, 1)
 
     def to_json(self) -> list[dict[str, Any]]:
         """One object per sensor, as a stream stores and serves them."""
@@ -287,8 +296,18 @@ class Sensors:
         )
 
 
+def kernel_limits(limits: dict[str, float]) -> Limits:
+    """SUSPECT or FAILED as `over_kernel` takes them."""
+    return (
+        float(limits["rejection_rate"]),
+        float(limits["bias"]),
+        float(limits["missing_rate"]),
+        float(limits["repeats"]),
+    )
+
+
 @numba.njit(cache=True)
-def _over_kernel(
+def over_kernel(
     rejection_rate: np.ndarray,
     bias: np.ndarray,
     missing_rate: np.ndarray,
@@ -312,7 +331,7 @@ def _over_kernel(
 
 
 @numba.njit(cache=True)
-def _health_kernel(
+def health_kernel(
     missing_rate: np.ndarray,
     rejection_rate: np.ndarray,
     bias: np.ndarray,

@@ -207,6 +207,36 @@ class StreamModel:
             return None
         return result
 
+    @property
+    def runs(self) -> bool:
+        """Whether `run` may take many observations in one call (a neural observer with the
+        background check on, of dynamics other than a surrogate's): else it gives None."""
+        return (
+            isinstance(self.filter, ObserverFilter)
+            and self.filter.gate is not None
+            and not isinstance(self.dynamics, SurrogateDynamics)
+        )
+
+    def run(
+        self,
+        E: Ensemble,
+        t0: float,
+        observations: Sequence[tuple[float, Sequence[float | None]]],
+        sensors: Sensors,
+        memory: Memory | None = None,
+    ) -> tuple[list[CycleAnalysis | None], Sensors] | None:
+        """`cycle` for observations in a row, each (t, values) with the stream's own noise,
+        the times non-decreasing from t0, the sensors' health carried from one to the next:
+        each one's result, as `cycle` gives it, and the sensors after them, in one compiled
+        call where the filter has one (`ObserverFilter.run`). None where it has none: call
+        `cycle` for each."""
+        if not self.runs:
+            return None
+        assert isinstance(self.filter, ObserverFilter)  # as `runs` said
+        times = np.array([t for t, _ in observations], dtype=np.float64)
+        Y = np.array([values for _, values in observations], dtype=np.float64)  # None: NaN
+        return self.filter.run(self.dynamics, E, t0, times, Y, sensors, memory)
+
     def forecast(
         self,
         start: StreamState,
@@ -282,7 +312,8 @@ class StreamModel:
 
 def warm_up() -> None:
     """A few cycles of a small Lorenz-96 twin through a stream's compiled kernels (RK4, the
-    ETKF's analysis, a neural observer's, the background check, the sensors' health; numba
+    ETKF's analysis, a neural observer's and its runs, the background check, the sensors'
+    health; numba
     compiles them, or loads them from its cache, on their first call) and torch's first
     linear algebra, so that the first stream a worker serves after it starts runs at full
     speed: on a fresh install the compiling alone took seconds of the first stream's
@@ -308,6 +339,8 @@ def warm_up() -> None:
                 sensors = sensors.update(result.screened)
             if result is not None and result.E is not None:
                 E, memory = result.E, result.memory
+        if model.runs:  # a backlog's observations in one call
+            model.run(E, 0.15, [(0.2, [1.0] * 7 + [None]), (0.25, [1.0] * 8)], sensors, memory)
     # The analysis alone, as an observer of other dynamics than Lorenz-96 calls it.
     observer.analysis(torch.zeros((1, 8), dtype=torch.float64), torch.ones(8, dtype=torch.float64))
 

@@ -11,6 +11,7 @@ import math
 from collections.abc import Callable
 from typing import Protocol, cast, runtime_checkable
 
+import numba
 import numpy as np
 import torch
 from torch import Tensor
@@ -140,14 +141,21 @@ def step_sizes(t0: float, t1: float, dt: float) -> list[float]:
         raise ValueError(f"dt must be a positive finite number, got {dt}")
     if t1 < t0:
         raise ValueError(f"cannot integrate backwards: t1={t1} < t0={t0}")
-    span = t1 - t0
+    k, last = step_plan(t1 - t0, dt)
+    return [dt] * (k - 1) + [last] if k else []
+
+
+@numba.njit(cache=True)
+def step_plan(span: float, dt: float) -> tuple[int, float]:
+    """`step_sizes` over span >= 0 as (count, last): count - 1 steps of dt, then one of
+    `last` (no step for no span). Compiled: a kernel running many cycles plans their steps."""
     if span == 0:
-        return []
+        return 0, 0.0
     ratio = span / dt
     k = round(ratio)
     if not (k >= 1 and abs(ratio - k) <= _STEP_RTOL * ratio):
         k = math.ceil(ratio)
-    return [dt] * (k - 1) + [span - (k - 1) * dt]
+    return k, span - (k - 1) * dt
 
 
 def integrate(model: Dynamics, x: Tensor, t0: float, t1: float, dt: float | None = None) -> Tensor:

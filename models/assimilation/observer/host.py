@@ -19,7 +19,8 @@ import numba
 import numpy as np
 
 from models.assimilation.observer.bred import BRED_SIZE
-from models.assimilation.quality import screen_kernel
+from models.assimilation.quality import Health, Limits, health_kernel, over_kernel, screen_kernel
+from models.dynamics.base import step_plan
 from models.dynamics.lorenz96 import Lorenz96, rk4_rows
 
 F32 = np.float32
@@ -152,6 +153,36 @@ class HostLocalGain:
         )  # fmt: skip
         return (*out[:-1], _unflat(out[-1], Xa.shape))
 
+    def l96_screened_run(
+        self,
+        dynamics: Lorenz96,
+        Xa: np.ndarray,
+        t0: float,
+        times: np.ndarray,
+        dt: float,
+        Y: np.ndarray,
+        screening: tuple[np.ndarray, float, Limits, Health],
+        memory: np.ndarray | None,
+    ) -> ScreenedRun:
+        """`l96_screened_cycle` for K observations in a row (at `times` (K,), readings Y
+        (K, m)) from the members Xa (M, n) at t0, in one compiled call: in a stream's loop the
+        Python around each cycle cost as much as the cycle. Each cycle leaves out the
+        sensors the health before it failed, and updates the health as a stream does (not
+        after a diverged analysis). screening: (R, gate, the failure limits as
+        `quality.kernel_limits` gives them, `Sensors.health`)."""
+        R, gate, limits, health = screening
+        x = np.ascontiguousarray(Xa, dtype=np.float64)
+        mem = self._memory(memory, x.reshape(x.shape[0], 1, -1))
+        out = _l96_screened_run(
+            x, float(dynamics.F), t0, times, dt, Y, R, gate, limits, health, mem,
+            *self._breeding, *self._args,
+        )  # fmt: skip
+        status, HE, z, present, rejected, used, d, z2, Xas, var, rms, after, updates, kept = out
+        return ScreenedRun(
+            status, HE, z, present, rejected, used, d, z2, Xas, var, rms, after, updates,
+            _unflat(kept, Xa.shape),
+        )  # fmt: skip
+
     def _memory(self, memory: np.ndarray | None, x: np.ndarray) -> np.ndarray:
         """The memory as the kernels read it, (M, P, n, c) float64 for x (M, P, n): at a
         start (None) zeros and the bred vectors' start; no channels without memory."""
@@ -162,6 +193,36 @@ class HostLocalGain:
             start[..., self.memory :] = self.bred
             return start
         return np.ascontiguousarray(memory, dtype=np.float64).reshape(M, P, n, c)
+
+
+# What became of each observation of a run: its analysis kept, nothing of it used (the
+# screening left no reading), or its analysis not finite (the members stay as they were).
+ANALYSED, SCREENED_OUT, DIVERGED = 0, 1, 2
+
+
+@dataclass(frozen=True, eq=False)
+class ScreenedRun:
+    """`HostLocalGain.l96_screened_run`'s outcome, per observation k of K: status (K,)
+    (ANALYSED, SCREENED_OUT or DIVERGED); the screening's arrays as `quality.Screened` holds
+    them (forecast (K, M, m), the others (K, m)); each cycle's analysis (K, M, n) and the
+    members' mean predicted error variance (K, n); innovation_rms (K,); then the sensors'
+    health after the run (`Sensors.health`), how many observations updated it, and the
+    memory the last analysis kept (None: the gain carries none)."""
+
+    status: np.ndarray
+    forecast: np.ndarray
+    z: np.ndarray
+    present: np.ndarray
+    rejected: np.ndarray
+    used: np.ndarray
+    innovation: np.ndarray
+    z2: np.ndarray
+    analysis: np.ndarray
+    variance: np.ndarray
+    innovation_rms: np.ndarray
+    health: Health
+    updates: int
+    memory: np.ndarray | None
 
 
 def _unflat(memory: np.ndarray, shape: tuple[int, ...]) -> np.ndarray | None:
@@ -415,6 +476,67 @@ def _l96_screened_cycle(
     return (
         HE, z, present, rejected, used, innovation, z2, Xa.reshape(M, n), var.reshape(M, n),
         nxt,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True)
+def _l96_screened_run(
+    x: np.ndarray,
+    F: float,
+    t: float,
+    times: np.ndarray,
+    dt: float,
+    Y: np.ndarray,
+    R: np.ndarray,
+    gate: float,
+    limits: Limits,
+    health: Health,
+    memory: np.ndarray,
+    C: int,
+    eps: float,
+    start: np.ndarray,
+    *gain: Any,
+) -> tuple[Any, ...]:
+    """x (M, n): see `HostLocalGain.l96_screened_run`. The members, their time, memory and
+    the health move on as a stream's loop moves them after each of its cycles."""
+    K, m = Y.shape
+    M, n = x.shape
+    status = np.zeros(K, np.int8)
+    HEs = np.empty((K, M, m))
+    zs, ds, z2s = np.empty((K, m)), np.empty((K, m)), np.empty((K, m))
+    present_k = np.empty((K, m), np.bool_)
+    rejected_k = np.empty((K, m), np.bool_)
+    used_k = np.empty((K, m), np.bool_)
+    Xas, var_k, rms = np.empty((K, M, n)), np.empty((K, n)), np.empty(K)
+    missing, rejection, bias, last_y, repeats, recent = health
+    updates = 0
+    for k in range(K):
+        n_steps, last = step_plan(times[k] - t, dt)
+        exclude = over_kernel(rejection, bias, missing, repeats, *limits)
+        HE, z, present, rejected, used, d, z2, Xa, var, nxt = _l96_screened_cycle(
+            x, F, n_steps, dt, last, Y[k], R, gate, exclude, recent, memory, C, eps, start,
+            *gain,
+        )  # fmt: skip
+        HEs[k], zs[k], ds[k], z2s[k], Xas[k] = HE, z, d, z2, Xa
+        present_k[k], rejected_k[k], used_k[k] = present, rejected, used
+        for i in range(n):
+            var_k[k, i] = var[:, i].sum() / M
+        d_used = d[used]
+        rms[k] = np.sqrt(np.dot(d_used, d_used) / d_used.size) if d_used.size else np.nan
+        if not used.any():
+            status[k] = SCREENED_OUT
+        elif not np.isfinite(Xa).all():
+            status[k] = DIVERGED
+            continue  # the health stays as it was, as after any cycle that failed
+        else:
+            x, memory, t = Xa, nxt, times[k]
+        missing, rejection, bias, last_y, repeats, recent = health_kernel(
+            missing, rejection, bias, last_y, repeats, recent, Y[k], z, rejected, z2
+        )
+        updates += 1
+    return (
+        status, HEs, zs, present_k, rejected_k, used_k, ds, z2s, Xas, var_k, rms,
+        (missing, rejection, bias, last_y, repeats, recent), updates, memory,
     )  # fmt: skip
 
 

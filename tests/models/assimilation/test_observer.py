@@ -10,7 +10,8 @@ import torch
 
 from models.artifacts import pack, read_meta
 from models.assimilation import LinearObs
-from models.assimilation.filters import ObserverFilter
+from models.assimilation.config import FilterConfig
+from models.assimilation.filters import CycleAnalysis, ObserverFilter
 from models.assimilation.observer import (
     CovarianceGain,
     DenseGain,
@@ -21,7 +22,8 @@ from models.assimilation.observer import (
     train_observer,
 )
 from models.assimilation.observer.gain import make_gain
-from models.assimilation.quality import background_check
+from models.assimilation.quality import Sensors, background_check
+from models.assimilation.stream import StreamModel
 from models.dynamics import Lorenz63, Lorenz96, integrate
 
 TINY = ObserverConfig(
@@ -300,3 +302,117 @@ def test_a_screened_cycle_on_arrays_is_the_generic_one(members: int) -> None:
     torch.testing.assert_close(got.E, want, rtol=1e-6, atol=1e-6)  # bred: QR against G-S
     torch.testing.assert_close(got.extra_var, want_var.mean(0), rtol=1e-6, atol=1e-6)
     assert got.innovation_rms == pytest.approx(screened.innovation_rms(), rel=1e-12)
+
+
+def _one_by_one(
+    model: StreamModel,
+    E: torch.Tensor,
+    t: float,
+    observations: list[tuple[float, list[float | None]]],
+    sensors: Sensors,
+) -> tuple[list[CycleAnalysis | None], Sensors, torch.Tensor | None]:
+    """`StreamModel.cycle` for each observation, as a stream's loop moves on after it."""
+    results: list[CycleAnalysis | None] = []
+    memory = None
+    for seq, (t1, values) in enumerate(observations, 1):
+        result = model.cycle(E, t, t1, values, seq, None, sensors.failed, sensors.recent, memory)
+        results.append(result)
+        if result is not None and result.screened is not None:
+            sensors = sensors.update(result.screened)
+        if result is not None and result.E is not None:
+            E, memory, t = result.E, result.memory, t1
+    return results, sensors, memory
+
+
+@pytest.mark.parametrize("members", [1, 3])
+def test_a_run_of_cycles_is_the_cycles_one_by_one(members: int) -> None:
+    """A compiled run of many observations gives each cycle's result as the cycles one by
+    one do: through irregular intervals (a repeated time among them), missing readings, an
+    observation with none, a spike the check rejects, a stuck sensor that fails and is then
+    left out, and analyses that diverge."""
+    obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
+    observer, l96 = _random_observer(obs, depth=2), Lorenz96(n=12)
+    observer = dataclasses.replace(observer, theta=[p[:members] for p in observer.theta])
+    model = StreamModel.build(
+        l96, observer, indices=list(range(0, 12, 2)), noise_std=1.0, dt=0.05, seed=0, gate=3.0
+    )
+    g = torch.Generator().manual_seed(7)
+    x = 2 + 3.5 * torch.randn(12, generator=g, dtype=torch.float64)
+    times = np.cumsum(np.r_[[0.05] * 10, 0.12, 0.0, [0.05] * 28, 0.2, [0.05] * 9])
+    observations: list[tuple[float, list[float | None]]] = []
+    t = 0.0
+    for k, t1 in enumerate(times):
+        x = integrate(l96, x, t, float(t1), 0.05)
+        t = float(t1)
+        y: list[float | None] = (x[::2] + torch.randn(6, generator=g)).tolist()
+        if k % 7 == 3:
+            y[2] = None
+        if k == 15:
+            y = [None] * 6  # nothing to assimilate: screened out
+        if k == 20:
+            y[4] = float(y[4]) + 40.0  # type: ignore[arg-type]  # a reading there
+        if k >= 25:
+            y[1] = 1.234  # stuck from here on: fails after ten repeats
+        observations.append((t, y))
+    E = model.initial_ensemble(x.tolist(), 1.0)
+    want, want_sensors, want_memory = _one_by_one(model, E, 0.0, observations, Sensors.new(6))
+    ran = model.run(E, 0.0, observations, Sensors.new(6))
+    assert ran is not None
+    got, got_sensors = ran
+
+    assert [r is None or r.E is None for r in got] == [r is None or r.E is None for r in want]
+    assert sum(r is not None and r.E is None for r in got) == 1  # the one with no reading
+    codes = [r.screened.codes() for r in got if r is not None and r.screened is not None]
+    assert any(2 in c for c in codes) and any(3 in c for c in codes)  # rejected; excluded
+    for a, b in zip(got, want, strict=True):
+        if a is None:  # diverged (the untrained gain drove the members off the attractor)
+            assert b is None
+            continue
+        assert b is not None and a.screened is not None and b.screened is not None
+        assert a.screened.codes() == b.screened.codes()
+        np.testing.assert_allclose(a.screened.z, b.screened.z, rtol=1e-12, equal_nan=True)
+        if a.E is None:
+            continue
+        assert b.E is not None and a.extra_var is not None and b.extra_var is not None
+        torch.testing.assert_close(a.E, b.E, rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(a.extra_var, b.extra_var, rtol=1e-12, atol=1e-12)
+        assert a.innovation_rms == pytest.approx(b.innovation_rms, rel=1e-12)
+    last = next(r for r in reversed(got) if r is not None and r.E is not None)
+    assert last.memory is not None and want_memory is not None
+    torch.testing.assert_close(last.memory, want_memory, rtol=1e-12, atol=1e-12)
+    assert got_sensors.statuses == want_sensors.statuses and "failed" in got_sensors.statuses
+    for a_col, b_col in zip(got_sensors.health, want_sensors.health, strict=True):
+        np.testing.assert_allclose(a_col, b_col, rtol=1e-12, equal_nan=True)
+    np.testing.assert_array_equal(got_sensors.cycles, want_sensors.cycles)
+
+
+def test_a_run_skips_a_diverged_analysis_as_a_stream_does() -> None:
+    """Members that are not finite give no analysis, in a run as one by one; the sensors'
+    health stays as it was."""
+    obs = LinearObs.identity(12, 1.0)
+    model = StreamModel.build(
+        Lorenz96(n=12), _random_observer(obs, depth=1), indices=None, noise_std=1.0, dt=0.05,
+        seed=0, gate=3.0,
+    )  # fmt: skip
+    E = torch.full((3, 12), float("nan"), dtype=torch.float64)
+    observations: list[tuple[float, list[float | None]]] = [
+        (0.05 * k, [1.0] * 12) for k in (1, 2, 3)
+    ]
+    ran = model.run(E, 0.0, observations, Sensors.new(12))
+    assert ran is not None and ran[0] == [None, None, None]
+    assert _one_by_one(model, E, 0.0, observations, Sensors.new(12))[0] == [None, None, None]
+    assert (ran[1].cycles == 0).all()
+
+
+def test_only_a_checked_observer_runs_many_cycles_in_one_call() -> None:
+    """Without the background check (or with an ensemble filter) there is no compiled run:
+    `run` says so and the stream cycles one by one."""
+    obs = LinearObs.identity(12, 1.0)
+    observer = _random_observer(obs, depth=1)
+    for method, gate in ((observer, None), (FilterConfig("etkf", 4, "adaptive"), 3.0)):
+        model = StreamModel.build(
+            Lorenz96(n=12), method, indices=None, noise_std=1.0, dt=0.05, seed=0, gate=gate
+        )
+        E = model.initial_ensemble(None, 1.0)
+        assert not model.runs
+        assert model.run(E, 0.0, [(0.05, [1.0] * 12), (0.1, [1.0] * 12)], Sensors.new(12)) is None

@@ -153,8 +153,8 @@ from models.assimilation.observer import host
 from models.assimilation.stream import warm_up
 from models.dynamics import lorenz96
 
-kernels = (quality.screen_kernel, quality._health_kernel, lorenz96.rk4_rows)
-observer = (host._analysis, host._l96_cycle, host._l96_screened_cycle)
+kernels = (quality.screen_kernel, quality.health_kernel, lorenz96.rk4_rows)
+observer = (host._analysis, host._l96_cycle, host._l96_screened_cycle, host._l96_screened_run)
 before = [len(k.signatures) for k in kernels + observer]
 warm_up()
 print(before, [len(k.signatures) for k in kernels], min(len(k.signatures) for k in observer))
@@ -171,6 +171,16 @@ def test_warm_up_compiles_the_stream_kernels() -> None:
     assert out.returncode == 0, out.stderr[-2000:]
     # every kernel of the ETKF's and the neural observer's cycles (the observer's are also
     # called from one another, so they may hold more than one signature)
-    assert out.stdout.split() == ["[0,", "0,", "0,", "0,", "0,", "0]", "[1,", "1,", "1]", "1"], (
-        out.stdout
-    )
+    assert out.stdout.split() == [
+        "[0,",
+        "0,",
+        "0,",
+        "0,",
+        "0,",
+        "0,",
+        "0]",
+        "[1,",
+        "1,",
+        "1]",
+        "1",
+    ], out.stdout

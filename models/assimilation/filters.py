@@ -200,6 +200,10 @@ class ObserverFilter:
         rms = screened.innovation_rms()
         return CycleAnalysis(Ea, member_mean(var), rms, None, screened, mem)
 
+    def runs(self, dynamics: Dynamics) -> bool:
+        """Whether `run` has a compiled run for these dynamics (else it gives None)."""
+        return self.gate is not None and self.observer.runs_l96(dynamics)
+
     def run(
         self,
         dynamics: Dynamics,

@@ -209,13 +209,10 @@ class StreamModel:
 
     @property
     def runs(self) -> bool:
-        """Whether `run` may take many observations in one call (a neural observer with the
-        background check on, of dynamics other than a surrogate's): else it gives None."""
-        return (
-            isinstance(self.filter, ObserverFilter)
-            and self.filter.gate is not None
-            and not isinstance(self.dynamics, SurrogateDynamics)
-        )
+        """Whether `run` may take many observations in one call (`ObserverFilter.runs`: a
+        neural observer with a compiled cycle and the background check on); else it gives
+        None."""
+        return isinstance(self.filter, ObserverFilter) and self.filter.runs(self.dynamics)
 
     def run(
         self,

@@ -156,6 +156,11 @@ class NeuralObserver:
         Xf, Xa_new, var = (t.detach().numpy() for t in out[:3])
         return Xf, Xa_new, var, None if out[3] is None else out[3].detach().numpy()
 
+    def runs_l96(self, dynamics: Dynamics) -> bool:
+        """Whether CPU states' cycles of these dynamics compile whole: Lorenz-96 and a local
+        gain (`l96_host`)."""
+        return isinstance(dynamics, Lorenz96) and isinstance(self._host, HostLocalGain)
+
     def l96_host(self, dynamics: Dynamics, X: Tensor) -> HostLocalGain | None:
         """The compiled path of a whole cycle of X, when it applies: Lorenz-96 and the local
         gain's host path (`_on_host`)."""

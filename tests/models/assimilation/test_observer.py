@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 
 import numpy as np
 import pytest
@@ -404,15 +405,24 @@ def test_a_run_skips_a_diverged_analysis_as_a_stream_does() -> None:
     assert (ran[1].cycles == 0).all()
 
 
-def test_only_a_checked_observer_runs_many_cycles_in_one_call() -> None:
-    """Without the background check (or with an ensemble filter) there is no compiled run:
-    `run` says so and the stream cycles one by one."""
-    obs = LinearObs.identity(12, 1.0)
-    observer = _random_observer(obs, depth=1)
-    for method, gate in ((observer, None), (FilterConfig("etkf", 4, "adaptive"), 3.0)):
+def test_only_a_checked_compiled_observer_runs_many_cycles_in_one_call() -> None:
+    """Without the background check, off Lorenz-96 (a covariance gain on Lorenz-63), or with
+    an ensemble filter there is no compiled run: `run` says so and the stream cycles one by
+    one."""
+    l96, l63 = LinearObs.identity(12, 1.0), LinearObs.identity(3, 1.0)
+    cases: list[tuple[Any, NeuralObserver | FilterConfig, float | None]] = [
+        (Lorenz96(n=12), _random_observer(l96, depth=1), None),
+        (Lorenz63(), _random_observer(l63, depth=1, kind="covariance"), 3.0),
+        (Lorenz96(n=12), FilterConfig("etkf", 4, "adaptive"), 3.0),
+    ]
+    for dynamics, method, gate in cases:
         model = StreamModel.build(
-            Lorenz96(n=12), method, indices=None, noise_std=1.0, dt=0.05, seed=0, gate=gate
+            dynamics, method, indices=None, noise_std=1.0, dt=0.01, seed=0, gate=gate
         )
-        E = model.initial_ensemble(None, 1.0)
+        E, y = model.initial_ensemble(None, 1.0), [1.0] * dynamics.n
         assert not model.runs
-        assert model.run(E, 0.0, [(0.05, [1.0] * 12), (0.1, [1.0] * 12)], Sensors.new(12)) is None
+        assert model.run(E, 0.0, [(0.05, y), (0.1, y)], Sensors.new(dynamics.n)) is None
+    assert StreamModel.build(
+        Lorenz96(n=12), _random_observer(l96, depth=1), indices=None, noise_std=1.0, dt=0.05,
+        seed=0, gate=3.0,
+    ).runs  # fmt: skip

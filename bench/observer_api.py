@@ -39,7 +39,7 @@ if str(ROOT) not in sys.path:  # lets `python bench/observer_api.py` work withou
     sys.path.insert(0, str(ROOT))
 
 from app.api.schemas.stream_specs import SYSTEM_PARAMS  # noqa: E402
-from bench._common import machine_info, write_json  # noqa: E402
+from bench._common import machine_info, print_targets, write_json  # noqa: E402
 from bench.observer import Setup, setups, twin  # noqa: E402
 from bench.stack import REDIS_URL, Databases, Stack, stack_env  # noqa: E402
 from bench.stream_throughput import create_key, wait_done  # noqa: E402
@@ -318,6 +318,39 @@ def print_table(rows: list[dict[str, Any]]) -> None:
         )
 
 
+# The neural observer's targets through the service, per setup: its RMSE and its cost
+# (live, backlog) against the setup's first filter (L96: the ETKF N=24; KS: the LETKF).
+TRAINING_S = 300.0  # the defaults train in at most 5 minutes on this machine's CPU
+RMSE_TARGETS = {"L96 full": 1.2, "KS quarter": 1.3}
+COST_TARGETS = {"L96 full": 0.5, "KS quarter": 0.2}
+
+
+def targets(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """The targets block of the setups that ran (each setup's first row is its observer)."""
+    observers = {r["setup"]: r for r in rows if r["method"].startswith("observer")}
+    goals: dict[str, dict[str, Any]] = {}
+    for name, row in observers.items():
+        if name in RMSE_TARGETS:
+            limit = RMSE_TARGETS[name]
+            met = row["rmse_vs_filter"] <= limit
+            goals[f"{name}: RMSE x"] = _goal(row["rmse_vs_filter"], f"<= {limit}", met)
+        if name in COST_TARGETS:
+            costs = [row["cost_vs_filter"], row["backlog_cost_vs_filter"]]
+            limit = COST_TARGETS[name]
+            met = max(costs) <= limit
+            goals[f"{name}: cost x live, backlog"] = _goal(costs, f"<= {limit} each", met)
+    if "L96 full" in observers:
+        seconds = observers["L96 full"]["train_s"]
+        goals["L96 full: training s"] = _goal(
+            seconds, f"<= {TRAINING_S:.0f}", seconds <= TRAINING_S
+        )
+    return goals
+
+
+def _goal(measured: float | list[float], target: str, met: bool) -> dict[str, Any]:
+    return {"measured": measured, "target": target, "met": bool(met)}
+
+
 def run_all(quick: bool, only: list[str] | None = None) -> list[dict[str, Any]]:
     """Every setup through one stack; rows as `print_table` shows them."""
     databases = Databases()
@@ -350,7 +383,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = ap.parse_args(argv)
     rows = run_all(args.quick, args.setups)
     print_table(rows)
-    result = {"rows": rows, "machine": machine_info(torch=torch.__version__), "quick": args.quick}
+    goals = targets(rows)
+    print_targets(goals)
+    result = {
+        "rows": rows,
+        "targets": goals,
+        "machine": machine_info(torch=torch.__version__),
+        "quick": args.quick,
+    }
     write_json(args.out, result)
     print(f"wrote {args.out}")
     return result

@@ -90,6 +90,13 @@ def test_observer_api_quick(tmp_path: Path) -> None:
         # the live stream's CPU: the worker filtered, the server took the posts in
         assert row["cpu_ms_per_obs_worker"] > 0 and row["cpu_ms_per_obs_server"] > 0
     assert result["rows"][1]["rmse"] < 1.0  # the ETKF tracks its truth through the stream
+    goals = result["targets"]  # judged on what ran (a quick run trains far less)
+    assert set(goals) == {
+        "L96 full: RMSE x",
+        "L96 full: cost x live, backlog",
+        "L96 full: training s",
+    }
+    assert goals["L96 full: training s"]["measured"] == result["rows"][0]["train_s"]
 
 
 def test_analog_api_quick(tmp_path: Path, redis_url: str) -> None:

@@ -233,7 +233,8 @@ class ObserverFilter:
         analysed = [k for k, r in enumerate(results) if r is not None and r.E is not None]
         if analysed and out.memory is not None:
             last = results[analysed[-1]]
-            results[analysed[-1]] = replace(last, memory=torch.from_numpy(out.memory))  # type: ignore[type-var]  # an analysis, not None
+            assert last is not None  # an analysis
+            results[analysed[-1]] = replace(last, memory=torch.from_numpy(out.memory))
         return results, sensors.with_health(out.health, out.updates)
 
     def _screened_on_host(

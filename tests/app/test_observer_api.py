@@ -102,12 +102,16 @@ def test_a_recurrent_observers_memory_outlives_a_batch(
 ) -> None:
     """The memory a recurrent observer (the defaults' `memory`, and its bred vectors)
     carries between analyses is stored with the stream's members: the same observations
-    posted in one part or in two, drained apart, give the same analyses."""
+    posted in one part, in two, or first one at a time, drained apart, give the same
+    analyses. A part's observations in a row run in one compiled call; one alone, or one
+    with its own noise, is a cycle of its own."""
     train_observer(client, headers, "l96-recurrent", memory=3, bred=4)
     client.put("/v1/models/l96-recurrent/aliases/live", json={"version": 1}, headers=headers)
     _, obs = twin("lorenz96", L96["params"], 0.05, 30, noise=1.0)
+    obs[10]["noise_std"] = 2.0
+    obs[20]["values"][3] = None
     means = []
-    for parts in ([obs], [obs[:15], obs[15:]]):
+    for parts in ([obs], [obs[:15], obs[15:]], [[o] for o in obs[:5]] + [obs[5:]]):
         r = client.post("/v1/streams", json=observer_stream("l96-recurrent"), headers=headers)
         assert r.status_code == 201, r.text
         sid, done = r.json()["id"], 0
@@ -122,6 +126,7 @@ def test_a_recurrent_observers_memory_outlives_a_batch(
         means.append(np.array([a["mean"] for a in page["items"]]))
     assert means[0].shape == (30, 12)
     np.testing.assert_allclose(means[1], means[0], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(means[2], means[0], rtol=0, atol=1e-12)
 
 
 def test_an_observer_of_a_system_without_a_grid(

@@ -325,15 +325,26 @@ def _one_by_one(
     return results, sensors, memory
 
 
+@pytest.mark.parametrize(
+    "case",
+    [((4, 3), 0.5), ((0, 0), 0.5), ((4, 3), 1.0)],
+    ids=["recurrent", "memoryless", "diverging"],
+)
 @pytest.mark.parametrize("members", [1, 3])
-def test_a_run_of_cycles_is_the_cycles_one_by_one(members: int) -> None:
+def test_a_run_of_cycles_is_the_cycles_one_by_one(
+    members: int, case: tuple[tuple[int, int], float]
+) -> None:
     """A compiled run of many observations gives each cycle's result as the cycles one by
     one do: through irregular intervals (a repeated time among them), missing readings, an
     observation with none, a spike the check rejects, a stuck sensor that fails and is then
-    left out, and analyses that diverge."""
+    left out, and (the random gain at full strength) analyses that diverge after a long
+    interval."""
     obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
-    observer, l96 = _random_observer(obs, depth=2), Lorenz96(n=12)
-    observer = dataclasses.replace(observer, theta=[p[:members] for p in observer.theta])
+    (memory, bred), scale = case
+    observer, l96 = _random_observer(obs, 2, memory=memory, bred=bred), Lorenz96(n=12)
+    # at half strength the random gain keeps the members on the attractor; at full strength
+    # it drives them off, and the forecast over the long interval overflows
+    observer = dataclasses.replace(observer, theta=[scale * p[:members] for p in observer.theta])
     model = StreamModel.build(
         l96, observer, indices=list(range(0, 12, 2)), noise_std=1.0, dt=0.05, seed=0, gate=3.0
     )
@@ -363,10 +374,11 @@ def test_a_run_of_cycles_is_the_cycles_one_by_one(members: int) -> None:
 
     assert [r is None or r.E is None for r in got] == [r is None or r.E is None for r in want]
     assert sum(r is not None and r.E is None for r in got) == 1  # the one with no reading
+    assert (None in got) == (scale == 1.0)  # diverged analyses only at full strength
     codes = [r.screened.codes() for r in got if r is not None and r.screened is not None]
     assert any(2 in c for c in codes) and any(3 in c for c in codes)  # rejected; excluded
     for a, b in zip(got, want, strict=True):
-        if a is None:  # diverged (the untrained gain drove the members off the attractor)
+        if a is None:  # diverged
             assert b is None
             continue
         assert b is not None and a.screened is not None and b.screened is not None
@@ -379,8 +391,11 @@ def test_a_run_of_cycles_is_the_cycles_one_by_one(members: int) -> None:
         torch.testing.assert_close(a.extra_var, b.extra_var, rtol=1e-12, atol=1e-12)
         assert a.innovation_rms == pytest.approx(b.innovation_rms, rel=1e-12)
     last = next(r for r in reversed(got) if r is not None and r.E is not None)
-    assert last.memory is not None and want_memory is not None
-    torch.testing.assert_close(last.memory, want_memory, rtol=1e-12, atol=1e-12)
+    if memory + bred:
+        assert last.memory is not None and want_memory is not None
+        torch.testing.assert_close(last.memory, want_memory, rtol=1e-12, atol=1e-12)
+    else:
+        assert last.memory is None and want_memory is None
     assert got_sensors.statuses == want_sensors.statuses and "failed" in got_sensors.statuses
     for a_col, b_col in zip(got_sensors.health, want_sensors.health, strict=True):
         np.testing.assert_allclose(a_col, b_col, rtol=1e-12, equal_nan=True)

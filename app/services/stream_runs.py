@@ -204,15 +204,12 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
 
 def _in_a_row(pending: list[repo.PendingObservation], i: int) -> int:
     """How many observations from pending[i] (not stale) one compiled run may take: seqs in
-    a row, times that do not go back, and the stream's own noise."""
-    if pending[i].noise_std is not None:
-        return 1
+    a row, at times that do not go back."""
     j = i + 1
     while (
         j < len(pending)
         and pending[j].seq == pending[j - 1].seq + 1
         and pending[j].t >= pending[j - 1].t
-        and pending[j].noise_std is None
     ):
         j += 1
     return j - i
@@ -235,7 +232,7 @@ def _assimilate(
     one compiled run where the model has one, else the first alone, leaving out the sensors
     that have failed. -> the observations taken, their results, the sensors after them."""
     if row[1:]:
-        ran = model.run(E, t, [(o.t, o.values) for o in row], sensors, memory)
+        ran = model.run(E, t, [(o.t, o.values, o.noise_std) for o in row], sensors, memory)
         if ran is not None:
             return row, *ran
     o = row[0]

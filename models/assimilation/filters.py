@@ -9,6 +9,7 @@ randomness and calls one filter.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Protocol, runtime_checkable
 
@@ -211,21 +212,26 @@ class ObserverFilter:
         t0: float,
         times: np.ndarray,
         Y: np.ndarray,
+        noise_std: Sequence[Sequence[float] | None],
         sensors: Sensors,
         memory: Tensor | None,
     ) -> tuple[list[CycleAnalysis | None], Sensors] | None:
         """`cycle` for K observations in a row (readings Y (K, m) at `times` (K,), from t0 on,
-        with the operator's own noise) in one compiled call, where there is one: Lorenz-96 on
-        the host with the background check on. The sensors' health moves between the cycles
-        as a stream moves it, each leaving out the sensors failed before it. -> each cycle's
-        result as a stream keeps it (None: the analysis was not finite), and the sensors
-        after them. Only the last analysis carries the memory: the one the run leaves. None
-        where no compiled run applies (call `cycle` for each)."""
+        each with its own noise std, (m,), or None for the operator's) in one compiled call,
+        where there is one: Lorenz-96 on the host with the background check on. The sensors'
+        health moves between the cycles as a stream moves it, each leaving out the sensors
+        failed before it. -> each cycle's result as a stream keeps it (None: the analysis was
+        not finite), and the sensors after them. Only the last analysis carries the memory:
+        the one the run leaves. None where no compiled run applies (call `cycle` for each)."""
         host = self.observer.l96_host(dynamics, E)
         if self.gate is None or host is None or E.dtype != torch.float64:
             return None
         assert isinstance(dynamics, Lorenz96)  # l96_host said so
-        R = self.obs.R_diag.numpy()
+        R = np.empty_like(Y)
+        R[:] = self.obs.R_diag.numpy()
+        for k, std in enumerate(noise_std):  # as `cycle` screens with `obs.with_noise(std)`
+            if std is not None:
+                R[k] = np.square(np.asarray(std, dtype=np.float64))
         screening = (R, float(self.gate), kernel_limits(FAILED), sensors.health)
         mem = None if memory is None else memory.numpy()
         out = host.l96_screened_run(dynamics, E.numpy(), t0, times, self.dt, Y, screening, mem)

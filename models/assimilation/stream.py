@@ -90,6 +90,11 @@ def summarize_cycles(results: Sequence[CycleAnalysis]) -> tuple[np.ndarray, np.n
     return mean.cpu().double().numpy(), spread.cpu().double().numpy()
 
 
+# An observation as `StreamModel.run` takes it: its time, its values (None: missing), and
+# its own noise std (m,), or None for the stream's.
+Reading = tuple[float, Sequence[float | None], Sequence[float] | None]
+
+
 @dataclass(frozen=True, eq=False)
 class StreamForecast:
     """A forecast from a stream's state: per step (h, d) summaries, the times they are at,
@@ -218,21 +223,22 @@ class StreamModel:
         self,
         E: Ensemble,
         t0: float,
-        observations: Sequence[tuple[float, Sequence[float | None]]],
+        observations: Sequence[Reading],
         sensors: Sensors,
         memory: Memory | None = None,
     ) -> tuple[list[CycleAnalysis | None], Sensors] | None:
-        """`cycle` for observations in a row, each (t, values) with the stream's own noise,
-        the times non-decreasing from t0, the sensors' health carried from one to the next:
+        """`cycle` for observations in a row, each (t, values, noise_std), the times
+        non-decreasing from t0, the sensors' health carried from one to the next:
         each one's result, as `cycle` gives it, and the sensors after them, in one compiled
         call where the filter has one (`ObserverFilter.run`). None where it has none: call
         `cycle` for each."""
         if not self.runs:
             return None
         assert isinstance(self.filter, ObserverFilter)  # as `runs` said
-        times = np.array([t for t, _ in observations], dtype=np.float64)
-        Y = np.array([values for _, values in observations], dtype=np.float64)  # None: NaN
-        return self.filter.run(self.dynamics, E, t0, times, Y, sensors, memory)
+        times = np.array([t for t, _, _ in observations], dtype=np.float64)
+        Y = np.array([values for _, values, _ in observations], dtype=np.float64)  # None: NaN
+        noise = [std for _, _, std in observations]
+        return self.filter.run(self.dynamics, E, t0, times, Y, noise, sensors, memory)
 
     def forecast(
         self,
@@ -337,7 +343,11 @@ def warm_up() -> None:
             if result is not None and result.E is not None:
                 E, memory = result.E, result.memory
         if model.runs:  # a backlog's observations in one call
-            model.run(E, 0.15, [(0.2, [1.0] * 7 + [None]), (0.25, [1.0] * 8)], sensors, memory)
+            readings: list[Reading] = [
+                (0.2, [1.0] * 7 + [None], None),
+                (0.25, [1.0] * 8, [0.5] * 8),
+            ]
+            model.run(E, 0.15, readings, sensors, memory)
     # The analysis alone, as an observer of other dynamics than Lorenz-96 calls it.
     observer.analysis(torch.zeros((1, 8), dtype=torch.float64), torch.ones(8, dtype=torch.float64))
 

@@ -168,8 +168,8 @@ class HostLocalGain:
         (K, m)) from the members Xa (M, n) at t0, in one compiled call: in a stream's loop the
         Python around each cycle cost as much as the cycle. Each cycle leaves out the
         sensors the health before it failed, and updates the health as a stream does (not
-        after a diverged analysis). screening: (R, gate, the failure limits as
-        `quality.kernel_limits` gives them, `Sensors.health`)."""
+        after a diverged analysis). screening: (each observation's noise variances R (K, m),
+        gate, the failure limits as `quality.kernel_limits` gives them, `Sensors.health`)."""
         R, gate, limits, health = screening
         x = np.ascontiguousarray(Xa, dtype=np.float64)
         mem = self._memory(memory, x.reshape(x.shape[0], 1, -1))
@@ -514,7 +514,7 @@ def _l96_screened_run(
         n_steps, last = step_plan(times[k] - t, dt)
         exclude = over_kernel(rejection, bias, missing, repeats, *limits)
         HE, z, present, rejected, used, d, z2, Xa, var, nxt = _l96_screened_cycle(
-            x, F, n_steps, dt, last, Y[k], R, gate, exclude, recent, memory, C, eps, start,
+            x, F, n_steps, dt, last, Y[k], R[k], gate, exclude, recent, memory, C, eps, start,
             *gain,
         )  # fmt: skip
         HEs[k], zs[k], ds[k], z2s[k], Xas[k] = HE, z, d, z2, Xa

@@ -24,7 +24,7 @@ from models.assimilation.observer import (
 )
 from models.assimilation.observer.gain import make_gain
 from models.assimilation.quality import Sensors, background_check
-from models.assimilation.stream import StreamModel
+from models.assimilation.stream import Reading, StreamModel
 from models.dynamics import Lorenz63, Lorenz96, integrate
 
 TINY = ObserverConfig(
@@ -309,14 +309,14 @@ def _one_by_one(
     model: StreamModel,
     E: torch.Tensor,
     t: float,
-    observations: list[tuple[float, list[float | None]]],
+    observations: list[Reading],
     sensors: Sensors,
 ) -> tuple[list[CycleAnalysis | None], Sensors, torch.Tensor | None]:
     """`StreamModel.cycle` for each observation, as a stream's loop moves on after it."""
     results: list[CycleAnalysis | None] = []
     memory = None
-    for seq, (t1, values) in enumerate(observations, 1):
-        result = model.cycle(E, t, t1, values, seq, None, sensors.failed, sensors.recent, memory)
+    for seq, (t1, values, std) in enumerate(observations, 1):
+        result = model.cycle(E, t, t1, values, seq, std, sensors.failed, sensors.recent, memory)
         results.append(result)
         if result is not None and result.screened is not None:
             sensors = sensors.update(result.screened)
@@ -337,8 +337,8 @@ def test_a_run_of_cycles_is_the_cycles_one_by_one(
     """A compiled run of many observations gives each cycle's result as the cycles one by
     one do: through irregular intervals (a repeated time among them), missing readings, an
     observation with none, a spike the check rejects, a stuck sensor that fails and is then
-    left out, and (the random gain at full strength) analyses that diverge after a long
-    interval."""
+    left out, observations with their own noise, and (the random gain at full strength)
+    analyses that diverge after a long interval."""
     obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
     (memory, bred), scale = case
     observer, l96 = _random_observer(obs, 2, memory=memory, bred=bred), Lorenz96(n=12)
@@ -351,7 +351,7 @@ def test_a_run_of_cycles_is_the_cycles_one_by_one(
     g = torch.Generator().manual_seed(7)
     x = 2 + 3.5 * torch.randn(12, generator=g, dtype=torch.float64)
     times = np.cumsum(np.r_[[0.05] * 10, 0.12, 0.0, [0.05] * 28, 0.2, [0.05] * 9])
-    observations: list[tuple[float, list[float | None]]] = []
+    observations: list[Reading] = []
     t = 0.0
     for k, t1 in enumerate(times):
         x = integrate(l96, x, t, float(t1), 0.05)
@@ -365,7 +365,8 @@ def test_a_run_of_cycles_is_the_cycles_one_by_one(
             y[4] = float(y[4]) + 40.0  # type: ignore[arg-type]  # a reading there
         if k >= 25:
             y[1] = 1.234  # stuck from here on: fails after ten repeats
-        observations.append((t, y))
+        std = [2.0] * 6 if k == 5 else [0.5, 1.0, 1.5, 0.5, 1.0, 1.5] if k == 30 else None
+        observations.append((t, y, std))
     E = model.initial_ensemble(x.tolist(), 1.0)
     want, want_sensors, want_memory = _one_by_one(model, E, 0.0, observations, Sensors.new(6))
     ran = model.run(E, 0.0, observations, Sensors.new(6))
@@ -411,9 +412,7 @@ def test_a_run_skips_a_diverged_analysis_as_a_stream_does() -> None:
         seed=0, gate=3.0,
     )  # fmt: skip
     E = torch.full((3, 12), float("nan"), dtype=torch.float64)
-    observations: list[tuple[float, list[float | None]]] = [
-        (0.05 * k, [1.0] * 12) for k in (1, 2, 3)
-    ]
+    observations: list[Reading] = [(0.05 * k, [1.0] * 12, None) for k in (1, 2, 3)]
     ran = model.run(E, 0.0, observations, Sensors.new(12))
     assert ran is not None and ran[0] == [None, None, None]
     assert _one_by_one(model, E, 0.0, observations, Sensors.new(12))[0] == [None, None, None]
@@ -436,7 +435,8 @@ def test_only_a_checked_compiled_observer_runs_many_cycles_in_one_call() -> None
         )
         E, y = model.initial_ensemble(None, 1.0), [1.0] * dynamics.n
         assert not model.runs
-        assert model.run(E, 0.0, [(0.05, y), (0.1, y)], Sensors.new(dynamics.n)) is None
+        readings: list[Reading] = [(0.05, y, None), (0.1, y, None)]
+        assert model.run(E, 0.0, readings, Sensors.new(dynamics.n)) is None
     assert StreamModel.build(
         Lorenz96(n=12), _random_observer(l96, depth=1), indices=None, noise_std=1.0, dt=0.05,
         seed=0, gate=3.0,

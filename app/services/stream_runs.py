@@ -231,7 +231,7 @@ def _assimilate(
     """Observations in a row from t (none stale), as many as one call takes: all of them in
     one compiled run where the model has one, else the first alone, leaving out the sensors
     that have failed. -> the observations taken, their results, the sensors after them."""
-    if row[1:]:
+    if model.runs:
         ran = model.run(E, t, [(o.t, o.values, o.noise_std) for o in row], sensors, memory)
         if ran is not None:
             return row, *ran

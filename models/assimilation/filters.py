@@ -224,9 +224,9 @@ class ObserverFilter:
         not finite), and the sensors after them. Only the last analysis carries the memory:
         the one the run leaves. None where no compiled run applies (call `cycle` for each)."""
         host = self.observer.l96_host(dynamics, E)
-        if self.gate is None or host is None or E.dtype != torch.float64:
+        if not self.runs(dynamics) or host is None or E.dtype != torch.float64:
             return None
-        assert isinstance(dynamics, Lorenz96)  # l96_host said so
+        assert isinstance(dynamics, Lorenz96) and self.gate is not None  # as `runs` said
         R = np.empty_like(Y)
         R[:] = self.obs.R_diag.numpy()
         for k, std in enumerate(noise_std):  # as `cycle` screens with `obs.with_noise(std)`

@@ -104,7 +104,7 @@ def test_a_recurrent_observers_memory_outlives_a_batch(
     carries between analyses is stored with the stream's members: the same observations
     posted in one part, in two, or first one at a time, drained apart, give the same
     analyses. A part's observations in a row (one with its own noise among them) run in one
-    compiled call; one alone is a cycle of its own."""
+    compiled call, one alone in a run of its own."""
     train_observer(client, headers, "l96-recurrent", memory=3, bred=4)
     client.put("/v1/models/l96-recurrent/aliases/live", json={"version": 1}, headers=headers)
     _, obs = twin("lorenz96", L96["params"], 0.05, 30, noise=1.0)

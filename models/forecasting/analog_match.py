@@ -58,6 +58,34 @@ def centred_mean(z: FloatArray, width: int) -> FloatArray:
     return out
 
 
+def upsample(z: FloatArray, factor: int) -> FloatArray:
+    """z (T, d) on a grid `factor` times finer: (T - 1) factor + 1 values passing through
+    every value of z, cubic Hermite segments with central-difference slopes (Catmull-Rom),
+    one-sided at the ends. A segment reads the values either side of it and the next ones
+    out only, so the last reads nothing after the series' end."""
+    if factor <= 1 or z.shape[0] < 2:
+        return z
+    slope = np.empty_like(z)
+    slope[1:-1] = 0.5 * (z[2:] - z[:-2])
+    slope[0], slope[-1] = z[1] - z[0], z[-1] - z[-2]
+    s = (np.arange(factor) / factor)[None, :, None]
+    ends = z[:-1, None] * (2 * s**3 - 3 * s**2 + 1) + z[1:, None] * (3 * s**2 - 2 * s**3)
+    slopes = slope[:-1, None] * (s**3 - 2 * s**2 + s) + slope[1:, None] * (s**3 - s**2)
+    out: FloatArray = np.concatenate([(ends + slopes).reshape(-1, z.shape[1]), z[-1:]])
+    return out
+
+
+def upsampled_prefix(fine: FloatArray, n: int, factor: int) -> FloatArray:
+    """The first n values of fine = upsample(z, factor) (n - 1 a multiple of factor) as
+    upsampling z only up to there gives them: the last segment's end slope one-sided, not
+    read from the value after it (which a forecast from there does not know)."""
+    if factor <= 1 or n <= factor:
+        return fine[:n]
+    out = fine[:n].copy()
+    out[-(factor + 1) :] = upsample(fine[:n:factor][-3:], factor)[-(factor + 1) :]
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Candidates:
     """Every window of length L of some series that has at least one value after it.
@@ -197,24 +225,33 @@ def _padded(members: list[tuple[FloatArray, FloatArray]]) -> tuple[FloatArray, F
 
 
 def neighbours(
-    query: FloatArray, pool: Candidates, L: int, width: int, n: int, h: int, stride: int = 1
+    query: FloatArray,
+    pool: Candidates,
+    L: int,
+    width: int,
+    n: int,
+    h: int,
+    stride: int = 1,
+    factor: int = 1,
 ) -> Neighbours:
     """The n analogs nearest `query`'s latest window, with h values after each. A
     continuation shorter than h is carried on by re-matching the path's own latest window
-    (its nearest one)."""
+    (its nearest one). factor: the series are on a grid this many times finer than their
+    own (`upsample`); h counts their own steps, and the paths hold every factor-th value."""
     span = (L - 1) * stride + 1
     q_recent = causal_mean(query, width)[-span:]
     q = q_recent[::stride].reshape(-1)
     idx, dist = pool.nearest(q, n)
+    steps, lead = h * factor, np.arange(factor - 1, h * factor, factor)
     paths = np.empty((len(idx), h, query.shape[1]))
     short = []
     for s in np.unique(pool.source[idx]):  # whole continuations in one gather per series
         z, rows = pool.follow[int(s)], np.flatnonzero(pool.source[idx] == s)
-        whole = pool.end[idx[rows]] + h <= z.shape[0]
-        paths[rows[whole]] = z[pool.end[idx[rows[whole]]][:, None] + np.arange(h)]
+        whole = pool.end[idx[rows]] + steps <= z.shape[0]
+        paths[rows[whole]] = z[pool.end[idx[rows[whole]]][:, None] + lead]
         short += rows[~whole].tolist()
     if short:
-        paths[short] = _continued(pool, q_recent, idx[short], h, span, stride)
+        paths[short] = _continued(pool, q_recent, idx[short], steps, span, stride)[:, lead]
     return Neighbours(paths, pool.W[idx], dist, q)
 
 
@@ -232,11 +269,12 @@ def analog_paths(
     h: int,
     stride: int = 1,
     order: int = 0,
+    factor: int = 1,
 ) -> tuple[FloatArray, FloatArray]:
     """The k analogs' continuations of `query`'s latest window, (k, h, d), and their weights
-    (k,); order 1: first-order analogs (see the module docstring)."""
+    (k,); order 1: first-order analogs (see the module docstring); factor: as `neighbours`."""
     n = neighbours_for(k, order == 1)
-    return neighbours(query, pool, L, width, n, h, stride).members(k, order)
+    return neighbours(query, pool, L, width, n, h, stride, factor).members(k, order)
 
 
 def _continued(

@@ -162,6 +162,13 @@ class AnalogParams(KindParams):
     )
     val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9)
     val_horizon: StrictInt = Field(16, ge=1, le=1000, description="Validation forecast length")
+    interpolate_to: StrictInt = Field(
+        600,
+        ge=0,
+        le=100_000,
+        description="A series shorter than this is matched on a grid about this / its length "
+        "times finer (at most 8; 0: never): analogs that start between its values",
+    )
 
     def min_length(self, dim: int = 1) -> int:
         """Mirror of AnalogForecaster.min_length: four of the smallest window."""

@@ -15,6 +15,8 @@ from models.forecasting.analog_match import (
     centred_mean,
     members_of,
     neighbours,
+    upsample,
+    upsampled_prefix,
 )
 from models.forecasting.serialize import dumps, loads
 
@@ -55,15 +57,20 @@ def test_a_forecast_from_a_point_of_its_training_series_reads_the_later_record_n
     y = np.convolve(rng.standard_normal(T + 24), kernel / kernel.sum(), mode="valid")  # smooth
     later = o + h + 100
     y[later - 64 : later] = y[o - 64 : o]
-    model = AnalogForecaster().fit(y)
+    # Matched on the series' own grid: an interpolated context's last step is drawn without
+    # the value after it, so a copy is matched exactly only there.
+    model = AnalogForecaster(interpolate_to=0).fit(y)
     f = model.predict(h, num_samples=200, context=y[:o])
     np.testing.assert_allclose(f.mean[:5, 0], y[later : later + 5], atol=0.1)
     assert np.abs(f.mean[:5, 0] - y[o : o + 5]).max() > 0.2
-    # The recurrence inside the h steps: out of reach.
+    # The recurrence inside the h steps: out of reach, on a finer grid too.
     y[later - 64 : later] = y[later - 128 : later - 64]
     y[o + h - 64 : o + h] = y[o - 64 : o]
-    f = AnalogForecaster().fit(y).predict(h, num_samples=200, context=y[:o])
-    assert np.abs(f.mean[:5, 0] - y[o + h : o + h + 5]).max() > 0.2
+    for finer in (0, 2 * T):
+        model = AnalogForecaster(interpolate_to=finer).fit(y)
+        assert model.params_["interpolated"] == (1 if finer == 0 else 2)
+        f = model.predict(h, num_samples=200, context=y[:o])
+        assert np.abs(f.mean[:5, 0] - y[o + h : o + h + 5]).max() > 0.2
 
 
 def test_noisy_series_are_matched_on_denoised_windows() -> None:
@@ -174,6 +181,33 @@ def test_a_context_too_short_for_some_pooled_windows_is_forecast_by_the_others()
     assert np.sqrt(np.mean((f.mean[:, 0] - truth) ** 2)) < 0.3
     with pytest.raises(ValueError, match="context"):
         model.predict(10, context=wave(needs[0] - 1))
+
+
+def test_a_short_series_is_matched_on_an_interpolated_grid() -> None:
+    t = np.arange(12.0)
+    z = np.stack([t**2, np.sin(t)], axis=1)
+    fine = upsample(z, 4)
+    assert fine.shape == (45, 2)
+    np.testing.assert_array_equal(fine[::4], z)  # through every value
+    # Central-difference slopes are exact for a quadratic: so is every inner segment.
+    np.testing.assert_allclose(fine[4:-4, 0], (np.arange(4, 41) / 4.0) ** 2, atol=1e-12)
+    # A prefix as known up to its end: its last step is drawn without the value after it.
+    for n in (5, 21, 45):
+        np.testing.assert_allclose(upsampled_prefix(fine, n, 4), upsample(z[: (n - 1) // 4 + 1], 4))
+    # 150 values: matched on a grid 4x finer, forecast at the series' own steps.
+    y = np.sin(0.9 * np.arange(180)) * np.cos(0.13 * np.arange(180))
+    model = AnalogForecaster().fit(y[:150])
+    assert model.params_["interpolated"] == 4
+    assert AnalogForecaster(interpolate_to=0).fit(y[:150]).params_["interpolated"] == 1
+    assert AnalogForecaster().fit(y[:150].repeat(5)).params_["interpolated"] == 1
+    walk = np.cumsum(np.random.default_rng(0).standard_normal(150))  # rough: never
+    assert AnalogForecaster().fit(walk).params_["interpolated"] == 1
+    f = model.predict(30, num_samples=200)
+    assert f.mean.shape == (30, 1)
+    assert np.sqrt(np.mean((f.mean[:, 0] - y[150:]) ** 2)) < 0.1
+    np.testing.assert_array_equal(loads(dumps(model)).predict(30, num_samples=200).mean, f.mean)
+    with pytest.raises(ValueError, match="interpolate_to"):
+        AnalogForecaster(interpolate_to=-1)
 
 
 def test_the_members_of_several_k_and_queries_in_one_batch_equal_each_alone() -> None:

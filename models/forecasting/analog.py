@@ -31,12 +31,11 @@ err differently, so the pool is both surer and more honest about its spread. Eve
 whatever its scale.
 
 A short, smooth series (fewer than `interpolate_to` values; `_interpolable`) is matched on a
-grid up to MAX_FACTOR times finer, interpolated through its values
-(`analog_match.upsample`): windows then start
-between two of its values as well as at them, and what follows a match is read at the
-series' own steps. A setting keeps its meaning in the series' steps (a window spans, and a
-smoothing averages over, the same time either way); validation forecasts start only where
-the series has a value, from the history as interpolated up to there.
+grid up to MAX_FACTOR times finer, interpolated through its values (`analog_match.upsample`):
+windows then start between two of its values as well as at them, and what follows a match
+is read at the series' own steps. A setting keeps its meaning in the series' steps (a window
+spans, and a smoothing averages over, the same time either way); validation forecasts start
+only where the series has a value, from the history as interpolated up to there.
 
 A library version (`fit_library`) stores many series as float32; a forecast with it matches
 a short posted series against the library as well as against itself. A library series that
@@ -524,7 +523,7 @@ def _interpolable(z: FloatArray) -> bool:
     """Whether z (T, d) is a smooth signal that its values pin down between them: a cubic
     through the two values either side of each predicts it with at most INTERPOLABLE times
     the error of the last step (medians of the absolute errors, so that a few jumps do not
-    decide; a smooth curve sampled 10 times a cycle: about 0.3, a random walk 0.75, white
+    decide; a smooth curve sampled 10 times a cycle: about 0.4, a random walk 0.75, white
     noise 1). Interpolating anything rougher invents values no analog has."""
     if z.shape[0] < 5:
         return False

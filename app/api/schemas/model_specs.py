@@ -166,8 +166,8 @@ class AnalogParams(KindParams):
         600,
         ge=0,
         le=100_000,
-        description="A series shorter than this is matched on a grid about this / its length "
-        "times finer (at most 8; 0: never): analogs that start between its values",
+        description="A smooth series shorter than this is matched on a grid about this / its "
+        "length times finer (at most 8; 0: never): analogs that start between its values",
     )
 
     def min_length(self, dim: int = 1) -> int:

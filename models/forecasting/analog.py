@@ -254,7 +254,7 @@ class AnalogForecaster:
         means = np.stack([mu for _, mu, _ in scaled])
         stds = np.stack([sd for _, _, sd in scaled])
         orders = (0, 1) if self.first_order else (0,)
-        factor = self._factor(T) if _interpolable(Zs[0]) else 1
+        factor = self._factor(Zs[0])
         fine = [upsample(z, factor) for z in Zs]
         ks = self._member_counts(T)  # interpolated windows hold no more distinct analogs
         runs = [self._validate(fine, s, orders, ks, MAX_ORIGINS, factor) for s in self._settings(T)]
@@ -267,17 +267,19 @@ class AnalogForecaster:
         self._fit = _Fitted(Zs, factor, means, stds, chosen, sigma, validation)
         return self
 
-    def _factor(self, T: int) -> int:
-        """How much finer a grid a series of T values is matched on: about interpolate_to /
-        T (1 for a long one). A short record holds few windows, and on a coarse grid even
-        the nearest meets the query's phase only to within half a step; interpolated
-        (`analog_match.upsample`), its windows start between the values too; a setting spans
-        and smooths over the same time either way (`_on_grid`). Only a smooth series is
-        interpolated (`_interpolable`). On the train trajectories of bench/chaos.py at 15
+    def _factor(self, z: FloatArray) -> int:
+        """How much finer a grid the series z (T, d) is matched on: about interpolate_to /
+        T, and 1 for a long or a rough one (`_interpolable`). A short record holds few
+        windows, and on a coarse grid even the nearest meets the query's phase only to
+        within half a step; interpolated (`analog_match.upsample`), its windows start
+        between the values too; a setting spans and smooths over the same time either way
+        (`_on_grid`). On the train trajectories of bench/chaos.py at 15
         points per period (150 values, so 4x) the median sMAPE went from 56.4 to 48.5 (mean
         70.7 to 60.3; 47.7 and 60.4 with every series interpolated, but then the rough
         real series of bench/real_series.py forecast worse: Nile, inflation)."""
-        return max(1, min(MAX_FACTOR, round(self.interpolate_to / T)))
+        if not _interpolable(z):
+            return 1
+        return max(1, min(MAX_FACTOR, round(self.interpolate_to / int(z.shape[0]))))
 
     def _pool(self, scores: dict[Setting, float]) -> tuple[Setting, ...]:
         """The best settings by validation CRPS, each (window, smoothing, stride, order) with
@@ -437,7 +439,9 @@ class AnalogForecaster:
             query = query.astype(np.float32).astype(np.float64)  # as the library was stored
             library = st.library_for(C, h, mu, sd)
             use = [i for i, s in enumerate(st.settings) if len(C) >= self._context_need(s)]
-        found = [self._analogs(query, library, st.settings[i], h) for i in use]
+        f = st.factor  # interpolated once, matched by every pooled setting
+        fine, fine_library = upsample(query, f), [upsample(z, f) for z in library]
+        found = [self._analogs(fine, fine_library, st.settings[i], h) for i in use]
         paths, signal = (np.concatenate([f[i] for f in found]) for i in (0, 2))
         weights = np.concatenate([f[1] for f in found]) / len(found)  # each setting alike
         # sigma is per step of the grid matched on: the series' steps are every factor-th
@@ -454,15 +458,14 @@ class AnalogForecaster:
     def _analogs(
         self, query: FloatArray, library: list[FloatArray], s: Setting, h: int
     ) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """One setting's analogs of the query's end: paths (k, h, d), weights (k,) and the
-        paths without the series' own noise (`_signal`). The query and library are
-        standardised; they are matched on the grid `factor` times finer (`_factor`)."""
+        """One setting's analogs of the query's end: paths (k, h, d) at the series' own
+        steps, weights (k,) and the paths without the series' own noise (`_signal`). The
+        query and library are standardised and on the grid matched on (`_factor`)."""
         f = self._state().factor
-        fine = upsample(query, f)
         L, w, t, span = _on_grid(s.window, s.width, s.stride, f)
-        pool = Candidates.of([fine, *(upsample(z, f) for z in library)], L, w, [span], t)
-        paths, weights = analog_paths(fine, pool, L, w, s.k, h, t, s.order, f)
-        return paths, weights, self._signal(query, paths, weights, s.width)
+        pool = Candidates.of([query, *library], L, w, [span], t)
+        paths, weights = analog_paths(query, pool, L, w, s.k, h, t, s.order, f)
+        return paths, weights, self._signal(query[::f], paths, weights, s.width)
 
     def _signal(
         self, query: FloatArray, paths: FloatArray, weights: FloatArray, width: int

@@ -164,8 +164,8 @@ class NeuralObserver:
     def l96_host(self, dynamics: Dynamics, X: Tensor) -> HostLocalGain | None:
         """The compiled path of a whole cycle of X, when it applies: Lorenz-96 and the local
         gain's host path (`_on_host`)."""
-        host = self._on_host(X) if isinstance(dynamics, Lorenz96) else None
-        return host if isinstance(host, HostLocalGain) else None
+        host = self._on_host(X) if self.runs_l96(dynamics) else None
+        return host if isinstance(host, HostLocalGain) else None  # as runs_l96 said
 
     def _on_host(self, X: Tensor) -> HostLocalGain | HostCovarianceGain | None:
         """The NumPy inference path, when it applies: a local or covariance gain, CPU, no

@@ -38,7 +38,26 @@ def example_curl(base: str, auth: str) -> str:
     )
 
 
+def announce_when_listening(host: str, port: int, text: str, timeout_s: float = 600.0) -> None:
+    """Print `text` once (host, port) accepts connections: a first start compiles the code
+    for up to a minute, and a banner printed before that invites a refused connection."""
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection((host, port), timeout=1.0).close()
+        except OSError:
+            time.sleep(0.2)
+            continue
+        print(text, flush=True)
+        return
+
+
 def serve(host: str, port: int) -> None:
+    import threading
+
     import uvicorn
 
     from app.config import get_settings
@@ -46,7 +65,10 @@ def serve(host: str, port: int) -> None:
     settings = get_settings()
     base = f"http://{host}:{port}"
     auth = "" if settings.auth == "off" else ' -H "Authorization: Bearer $KALMANAC_KEY"'
-    print(f"\nKalmanac API on {base}   docs: {base}/docs\n\nTry:\n{example_curl(base, auth)}\n")
+    print(f"\nStarting the Kalmanac API on {base} ...", flush=True)
+    banner = f"\nKalmanac API ready on {base}   docs: {base}/docs\n\nTry:\n"
+    banner += f"{example_curl(base, auth)}\n"
+    threading.Thread(target=announce_when_listening, args=(host, port, banner), daemon=True).start()
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="warning")
 
 

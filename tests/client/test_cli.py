@@ -235,3 +235,20 @@ def test_the_progress_bar_shows_the_time_left() -> None:
     record = {"id": "j1", "kind": "train", "status": "running", "progress": 0.5, "eta_s": 42.4}
     ProgressBar(out)(Job.from_json(record))
     assert "50%" in out.getvalue() and "~42s left" in out.getvalue()
+
+
+def test_serve_announces_the_api_once_it_accepts_connections(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    from app.cli import announce_when_listening
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        announce_when_listening("127.0.0.1", port, "ready", timeout_s=0.5)
+        assert capsys.readouterr().out == ""  # bound, not yet listening: no banner
+        listener.listen()
+        announce_when_listening("127.0.0.1", port, "ready", timeout_s=5.0)
+        assert capsys.readouterr().out == "ready\n"

@@ -69,8 +69,8 @@ def fit_spec(
             val_fraction=params["val_fraction"],
             seed=seed,
             covariates=covariates,
+            progress=lambda f: progress(f / 2),
         )
-        progress(0.5)
         params, found = (
             params.get(kind, {}),
             {

@@ -32,6 +32,9 @@ from models.forecasting.registry import KINDS, make_forecaster
 from models.metrics import crps_from_samples
 
 MAX_ORIGINS = 10
+# A candidate that trains (`KindInfo.reports_progress`) takes this many times a quick one's
+# share of the selection's progress: roughly their ratio of time on a few thousand values.
+TRAINED_SHARE = 10.0
 
 
 class Selection(NamedTuple):
@@ -52,6 +55,8 @@ def select_by_crps(
     num_samples: int = 200,
     seed: int = 0,
     covariates: ArrayLike | None = None,
+    progress: Progress | None = None,
+    shares: Mapping[str, float] | None = None,
 ) -> Selection:
     """The chosen candidate's name, every candidate's mean scaled CRPS (lower is better) and
     the candidates left out.
@@ -65,7 +70,10 @@ def select_by_crps(
     every one is,
     SeriesTooShort names the length the least demanding one needs. The caller refits the
     winner on all of y. covariates: (T, c) drivers every candidate takes (fitted on their
-    history, forecast with their values over each held-out window).
+    history, forecast with their values over each held-out window). progress: called with
+    the fraction done, each candidate taking its part of `shares` (name -> relative cost;
+    default equal): nine tenths for its fit (as the fit reports it), a tenth for its
+    forecasts.
     """
     Y = as_series(y)
     X = None if covariates is None else as_series(covariates, "covariates")
@@ -86,13 +94,24 @@ def select_by_crps(
     scale = Y[:cut].std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)
 
+    report = progress or (lambda _f: None)
+    cost = np.array([(shares or {}).get(name, 1.0) for name in candidates])
+    starts, parts = np.r_[0.0, np.cumsum(cost)[:-1]] / cost.sum(), cost / cost.sum()
+
     per_origin: dict[str, FloatArray] = {}  # name -> (n_origins,) mean scaled CRPS
     needs: dict[str, int] = {}  # the candidates too short for the training part
-    for name, make in candidates.items():
+
+    def within(start: float, part: float) -> Progress:
+        return lambda f: report(start + 0.9 * part * f)
+
+    for start, part, (name, make) in zip(starts, parts, candidates.items(), strict=True):
         try:
-            model = make().fit(Y[:cut], covariates=None if X is None else X[:cut])
+            model = make().fit(
+                Y[:cut], covariates=None if X is None else X[:cut], progress=within(start, part)
+            )
         except SeriesTooShort as exc:  # a candidate that needs more history is left out
             needs[name] = exc.need
+            report(start + part)
             continue
         crps = []
         for k, o in enumerate(origins):
@@ -108,6 +127,7 @@ def select_by_crps(
             if f.samples is None:
                 raise RuntimeError(f"candidate {name!r} returned no samples")
             crps.append(float(np.mean(crps_from_samples(f.samples, Y[o : o + h]) / scale)))
+            report(start + part * (0.9 + 0.1 * (k + 1) / len(origins)))
         per_origin[name] = np.asarray(crps)
     if not per_origin:
         raise SeriesTooShort(T, int(np.ceil(min(needs.values()) / (1.0 - val_fraction))) + 1)
@@ -159,22 +179,25 @@ def auto_choice(
     seed: int = 0,
     kinds: Sequence[str] | None = None,
     covariates: ArrayLike | None = None,
+    progress: Progress | None = None,
 ) -> Selection:
     """`auto`'s choice among the registry's candidate kinds (`KindInfo.auto`, simplest first;
     or those of them in `kinds`; with covariates, those that take them) by
-    `select_by_crps`. params: kind -> its hyperparameters."""
-    candidates = {
-        k.name: partial(make_forecaster, k.name, dict(params.get(k.name, {})))
+    `select_by_crps`. params: kind -> its hyperparameters; progress: as it goes."""
+    chosen = [
+        k
         for k in KINDS
         if k.auto and (kinds is None or k.name in kinds) and (covariates is None or k.covariates)
-    }
+    ]
     return select_by_crps(
         y,
-        candidates,
+        {k.name: partial(make_forecaster, k.name, dict(params.get(k.name, {}))) for k in chosen},
         horizon=horizon,
         val_fraction=val_fraction,
         seed=seed,
         covariates=covariates,
+        progress=progress,
+        shares={k.name: TRAINED_SHARE if k.reports_progress else 1.0 for k in chosen},
     )
 
 
@@ -192,9 +215,14 @@ def fit_auto(
     candidate's score)."""
     report = progress or (lambda _f: None)
     choice, scores, _ = auto_choice(
-        y, params, horizon=horizon, val_fraction=val_fraction, seed=seed, kinds=kinds
+        y,
+        params,
+        horizon=horizon,
+        val_fraction=val_fraction,
+        seed=seed,
+        kinds=kinds,
+        progress=lambda f: report(f / 2),
     )
-    report(0.5)
     model = make_forecaster(choice, dict(params.get(choice, {})))
     model = model.fit(np.asarray(y), progress=lambda f: report(0.5 + f / 2))
     return model, choice, scores

@@ -104,3 +104,18 @@ def test_a_candidate_too_short_for_the_training_part_is_left_out() -> None:
         select_by_crps(y, {"ensemble": AnchoredEnsembleAR}, horizon=4)
     assert err.value.need == 66 and "needs T >= 66" in str(err.value)
     assert 66 - int(0.2 * 66) >= AnchoredEnsembleAR.min_length()  # 53 to train on, 52 needed
+
+
+def test_progress_follows_the_candidates_shares() -> None:
+    """The selection reports its progress as it goes: the quick candidate's part first, then
+    the trained one's, as its epochs report it, rising to 1."""
+    seen: list[float] = []
+    make = {
+        "bayes_ar": lambda: BayesianAR(max_lag=4),
+        "ensemble": lambda: AnchoredEnsembleAR(lags=4, hidden=16, members=2, epochs=20),
+    }
+    select_by_crps(ar2(200, 0), make, horizon=4, progress=seen.append, shares={"ensemble": 9.0})
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(1.0)
+    quick = [f for f in seen if f <= 0.1 + 1e-12]
+    assert quick and quick[-1] == pytest.approx(0.1)  # bayes_ar: a tenth of the shares
+    assert len([f for f in seen if 0.1 < f < 0.1 + 0.9 * 0.9]) >= 5  # the ensemble's epochs

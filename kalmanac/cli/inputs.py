@@ -3,30 +3,109 @@
 from __future__ import annotations
 
 import io
+import re
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from kalmanac.series import is_long_frame, pandas
 
 TIME_NAMES = ("time", "timestamp", "date", "datetime", "ds")
 PARQUET = (".parquet", ".pq")
+DELIMITERS = (",", ";", "\t", "|")
+# 12,5 or 1.234,5: a number written with a decimal comma (and dots between thousands)
+DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+\s*")
 
 
 class InputError(ValueError):
     """A file the CLI cannot use; the message says why."""
 
 
+def csv_dialect(text: str) -> dict[str, str]:
+    """`read_csv`'s sep (and decimal, thousands) for a CSV export: the delimiter that the
+    header has and that most of the first lines have as many times, and between those the
+    one that splits them into more numbers; a decimal comma where that delimiter is not a
+    comma and values are written like 12,5 (a spreadsheet's export in a European locale:
+    `Zeit;Wert` / `01.04.2026 00:00;12,5`). Read with commas instead, such a file came out
+    as its decimals, silently."""
+    lines = [line for line in text.splitlines()[:50] if line.strip()]
+    if not lines:
+        return {"sep": ","}
+
+    def fit(sep: str) -> tuple[float, float]:
+        n = lines[0].count(sep)
+        if not n:
+            return 0.0, 0.0
+        agree = sum(line.count(sep) == n for line in lines) / len(lines)
+        fields = [f for line in lines for f in line.split(sep)]
+        numbers = sum(_is_number(f) or bool(DECIMAL_COMMA.fullmatch(f)) for f in fields)
+        return agree, numbers / len(fields)
+
+    sep = max(DELIMITERS, key=fit)  # ties and a single column: the comma
+    sep = sep if fit(sep)[0] > 0 else ","
+    fields = (f for line in lines for f in line.split(sep))
+    if sep != "," and any(DECIMAL_COMMA.fullmatch(f) for f in fields):
+        return {"sep": sep, "decimal": ",", "thousands": "."}
+    return {"sep": sep}
+
+
+def read_csv_text(text: str, header: bool | None, source: str) -> Any:
+    """The CSV `text` as a DataFrame, its dialect sniffed (`csv_dialect`); header None:
+    decided by whether the first line holds numbers only."""
+    dialect = csv_dialect(text)
+    if header is None:
+        first = text.split("\n", 1)[0].split(dialect["sep"])
+        comma = dialect.get("decimal") == ","
+        header = not all(
+            _is_number(x.replace(",", ".") if comma else x) for x in first if x.strip()
+        )
+    frame = pandas().read_csv(io.StringIO(text), header=0 if header else None, **dialect)
+    if not isinstance(frame.index, pandas().RangeIndex):
+        raise InputError(
+            f"{source}: rows have more fields than the header's {frame.shape[1]} "
+            f"(delimiter {dialect['sep']!r})"
+        )
+    return frame
+
+
 def read_frame(path: str, header: bool = True) -> Any:
+    if path != "-" and Path(path).suffix.lower() in PARQUET:
+        if not Path(path).exists():
+            raise InputError(f"{path}: no such file")
+        return pandas().read_parquet(path)
+    text = sys.stdin.read() if path == "-" else _read_text(path)
+    return read_csv_text(text, header, path)
+
+
+def parse_times(column: Any, source: str) -> Any:
+    """A DatetimeIndex of a column of times written as text. Month-first and day-first
+    readings are both tried and the one that runs forward most regularly is kept: pandas
+    alone reads 01.04.2026 as 4 January (month first) unless told, and a day-first export
+    then came out as times jumping a month between days."""
     pd = pandas()
-    if path == "-":
-        return pd.read_csv(io.StringIO(sys.stdin.read()), header=0 if header else None)
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{path}: no such file")
-    if p.suffix.lower() in PARQUET:
-        return pd.read_parquet(p)
-    return pd.read_csv(p, header=0 if header else None)
+    readings, error = [], None
+    for dayfirst in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "parsing dates in ... format"
+            try:
+                readings.append(pd.DatetimeIndex(pd.to_datetime(column, dayfirst=dayfirst)))
+            except (ValueError, TypeError) as exc:
+                error = exc
+    if not readings:
+        raise InputError(f"{source}: column {column.name!r} does not hold times ({error})")
+    return min(readings, key=_disorder)
+
+
+def _disorder(times: Any) -> tuple[float, float]:
+    """(share of steps backwards, spread of the steps / their median): smaller is a time
+    axis that runs forward more regularly."""
+    steps = np.diff(times.dropna().asi8).astype(np.float64)
+    if steps.size == 0:
+        return 0.0, 0.0
+    return float(np.mean(steps < 0)), float(np.std(steps) / max(abs(np.median(steps)), 1.0))
 
 
 def _time_column(frame: Any, name: str | None) -> str | None:
@@ -50,14 +129,15 @@ def read_series(path: str, time_column: str | None = None, columns: list[str] | 
     missing values (NaN)."""
     pd = pandas()
     frame = read_frame(path)
-    if is_long_frame(frame):
-        return frame  # long format: one series per unique_id, other columns covariates
+    if is_long_frame(frame):  # long format: one series per unique_id, other columns covariates
+        return (
+            frame.assign(ds=parse_times(frame["ds"], path))
+            if frame["ds"].dtype == object
+            else frame
+        )
     tcol = _time_column(frame, time_column)
     if tcol is not None:
-        try:
-            times = pd.to_datetime(frame[tcol])
-        except (ValueError, TypeError) as exc:
-            raise InputError(f"{path}: column {tcol!r} does not hold times ({exc})") from exc
+        times = parse_times(frame[tcol], path)
         frame = frame.drop(columns=[tcol]).set_index(pd.DatetimeIndex(times, name=tcol))
     if columns:
         missing = [c for c in columns if c not in frame.columns]
@@ -83,15 +163,12 @@ def read_observations(path: str, with_seq: bool = False) -> Any:
     """Observations as a DataFrame (`seq`?, `t`, values). A CSV with a header names its
     columns (`seq` optional, `t` required); without one the columns are `t, v0, v1, ...`
     (`seq, t, v0, ...` with `with_seq`)."""
-    pd = pandas()
     if path != "-" and Path(path).suffix.lower() in PARQUET:
         frame = read_frame(path)
     else:
         text = sys.stdin.read() if path == "-" else _read_text(path)
-        first = text.split("\n", 1)[0].split(",")
-        headless = all(_is_number(x) for x in first if x.strip())
-        frame = pd.read_csv(io.StringIO(text), header=None if headless else 0)
-        if headless:
+        frame = read_csv_text(text, None, path)
+        if all(isinstance(c, int) for c in frame.columns):  # no header
             lead = ["seq", "t"] if with_seq else ["t"]
             names = lead + [f"v{i}" for i in range(frame.shape[1] - len(lead))]
             frame.columns = names

@@ -1,0 +1,66 @@
+"""The CLI's file reading: spreadsheet exports in other locales and day-first dates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from kalmanac.cli.inputs import InputError, csv_dialect, read_observations, read_series
+
+
+def hourly(n: int = 48) -> tuple[pd.DatetimeIndex, np.ndarray]:
+    times = pd.date_range("2026-04-01", periods=n, freq="h")
+    return times, np.round(20 + 5 * np.sin(2 * np.pi * np.arange(n) / 24), 2)
+
+
+def test_a_european_export_is_read_with_its_delimiter_decimal_comma_and_day_first_dates(
+    tmp_path: Path,
+) -> None:
+    times, values = hourly()
+    lines = ["Zeit;Wert"] + [
+        f"{t:%d.%m.%Y %H:%M};{'' if i == 5 else str(v).replace('.', ',')}"
+        for i, (t, v) in enumerate(zip(times, values, strict=True))
+    ]
+    lines[10] = lines[10].split(";")[0] + ";1.234,5"  # dots between thousands
+    path = tmp_path / "export.csv"
+    path.write_text("\n".join(lines) + "\n")
+    got = read_series(str(path))
+    assert list(got.index) == list(times)  # 01.04.2026 is 1 April, not 4 January
+    expected = values.copy()
+    expected[5], expected[9] = np.nan, 1234.5
+    np.testing.assert_array_equal(got.to_numpy(), expected)
+
+
+def test_month_first_dates_stay_month_first(tmp_path: Path) -> None:
+    times, values = hourly()
+    rows = [f"{t:%m/%d/%Y %H:%M},{v}" for t, v in zip(times, values, strict=True)]
+    path = tmp_path / "us.csv"
+    path.write_text("date,value\n" + "\n".join(rows) + "\n")
+    assert list(read_series(str(path)).index) == list(times)
+
+
+def test_dialects() -> None:
+    assert csv_dialect("t,v\n1,2.5\n") == {"sep": ","}
+    assert csv_dialect("t;v\n1;2.5\n") == {"sep": ";"}
+    assert csv_dialect("t;v\n1;2,5\n") == {"sep": ";", "decimal": ",", "thousands": "."}
+    assert csv_dialect("t\tv\n1\t2,5\n")["decimal"] == ","
+    assert csv_dialect("v\n1\n2\n") == {"sep": ","}  # one column
+    assert csv_dialect("") == {"sep": ","}
+
+
+def test_rows_longer_than_the_header_are_refused_not_shifted(tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("time,value\n2026-04-01T00:00,1.5,x\n2026-04-01T01:00,2.5,x\n")
+    with pytest.raises(InputError, match="more fields than the header's 2"):
+        read_series(str(path))
+
+
+def test_observations_with_semicolons_and_decimal_commas(tmp_path: Path) -> None:
+    path = tmp_path / "obs.csv"
+    path.write_text("1;0,05;1,9;21,4\n2;0,10;3,2;20,1\n")
+    frame = read_observations(str(path), with_seq=True)
+    assert list(frame.columns) == ["seq", "t", "v0", "v1"]
+    np.testing.assert_allclose(frame.to_numpy(), [[1, 0.05, 1.9, 21.4], [2, 0.10, 3.2, 20.1]])

@@ -13,11 +13,15 @@ import numpy as np
 
 from kalmanac.series import is_long_frame, pandas
 
-TIME_NAMES = ("time", "timestamp", "date", "datetime", "ds")
+TIME_NAMES = ("time", "timestamp", "date", "datetime", "ds", "epoch", "unix")
 PARQUET = (".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")
 # 12,5 or 1.234,5: a number written with a decimal comma (and dots between thousands)
 DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+\s*")
+
+
+# Unix times by their size: seconds below 1e11 (the year 5138), then ms, us (ns beyond)
+UNIX_UNITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
 
 
 class InputError(ValueError):
@@ -81,11 +85,23 @@ def read_frame(path: str, header: bool = True) -> Any:
 
 
 def parse_times(column: Any, source: str) -> Any:
-    """A DatetimeIndex of a column of times written as text. Month-first and day-first
-    readings are both tried and the one that runs forward most regularly is kept: pandas
-    alone reads 01.04.2026 as 4 January (month first) unless told, and a day-first export
-    then came out as times jumping a month between days."""
+    """A DatetimeIndex of a column of times. Numbers are Unix times, in seconds, ms, us or
+    ns by their size (pandas alone reads every number as ns, so seconds came out as times
+    in 1970 a few ns apart). Of text, month-first and day-first readings are both tried and
+    the one that runs forward most regularly is kept: pandas alone reads 01.04.2026 as 4
+    January (month first) unless told, and a day-first export then came out as times
+    jumping a month between days. Eight-digit integers that read as dates (20260401) are
+    dates."""
     pd = pandas()
+    if pd.api.types.is_integer_dtype(column) and column.between(10**7, 10**8 - 1).all():
+        try:
+            return pd.DatetimeIndex(pd.to_datetime(column.astype(str), format="%Y%m%d"))
+        except ValueError:
+            pass  # not dates: Unix seconds (early 1970), read below
+    if pd.api.types.is_numeric_dtype(column):
+        largest = float(np.nanmax(np.abs(column.to_numpy(dtype=float)), initial=0.0))
+        unit = next((u for u, top in UNIX_UNITS if largest < top), "ns")
+        return pd.DatetimeIndex(pd.to_datetime(column, unit=unit))
     readings, error = [], None
     for dayfirst in (False, True):
         with warnings.catch_warnings():

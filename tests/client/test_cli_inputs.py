@@ -64,3 +64,21 @@ def test_observations_with_semicolons_and_decimal_commas(tmp_path: Path) -> None
     frame = read_observations(str(path), with_seq=True)
     assert list(frame.columns) == ["seq", "t", "v0", "v1"]
     np.testing.assert_allclose(frame.to_numpy(), [[1, 0.05, 1.9, 21.4], [2, 0.10, 3.2, 20.1]])
+
+
+@pytest.mark.parametrize(
+    ("scale", "name"), [(1, "timestamp"), (1000, "time"), (10**6, "epoch"), (10**9, "unix")]
+)
+def test_unix_times_are_read_in_their_unit(tmp_path: Path, scale: int, name: str) -> None:
+    times, values = hourly()
+    unix = (times.asi8 // 10**9) * scale
+    path = tmp_path / "unix.csv"
+    rows = "".join(f"{u},{v}\n" for u, v in zip(unix, values, strict=True))
+    path.write_text(f"{name},value\n" + rows)
+    assert list(read_series(str(path)).index) == list(times)
+
+
+def test_eight_digit_dates(tmp_path: Path) -> None:
+    path = tmp_path / "daily.csv"
+    path.write_text("date,value\n20260330,1.0\n20260331,2.0\n20260401,3.0\n")
+    assert list(read_series(str(path)).index) == list(pd.date_range("2026-03-30", periods=3))

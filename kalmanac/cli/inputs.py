@@ -141,16 +141,17 @@ def _time_column(frame: Any, name: str | None) -> str | None:
 def read_series(path: str, time_column: str | None = None, columns: list[str] | None = None) -> Any:
     """A Series (one value column) or DataFrame (several), indexed by the times when the
     file has a time column (or a Parquet DatetimeIndex); a file with unique_id, ds and y
-    columns is returned as it is (long format, the statsforecast shape). Empty cells are
-    missing values (NaN)."""
+    columns is returned as long format (the statsforecast shape). Empty cells are missing
+    values (NaN), and so are cells of a value column that are not numbers (a logger's ERR
+    or --), each named on stderr; a column of text is left out (or, named in `columns`,
+    refused) and said so, never dropped in silence."""
     pd = pandas()
     frame = read_frame(path)
     if is_long_frame(frame):  # long format: one series per unique_id, other columns covariates
-        return (
-            frame.assign(ds=parse_times(frame["ds"], path))
-            if frame["ds"].dtype == object
-            else frame
-        )
+        values = [c for c in frame.columns if c not in ("unique_id", "ds")]
+        frame = frame.assign(**{c: _numbers(frame[c], path, required=True) for c in values})
+        text_times = frame["ds"].dtype == object
+        return frame.assign(ds=parse_times(frame["ds"], path)) if text_times else frame
     tcol = _time_column(frame, time_column)
     if tcol is not None:
         times = parse_times(frame[tcol], path)
@@ -159,12 +160,39 @@ def read_series(path: str, time_column: str | None = None, columns: list[str] | 
         missing = [c for c in columns if c not in frame.columns]
         if missing:
             raise InputError(f"{path}: no column {', '.join(missing)}")
-        frame = frame[columns]
-    else:
-        frame = frame.select_dtypes("number")
+    numbers = {c: _numbers(frame[c], path, required=bool(columns)) for c in columns or frame}
+    frame = pd.DataFrame({c: v for c, v in numbers.items() if v is not None}, index=frame.index)
     if frame.shape[1] == 0 or len(frame) == 0:
         raise InputError(f"{path}: no numeric value column to forecast")
     return frame.iloc[:, 0] if frame.shape[1] == 1 else frame
+
+
+def _numbers(column: Any, path: str, required: bool) -> Any:
+    """The column as floats, cells that are not numbers (12,5 is) as NaN and listed on
+    stderr; None for a column of text (mostly not numbers), which is noted on stderr, or
+    refused when `required`."""
+    pd = pandas()
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype(float)
+    text = column.astype("string").str.strip()
+    comma = text.str.fullmatch(DECIMAL_COMMA.pattern).fillna(False)
+    pointed = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    values = pd.to_numeric(text.where(~comma, pointed), errors="coerce").astype(float)
+    bad = np.flatnonzero((column.notna() & values.isna()).to_numpy())
+    examples = ", ".join(f"line {i + 2} {text.iloc[i]!r}" for i in bad[:5])
+    examples += ", ..." if bad.size > 5 else ""
+    if bad.size > values.notna().sum():
+        if required:
+            raise InputError(f"{path}: column {column.name!r} holds text, not numbers ({examples})")
+        print(f"{path}: column {column.name!r} left out: text, not numbers", file=sys.stderr)
+        return None
+    if bad.size:
+        print(
+            f"{path}: column {column.name!r}: {bad.size} cell(s) not numbers, read as missing: "
+            f"{examples}",
+            file=sys.stderr,
+        )
+    return values
 
 
 def _is_number(text: str) -> bool:

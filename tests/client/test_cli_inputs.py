@@ -82,3 +82,29 @@ def test_eight_digit_dates(tmp_path: Path) -> None:
     path = tmp_path / "daily.csv"
     path.write_text("date,value\n20260330,1.0\n20260331,2.0\n20260401,3.0\n")
     assert list(read_series(str(path)).index) == list(pd.date_range("2026-03-30", periods=3))
+
+
+def test_cells_that_are_not_numbers_are_missing_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A logger's ERR in a value column makes that cell missing (said on stderr), not the
+    whole column text to be dropped in silence; a column of text is left out, and said."""
+    times, values = hourly(6)
+    cells = [str(v) for v in values]
+    cells[2], cells[4] = "ERR", "--"
+    rows = [
+        f"{t:%Y-%m-%dT%H:%M},{c},{50 + i},ok"
+        for i, (t, c) in enumerate(zip(times, cells, strict=True))
+    ]
+    path = tmp_path / "logger.csv"
+    path.write_text("time,temp,humidity,status\n" + "\n".join(rows) + "\n")
+    got = read_series(str(path))
+    assert list(got.columns) == ["temp", "humidity"]
+    expected = values.copy()
+    expected[[2, 4]] = np.nan
+    np.testing.assert_array_equal(got["temp"].to_numpy(), expected)
+    err = capsys.readouterr().err
+    assert "'temp': 2 cell(s) not numbers, read as missing: line 4 'ERR', line 6 '--'" in err
+    assert "'status' left out: text, not numbers" in err
+    with pytest.raises(InputError, match="'status' holds text, not numbers"):
+        read_series(str(path), columns=["status"])

@@ -8,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-from kalmanac.cli.inputs import InputError, read_frame, read_series
+from kalmanac.cli.inputs import InputError, read_future, read_series
 from kalmanac.cli.progress import ProgressBar
 from kalmanac.cli.tables import forecast_table
 from kalmanac.client import Client
@@ -138,7 +138,7 @@ def forecast(client: Client, args: argparse.Namespace) -> int:
         num_samples=args.num_samples,
         seed=args.seed,
         calibration="conformal" if args.conformal else None,
-        X_df=read_frame(args.future) if args.future else None,
+        X_df=read_future(args.future) if args.future else None,
         freq=args.freq,
         support="nonnegative" if args.nonnegative else None,
         detect_anomalies=args.anomalies,

@@ -20,6 +20,7 @@ DELIMITERS = (",", ";", "\t", "|")
 DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+\s*")
 
 
+DOTTED_DATE = r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}"
 # Unix times by their size: seconds below 1e11 (the year 5138), then ms, us (ns beyond)
 UNIX_UNITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
 
@@ -29,7 +30,7 @@ class InputError(ValueError):
 
 
 def csv_dialect(text: str) -> dict[str, str]:
-    """`read_csv`'s sep (and decimal, thousands) for a CSV export: the delimiter that the
+    """`read_csv`'s sep (and decimal) for a CSV export: the delimiter that the
     header has and that most of the first lines have as many times, and between those the
     one that splits them into more numbers; a decimal comma where that delimiter is not a
     comma and values are written like 12,5 (a spreadsheet's export in a European locale:
@@ -52,7 +53,9 @@ def csv_dialect(text: str) -> dict[str, str]:
     sep = sep if fit(sep)[0] > 0 else ","
     fields = (f for line in lines for f in line.split(sep))
     if sep != "," and any(DECIMAL_COMMA.fullmatch(f) for f in fields):
-        return {"sep": sep, "decimal": ",", "thousands": "."}
+        # no thousands=".": it reads a date 01.04.2026 as the number 1042026; 1.234,5 is
+        # left to `_numbers`
+        return {"sep": sep, "decimal": ","}
     return {"sep": sep}
 
 
@@ -90,8 +93,9 @@ def parse_times(column: Any, source: str) -> Any:
     in 1970 a few ns apart). Of text, month-first and day-first readings are both tried and
     the one that runs forward most regularly is kept: pandas alone reads 01.04.2026 as 4
     January (month first) unless told, and a day-first export then came out as times
-    jumping a month between days. Eight-digit integers that read as dates (20260401) are
-    dates."""
+    jumping a month between days. Where both run alike (a few times), dotted dates are
+    read day-first, as they are written (31.12.2026), and others month-first. Eight-digit
+    integers that read as dates (20260401) are dates."""
     pd = pandas()
     if pd.api.types.is_integer_dtype(column) and column.between(10**7, 10**8 - 1).all():
         try:
@@ -103,7 +107,8 @@ def parse_times(column: Any, source: str) -> Any:
         unit = next((u for u, top in UNIX_UNITS if largest < top), "ns")
         return pd.DatetimeIndex(pd.to_datetime(column, unit=unit))
     readings, error = [], None
-    for dayfirst in (False, True):
+    dotted = bool(column.astype("string").str.match(DOTTED_DATE).fillna(False).any())
+    for dayfirst in (True, False) if dotted else (False, True):  # ties: the first
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "parsing dates in ... format"
             try:
@@ -148,10 +153,7 @@ def read_series(path: str, time_column: str | None = None, columns: list[str] | 
     pd = pandas()
     frame = read_frame(path)
     if is_long_frame(frame):  # long format: one series per unique_id, other columns covariates
-        values = [c for c in frame.columns if c not in ("unique_id", "ds")]
-        frame = frame.assign(**{c: _numbers(frame[c], path, required=True) for c in values})
-        text_times = frame["ds"].dtype == object
-        return frame.assign(ds=parse_times(frame["ds"], path)) if text_times else frame
+        return _long_columns(frame, path)
     tcol = _time_column(frame, time_column)
     if tcol is not None:
         times = parse_times(frame[tcol], path)
@@ -165,6 +167,24 @@ def read_series(path: str, time_column: str | None = None, columns: list[str] | 
     if frame.shape[1] == 0 or len(frame) == 0:
         raise InputError(f"{path}: no numeric value column to forecast")
     return frame.iloc[:, 0] if frame.shape[1] == 1 else frame
+
+
+def read_future(path: str) -> Any:
+    """The drivers' future of a long-format forecast (unique_id, ds, covariates), read as
+    the history is."""
+    frame = read_frame(path)
+    absent = [c for c in ("unique_id", "ds") if c not in frame.columns]
+    if absent:
+        raise InputError(f"{path}: no column {', '.join(absent)} (unique_id, ds, covariates)")
+    return _long_columns(frame, path)
+
+
+def _long_columns(frame: Any, path: str) -> Any:
+    """A long-format frame with its ds as times and its other columns as numbers."""
+    values = [c for c in frame.columns if c not in ("unique_id", "ds")]
+    frame = frame.assign(**{c: _numbers(frame[c], path, required=True) for c in values})
+    text_times = frame["ds"].dtype == object
+    return frame.assign(ds=parse_times(frame["ds"], path)) if text_times else frame
 
 
 def _numbers(column: Any, path: str, required: bool) -> Any:

@@ -8,7 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from kalmanac.cli.inputs import InputError, csv_dialect, read_observations, read_series
+from kalmanac.cli.inputs import (
+    InputError,
+    csv_dialect,
+    read_future,
+    read_observations,
+    read_series,
+)
 
 
 def hourly(n: int = 48) -> tuple[pd.DatetimeIndex, np.ndarray]:
@@ -45,7 +51,7 @@ def test_month_first_dates_stay_month_first(tmp_path: Path) -> None:
 def test_dialects() -> None:
     assert csv_dialect("t,v\n1,2.5\n") == {"sep": ","}
     assert csv_dialect("t;v\n1;2.5\n") == {"sep": ";"}
-    assert csv_dialect("t;v\n1;2,5\n") == {"sep": ";", "decimal": ",", "thousands": "."}
+    assert csv_dialect("t;v\n1;2,5\n") == {"sep": ";", "decimal": ","}
     assert csv_dialect("t\tv\n1\t2,5\n")["decimal"] == ","
     assert csv_dialect("v\n1\n2\n") == {"sep": ","}  # one column
     assert csv_dialect("") == {"sep": ","}
@@ -108,3 +114,16 @@ def test_cells_that_are_not_numbers_are_missing_and_named(
     assert "'status' left out: text, not numbers" in err
     with pytest.raises(InputError, match="'status' holds text, not numbers"):
         read_series(str(path), columns=["status"])
+
+
+def test_a_long_export_and_its_future_with_day_first_dates(tmp_path: Path) -> None:
+    history, future = tmp_path / "long.csv", tmp_path / "future.csv"
+    history.write_text("unique_id;ds;y;temp\na;31.03.2026;1,5;2,0\na;01.04.2026;ERR;2,5\n")
+    future.write_text("unique_id;ds;temp\na;02.04.2026;3,5\n")
+    got, ahead = read_series(str(history)), read_future(str(future))
+    assert list(got["ds"]) == list(pd.to_datetime(["2026-03-31", "2026-04-01"]))
+    np.testing.assert_array_equal(got["y"].to_numpy(), [1.5, np.nan])
+    assert list(ahead["ds"]) == [pd.Timestamp("2026-04-02")] and ahead["temp"].iloc[0] == 3.5
+    (tmp_path / "no_ids.csv").write_text("ds,temp\n2026-04-02,3.5\n")
+    with pytest.raises(InputError, match="no column unique_id"):
+        read_future(str(tmp_path / "no_ids.csv"))

@@ -91,6 +91,7 @@ def to_series(data: Any, id: str | None = None) -> SeriesInput:
         return SeriesInput(name, _finite(name, values), _timestamps(data.index), None)
     if is_pandas(data, "DataFrame"):
         name = id or "y"
+        data = _times_as_index(data, name)
         values = np.asarray(data.to_numpy(dtype=float))
         columns = tuple(str(c) for c in data.columns)
         if values.shape[1] == 1:
@@ -107,6 +108,25 @@ def to_series(data: Any, id: str | None = None) -> SeriesInput:
     if values.ndim not in (1, 2):
         raise ValueError(f"series {name!r}: expected 1-D or 2-D values, got shape {values.shape}")
     return SeriesInput(name, _finite(name, values), None, None)
+
+
+def _times_as_index(df: Any, name: str) -> Any:
+    """df with its one column of datetimes as the index (a frame read from a CSV keeps its
+    time column as a column; its datetimes were sent as a dimension of nanosecond
+    numbers); a column that is neither numbers nor the times is a TypeError naming it."""
+    pd = pandas()
+    times = [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
+    if len(times) == 1 and not isinstance(df.index, pd.DatetimeIndex):
+        df = df.set_index(times[0])
+    elif times:
+        raise TypeError(f"series {name!r}: columns {times} hold times; only the index may")
+    other = [str(c) for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
+    if other:
+        raise TypeError(
+            f"series {name!r}: column(s) {', '.join(other)} are not numbers (times: convert "
+            "them with pd.to_datetime, or set them as the index)"
+        )
+    return df
 
 
 LONG_COLUMNS = ("unique_id", "ds", "y")
@@ -128,11 +148,12 @@ def from_long_frame(df: Any, X_df: Any = None) -> list[SeriesInput]:
             raise ValueError(f"X_df has no column {', '.join(map(str, absent))}")
     out = []
     for uid, part in df.groupby("unique_id", sort=False):
-        part = part.sort_values("ds")
-        times = pd.DatetimeIndex(pd.to_datetime(part["ds"]))
+        part = part.assign(ds=pd.to_datetime(part["ds"])).sort_values("ds")  # text sorts wrong
+        times = pd.DatetimeIndex(part["ds"])
         future = None
         if X_df is not None:
-            future = X_df[X_df["unique_id"] == uid].sort_values("ds")
+            future = X_df[X_df["unique_id"] == uid]
+            future = future.assign(ds=pd.to_datetime(future["ds"])).sort_values("ds")
         covariates = {
             str(c): {
                 "values": json_values(part[c].to_numpy(dtype=float)),

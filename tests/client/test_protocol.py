@@ -85,3 +85,28 @@ def test_both_clients_expose_the_same_methods() -> None:
         return {n for n in dir(cls) if not n.startswith("_")} - {"close", "aclose"}
 
     assert public(Client) == public(AsyncClient)
+
+
+def test_a_frames_time_column_becomes_its_timestamps() -> None:
+    """A DataFrame as read from a CSV keeps its times as a column: they are the timestamps,
+    not a dimension of nanosecond numbers; a column of text is refused by name."""
+    import pandas as pd
+
+    times = pd.date_range("2026-01-01", periods=4, freq="D")
+    got = to_series(pd.DataFrame({"date": times, "y": [1.0, 2.0, None, 4.0]}))
+    assert got.timestamps == [t.isoformat() for t in times]
+    assert got.payload()["values"] == [1.0, 2.0, None, 4.0] and got.columns is None
+    with pytest.raises(TypeError, match="column\\(s\\) date are not numbers"):
+        to_series(pd.DataFrame({"date": ["2026-01-01", "2026-01-02"], "y": [1.0, 2.0]}))
+
+
+def test_a_long_frame_is_ordered_by_its_times_not_their_text() -> None:
+    import pandas as pd
+
+    from kalmanac.series import from_long_frame
+
+    df = pd.DataFrame({"unique_id": "a", "ds": ["1/10/2026", "1/9/2026", "1/11/2026"],
+                       "y": [10.0, 9.0, 11.0]})  # fmt: skip
+    (got,) = from_long_frame(df)
+    assert list(got.values) == [9.0, 10.0, 11.0]
+    assert got.timestamps == ["2026-01-09T00:00:00", "2026-01-10T00:00:00", "2026-01-11T00:00:00"]

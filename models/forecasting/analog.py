@@ -81,6 +81,7 @@ from models.forecasting.base import (
     as_series,
     check_context,
     check_predict_args,
+    column_scale,
     hyperparameters,
     no_covariates,
     summarize_samples,
@@ -95,10 +96,8 @@ SIGMA_FLOOR = 1e-3  # in standard deviations of the series
 
 
 def standardise(y: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """(z, mean, std) of y (T, d); a constant column keeps std 1."""
-    mu = y.mean(axis=0)
-    sd = y.std(axis=0)
-    sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)
+    """(z, mean, std) of y (T, d), by `column_scale`."""
+    mu, sd = column_scale(y)
     return (y - mu) / sd, mu, sd
 
 

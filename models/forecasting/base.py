@@ -167,6 +167,17 @@ def as_series(y: ArrayLike, name: str = "y", missing_ok: bool = False) -> FloatA
     return Y
 
 
+def column_scale(Y: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The mean and std of each column of Y (T, d), NaN (missing) left out, that models
+    standardise by. A constant column (std within 1e-12 of its mean's size) gets its mean's
+    size as its std, 1 at zero: relative, so a series of values near 1e-12 is not taken for
+    a constant (an absolute floor did, and its forecasts came out 10^4 times too large)."""
+    mu = np.nanmean(Y, axis=0)
+    sd = np.nanstd(Y, axis=0)
+    size = np.where(np.abs(mu) > 0, np.abs(mu), 1.0)
+    return mu, np.where(sd > 1e-12 * size, sd, size)
+
+
 def check_context(context: ArrayLike, d: int, need: int) -> FloatArray:
     """Validate a prediction context: (n,) or (n, d) with n >= need -> (n, d) float64."""
     C = as_series(context, "context")

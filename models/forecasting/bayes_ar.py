@@ -28,6 +28,7 @@ from models.forecasting.base import (
     SeriesTooShort,
     as_series,
     check_context,
+    column_scale,
     hyperparameters,
 )
 from models.forecasting.bayes_ar_state import FittedAR, ar_coef
@@ -196,9 +197,7 @@ class BayesianAR(PathForecaster):
         P = self.top_order(T, n_det, d)
         orders = [P] if self.lags is not None else list(range(1, P + 1))
 
-        mu = Yraw.mean(axis=0)
-        sd = Yraw.std(axis=0)
-        sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)  # constant series
+        mu, sd = column_scale(Yraw)
         z = (Yraw - mu) / sd
 
         def design(P: int) -> tuple[FloatArray, FloatArray]:

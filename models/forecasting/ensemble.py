@@ -38,6 +38,7 @@ from models.forecasting.base import (
     as_series,
     check_context,
     check_predict_args,
+    column_scale,
     hyperparameters,
     summarize_samples,
 )
@@ -138,9 +139,7 @@ class AnchoredEnsembleAR:
             raise SeriesTooShort(T, self.min_length(self.lags))
         t0 = time.perf_counter()
         device = resolve_device(self.device)
-        mu = Yraw.mean(axis=0)
-        sd = Yraw.std(axis=0)
-        sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)  # constant series
+        mu, sd = column_scale(Yraw)
         X, Y = windows((Yraw - mu) / sd, self.lags)
         Xc = np.empty((T, 0)) if covariates is None else as_series(covariates, "covariates")
         if Xc.shape[0] != T:

@@ -30,7 +30,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.linalg import cholesky_banded, solve_banded
 
-from models.forecasting.base import FloatArray, hyperparameters
+from models.forecasting.base import FloatArray, column_scale, hyperparameters
 from models.forecasting.bayes_ar import BayesianAR, noise_scale
 from models.forecasting.mniw import mniw_nested_log_evidence, mniw_sample, mniw_update
 from models.forecasting.seasons import grid_periods_that_fit, shared_max_lag
@@ -132,9 +132,7 @@ def impute(
     T, d = Y.shape
     if not missing.any():
         return Imputation(observed=Y, values=np.empty((1, 0)), order=0)
-    mu = np.nanmean(Y, axis=0)
-    sd = np.nanstd(Y, axis=0)
-    sd = np.where(sd > 1e-12 * np.maximum(1.0, np.abs(mu)), sd, 1.0)
+    mu, sd = column_scale(Y)
     z = (interpolate(Y) - mu) / sd
     model = _start(template, z, covariates, periods)
     D = model.regressors(T, covariates)[0]

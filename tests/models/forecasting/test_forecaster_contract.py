@@ -106,6 +106,20 @@ def test_forecaster_contract(kind: str, case: int, dim: int | None) -> None:
     assert np.array_equal(g.std, f.std) and g.quantiles.keys() == f.quantiles.keys()
 
 
+@pytest.mark.parametrize("kind", [k.name for k in KINDS])
+@pytest.mark.parametrize("scale", [1e-14, 1e9])
+def test_forecasts_follow_the_series_scale(kind: str, scale: float) -> None:
+    """A series in other units (farads, or cents of a large budget) gets the same forecast
+    in those units: an absolute floor once took a std under 1e-12 for a constant series."""
+    rng = np.random.default_rng(3)
+    y = 5.0 + np.cumsum(rng.standard_normal(120)) * 0.3 + rng.standard_normal(120)
+    settings = CASES[kind][0]
+    f = make_forecaster(kind, settings).fit(y).predict(6, num_samples=300, seed=2)
+    g = make_forecaster(kind, settings).fit(scale * y).predict(6, num_samples=300, seed=2)
+    np.testing.assert_allclose(g.mean / scale, f.mean, rtol=1e-3)
+    np.testing.assert_allclose(g.std / scale, f.std, rtol=1e-3)
+
+
 def test_summarize_samples_law_of_total_variance() -> None:
     # theta_s ~ N(0, 1) shifts the mean; noise N(0, 2^2): epi ~ 1, alea ~ 2, total ~ sqrt(5).
     rng = np.random.default_rng(0)

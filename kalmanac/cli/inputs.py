@@ -240,7 +240,12 @@ def read_observations(path: str, with_seq: bool = False) -> Any:
         raise InputError(
             f"{path}: observations need a `t` column (header: seq,t,v0,... or t,v0,...)"
         )
-    return frame
+    try:  # a reading that is not a number (ERR) is a missing component, named on stderr
+        return frame.assign(**{str(c): _numbers(frame[c], path, required=True) for c in frame})
+    except InputError as exc:
+        if "'t'" in str(exc):
+            raise InputError(f"{exc}; t is the stream's model time, a number in its units") from exc
+        raise
 
 
 def _read_text(path: str) -> str:

@@ -127,3 +127,16 @@ def test_a_long_export_and_its_future_with_day_first_dates(tmp_path: Path) -> No
     (tmp_path / "no_ids.csv").write_text("ds,temp\n2026-04-02,3.5\n")
     with pytest.raises(InputError, match="no column unique_id"):
         read_future(str(tmp_path / "no_ids.csv"))
+
+
+def test_observation_readings_that_are_not_numbers_are_missing_components(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "obs.csv"
+    path.write_text("t;x;z\n0,05;1,9;21,4\n0,15;ERR;19,7\n")
+    frame = read_observations(str(path))
+    np.testing.assert_array_equal(frame.to_numpy(), [[0.05, 1.9, 21.4], [0.15, np.nan, 19.7]])
+    assert "'x': 1 cell(s) not numbers, read as missing: line 3 'ERR'" in capsys.readouterr().err
+    path.write_text("t,x\n2026-04-01T00:00:00,1.9\n")
+    with pytest.raises(InputError, match="t is the stream's model time, a number"):
+        read_observations(str(path))

@@ -18,9 +18,7 @@ PARQUET = (".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")
 # 12,5 or 1.234,5: a number written with a decimal comma (and dots between thousands)
 DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+\s*")
-
-
-DOTTED_DATE = r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}"
+DOTTED_DATE = r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}"  # 31.12.2026: day first
 # Unix times by their size: seconds below 1e11 (the year 5138), then ms, us (ns beyond)
 UNIX_UNITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
 
@@ -191,16 +189,7 @@ def _numbers(column: Any, path: str, required: bool) -> Any:
     """The column as floats, cells that are not numbers (12,5 is) as NaN and listed on
     stderr; None for a column of text (mostly not numbers), which is noted on stderr, or
     refused when `required`."""
-    pd = pandas()
-    if pd.api.types.is_numeric_dtype(column):
-        return column.astype(float)
-    text = column.astype("string").str.strip()
-    comma = text.str.fullmatch(DECIMAL_COMMA.pattern).fillna(False)
-    pointed = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    values = pd.to_numeric(text.where(~comma, pointed), errors="coerce").astype(float)
-    bad = np.flatnonzero((column.notna() & values.isna()).to_numpy())
-    examples = ", ".join(f"line {i + 2} {text.iloc[i]!r}" for i in bad[:5])
-    examples += ", ..." if bad.size > 5 else ""
+    values, bad, examples = _parsed(column)
     if bad.size > values.notna().sum():
         if required:
             raise InputError(f"{path}: column {column.name!r} holds text, not numbers ({examples})")
@@ -213,6 +202,32 @@ def _numbers(column: Any, path: str, required: bool) -> Any:
             file=sys.stderr,
         )
     return values
+
+
+def _every_number(column: Any, path: str, what: str) -> Any:
+    """The column as floats; any cell empty or not a number is an InputError saying `what`
+    the column is."""
+    values, _, _ = _parsed(column)
+    # every cell that did not give a number, empty ones shown as "(empty)"
+    _, missing, examples = _parsed(column.where(values.notna(), "(empty)"))
+    if missing.size:
+        raise InputError(f"{path}: column {column.name!r} needs {what} on every row ({examples})")
+    return values
+
+
+def _parsed(column: Any) -> tuple[Any, Any, str]:
+    """(floats with NaN where a cell is empty or not a number, the positions of the cells
+    that are not numbers, a few of them as "row N 'text'")."""
+    pd = pandas()
+    if pd.api.types.is_numeric_dtype(column):
+        return column.astype(float), np.empty(0, dtype=int), ""
+    text = column.astype("string").str.strip()
+    comma = text.str.fullmatch(DECIMAL_COMMA.pattern).fillna(False)
+    pointed = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
+    values = pd.to_numeric(text.where(~comma, pointed), errors="coerce").astype(float)
+    bad = np.flatnonzero((column.notna() & values.isna()).to_numpy())
+    examples = ", ".join(f"row {i + 1} {text.iloc[i]!r}" for i in bad[:5])
+    return values, bad, examples + (", ..." if bad.size > 5 else "")
 
 
 def _is_number(text: str) -> bool:
@@ -240,12 +255,16 @@ def read_observations(path: str, with_seq: bool = False) -> Any:
         raise InputError(
             f"{path}: observations need a `t` column (header: seq,t,v0,... or t,v0,...)"
         )
-    try:  # a reading that is not a number (ERR) is a missing component, named on stderr
-        return frame.assign(**{str(c): _numbers(frame[c], path, required=True) for c in frame})
-    except InputError as exc:
-        if "'t'" in str(exc):
-            raise InputError(f"{exc}; t is the stream's model time, a number in its units") from exc
-        raise
+    keys = {"t": "the stream's model time (a number in its units)", "seq": "a whole number"}
+    # a reading that is not a number (ERR) is a missing component, named on stderr
+    return frame.assign(
+        **{
+            str(c): _every_number(frame[c], path, keys[c])
+            if c in keys
+            else _numbers(frame[c], path, required=True)
+            for c in frame
+        }
+    )
 
 
 def _read_text(path: str) -> str:

@@ -110,7 +110,7 @@ def test_cells_that_are_not_numbers_are_missing_and_named(
     expected[[2, 4]] = np.nan
     np.testing.assert_array_equal(got["temp"].to_numpy(), expected)
     err = capsys.readouterr().err
-    assert "'temp': 2 cell(s) not numbers, read as missing: line 4 'ERR', line 6 '--'" in err
+    assert "'temp': 2 cell(s) not numbers, read as missing: row 3 'ERR', row 5 '--'" in err
     assert "'status' left out: text, not numbers" in err
     with pytest.raises(InputError, match="'status' holds text, not numbers"):
         read_series(str(path), columns=["status"])
@@ -136,7 +136,10 @@ def test_observation_readings_that_are_not_numbers_are_missing_components(
     path.write_text("t;x;z\n0,05;1,9;21,4\n0,15;ERR;19,7\n")
     frame = read_observations(str(path))
     np.testing.assert_array_equal(frame.to_numpy(), [[0.05, 1.9, 21.4], [0.15, np.nan, 19.7]])
-    assert "'x': 1 cell(s) not numbers, read as missing: line 3 'ERR'" in capsys.readouterr().err
+    assert "'x': 1 cell(s) not numbers, read as missing: row 2 'ERR'" in capsys.readouterr().err
     path.write_text("t,x\n2026-04-01T00:00:00,1.9\n")
-    with pytest.raises(InputError, match="t is the stream's model time, a number"):
+    with pytest.raises(InputError, match="'t' needs the stream's model time .* every row"):
+        read_observations(str(path))
+    path.write_text("t,x\n0.1,1.9\n,2.0\n")
+    with pytest.raises(InputError, match=r"every row \(row 2 '\(empty\)'\)"):
         read_observations(str(path))

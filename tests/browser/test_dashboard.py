@@ -242,3 +242,28 @@ def test_the_backtest_coverage_chart_keeps_its_bars_inside_the_axes(
     labels = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".coverage .axes text")]
     assert {"50%", "80%", "95%"} <= set(labels)
     shoot("backtest")
+
+
+def test_time_axes_are_ticked_at_round_times(
+    browser: webdriver.Chrome, server: Stack, signed_in: None
+) -> None:
+    """A three-hour forecast's axis reads 22:00, 22:30, ...: round times, not six evenly
+    spaced ones (23:05, 23:27, ...); a decade reads as years."""
+    browser.get(server.base)
+    script = """
+        const el = document.createElement("div");
+        document.body.appendChild(el);
+        Chart.draw(el, {xTime: true, series: [{type: "line", x: [arguments[0], arguments[1]],
+                                               y: [0, 1]}]});
+        const texts = [...el.querySelectorAll(".axes text")].map((t) => t.textContent);
+        el.remove();
+        return texts;
+    """
+    hour, year = 3600e3, 365.25 * 86400e3
+    t0 = 1794780000e3  # 2026-11-15 22:00 UTC
+    labels = browser.execute_script(script, t0, t0 + 3 * hour)
+    times = [x for x in labels if x.startswith("11-1")]
+    assert len(times) >= 4 and all(x[-2:] in ("00", "30") for x in times), labels
+    labels = browser.execute_script(script, t0 - 10 * year, t0)
+    years = [x for x in labels if len(x) == 4 and x.isdigit()]
+    assert len(years) >= 4 and all(int(x) % 2 == 0 for x in years), labels

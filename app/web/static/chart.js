@@ -39,13 +39,32 @@ const Chart = (() => {
     return a >= 1e4 || (a > 0 && a < 1e-2) ? v.toExponential(1) : String(+v.toFixed(3));
   }
 
-  function range6(lo, hi) {
-    return Array.from({ length: 6 }, (_, i) => lo + ((hi - lo) * (i + 0.5)) / 6);
-  }
-
-  function fmtTime(ms, span) {
-    const iso = new Date(ms).toISOString();
-    return span > 3 * 86400e3 ? iso.slice(0, 10) : iso.slice(5, 16).replace("T", " ");
+  // Round times covering [lo, hi] (ms since the epoch, UTC), about four to eight of them:
+  // whole seconds, minutes, hours or days of a round step, or the starts of months or years,
+  // with the label that step needs ("03-14 15:00", "2026-03-14", "2026-03", "2026").
+  const SEC = 1e3, MIN = 60 * SEC, HOUR = 60 * MIN, DAY = 24 * HOUR;
+  const STEPS = [SEC, 5 * SEC, 15 * SEC, 30 * SEC, MIN, 5 * MIN, 15 * MIN, 30 * MIN,
+    HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY];
+  const MONTHS = [1, 2, 3, 6, 12, 24, 60, 120, 240, 600];
+  function timeTicks(lo, hi) {
+    const iso = (v) => new Date(v).toISOString();
+    const step = STEPS.find((s) => (hi - lo) / s <= 8);
+    if (step) {
+      const values = [];
+      for (let v = Math.ceil(lo / step) * step; v <= hi; v += step) values.push(v);
+      const label = step >= DAY ? (v) => iso(v).slice(0, 10)
+        : step >= MIN ? (v) => iso(v).slice(5, 16).replace("T", " ")
+        : (v) => iso(v).slice(11, 19);
+      return { values, label };
+    }
+    const months = MONTHS.find((m) => (hi - lo) / (m * 30.44 * DAY) <= 8) || 1200;
+    // month starts counted from year 0, so that the steps fall on round months and years
+    const start = new Date(lo);
+    const first = start.getUTCFullYear() * 12 + start.getUTCMonth() + 1;
+    const at = (k) => Date.UTC(Math.floor(k / 12), k % 12);
+    const values = [];
+    for (let k = Math.ceil(first / months) * months; at(k) <= hi; k += months) values.push(at(k));
+    return { values, label: (v) => iso(v).slice(0, months >= 12 ? 4 : 7) };
   }
 
   function draw(el, spec) {
@@ -65,11 +84,12 @@ const Chart = (() => {
       node("line", { x1: M.l, x2: W - M.r, y1: sy(v), y2: sy(v), class: "grid" }, axes);
       node("text", { x: M.l - 6, y: sy(v) + 4, "text-anchor": "end" }, axes).textContent = fmt(v);
     }
-    // Time axes (x in ms since the epoch): six evenly spaced dates, to the minute on a short span.
+    // Time axes (x in ms since the epoch): round times (`timeTicks`).
     // Categories (bars): x is the category's index, labelled by its name under each bar.
     const cats = spec.xCategories;
-    const xTicks = cats ? cats.map((_, i) => i) : spec.xTime ? range6(x0, x1) : ticks(x0, x1);
-    const xFmt = cats ? (i) => cats[i] : spec.xTime ? (v) => fmtTime(v, x1 - x0) : fmt;
+    const times = spec.xTime && !cats ? timeTicks(x0, x1) : null;
+    const xTicks = cats ? cats.map((_, i) => i) : times ? times.values : ticks(x0, x1);
+    const xFmt = cats ? (i) => cats[i] : times ? times.label : fmt;
     for (const v of xTicks) {
       node("text", { x: sx(v), y: H - M.b + 16, "text-anchor": "middle" }, axes).textContent =
         xFmt(v);

@@ -34,7 +34,7 @@ from models.assimilation.observer import (
 )
 from models.assimilation.observer.gain import make_gain
 from models.assimilation.quality import Sensors
-from models.dynamics.base import Dynamics
+from models.dynamics.base import Dynamics, integrate
 from models.dynamics.lorenz96 import Lorenz96
 from models.dynamics.surrogate import SurrogateDynamics, WindowForecaster, window
 from models.forecasting.base import Forecast, summarize_samples
@@ -44,6 +44,9 @@ from models.seeding import derived_generator, derived_seed63
 DTYPE = torch.float64
 DRAWS, STEP_NOISE, FORECAST_NOISE = 1, 2, 3
 SINGLE_DRAWS = 64  # forecast paths of a one-member (single observer) stream
+# A cold start's free run (steps of the system's default dt): 10 time units of Lorenz-63,
+# 50 of Lorenz-96, 250 of KS, each several Lyapunov times, onto the attractor.
+SPIN_UP_STEPS = 1000
 
 Ensemble = Tensor  # (N, n) members, float64; opaque to the service that stores it
 Memory = Tensor  # (N, n, c): what a recurrent observer's last analysis left; opaque too
@@ -167,15 +170,23 @@ class StreamModel:
         std: float,
         series: Sequence[float] | Sequence[Sequence[float]] | None = None,
     ) -> Ensemble:
-        """Members around `mean` (zeros when None) with `std`, drawn with key (seed, 0); or,
-        for a surrogate given the series up to t0, every member at its last window (the
-        forecaster supplies the spread)."""
+        """Members around `mean` with `std`, drawn with key (seed, 0); with no mean, a
+        climatological ensemble: members drawn around zero, then run freely for
+        SPIN_UP_STEPS onto the system's attractor (a cold start at the origin, which no
+        trajectory of Lorenz-63 visits, had the quality control reject the first readings
+        as 14 sd off and then pull the state far off the attractor); or, for a surrogate
+        given the series up to t0, every member at its last window (the forecaster
+        supplies the spread)."""
         N = self.filter.members
         if series is not None:
             start = window(torch.tensor(series, dtype=DTYPE), len(series))
             return start.expand(N, -1).clone()
         m = torch.tensor(mean if mean is not None else [0.0] * self.dynamics.n, dtype=DTYPE)
-        return ensemble_init(m, float(std), N, derived_generator(self.seed, 0))
+        E = ensemble_init(m, float(std), N, derived_generator(self.seed, 0))
+        if mean is not None or isinstance(self.dynamics, SurrogateDynamics):
+            return E
+        dt = self.dynamics.default_dt
+        return integrate(self.dynamics, E, 0.0, SPIN_UP_STEPS * dt, dt)
 
     def cycle(
         self,

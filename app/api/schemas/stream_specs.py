@@ -173,7 +173,12 @@ class QCSpec(StrictModel):
 
 
 class InitialSpec(StrictModel):
-    mean: list[FiniteFloat] | None = Field(None, description="Initial ensemble mean (length n)")
+    mean: list[FiniteFloat] | None = Field(
+        None,
+        description="Initial ensemble mean (length n); omitted for a built-in system: its "
+        "climatology (members drawn around zero with std, then run 1000 steps onto the "
+        "attractor)",
+    )
     std: FiniteFloat = Field(1.0, gt=0, le=1e6)
     series: list[FiniteFloat] | list[list[FiniteFloat]] | None = Field(
         None,

@@ -25,6 +25,7 @@ from models.assimilation.quality import (
 )
 from models.assimilation.stream import StreamModel
 from models.dynamics import Lorenz96, integrate
+from models.dynamics.registry import make_dynamics
 
 F64 = torch.float64
 ROOT = Path(__file__).resolve().parents[3]
@@ -145,6 +146,22 @@ def test_a_stuck_sensor_fails_its_components_spread_rises_and_recovers() -> None
     during = sum(spread[120:200]) / 80
     after = sum(spread[220:400]) / 180
     assert during > 1.3 * before and after < 0.8 * during
+
+
+def test_a_cold_start_is_on_the_attractor_so_the_first_readings_are_used() -> None:
+    """No initial mean: a climatological ensemble (members run onto the attractor), not a
+    cloud at the origin, where Lorenz-63 never goes and its first readings (z near 20) were
+    rejected as 14 sd off."""
+    model = make_dynamics("lorenz63")
+    cfg = FilterConfig(method="etkf", ensemble_size=20, inflation="adaptive")
+    stream = StreamModel.build(model, cfg, indices=[0, 2], noise_std=1.0, dt=0.01, seed=0, gate=4.0)
+    E = stream.initial_ensemble(None, 1.0)
+    assert float(E[:, 2].mean()) > 15.0 and float(E[:, 0].std()) > 3.0  # z about 23.5
+    result = stream.cycle(E, 0.0, 0.05, [1.9, 21.4], 1)
+    assert result is not None and result.screened is not None
+    assert result.screened.used.tolist() == [True, True]
+    given = stream.initial_ensemble([1.0, 1.0, 20.0], 2.0)  # a given mean is kept
+    assert abs(float(given[:, 2].mean()) - 20.0) < 2.0
 
 
 WARM_UP = """

@@ -267,3 +267,20 @@ def test_time_axes_are_ticked_at_round_times(
     labels = browser.execute_script(script, t0 - 10 * year, t0)
     years = [x for x in labels if len(x) == 4 and x.isdigit()]
     assert len(years) >= 4 and all(int(x) % 2 == 0 for x in years), labels
+
+
+def test_a_missing_reading_is_no_point_at_zero(
+    browser: webdriver.Chrome, server: Stack, signed_in: None
+) -> None:
+    """A stream's reading with a missing component: no dot is drawn for it (it was drawn at
+    0, a reading that never came)."""
+    browser.get(server.base)
+    heights = browser.execute_script("""
+        const el = document.createElement("div");
+        document.body.appendChild(el);
+        Chart.draw(el, {series: [{type: "points", x: [1, 2, 3], y: [20, null, 19]}]});
+        const cys = [...el.querySelectorAll("circle")].map((c) => +c.getAttribute("cy"));
+        el.remove();
+        return cys;
+    """)
+    assert len(heights) == 2, heights

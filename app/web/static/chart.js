@@ -122,7 +122,10 @@ const Chart = (() => {
           }, g);
         }
       } else if (s.type === "points") {
-        s.x.forEach((x, i) => node("circle", { cx: sx(x), cy: sy(s.y[i]), r: s.r || 2.5, fill: s.color }, g));
+        s.x.forEach((x, i) => {
+          if (s.y[i] === null || s.y[i] === undefined) return;  // missing: no point (not at 0)
+          node("circle", { cx: sx(x), cy: sy(s.y[i]), r: s.r || 2.5, fill: s.color }, g);
+        });
       } else if (s.type === "bars") {
         const off = (s.offset || 0) * barW;
         s.x.forEach((x, i) => node("rect", {

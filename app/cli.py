@@ -55,13 +55,34 @@ def announce_when_listening(host: str, port: int, text: str, timeout_s: float = 
         return
 
 
-def serve(host: str, port: int) -> None:
+def port_taken(host: str, port: int) -> bool:
+    """Whether something already listens on (host, port): then uvicorn would fail to bind
+    only after the banner's check had found that other server and announced it as ready."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def serve(host: str, port: int) -> int:
     import threading
 
     import uvicorn
 
     from app.config import get_settings
 
+    if port_taken(host, port):
+        print(
+            f"kalmanac serve: {host}:{port} is already in use (another server?); stop it, or "
+            f"serve on another port: `make run PORT={port + 1}` or `--port {port + 1}`",
+            file=sys.stderr,
+        )
+        return 1
     settings = get_settings()
     base = f"http://{host}:{port}"
     auth = "" if settings.auth == "off" else ' -H "Authorization: Bearer $KALMANAC_KEY"'
@@ -70,6 +91,7 @@ def serve(host: str, port: int) -> None:
     banner += f"{example_curl(base, auth)}\n"
     threading.Thread(target=announce_when_listening, args=(host, port, banner), daemon=True).start()
     uvicorn.run("app.main:create_app", factory=True, host=host, port=port, log_level="warning")
+    return 0
 
 
 def keys(args: argparse.Namespace) -> int:
@@ -131,7 +153,7 @@ def _server_command(args: argparse.Namespace) -> int:
     elif args.command == "serve":
         if args.migrate:
             migrate()
-        serve(args.host, args.port)
+        return serve(args.host, args.port)
     elif args.command == "keys":
         return keys(args)
     return 0

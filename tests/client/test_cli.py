@@ -252,3 +252,20 @@ def test_serve_announces_the_api_once_it_accepts_connections(
         listener.listen()
         announce_when_listening("127.0.0.1", port, "ready", timeout_s=5.0)
         assert capsys.readouterr().out == "ready\n"
+
+
+def test_serve_refuses_a_port_in_use_before_announcing_anything(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    from app.cli import serve
+
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        assert serve("127.0.0.1", port) == 1
+    captured = capsys.readouterr()
+    assert "is already in use" in captured.err and f"--port {port + 1}" in captured.err
+    assert "ready" not in captured.out

@@ -189,7 +189,9 @@ def _numbers(column: Any, path: str, required: bool) -> Any:
     """The column as floats, cells that are not numbers (12,5 is) as NaN and listed on
     stderr; None for a column of text (mostly not numbers), which is noted on stderr, or
     refused when `required`."""
-    values, bad, examples = _parsed(column)
+    values, cells = _parsed(column)
+    bad = np.flatnonzero((column.notna() & values.isna()).to_numpy())
+    examples = _rows(cells, bad)
     if bad.size > values.notna().sum():
         if required:
             raise InputError(f"{path}: column {column.name!r} holds text, not numbers ({examples})")
@@ -207,27 +209,34 @@ def _numbers(column: Any, path: str, required: bool) -> Any:
 def _every_number(column: Any, path: str, what: str) -> Any:
     """The column as floats; any cell empty or not a number is an InputError saying `what`
     the column is."""
-    values, _, _ = _parsed(column)
-    # every cell that did not give a number, empty ones shown as "(empty)"
-    _, missing, examples = _parsed(column.where(values.notna(), "(empty)"))
+    values, cells = _parsed(column)
+    missing = np.flatnonzero(values.isna().to_numpy())
     if missing.size:
-        raise InputError(f"{path}: column {column.name!r} needs {what} on every row ({examples})")
+        raise InputError(
+            f"{path}: column {column.name!r} needs {what} on every row ({_rows(cells, missing)})"
+        )
     return values
 
 
-def _parsed(column: Any) -> tuple[Any, Any, str]:
-    """(floats with NaN where a cell is empty or not a number, the positions of the cells
-    that are not numbers, a few of them as "row N 'text'")."""
+def _parsed(column: Any) -> tuple[Any, Any]:
+    """(the column as floats, NaN where a cell is empty or not a number; its cells as
+    stripped text, or as they are when the column is numeric)."""
     pd = pandas()
     if pd.api.types.is_numeric_dtype(column):
-        return column.astype(float), np.empty(0, dtype=int), ""
+        return column.astype(float), column
     text = column.astype("string").str.strip()
     comma = text.str.fullmatch(DECIMAL_COMMA.pattern).fillna(False)
     pointed = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
-    values = pd.to_numeric(text.where(~comma, pointed), errors="coerce").astype(float)
-    bad = np.flatnonzero((column.notna() & values.isna()).to_numpy())
-    examples = ", ".join(f"row {i + 1} {text.iloc[i]!r}" for i in bad[:5])
-    return values, bad, examples + (", ..." if bad.size > 5 else "")
+    return pd.to_numeric(text.where(~comma, pointed), errors="coerce").astype(float), text
+
+
+def _rows(cells: Any, positions: np.ndarray) -> str:
+    """A few of the cells at `positions`, by data row: "row 3 'ERR', row 5 '(empty)', ..."."""
+    shown = [
+        f"row {i + 1} {str(cells.iloc[i]) if pandas().notna(cells.iloc[i]) else '(empty)'!r}"
+        for i in positions[:5]
+    ]
+    return ", ".join(shown) + (", ..." if positions.size > 5 else "")
 
 
 def _is_number(text: str) -> bool:

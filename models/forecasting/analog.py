@@ -268,14 +268,11 @@ class AnalogForecaster:
 
     def _factor(self, z: FloatArray) -> int:
         """How much finer a grid the series z (T, d) is matched on: about interpolate_to /
-        T, and 1 for a long or a rough one (`_interpolable`). A short record holds few
-        windows, and on a coarse grid even the nearest meets the query's phase only to
-        within half a step; interpolated (`analog_match.upsample`), its windows start
-        between the values too; a setting spans and smooths over the same time either way
-        (`_on_grid`). On the train trajectories of bench/chaos.py at 15
-        points per period (150 values, so 4x) the median sMAPE went from 56.4 to 48.5 (mean
-        70.7 to 60.3; 47.7 and 60.4 with every series interpolated, but then the rough
-        real series of bench/real_series.py forecast worse: Nile, inflation)."""
+        T, and 1 for a long or a rough one (`_interpolable`). On a short record's coarse
+        grid even the nearest window meets the query's phase only to within half a step;
+        interpolated, windows start between the values too (bench/chaos.py train, 15 points
+        per period: median sMAPE 56.4 -> 48.5). Rough series are left alone: interpolating
+        them made real series (Nile, inflation) forecast worse."""
         if not _interpolable(z):
             return 1
         return max(1, min(MAX_FACTOR, round(self.interpolate_to / int(z.shape[0]))))

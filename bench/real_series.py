@@ -29,10 +29,10 @@ if str(ROOT) not in sys.path:  # lets `python bench/real_series.py` work without
 
 from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive  # noqa: E402
 
+from app.services.fitting import fit_spec  # noqa: E402
 from bench._common import json_safe, machine_info  # noqa: E402
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from models.forecasting.analog import AnalogForecaster  # noqa: E402
-from models.forecasting.auto import fit_auto  # noqa: E402
 from models.forecasting.backtest import rolling_origin  # noqa: E402
 from models.forecasting.bayes_ar_bma import BayesianARAveraged  # noqa: E402
 from models.forecasting.registry import make_forecaster  # noqa: E402
@@ -87,16 +87,17 @@ def load_series() -> dict[str, tuple[np.ndarray, str]]:
 
 @dataclass
 class Auto:
-    """`auto` as the service runs it (`fit_auto`), choosing among `kinds` at every origin."""
+    """`auto` as the service runs it (`fit_spec`: gross faults set aside, then the choice
+    among `kinds`) at every origin."""
 
     params: dict[str, dict[str, Any]]
     kinds: tuple[str, ...]
     horizon: int
 
     def fit(self, y: np.ndarray) -> Auto:
-        self.model, self.choice, _ = fit_auto(
-            y, self.params, horizon=self.horizon, kinds=self.kinds
-        )
+        params = {**self.params, "candidates": list(self.kinds), "val_fraction": 0.2}
+        spec = {"kind": "auto", "params": params}
+        self.model, _ = fit_spec(spec, y, self.horizon, 0, lambda _f: None)
         return self
 
     def predict(self, horizon: int, **kw: Any) -> Any:
@@ -284,7 +285,7 @@ def main(argv: list[str] | None = None) -> dict:
         "quantiles of the Gaussian predictive (sigma from the 95% interval), equal to the "
         "closed form within ~1e-5",
         "analog: AnalogForecaster defaults (window, smoothing, order and k chosen per "
-        "series, the best few settings pooled); auto: fit_auto (the service's) at every "
+        "series, the best few settings pooled); auto: fit_spec (the service's) at every "
         "origin over bayes_ar_pool (as above) and analog",
         "point forecast (MASE, sMAPE) = predictive median (= mean for statsforecast)",
         f"{jobs} worker process(es); with more than one, each uses one BLAS/torch thread",

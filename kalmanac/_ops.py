@@ -133,6 +133,7 @@ def forecast(
     support: str | None = None,
     detect_anomalies: float | None = None,
     exclude_anomalies: bool = False,
+    outliers: str | None = None,
     wait: bool = True,
     timeout: float | None = None,
     progress: Progress | None = None,
@@ -148,6 +149,8 @@ def forecast(
     step of timestamped series (inferred when omitted); `support="nonnegative"` keeps the
     forecast at or above zero; `detect_anomalies=99`: list past readings outside their
     one-step-ahead 99% interval (`exclude_anomalies=True`: and fit through them as missing).
+    Gross faults are fitted through as missing values and listed in `set_aside` unless
+    `outliers="keep"`.
 
     With `wait` (the default) returns once the job is final (raising JobFailed if it did
     not succeed, JobTimeout after `timeout` s), calling `progress(job)` as it goes; without,
@@ -161,6 +164,7 @@ def forecast(
         seed=seed,
         calibration=calibration,
         support=support,
+        outliers=outliers,
         detect_anomalies=None
         if detect_anomalies is None
         else {"level": detect_anomalies, "exclude": exclude_anomalies},
@@ -304,13 +308,19 @@ def train_model(
     *,
     model: str | dict[str, Any] | None = None,
     seed: int | None = None,
+    outliers: str | None = None,
     timeout: float | None = None,
     progress: Progress | None = None,
     idempotency_key: str | None = None,
 ) -> Op[ModelVersion]:
-    """Trains a new version of `name` on `series` (none for an observer) and returns it."""
+    """Trains a new version of `name` on `series` (none for an observer) and returns it.
+    `outliers="keep"` trains on every reading (by default gross faults are fitted through as
+    missing values, listed in the version's `metrics["fitted"]["set_aside"]`)."""
     started = time.monotonic()
-    body: dict[str, Any] = {"name": name, **given(model=model_spec(model), seed=seed)}
+    body: dict[str, Any] = {
+        "name": name,
+        **given(model=model_spec(model), seed=seed, outliers=outliers),
+    }
     if series is not None:
         body["series"] = [s.payload() for s in to_series_list(series)]
     reply = yield from _submit(core, "/v1/models", body, idempotency_key)

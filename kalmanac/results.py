@@ -110,6 +110,7 @@ class SeriesForecast:
     columns: tuple[str, ...] | None = None  # component names of a multivariate series
     imputed: list[dict[str, Any]] = field(default_factory=list)  # the inputs' missing values
     anomalies: list[dict[str, Any]] = field(default_factory=list)  # flagged past readings
+    set_aside: list[dict[str, Any]] = field(default_factory=list)  # faults fitted as missing
 
     @classmethod
     def from_json(cls, d: dict[str, Any], columns: tuple[str, ...] | None = None) -> SeriesForecast:
@@ -129,6 +130,7 @@ class SeriesForecast:
             columns=columns,
             imputed=d.get("imputed") or [],
             anomalies=d.get("anomalies") or [],
+            set_aside=d.get("set_aside") or [],
         )
 
     def columns_of(self) -> dict[str, np.ndarray]:

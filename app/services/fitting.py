@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.repositories import model_versions
 from app.queue import Queue, queue_for
 from app.services.posted import Drivers
+from models.forecasting.anomalies import as_missing, gross_faults
 from models.forecasting.auto import auto_choice
 from models.forecasting.base import Forecaster, LibraryForecaster
 from models.forecasting.gaps import GapForecaster, as_grid, has_gaps
@@ -42,12 +43,15 @@ def fit_spec(
     progress: Progress,
     periods: Sequence[int] | None = None,
     covariates: np.ndarray | None = None,
+    set_aside: bool = True,
 ) -> tuple[Forecaster, dict[str, Any]]:
     """Fit a forecaster on y (NaN: missing values, fitted through by `gaps`); returns it with
     what the fit chose (for the result's `fitted`). periods: seasonal periods the series'
     time step suggests, from which (and the data's own) an AR kind given no season picks one;
     None keeps the settings as given (a model version: a stream can only step a model
-    without seasonal terms). covariates: (T, c) drivers, for the kinds that take them."""
+    without seasonal terms). covariates: (T, c) drivers, for the kinds that take them.
+    set_aside: fit through y's gross faults as missing values (`screened`)."""
+    y, aside = screened(y, seed, set_aside)
     kind, params = spec["kind"], dict(spec.get("params", {}))
     gappy = has_gaps(y)
     # Choices are made on the posterior-mean completion; fits go through the gaps.
@@ -68,6 +72,7 @@ def fit_spec(
             horizon=horizon,
             val_fraction=params["val_fraction"],
             seed=seed,
+            kinds=params.get("candidates"),
             covariates=covariates,
             progress=lambda f: progress(f / 2),
         )
@@ -91,7 +96,15 @@ def fit_spec(
         model = model.fit(y, progress=progress, covariates=covariates)
     else:
         model = make().fit(y, progress=progress, covariates=covariates)
-    return model, {**model.params_, **{k: v for k, v in found.items() if v is not None}}
+    return model, {**model.params_, **{k: v for k, v in found.items() if v is not None}, **aside}
+
+
+def screened(y: np.ndarray, seed: int, set_aside: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
+    """y with its gross faults (`gross_faults`: a sensor's wild reading, which would skew the
+    fit and be the regressor of the next steps) made missing values, and {"set_aside": them}
+    to report (nothing when there are none, or when not set_aside)."""
+    faults = gross_faults(y, seed) if set_aside else []
+    return (as_missing(y, faults), {"set_aside": faults}) if faults else (y, {})
 
 
 def _with_season(

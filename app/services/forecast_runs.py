@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.services.fitting import device_for, driver_arrays, fit_spec, load_stored
+from app.services.fitting import device_for, driver_arrays, fit_spec, load_stored, screened
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from app.services.posted import drivers, gridded
-from models.forecasting.anomalies import find_anomalies
+from models.forecasting.anomalies import as_missing, find_anomalies
 from models.forecasting.base import Forecast, Forecaster, floored
 from models.forecasting.conformal import calibration_backtest, conformal_adjust
 from models.forecasting.gaps import (
@@ -100,9 +100,11 @@ def forecast_series(
     if anomalies.get("exclude"):  # judged first, then fitted through as missing values
         flagged = find_anomalies(as_grid(y), anomalies["level"], None, seed)
         y = as_missing(y, flagged)
+    set_aside = request.get("outliers", "set_aside") == "set_aside"
     model, fitted, forecast, imputation = _fit_and_predict(
-        factory, job, y, X, grid, seed, progress, options
+        factory, job, y, X, grid, seed, progress, options, set_aside
     )
+    aside = fitted.pop("set_aside", [])
     if driven:
         fitted = {**fitted, "covariates": driven}
     if nonnegative:
@@ -124,8 +126,10 @@ def forecast_series(
             else find_anomalies(as_grid(y), level, imputation_template(model), seed)
         )
         payload["anomalies"] = located(found, y.ndim == 1, times)
+    if aside:
+        payload["set_aside"] = located(aside, y.ndim == 1, times)
     if request.get("calibration") == "conformal":
-        payload.update(_calibrate(model, y, forecast, request, seed))
+        payload.update(_calibrate(model, as_missing(y, aside), forecast, request, seed))
     return payload
 
 
@@ -138,31 +142,26 @@ def _fit_and_predict(
     seed: int,
     progress: Progress,
     options: dict[str, Any],
+    set_aside: bool,
 ) -> tuple[Forecaster, dict[str, Any], Forecast, Imputation | None]:
     """The model (fitted on y, or a stored version conditioned on it), what its fit chose,
-    its forecast, and the draws of y's missing values when it had some."""
+    its forecast, and the draws of y's missing values when it had some. set_aside: y's gross
+    faults are missing values to it (`screened`)."""
     spec, horizon = job.model, job.request["horizon"]
     if "version_id" in spec:
         # A stored version is conditioned on the posted series, without refitting.
         model = load_stored(factory, spec)
+        y, aside = screened(y, seed, set_aside)
+        fitted = {"stored": spec, **aside}
         if has_gaps(y):
             imp = impute(as_grid(y), template=imputation_template(model), seed=seed)
             model = GapForecaster.around(model, imp)
-            return model, {"stored": spec}, model.predict(horizon, **options), imp
-        return model, {"stored": spec}, model.predict(horizon, context=y, **options), None
+            return model, fitted, model.predict(horizon, **options), imp
+        return model, fitted, model.predict(horizon, context=y, **options), None
     periods = grid.grid.freq.seasons() if grid else []
-    model, fitted = fit_spec(spec, y, horizon, seed, progress, periods, X)
+    model, fitted = fit_spec(spec, y, horizon, seed, progress, periods, X, set_aside)
     imputation = model.imputation_ if isinstance(model, GapForecaster) else None
     return model, fitted, model.predict(horizon, **options), imputation
-
-
-def as_missing(y: np.ndarray, flagged: list[dict[str, Any]]) -> np.ndarray:
-    """y with the flagged readings set to NaN (missing)."""
-    out = np.array(y, dtype=float)
-    grid = out[:, None] if out.ndim == 1 else out  # a view: writes reach `out`
-    for f in flagged:
-        grid[f["index"], f["component"]] = np.nan
-    return out
 
 
 def located(

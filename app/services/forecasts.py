@@ -112,7 +112,7 @@ def submit(
     series = as_modelled(request["series"], settings.max_series_length)
     if no_drivers:
         refuse_drivers(series, no_drivers)
-    check_kind_takes_drivers(series, request["model"].get("kind"))
+    check_kind_takes_drivers(series, request["model"])
     check_drivers(series, request["horizon"])
     check_limits(request, settings, min_length, series)
     model, queue = _model_and_queue(session, tenant_id, request, min_length, series)

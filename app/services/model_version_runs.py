@@ -53,7 +53,10 @@ def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
     else:
         first = job.request["series"][0]
         X, _, driven = driver_arrays(drivers(first, gridded(first), 0))
-        model, fitted = fit_spec(spec, y, VALIDATION_HORIZON, job.seed, progress, covariates=X)
+        set_aside = job.request.get("outliers", "set_aside") == "set_aside"
+        model, fitted = fit_spec(
+            spec, y, VALIDATION_HORIZON, job.seed, progress, covariates=X, set_aside=set_aside
+        )
         if driven:
             fitted = {**fitted, "covariates": driven}
     seconds = time.monotonic() - started

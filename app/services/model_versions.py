@@ -65,7 +65,7 @@ def submit_training(
                     f"series.{i}.values", f"longer than {settings.max_series_length} points"
                 )
         check_series_length(as_modelled(series, settings.max_series_length), min_length)
-        check_kind_takes_drivers(series, request["model"].get("kind"))
+        check_kind_takes_drivers(series, request["model"])
     job, _ = job_service.submit(
         session,
         outbox,

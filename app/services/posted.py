@@ -102,13 +102,18 @@ def driver_names(s: dict[str, Any]) -> list[str]:
     return [*(s.get("covariates") or {}), *(f"calendar:{t}" for t in s.get("calendar") or [])]
 
 
-def check_kind_takes_drivers(series: list[dict[str, Any]], kind: str | None) -> None:
-    """InputError when a series has drivers and the kind (None: a stored version, checked
-    against the version instead) cannot take them."""
-    if kind is None or kind == AUTO or not any(driver_names(s) for s in series):
+def check_kind_takes_drivers(series: list[dict[str, Any]], model: dict[str, Any]) -> None:
+    """InputError when a series has drivers and the model's kind (or every candidate of
+    auto's) cannot take them; a stored version is checked against the version instead."""
+    kind = model.get("kind")
+    if kind is None or not any(driver_names(s) for s in series):
         return
-    if not kind_info(kind).covariates:
-        takers = ", ".join(k.name for k in KINDS if k.covariates)
+    takers = ", ".join(k.name for k in KINDS if k.covariates)
+    if kind == AUTO:
+        kinds = model.get("params", {}).get("candidates")
+        if kinds and not any(kind_info(k).covariates for k in kinds):
+            raise InputError("model.params.candidates", f"none takes covariates; {takers} do")
+    elif not kind_info(kind).covariates:
         raise InputError("model.kind", f"{kind} takes no covariates; {takers} and auto do")
 
 

@@ -71,6 +71,12 @@ def add_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --anomalies: fit through the flagged readings as missing values",
     )
+    p.add_argument(
+        "--keep-outliers",
+        action="store_true",
+        help="fit every reading (by default gross faults are fitted through as missing "
+        "values, and listed on stderr)",
+    )
     p.set_defaults(handler=forecast)
 
     p = sub.add_parser("backtest", parents=[parent], help="rolling-origin backtest of a file")
@@ -143,6 +149,7 @@ def forecast(client: Client, args: argparse.Namespace) -> int:
         support="nonnegative" if args.nonnegative else None,
         detect_anomalies=args.anomalies,
         exclude_anomalies=args.exclude_anomalies,
+        outliers="keep" if args.keep_outliers else None,
         timeout=args.timeout,
         progress=None if args.quiet else ProgressBar(),
     )
@@ -165,14 +172,17 @@ def forecast(client: Client, args: argparse.Namespace) -> int:
 
 
 def _print_anomalies(series: SeriesForecast, prefix: str = "") -> None:
-    """The flagged past readings, on stderr (stdout stays the forecast's table)."""
-    for a in series.anomalies:
-        when = a.get("timestamp") or f"index {a['index']}"
-        expected = a["expected"] if a["expected"] is None else format(a["expected"], ".6g")
-        print(
-            f"{prefix}anomaly at {when}: {a['value']:.6g} ({a['reason']}, expected {expected})",
-            file=sys.stderr,
-        )
+    """The set-aside and flagged past readings, on stderr (stdout stays the forecast's
+    table)."""
+    for what, readings in (("set aside", series.set_aside), ("anomaly", series.anomalies)):
+        for a in readings:
+            when = a.get("timestamp") or f"index {a['index']}"
+            expected = a["expected"] if a["expected"] is None else format(a["expected"], ".6g")
+            reason = "a gross fault, fitted as missing" if what == "set aside" else a["reason"]
+            print(
+                f"{prefix}{what} at {when}: {a['value']:.6g} ({reason}, expected {expected})",
+                file=sys.stderr,
+            )
 
 
 def backtest(client: Client, args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ from models.forecasting.bayes_ar import BayesianAR
 from models.forecasting.imputation import impute
 
 MAX_ROUNDS = 4
+# The chance that a clean series, of any length, loses a reading to `gross_faults`.
+FAULT_RATE = 0.01
 # Only readings this far out are set aside when refitting: a clean series' own tail beyond
 # the flagging threshold stays in, so the noise scale is not shrunk by the cleaning.
 GROSS_Z = 4.0
@@ -69,6 +71,27 @@ def find_anomalies(
                 "reason": "outside" if flagged[t, j] else "repeated",
             }
         )
+    return out
+
+
+def gross_faults(y: FloatArray, seed: int = 0) -> list[dict[str, Any]]:
+    """The readings of y ((T,) or (T, d); NaN: missing) too far outside their one-step
+    interval to fit a forecaster on: `find_anomalies` at the level where a clean series of
+    y's size has a FAULT_RATE chance of one (the rate spread over its readings, so a longer
+    series needs a farther reading). Stuck runs are left to `detect_anomalies`: their values
+    are plausible ones, where a wild reading is also the regressor of the next steps."""
+    Y = np.asarray(y, dtype=np.float64)
+    Y = Y[:, None] if Y.ndim == 1 else Y
+    level = 100.0 * (1.0 - FAULT_RATE / max(int(np.isfinite(Y).sum()), 1))
+    return [f for f in find_anomalies(Y, level, seed=seed) if f["reason"] == "outside"]
+
+
+def as_missing(y: FloatArray, flagged: list[dict[str, Any]]) -> FloatArray:
+    """y with the flagged readings set to NaN (missing)."""
+    out = np.array(y, dtype=np.float64)
+    grid = out[:, None] if out.ndim == 1 else out  # a view: writes reach `out`
+    for f in flagged:
+        grid[f["index"], f["component"]] = np.nan
     return out
 
 

@@ -199,30 +199,3 @@ def auto_choice(
         progress=progress,
         shares={k.name: TRAINED_SHARE if k.reports_progress else 1.0 for k in chosen},
     )
-
-
-def fit_auto(
-    y: ArrayLike,
-    params: Mapping[str, Mapping[str, Any]],
-    *,
-    horizon: int,
-    val_fraction: float = 0.2,
-    seed: int = 0,
-    progress: Progress | None = None,
-    kinds: Sequence[str] | None = None,
-) -> tuple[Forecaster, str, dict[str, float]]:
-    """`auto_choice`, the winner refitted on all of y: (fitted winner, its kind, every
-    candidate's score)."""
-    report = progress or (lambda _f: None)
-    choice, scores, _ = auto_choice(
-        y,
-        params,
-        horizon=horizon,
-        val_fraction=val_fraction,
-        seed=seed,
-        kinds=kinds,
-        progress=lambda f: report(f / 2),
-    )
-    model = make_forecaster(choice, dict(params.get(choice, {})))
-    model = model.fit(np.asarray(y), progress=lambda f: report(0.5 + f / 2))
-    return model, choice, scores

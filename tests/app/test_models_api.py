@@ -146,8 +146,8 @@ def test_averaged_ar_version_forecasts_from_its_stored_candidates(
 ) -> None:
     """A bayes_ar_bma version (alone or in the pool) keeps its weighted candidates; a
     forecast from it (calibrated too) conditions on the posted context without refitting,
-    and a non-positive context is refused with the reason when the log scale carries
-    weight."""
+    and a non-positive reading far off the rest is set aside as a fault, or with it kept, the
+    context is refused with the reason when the log scale carries weight."""
     t = np.arange(240)
     sales = np.exp(3.0 + 0.01 * t + 0.05 * np.sin(2 * np.pi * t / 12)) * (1 + 0.02 * np.cos(t))
     y = [round(float(v), 6) for v in sales]
@@ -172,6 +172,11 @@ def test_averaged_ar_version_forecasts_from_its_stored_candidates(
 
     body["series"] = [{"id": "s", "values": [*y[-99:], -1.0]}]
     body.pop("calibration")
+    out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
+    assert out["status"] == "succeeded", out
+    (aside,) = out["result"]["series"][0]["set_aside"]
+    assert aside["index"] == 99 and aside["value"] == -1.0
+    body["outliers"] = "keep"
     out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
     assert out["status"] == "failed" and "context must be positive" in json.dumps(out["error"])
 
@@ -223,6 +228,28 @@ def test_auto_records_its_choice(client: TestClient, headers: dict[str, str]) ->
     auto = out["result"]["series"][0]["fitted"]["auto"]
     candidates = {k.name for k in KINDS if k.auto}
     assert auto["choice"] in candidates and set(auto["validation_crps"]) == candidates
+
+
+def test_auto_chooses_among_the_candidates_given(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    body: dict[str, Any] = {
+        "series": [{"id": "s", "values": ar2(200, 6)}],
+        "horizon": 3,
+        "model": {"kind": "auto", "params": {"candidates": ["analog", "bayes_ar_pool"]}},
+    }
+    out = client.post("/v1/forecasts?wait=30", json=body, headers=headers).json()
+    assert out["status"] == "succeeded", out
+    auto = out["result"]["series"][0]["fitted"]["auto"]
+    assert set(auto["validation_crps"]) == {"analog", "bayes_ar_pool"}
+    x = [float(v) for v in range(203)]
+    body["series"][0]["covariates"] = {"temp": {"values": x[:200], "future": x[200:]}}
+    body["model"]["params"]["candidates"] = ["analog"]
+    r = client.post("/v1/forecasts", json=body, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "model.params.candidates"
+    body["model"]["params"]["candidates"] = ["bayes_ar"]
+    r = client.post("/v1/forecasts", json=body, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["field"].startswith("model")
 
 
 def test_conformal_calibration_is_reported_beside(

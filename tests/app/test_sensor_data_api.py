@@ -409,3 +409,38 @@ def test_excluded_anomalies_are_listed_and_fitted_through_as_missing(
     assert 150 in {a["index"] for a in s["anomalies"]}
     spike = next(c for c in s["imputed"] if c["index"] == 150)
     assert abs(spike["mean"]) < 5  # what the series says was there, not the spike
+
+
+def test_a_gross_fault_is_set_aside_by_default_and_kept_on_request(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    clean = list(ar2(200, 21))
+    values: list[float | None] = [*clean[:-1], 1e4]  # a wild last reading: the forecast's start
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+    times = [(start + timedelta(hours=k)).isoformat() for k in range(200)]
+    series = {"id": "s", "values": values, "timestamps": times}
+    s = forecast(client, headers, series=[series], model={"kind": "bayes_ar"})
+    (aside,) = s["set_aside"]
+    assert aside["index"] == 199 and aside["value"] == 1e4 and "score" in aside
+    assert aside["timestamp"] == "2026-03-09T07:00:00Z" and "set_aside" not in s["fitted"]
+    (filled,) = [c for c in s["imputed"] if c["index"] == 199]
+    assert abs(filled["mean"] - clean[-1]) < 5 * filled["std"] + 3
+    reference = forecast(client, headers, series=[{**series, "values": clean}])
+    assert abs(s["mean"][0] - reference["mean"][0]) < 3 * reference["std"][0]
+    kept = forecast(client, headers, series=[series], model={"kind": "bayes_ar"}, outliers="keep")
+    assert kept["set_aside"] is None and kept["imputed"] is None and kept["mean"][0] > 100
+
+
+def test_a_version_reports_the_faults_it_was_trained_without(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    values = list(ar2(200, 22))
+    values[80] = -500.0
+    train(client, headers, "faulty", {"kind": "bayes_ar"}, values)
+    version = client.get("/v1/models/faulty/versions/1", headers=headers).json()
+    (aside,) = version["metrics"]["fitted"]["set_aside"]
+    assert aside["index"] == 80 and aside["value"] == -500.0
+    r = client.post(
+        "/v1/forecasts", json={"series": [{"id": "s", "values": values}], "horizon": 2,
+                               "outliers": "drop"}, headers=headers)  # fmt: skip
+    assert r.status_code == 422 and r.json()["detail"][0]["field"] == "outliers"

@@ -149,6 +149,7 @@ def test_the_fan_chart_marks_imputed_gaps_and_anomalies(
     for i in (50, 51, 52, 90):
         values[i] = None
     values[100] = 30.0
+    values[110] = 1e4  # a gross fault: set aside, and drawn without rescaling the chart
     times = [f"2026-03-{1 + i // 24:02d}T{i % 24:02d}:00:00Z" for i in range(120)]
     body = {
         "series": [{"id": "sensor", "values": values, "timestamps": times}],
@@ -160,12 +161,17 @@ def test_the_fan_chart_marks_imputed_gaps_and_anomalies(
     assert job["status"] == "succeeded", job
     browser.get(f"{server.base}/#/forecasts/{job['id']}")
     imputed = wait_for(browser, '.fan g.points[data-label="imputed"] circle', timeout=60)
+    aside = {a["index"] for a in job["result"]["series"][0]["set_aside"]}
+    assert 110 in aside
     flagged = browser.find_elements(By.CSS_SELECTOR, '.fan g.points[data-label="anomaly"] circle')
-    assert len(imputed) == 4 and len(flagged) >= 1
+    shown = browser.find_elements(By.CSS_SELECTOR, '.fan g.points[data-label="set aside"] circle')
+    assert len(imputed) == 4 + len(aside) and len(shown) == len(aside)
+    assert len(flagged) + len(aside) >= 2  # the spike at 30 is one or the other
     history = browser.find_elements(By.CSS_SELECTOR, '.fan g.line[data-label="history"] polyline')
-    assert len(history) == 3  # the history line breaks at its two gaps
+    assert len(history) == 3 + len(aside)  # the history line breaks at its gaps
     labels = [t.text for t in browser.find_elements(By.CSS_SELECTOR, ".fan .axes text")]
     assert any(label.startswith("2026-03-0") for label in labels), labels  # dates, not steps
+    assert not any("e+" in label for label in labels), labels  # 1e4 is on the edge
     shoot("fan-chart-gaps-and-anomalies")
 
 

@@ -171,6 +171,7 @@ def test_missing_values_and_the_long_format_with_future_covariates(client: Clien
         y = 50 + 2 * temp + rng.normal(0, 1, 84)
         frame = pd.DataFrame({"unique_id": uid, "ds": ds, "y": y, "temp": temp})
         frame.loc[[10, 11, 40], "y"] = np.nan  # a sensor that dropped readings
+        frame.loc[60, "y"] = -999.0  # and a logger's error code
         frames.append(frame.iloc[:80])
         futures.append(frame.iloc[80:][["unique_id", "ds", "temp"]])
     df, X_df = pd.concat(frames), pd.concat(futures)
@@ -181,8 +182,11 @@ def test_missing_values_and_the_long_format_with_future_covariates(client: Clien
     assert list(out["unique_id"]) == ["north"] * 4 + ["south"] * 4
     assert list(pd.to_datetime(out["ds"]).dt.tz_localize(None)[:4]) == list(ds[80:84])
     north = fc["north"]
-    assert [c["index"] for c in north.imputed] == [10, 11, 40]
+    assert [c["index"] for c in north.imputed] == [10, 11, 40, 60]
+    assert [(c["index"], c["value"]) for c in north.set_aside] == [(60, -999.0)]
     assert north.fitted["covariates"]["names"] == ["temp"]
+    kept = client.forecast(df, horizon=4, X_df=X_df, levels=[80], model=MODEL, outliers="keep")
+    assert kept["north"].set_aside == [] and kept["north"].std[0] > 5 * north.std[0]
 
 
 def test_a_long_frame_without_its_future_is_refused_by_the_server(client: Client) -> None:

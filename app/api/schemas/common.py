@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -18,6 +18,17 @@ from pydantic import (
 # union tried member by member, validates a post's 4,000 values ~6x faster, and an integer
 # too large for a float is a 422, where the union's finiteness check raised OverflowError.
 FiniteFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+
+
+Outliers = Annotated[
+    Literal["set_aside", "keep"],
+    Field(
+        description="set_aside: the series' gross faults (readings so far outside their "
+        "one-step interval that a clean series shows one with chance 1 %) are fitted through "
+        "as missing values and listed (a forecast's set_aside, a version's "
+        "metrics.fitted.set_aside); keep: every reading is fitted",
+    ),
+]
 
 
 def _storable(text: str) -> str:

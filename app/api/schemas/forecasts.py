@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from app.api.schemas.common import FiniteFloat, StrictModel, default_levels
+from app.api.schemas.common import FiniteFloat, Outliers, StrictModel, default_levels
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
 from app.api.schemas.model_specs import DefaultSpec, ModelSpec
 from app.api.schemas.series import Row, SeriesIn, Value
@@ -62,6 +62,7 @@ class ForecastCreate(StrictModel):
         description="nonnegative: counts and amounts; sample paths, intervals and quantiles "
         "stay at or above zero (the observed values must be too)",
     )
+    outliers: Outliers = "set_aside"
     detect_anomalies: AnomalySettings | None = Field(
         None,
         description='{"level": 99}: also list the past readings the series itself makes '
@@ -153,8 +154,8 @@ class ImputedValue(BaseModel):
 
 
 class Anomaly(BaseModel):
-    """A past reading the series makes unlikely; it stays in the data the model was fitted on
-    (flagging is a report, not a filter)."""
+    """A past reading the series makes unlikely. A flagged one stays in the data the model was
+    fitted on (flagging is a report, not a filter); a set-aside one does not."""
 
     index: int = Field(description="Position in the series (on its time grid)")
     component: int | None = Field(None, description="Column, for a multivariate series")
@@ -195,11 +196,16 @@ class SeriesForecast(BaseModel):
     )
     imputed: list[ImputedValue] | None = Field(
         None,
-        description="The posted series' missing values (null), each with its posterior mean "
-        "and intervals given the rest of the series",
+        description="The posted series' missing values (null, and the readings set_aside), "
+        "each with its posterior mean and intervals given the rest of the series",
     )
     anomalies: list[Anomaly] | None = Field(
         None, description="With detect_anomalies: the flagged past readings, in time order"
+    )
+    set_aside: list[Anomaly] | None = Field(
+        None,
+        description='The gross faults fitted through as missing values ("outliers": '
+        '"set_aside"), in time order; their posteriors are among imputed',
     )
 
 

@@ -19,6 +19,7 @@ from pydantic import (
     StrictInt,
     Tag,
     create_model,
+    field_validator,
     model_validator,
 )
 
@@ -207,6 +208,19 @@ AUTO_KINDS = tuple(info.name for info in KINDS if info.auto)
 
 class _AutoSettings(StrictModel):
     val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9, description="Validation tail for CRPS")
+    candidates: list[Literal[AUTO_KINDS]] | None = Field(  # type: ignore[valid-type]  # from the registry
+        None,
+        min_length=1,
+        description="The kinds to choose among (default: all of them; with drivers, those "
+        "that take them)",
+    )
+
+    @field_validator("candidates")
+    @classmethod
+    def _distinct(cls, kinds: list[str] | None) -> list[str] | None:
+        if kinds is not None and len(set(kinds)) < len(kinds):
+            raise ValueError("candidates must be distinct")
+        return kinds
 
 
 AutoParams = create_model(  # type: ignore[call-overload]  # fields built from the registry
@@ -227,7 +241,8 @@ class AutoSpec(StrictModel):
     def min_length(self, dim: int = 1) -> int:
         # One candidate must fit the training part before the validation tail; those that
         # need more history are left out (`models.forecasting.auto.select_by_crps`).
-        need = min(getattr(self.params, k).min_length(dim) for k in AUTO_KINDS)
+        kinds = self.params.candidates or AUTO_KINDS
+        need = min(getattr(self.params, k).min_length(dim) for k in kinds)
         return int(need / (1 - self.params.val_fraction)) + 1
 
 

@@ -7,7 +7,7 @@ from typing import Any, Self
 
 from pydantic import BaseModel, Field, StrictInt, model_validator
 
-from app.api.schemas.common import StrictModel
+from app.api.schemas.common import Outliers, StrictModel
 from app.api.schemas.model_specs import DefaultSpec, VersionSpec
 from app.api.schemas.observers import ObserverSpec
 from app.api.schemas.series import SeriesIn
@@ -29,6 +29,7 @@ class ModelTrain(StrictModel):
         "simulations of its dynamics)",
     )
     seed: StrictInt = Field(0, ge=0, lt=2**31)
+    outliers: Outliers = "set_aside"
 
     @model_validator(mode="after")
     def _series_for_forecasters(self) -> ModelTrain:

@@ -179,8 +179,9 @@ function drawForecast(s, at, input, c, fan, parts) {
   const x = times ? s.timestamps.map(Date.parse) : steps;
   const series = [];
   if (at !== null) {
-    // The history as the model saw it (on its time grid, null where missing).
-    const grid = col(input.on_grid[at], c);
+    // The history as the model saw it (on its time grid, null where missing or set aside).
+    const grid = col(input.on_grid[at], c).slice();
+    for (const p of s.set_aside || []) if ((p.component ?? 0) === c) grid[p.index] = null;
     const past = grid.slice(-200);
     const first = grid.length - past.length;
     const px = times ? times.slice(first).map(Date.parse) : range(1 - past.length, past.length);
@@ -190,9 +191,14 @@ function drawForecast(s, at, input, c, fan, parts) {
     const imputed = shown(s.imputed || []);
     if (imputed.length) series.push({ type: "points", label: "imputed", color: ORANGE, r: 3,
       x: imputed.map((p) => where(p.index)), y: imputed.map((p) => p.mean) });
-    const flagged = shown(s.anomalies || []);
+    const aside = shown(s.set_aside || []);
+    const isAside = (p) => aside.some((q) => q.index === p.index);
+    const flagged = shown(s.anomalies || []).filter((p) => !isAside(p));
     if (flagged.length) series.push({ type: "points", label: "anomaly", color: RED, r: 4,
       x: flagged.map((p) => where(p.index)), y: flagged.map((p) => p.value) });
+    // A gross fault may be far off the scale of the rest: drawn on the edge, not rescaling it.
+    if (aside.length) series.push({ type: "points", label: "set aside", color: "#fff", ring: RED,
+      r: 4, clamp: true, x: aside.map((p) => where(p.index)), y: aside.map((p) => p.value) });
   }
   const levels = Object.keys(s.intervals).sort((a, b) => b - a);
   levels.forEach((L, i) => series.push({

@@ -2,7 +2,8 @@
 // Chart.draw(el, {series: [...], xLabel, yLabel, xTime}) replaces el's content with an <svg>;
 // with xTime, x values are times in ms since the epoch and the axis shows dates (UTC); with
 // xCategories (names), x values are the categories' indices (bar charts).
-// A series is {type: "line"|"band"|"points"|"bars", label, color, x, y | lo+hi, opacity}.
+// A series is {type: "line"|"band"|"points"|"bars", label, color, x, y | lo+hi, opacity};
+// points with `clamp` leave the y range to the rest, and one beyond it sits on the edge.
 "use strict";
 const Chart = (() => {
   const NS = "http://www.w3.org/2000/svg";
@@ -70,7 +71,8 @@ const Chart = (() => {
   function draw(el, spec) {
     const xs = spec.series.flatMap((s) => s.x);
     // null marks a missing value: left out of the range, and a gap in a line.
-    const ys = spec.series.flatMap((s) => (s.type === "band" ? [...s.lo, ...s.hi] : s.y))
+    const ys = spec.series.filter((s) => !s.clamp)
+      .flatMap((s) => (s.type === "band" ? [...s.lo, ...s.hi] : s.y))
       .filter((v) => v !== null && v !== undefined);
     if (spec.type === "bars" || spec.series.some((s) => s.type === "bars")) ys.push(0);
     const [x0, x1] = spec.xDomain || (spec.xCategories ? [-0.5, spec.xCategories.length - 0.5] : extent(xs));
@@ -124,7 +126,9 @@ const Chart = (() => {
       } else if (s.type === "points") {
         s.x.forEach((x, i) => {
           if (s.y[i] === null || s.y[i] === undefined) return;  // missing: no point (not at 0)
-          node("circle", { cx: sx(x), cy: sy(s.y[i]), r: s.r || 2.5, fill: s.color }, g);
+          const y = s.clamp ? Math.min(Math.max(s.y[i], y0), y1) : s.y[i];
+          node("circle", { cx: sx(x), cy: sy(y), r: s.r || 2.5, fill: s.color,
+            stroke: s.ring || "none", "stroke-width": 2 }, g);
         });
       } else if (s.type === "bars") {
         const off = (s.offset || 0) * barW;
@@ -137,8 +141,8 @@ const Chart = (() => {
     // Legend along the top, one entry per labelled series.
     let lx = M.l;
     for (const s of spec.series.filter((s) => s.label)) {
-      node("rect", { x: lx, y: 8, width: 10, height: 10, fill: s.color,
-        "fill-opacity": s.type === "band" ? s.opacity ?? 0.25 : 1 }, svg);
+      node("rect", { x: lx, y: 8, width: 10, height: 10, fill: s.color, stroke: s.ring || "none",
+        "stroke-width": 2, "fill-opacity": s.type === "band" ? s.opacity ?? 0.25 : 1 }, svg);
       const t = node("text", { x: lx + 14, y: 17, class: "legend" }, svg);
       t.textContent = s.label;
       lx += 24 + 7 * s.label.length;

@@ -132,15 +132,16 @@ def summarise(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     series = list(dict.fromkeys(r["series"] for r in records))
 
     def mean(key: str, s: str, meth: str, var: str) -> float:
-        vals = [
-            r[key] for r in records if (r["series"], r["method"], r["variant"]) == (s, meth, var)
-        ]
-        return float(np.mean(vals))
+        """NaN when no fold has the value (a pooling floor: none for a fit with gaps)."""
+        selected = ((r["series"], r["method"], r["variant"]) == (s, meth, var) for r in records)
+        vals = [r[key] for r, ok in zip(records, selected, strict=True) if ok]
+        vals = [v for v in vals if v is not None]
+        return float(np.mean(vals)) if vals else float("nan")
 
     def rel(key: str, meth: str, var: str, base: str | None = None) -> float:
         base = base or key
         return float(
-            np.mean([mean(key, s, meth, var) / mean(base, s, meth, "complete") for s in series])
+            np.nanmean([mean(key, s, meth, var) / mean(base, s, meth, "complete") for s in series])
         )
 
     rows = []

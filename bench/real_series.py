@@ -17,7 +17,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:  # lets `python bench/real_series.py` work without
 
 from statsforecast.models import AutoARIMA, AutoETS, SeasonalNaive  # noqa: E402
 
-from app.services.fitting import fit_spec  # noqa: E402
+from app.services.fitting import SpecFit  # noqa: E402
 from bench._common import json_safe, machine_info  # noqa: E402
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from models.forecasting.analog import AnalogForecaster  # noqa: E402
@@ -85,25 +85,6 @@ def load_series() -> dict[str, tuple[np.ndarray, str]]:
     return {k: (np.asarray(v, dtype=np.float64), f) for k, (v, f) in out.items()}
 
 
-@dataclass
-class Auto:
-    """`auto` as the service runs it (`fit_spec`: gross faults set aside, then the choice
-    among `kinds`) at every origin."""
-
-    params: dict[str, dict[str, Any]]
-    kinds: tuple[str, ...]
-    horizon: int
-
-    def fit(self, y: np.ndarray) -> Auto:
-        params = {**self.params, "candidates": list(self.kinds), "val_fraction": 0.2}
-        spec = {"kind": "auto", "params": params}
-        self.model, _ = fit_spec(spec, y, self.horizon, 0, lambda _f: None)
-        return self
-
-    def predict(self, horizon: int, **kw: Any) -> Any:
-        return self.model.predict(horizon, **kw)
-
-
 def our_params(m: int) -> dict[str, dict[str, Any]]:
     """Per kind, the settings the bench gives it at season length m (fixed rules)."""
     seasonal = {"season_length": m, "fourier_order": min(3, (m - 1) // 2)} if m > 2 else {}
@@ -122,8 +103,8 @@ def make_method(method: str, m: int) -> Callable[[], Any]:
     if method == "analog":
         return AnalogForecaster
     if method in AUTO_METHODS:
-        kinds, h = AUTO_METHODS[method], HORIZON_OF_SEASON[m]
-        return lambda: Auto(our_params(m), kinds, h)
+        params = {**our_params(m), "candidates": list(AUTO_METHODS[method]), "val_fraction": 0.2}
+        return partial(SpecFit, {"kind": "auto", "params": params}, HORIZON_OF_SEASON[m])
     if method == "ensemble":
         lags = min(max(8, 2 * m), 24)
         return lambda: AnchoredEnsembleAR(lags=lags, members=8, epochs=200, patience=20)

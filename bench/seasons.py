@@ -15,10 +15,8 @@ from __future__ import annotations
 import statistics
 import sys
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import numpy as np
 
@@ -39,11 +37,10 @@ from bench._common import (  # noqa: E402
 )
 from bench.chaos import StatsForecastModel, _version, pmap  # noqa: E402
 from bench.real_series import HORIZON, LEVELS, SEASON, load_series  # noqa: E402
-from models.forecasting.auto import auto_choice  # noqa: E402
 from models.forecasting.backtest import score_fold  # noqa: E402
 from models.seeding import derived_seed  # noqa: E402
 
-OURS = {"auto": None, "auto-ar": ("bayes_ar_pool",)}  # name -> candidate kinds
+OURS = {"auto": None, "auto-ar": ["bayes_ar_pool"]}  # name -> candidate kinds
 PEERS = {"AutoARIMA": AutoARIMA, "AutoETS": AutoETS, "SeasonalNaive": SeasonalNaive}
 METHODS = (*OURS, *PEERS)
 S = 500  # sample paths per forecast
@@ -52,12 +49,9 @@ QUICK_SERIES = ("air_passengers", "us_unemployment")
 
 def fit_ours(method: str, y: np.ndarray, h: int, m: int, seed: int) -> tuple[Any, dict]:
     """`auto` as the forecast worker fits it: the auto schema's defaults (no season), periods
-    [m] from the grid; for "auto-ar", `auto_choice` sees only the AR kinds."""
-    spec = {"kind": "auto", "params": AutoParams().model_dump(mode="json")}
-    kinds = OURS[method]
-    choose = fitting.auto_choice if kinds is None else partial(auto_choice, kinds=kinds)
-    with mock.patch.object(fitting, "auto_choice", choose):
-        return fitting.fit_spec(spec, y, h, seed, lambda _f: None, [m])
+    [m] from the grid; for "auto-ar", the AR kinds its only candidates."""
+    params = AutoParams(candidates=OURS[method]).model_dump(mode="json")
+    return fitting.fit_spec({"kind": "auto", "params": params}, y, h, seed, lambda _f: None, [m])
 
 
 def run_series(i: int, name: str, y: np.ndarray, freq: str, method: str, folds: int) -> dict:
@@ -223,7 +217,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "auto: fit_spec({'kind': 'auto', 'params': AutoParams() defaults}, y[:o], h, seed, "
         "periods=[m]) as the forecast worker calls it: every registry candidate (bayes_ar_pool, "
         "ensemble, analog); the AR pool picks its season by evidence",
-        "auto-ar: the same with auto_choice restricted to bayes_ar_pool",
+        "auto-ar: the same with candidates [bayes_ar_pool]",
         "chosen per origin: the kind auto picked and the season (m) and Fourier order (K) its "
         "evidence chose (none reported for ensemble / analog, which take no season)",
         f"{S} paths per forecast, one Monte Carlo seed; peers: StatsForecastModel "

@@ -8,28 +8,22 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.services.fitting import device_for
+from app.services.fitting import SpecFit, device_for
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from app.services.posted import values_of
 from models.forecasting.backtest import rolling_origin
-from models.forecasting.gaps import GapForecaster, has_gaps
-from models.forecasting.registry import kind_info, make_forecaster
 
 
 def compute(job: JobInput, progress: Progress) -> Store:
     request = job.request
-
-    kind, params = job.model["kind"], job.model.get("params", {})
-    make = partial(make_forecaster, kind, params)
+    set_aside = request.get("outliers", "set_aside") == "set_aside"
 
     def one(s: dict[str, Any], seed: int, p: Progress) -> dict[str, Any]:
-        y = np.asarray(values_of(s), dtype=float)
-        # With gaps, each fold fits through its own (scores skip the missing test values).
-        refit = kind_info(kind).cheap_fit
-        gappy = partial(GapForecaster, make, refit, seed)
+        # Each fold is fitted as a forecast would be: through its gaps and its gross faults
+        # (scores skip the missing test values).
         result = rolling_origin(
-            y,
-            gappy if has_gaps(y) else make,
+            np.asarray(values_of(s), dtype=float),
+            partial(SpecFit, job.model, request["horizon"], seed, set_aside),
             horizon=request["horizon"],
             folds=request["folds"],
             levels=request["levels"],

@@ -7,6 +7,7 @@ stored version {"name", "version", "kind", "version_id"} to load.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -18,7 +19,7 @@ from app.queue import Queue, queue_for
 from app.services.posted import Drivers
 from models.forecasting.anomalies import as_missing, gross_faults
 from models.forecasting.auto import auto_choice
-from models.forecasting.base import Forecaster, LibraryForecaster
+from models.forecasting.base import Forecast, Forecaster, LibraryForecaster
 from models.forecasting.gaps import GapForecaster, as_grid, has_gaps
 from models.forecasting.imputation import impute, interpolate
 from models.forecasting.registry import AUTO, BY_NAME, kind_info, make_forecaster
@@ -54,10 +55,12 @@ def fit_spec(
     y, aside = screened(y, seed, set_aside)
     kind, params = spec["kind"], dict(spec.get("params", {}))
     gappy = has_gaps(y)
-    # Choices are made on the posterior-mean completion; fits go through the gaps.
+    # Choices (auto's, a season's) are made on the posterior-mean completion; fits go
+    # through the gaps.
+    choosing = kind == AUTO or periods is not None
     imputation = (
         impute(as_grid(y), seed=seed, covariates=covariates, periods=periods or ())
-        if gappy
+        if gappy and choosing
         else None
     )
     data = y if imputation is None else imputation.completed()
@@ -105,6 +108,27 @@ def screened(y: np.ndarray, seed: int, set_aside: bool = True) -> tuple[np.ndarr
     to report (nothing when there are none, or when not set_aside)."""
     faults = gross_faults(y, seed) if set_aside else []
     return (as_missing(y, faults), {"set_aside": faults}) if faults else (y, {})
+
+
+@dataclass
+class SpecFit:
+    """A spec fitted as a forecast job fits it (`fit_spec`, with the settings as given), for
+    work that refits it at every origin: backtests' folds, and the benches."""
+
+    spec: dict[str, Any]
+    horizon: int
+    seed: int = 0
+    set_aside: bool = True
+
+    def fit(self, y: np.ndarray, progress: Progress | None = None) -> SpecFit:
+        report = progress or (lambda _f: None)
+        self.model, self.fitted = fit_spec(
+            self.spec, y, self.horizon, self.seed, report, set_aside=self.set_aside
+        )
+        return self
+
+    def predict(self, horizon: int, **options: Any) -> Forecast:
+        return self.model.predict(horizon, **options)
 
 
 def _with_season(

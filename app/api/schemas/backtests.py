@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictInt
 
-from app.api.schemas.common import FiniteFloat, StrictModel, default_levels
+from app.api.schemas.common import FiniteFloat, Outliers, StrictModel, default_levels
 from app.api.schemas.forecasts import Level
 from app.api.schemas.jobs import JOB_EXAMPLE, JobRead
 from app.api.schemas.model_specs import ConcreteSpec, DefaultSpec
@@ -26,6 +26,7 @@ class BacktestCreate(StrictModel):
     levels: list[Level] = Field(default_factory=default_levels, max_length=20)
     num_samples: StrictInt = Field(500, ge=10)
     seed: StrictInt = Field(0, ge=0, lt=2**31)
+    outliers: Outliers = "set_aside"
     lyapunov_time: FiniteFloat | None = Field(
         None, gt=0, description="Reports valid prediction time in Lyapunov times when given"
     )

@@ -29,6 +29,8 @@ from models.forecasting.imputation import impute
 MAX_ROUNDS = 4
 # The chance that a clean series, of any length, loses a reading to `gross_faults`.
 FAULT_RATE = 0.01
+# Gross faults are rare: readings out as far as the series' most extreme 2% are its own.
+FAULT_TAIL = 0.98
 # Only readings this far out are set aside when refitting: a clean series' own tail beyond
 # the flagging threshold stays in, so the noise scale is not shrunk by the cleaning.
 GROSS_Z = 4.0
@@ -39,18 +41,25 @@ def find_anomalies(
     level: float = 99.0,
     template: BayesianAR | None = None,
     seed: int = 0,
+    tail_quantile: float | None = None,
 ) -> list[dict[str, Any]]:
     """Flagged readings of y: (T, d) (NaN: missing, never flagged), in time order: index,
-    component, value, expected, interval (the level-% one-step interval), score (the
-    reading's z-score against that prediction) and reason ("outside" or "repeated")."""
+    component, value, expected, interval (the one-step interval it was judged by), score
+    (the reading's z-score against that prediction) and reason ("outside" or "repeated").
+    tail_quantile q: the interval widens with the series' own tails, by the q-quantile of
+    the |z-scores| over a Gaussian's, so that readings as far out as a 1 - q share of the
+    series are its distribution (intermittent demand, heavy tails), not faults."""
     Y = np.asarray(y, dtype=np.float64)
     observed = np.isfinite(Y)
-    z_q = float(norm.ppf(0.5 + level / 200.0))
+    z_level = z_q = float(norm.ppf(0.5 + level / 200.0))
     gross = np.zeros_like(observed)
     for _ in range(MAX_ROUNDS):
         mean, std, p = _one_step(np.where(gross, np.nan, Y), template, seed)
         z = np.zeros_like(Y)
         z[p:] = np.where(observed[p:], (np.nan_to_num(Y[p:]) - mean) / std, 0.0)
+        if tail_quantile is not None and observed[p:].any():
+            tail = float(np.quantile(np.abs(z[p:][observed[p:]]), tail_quantile))
+            z_q = z_level * max(1.0, tail / float(norm.ppf(0.5 + tail_quantile / 2.0)))
         now = np.abs(z) > max(z_q, GROSS_Z)
         if np.array_equal(now, gross):
             break
@@ -78,12 +87,15 @@ def gross_faults(y: FloatArray, seed: int = 0) -> list[dict[str, Any]]:
     """The readings of y ((T,) or (T, d); NaN: missing) too far outside their one-step
     interval to fit a forecaster on: `find_anomalies` at the level where a clean series of
     y's size has a FAULT_RATE chance of one (the rate spread over its readings, so a longer
-    series needs a farther reading). Stuck runs are left to `detect_anomalies`: their values
-    are plausible ones, where a wild reading is also the regressor of the next steps."""
+    series needs a farther reading), widened by the series' own tails (FAULT_TAIL): an
+    intermittent or heavy-tailed series' large values are its distribution. Stuck runs are
+    left to `detect_anomalies`: their values are plausible ones, where a wild reading is
+    also the regressor of the next steps."""
     Y = np.asarray(y, dtype=np.float64)
     Y = Y[:, None] if Y.ndim == 1 else Y
     level = 100.0 * (1.0 - FAULT_RATE / max(int(np.isfinite(Y).sum()), 1))
-    return [f for f in find_anomalies(Y, level, seed=seed) if f["reason"] == "outside"]
+    flagged = find_anomalies(Y, level, seed=seed, tail_quantile=FAULT_TAIL)
+    return [f for f in flagged if f["reason"] == "outside"]
 
 
 def as_missing(y: FloatArray, flagged: list[dict[str, Any]]) -> FloatArray:

@@ -24,7 +24,8 @@ Outliers = Annotated[
     Literal["set_aside", "keep"],
     Field(
         description="set_aside: the series' gross faults (readings so far outside their "
-        "one-step interval that a clean series shows one with chance 1 %) are fitted through "
+        "one-step interval that a clean series shows one with chance 1 %, the interval "
+        "widened by the series' own tails) are fitted through "
         "as missing values and listed (a forecast's set_aside, a version's "
         "metrics.fitted.set_aside); keep: every reading is fitted",
     ),

@@ -338,7 +338,7 @@ def test_a_run_of_cycles_is_the_cycles_one_by_one(
     one do: through irregular intervals (a repeated time among them), missing readings, an
     observation with none, a spike the check rejects, a stuck sensor that fails and is then
     left out, observations with their own noise, and (the random gain at full strength)
-    analyses that diverge after a long interval."""
+    analyses that may diverge after a long interval."""
     obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
     (memory, bred), scale = case
     observer, l96 = _random_observer(obs, 2, memory=memory, bred=bred), Lorenz96(n=12)
@@ -377,9 +377,13 @@ def test_a_run_of_cycles_is_the_cycles_one_by_one(
 
     assert [r is None or r.E is None for r in got] == [r is None or r.E is None for r in want]
     assert sum(r is not None and r.E is None for r in got) == 1  # the one with no reading
-    assert (None in got) == (scale == 1.0)  # diverged analyses only at full strength
+    # Diverged analyses only at full strength; whether it diverges there turns on rounding
+    # (thread counts, kernels), which grows in the chaotic run: the comparison below holds
+    # either way.
+    assert scale == 1.0 or None not in got
     codes = [r.screened.codes() for r in got if r is not None and r.screened is not None]
-    assert any(2 in c for c in codes) and any(3 in c for c in codes)  # rejected; excluded
+    assert any(3 in c for c in codes)  # the stuck sensor excluded
+    assert scale == 1.0 or any(2 in c for c in codes)  # the spike rejected (on the attractor)
     for a, b in zip(got, want, strict=True):
         if a is None:  # diverged
             assert b is None

@@ -206,20 +206,22 @@ def backtest(
     levels: Sequence[float] = (80, 95),
     num_samples: int | None = None,
     seed: int | None = None,
+    outliers: str | None = None,
     wait: bool = True,
     timeout: float | None = None,
     progress: Progress | None = None,
     idempotency_key: str | None = None,
 ) -> Op[Backtest]:
     """Rolling-origin backtest: `folds` origins `horizon` apart at the end of each series;
-    returns CRPS, MASE, sMAPE, coverage and Winkler score per series."""
+    returns CRPS, MASE, sMAPE, coverage and Winkler score per series. Each fold is fitted as
+    a forecast is (`outliers="keep"`: on every reading, gross faults too)."""
     started = time.monotonic()
     body = {
         "series": [s.payload() for s in to_series_list(series)],
         "horizon": horizon,
         "folds": folds,
         "levels": list(levels),
-        **given(model=model_spec(model), num_samples=num_samples, seed=seed),
+        **given(model=model_spec(model), num_samples=num_samples, seed=seed, outliers=outliers),
     }
     reply = yield from _submit(core, "/v1/backtests", body, idempotency_key)
     if not wait:

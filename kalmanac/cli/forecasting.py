@@ -71,17 +71,13 @@ def add_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
         action="store_true",
         help="with --anomalies: fit through the flagged readings as missing values",
     )
-    p.add_argument(
-        "--keep-outliers",
-        action="store_true",
-        help="fit every reading (by default gross faults are fitted through as missing "
-        "values, and listed on stderr)",
-    )
+    add_keep_outliers(p, "and listed on stderr")
     p.set_defaults(handler=forecast)
 
     p = sub.add_parser("backtest", parents=[parent], help="rolling-origin backtest of a file")
     add_series_args(p)
     p.add_argument("--folds", type=int, default=5)
+    add_keep_outliers(p, "in each fold")
     p.set_defaults(handler=backtest)
 
     shows = sub.add_parser("forecasts", help="finished forecasts").add_subparsers(
@@ -95,6 +91,15 @@ def add_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
     p = sub.add_parser("kinds", parents=[parent], help="the model kinds the server fits")
     p.add_argument("--params", action="store_true", help="also each kind's parameters")
     p.set_defaults(handler=kinds)
+
+
+def add_keep_outliers(p: argparse.ArgumentParser, where: str) -> None:
+    p.add_argument(
+        "--keep-outliers",
+        action="store_true",
+        help=f"fit every reading (by default gross faults are fitted through as missing "
+        f"values, {where})",
+    )
 
 
 def forecasts_show(client: Client, args: argparse.Namespace) -> int:
@@ -195,6 +200,7 @@ def backtest(client: Client, args: argparse.Namespace) -> int:
         model=model_arg(args),
         num_samples=args.num_samples,
         seed=args.seed,
+        outliers="keep" if args.keep_outliers else None,
         timeout=args.timeout,
         progress=None if args.quiet else ProgressBar(),
     )

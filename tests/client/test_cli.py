@@ -271,3 +271,21 @@ def test_serve_refuses_a_port_in_use_before_announcing_anything(
     captured = capsys.readouterr()
     assert "is already in use" in captured.err and f"--port {port + 1}" in captured.err
     assert "ready" not in captured.out
+
+
+def test_a_backtest_of_a_csv_fits_each_fold_without_its_gross_faults(
+    env: None, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    frame = history()
+    frame.loc[20, "sales"] = 500.0  # in every fold's history
+    csv = tmp_path / "spike.csv"
+    frame.to_csv(csv, index=False)
+    argv = ["backtest", str(csv), "--horizon", "3", "--folds", "2", "--params", PARAMS, "--quiet"]
+
+    def crps(*extra: str) -> float:
+        assert main([*argv, *extra]) == 0
+        table = capsys.readouterr().out.splitlines()
+        (row,) = [line.split() for line in table if line.startswith("crps ")]
+        return float(row[1])
+
+    assert crps() < 0.2 * crps("--keep-outliers")

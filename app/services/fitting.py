@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.repositories import model_versions
 from app.queue import Queue, queue_for
 from app.services.posted import Drivers
-from models.forecasting.anomalies import as_missing, gross_faults
 from models.forecasting.auto import auto_choice
 from models.forecasting.base import Forecast, Forecaster, LibraryForecaster
+from models.forecasting.faults import as_missing, gross_faults
 from models.forecasting.gaps import GapForecaster, as_grid, has_gaps
 from models.forecasting.imputation import impute, interpolate
 from models.forecasting.registry import AUTO, BY_NAME, kind_info, make_forecaster

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.services.fitting import device_for, driver_arrays, fit_spec, load_stored, screened
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from app.services.posted import drivers, gridded
-from models.forecasting.anomalies import as_missing, find_anomalies
+from models.forecasting.anomalies import find_anomalies
 from models.forecasting.base import Forecast, Forecaster, floored
 from models.forecasting.conformal import calibration_backtest, conformal_adjust
+from models.forecasting.faults import as_missing
 from models.forecasting.gaps import (
     GapForecaster,
     as_grid,

@@ -27,10 +27,6 @@ from models.forecasting.bayes_ar import BayesianAR
 from models.forecasting.imputation import impute
 
 MAX_ROUNDS = 4
-# The chance that a clean series, of any length, loses a reading to `gross_faults`.
-FAULT_RATE = 0.01
-# Gross faults are rare: readings out as far as the series' most extreme 2% are its own.
-FAULT_TAIL = 0.98
 # Only readings this far out are set aside when refitting: a clean series' own tail beyond
 # the flagging threshold stays in, so the noise scale is not shrunk by the cleaning.
 GROSS_Z = 4.0
@@ -41,25 +37,18 @@ def find_anomalies(
     level: float = 99.0,
     template: BayesianAR | None = None,
     seed: int = 0,
-    tail_quantile: float | None = None,
 ) -> list[dict[str, Any]]:
     """Flagged readings of y: (T, d) (NaN: missing, never flagged), in time order: index,
-    component, value, expected, interval (the one-step interval it was judged by), score
-    (the reading's z-score against that prediction) and reason ("outside" or "repeated").
-    tail_quantile q: the interval widens with the series' own tails, by the q-quantile of
-    the |z-scores| over a Gaussian's, so that readings as far out as a 1 - q share of the
-    series are its distribution (intermittent demand, heavy tails), not faults."""
+    component, value, expected, interval (the level-% one-step interval), score (the
+    reading's z-score against that prediction) and reason ("outside" or "repeated")."""
     Y = np.asarray(y, dtype=np.float64)
     observed = np.isfinite(Y)
-    z_level = z_q = float(norm.ppf(0.5 + level / 200.0))
+    z_q = float(norm.ppf(0.5 + level / 200.0))
     gross = np.zeros_like(observed)
     for _ in range(MAX_ROUNDS):
         mean, std, p = _one_step(np.where(gross, np.nan, Y), template, seed)
         z = np.zeros_like(Y)
         z[p:] = np.where(observed[p:], (np.nan_to_num(Y[p:]) - mean) / std, 0.0)
-        if tail_quantile is not None and observed[p:].any():
-            tail = float(np.quantile(np.abs(z[p:][observed[p:]]), tail_quantile))
-            z_q = z_level * max(1.0, tail / float(norm.ppf(0.5 + tail_quantile / 2.0)))
         now = np.abs(z) > max(z_q, GROSS_Z)
         if np.array_equal(now, gross):
             break
@@ -83,42 +72,27 @@ def find_anomalies(
     return out
 
 
-def gross_faults(y: FloatArray, seed: int = 0) -> list[dict[str, Any]]:
-    """The readings of y ((T,) or (T, d); NaN: missing) too far outside their one-step
-    interval to fit a forecaster on: `find_anomalies` at the level where a clean series of
-    y's size has a FAULT_RATE chance of one (the rate spread over its readings, so a longer
-    series needs a farther reading), widened by the series' own tails (FAULT_TAIL): an
-    intermittent or heavy-tailed series' large values are its distribution. Stuck runs are
-    left to `detect_anomalies`: their values are plausible ones, where a wild reading is
-    also the regressor of the next steps."""
-    Y = np.asarray(y, dtype=np.float64)
-    Y = Y[:, None] if Y.ndim == 1 else Y
-    level = 100.0 * (1.0 - FAULT_RATE / max(int(np.isfinite(Y).sum()), 1))
-    flagged = find_anomalies(Y, level, seed=seed, tail_quantile=FAULT_TAIL)
-    return [f for f in flagged if f["reason"] == "outside"]
-
-
-def as_missing(y: FloatArray, flagged: list[dict[str, Any]]) -> FloatArray:
-    """y with the flagged readings set to NaN (missing)."""
-    out = np.array(y, dtype=np.float64)
-    grid = out[:, None] if out.ndim == 1 else out  # a view: writes reach `out`
-    for f in flagged:
-        grid[f["index"], f["component"]] = np.nan
-    return out
-
-
 def _one_step(
     Y: FloatArray, template: BayesianAR | None, seed: int
 ) -> tuple[FloatArray, FloatArray, int]:
     """The AR's one-step predictive mean and std (T - p, d) from the history with NaN cells
     completed by their posterior mean, and p."""
+    model, complete = fitted_ar(Y, template, seed)
+    mean, std = model.one_step(complete)
+    return mean, std, model.window_shape_[0]
+
+
+def fitted_ar(
+    Y: FloatArray, template: BayesianAR | None = None, seed: int = 0
+) -> tuple[BayesianAR, FloatArray]:
+    """The conjugate AR (with the template's seasonal terms) fitted on Y (T, d) with its NaN
+    cells completed by their posterior mean, and that completion."""
     complete = impute(Y, template=template, seed=seed).completed() if np.isnan(Y).any() else Y
     model = BayesianAR(
         season_length=template.season_length if template else None,
         fourier_order=template.fourier_order if template else 0,
     ).fit(complete)
-    mean, std = model.one_step(complete)
-    return mean, std, model.window_shape_[0]
+    return model, complete
 
 
 def _stuck_runs(Y: FloatArray, alpha: float) -> np.ndarray:

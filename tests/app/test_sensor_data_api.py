@@ -444,3 +444,17 @@ def test_a_version_reports_the_faults_it_was_trained_without(
         "/v1/forecasts", json={"series": [{"id": "s", "values": values}], "horizon": 2,
                                "outliers": "drop"}, headers=headers)  # fmt: skip
     assert r.status_code == 422 and r.json()["detail"][0]["field"] == "outliers"
+
+
+def test_a_move_at_the_end_is_forecast_from_and_an_error_code_is_set_aside(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    clean = np.asarray(ar2(200, 23))
+    jump = 30 * float(clean.std())
+    moved = [*clean[:-3], *(clean[-3:] + jump)]  # recalibrated: the series is somewhere else
+    s = forecast(client, headers, series=[{"id": "s", "values": moved}])
+    assert s["set_aside"] is None and s["mean"][0] > clean.mean() + jump / 2
+    coded = [*clean[:-3], 9999.0, 9999.0, 9999.0]  # the logger's error code, repeated
+    s = forecast(client, headers, series=[{"id": "s", "values": coded}])
+    assert [a["index"] for a in s["set_aside"]] == [197, 198, 199]
+    assert abs(s["mean"][0] - clean.mean()) < 5 * float(clean.std())

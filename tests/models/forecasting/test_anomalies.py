@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from models.forecasting.anomalies import as_missing, find_anomalies, gross_faults
+from models.forecasting.anomalies import find_anomalies
 from models.forecasting.bayes_ar import BayesianAR
 
 
@@ -64,38 +64,3 @@ def test_a_flag_reports_its_prediction_interval_and_score() -> None:
     assert lo < spike["expected"] < hi < spike["value"] and spike["score"] > 3.29
     model = BayesianAR().fit(np.delete(y, 200))
     assert model.one_step(y)[0].shape == (300 - model.window_shape_[0], 1)
-
-
-def test_gross_faults_are_wild_readings_and_a_clean_series_rarely_has_one() -> None:
-    rng = np.random.default_rng(4)
-    y = ar1(300, rng)
-    y[[100, 299]] += np.array([40.0, -40.0])  # the last reading too: it drives the forecast
-    assert [(f["index"], f["reason"]) for f in gross_faults(y)] == [
-        (100, "outside"),
-        (299, "outside"),
-    ]
-    assert np.isnan(as_missing(y, gross_faults(y))[[100, 299]]).all()
-    # FAULT_RATE is per series: about one clean series in a hundred loses a reading.
-    faulted = sum(bool(gross_faults(ar1(300, rng))) for _ in range(40))
-    assert faulted <= 2
-
-
-def test_gross_faults_leave_a_stuck_run_and_judge_each_component() -> None:
-    rng = np.random.default_rng(6)
-    Y = np.column_stack([ar1(300, rng), ar1(300, rng)])
-    Y[150:170, 0] = Y[150, 0]
-    Y[200, 1] = np.nan
-    Y[220, 1] -= 50.0
-    assert [(f["index"], f["component"]) for f in gross_faults(Y)] == [(220, 1)]
-
-
-def test_an_intermittent_series_keeps_its_demand() -> None:
-    """Demand that comes in bursts between zeros is far from a Gaussian AR's prediction, but
-    it is the series' own distribution: its bursts are not set aside as faults."""
-    rng = np.random.default_rng(8)
-    events, aside = 0, 0
-    for _ in range(10):
-        y = (rng.random(300) < 0.1) * rng.poisson(5.0, 300).astype(float)
-        events += int((y > 0).sum())
-        aside += len(gross_faults(y))
-    assert aside <= 0.03 * events

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.stats import norm
 
 from models.forecasting.anomalies import MAX_ROUNDS, fitted_ar
-from models.forecasting.base import FloatArray
+from models.forecasting.base import FloatArray, SeriesTooShort
 from models.forecasting.bayes_ar import BayesianAR
 
 # The chance that a clean series, of any length, loses a reading to `gross_faults`.
@@ -46,7 +46,10 @@ def gross_faults(y: FloatArray, seed: int = 0) -> list[dict[str, Any]]:
     z_rate = float(norm.ppf(1.0 - FAULT_RATE / max(int(observed.sum()), 1) / 2.0))
     faults = np.zeros_like(observed)
     for _ in range(MAX_ROUNDS):
-        model, complete = fitted_ar(np.where(faults, np.nan, Y), seed=seed)
+        try:
+            model, complete = fitted_ar(np.where(faults, np.nan, Y), seed=seed)
+        except SeriesTooShort:
+            return []  # too short to tell a fault from the series: every reading is used
         history = np.where(observed, Y, complete)  # missing values completed; faults not
         now, judged = _judged_in_order(Y, history, model, z_rate)
         if np.array_equal(now, faults):

@@ -53,3 +53,7 @@ def test_a_move_in_the_newest_readings_is_kept_and_an_error_code_is_not() -> Non
     coded = y.copy()
     coded[-3:] = 9999.0  # a logger's error code, repeated
     assert [f["index"] for f in gross_faults(coded)] == [297, 298, 299]
+
+
+def test_a_series_too_short_to_judge_keeps_every_reading() -> None:
+    assert gross_faults(np.array([1.0, 2.0, 50.0])) == []

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.services.fitting import SpecFit, device_for
+from app.services.fitting import SpecFit, device_for, sets_aside
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from app.services.posted import values_of
 from models.forecasting.backtest import rolling_origin
@@ -16,7 +16,7 @@ from models.forecasting.backtest import rolling_origin
 
 def compute(job: JobInput, progress: Progress) -> Store:
     request = job.request
-    set_aside = request.get("outliers", "set_aside") == "set_aside"
+    set_aside = sets_aside(request)
 
     def one(s: dict[str, Any], seed: int, p: Progress) -> dict[str, Any]:
         # Each fold is fitted as a forecast would be: through its gaps and its gross faults

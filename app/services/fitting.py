@@ -102,6 +102,12 @@ def fit_spec(
     return model, {**model.params_, **{k: v for k, v in found.items() if v is not None}, **aside}
 
 
+def sets_aside(request: dict[str, Any]) -> bool:
+    """Whether a job's fits go through its series' gross faults (`"outliers"`, which a job
+    queued before the option existed does not have)."""
+    return bool(request.get("outliers", "set_aside") == "set_aside")
+
+
 def screened(y: np.ndarray, seed: int, set_aside: bool = True) -> tuple[np.ndarray, dict[str, Any]]:
     """y with its gross faults (`gross_faults`: a sensor's wild reading, which would skew the
     fit and be the regressor of the next steps) made missing values, and {"set_aside": them}
@@ -122,7 +128,7 @@ class SpecFit:
 
     def fit(self, y: np.ndarray, progress: Progress | None = None) -> SpecFit:
         report = progress or (lambda _f: None)
-        self.model, self.fitted = fit_spec(
+        self.model, _ = fit_spec(
             self.spec, y, self.horizon, self.seed, report, set_aside=self.set_aside
         )
         return self

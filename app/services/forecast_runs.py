@@ -7,7 +7,14 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.services.fitting import device_for, driver_arrays, fit_spec, load_stored, screened
+from app.services.fitting import (
+    device_for,
+    driver_arrays,
+    fit_spec,
+    load_stored,
+    screened,
+    sets_aside,
+)
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
 from app.services.posted import drivers, gridded
 from models.forecasting.anomalies import find_anomalies
@@ -101,9 +108,8 @@ def forecast_series(
     if anomalies.get("exclude"):  # judged first, then fitted through as missing values
         flagged = find_anomalies(as_grid(y), anomalies["level"], None, seed)
         y = as_missing(y, flagged)
-    set_aside = request.get("outliers", "set_aside") == "set_aside"
     model, fitted, forecast, imputation = _fit_and_predict(
-        factory, job, y, X, grid, seed, progress, options, set_aside
+        factory, job, y, X, grid, seed, progress, options, sets_aside(request)
     )
     aside = fitted.pop("set_aside", [])
     if driven:

@@ -12,7 +12,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.db.repositories import model_versions
 from app.db.tables import ModelVersion
 from app.services import observers
-from app.services.fitting import device_for, driver_arrays, fit_library, fit_spec
+from app.services.fitting import (
+    device_for,
+    driver_arrays,
+    fit_library,
+    fit_spec,
+    sets_aside,
+)
 from app.services.job_runner import JobInput, Progress, Store, run_job
 from app.services.posted import driver_names, drivers, gridded, values_of
 from app.version import code_version
@@ -53,9 +59,14 @@ def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
     else:
         first = job.request["series"][0]
         X, _, driven = driver_arrays(drivers(first, gridded(first), 0))
-        set_aside = job.request.get("outliers", "set_aside") == "set_aside"
         model, fitted = fit_spec(
-            spec, y, VALIDATION_HORIZON, job.seed, progress, covariates=X, set_aside=set_aside
+            spec,
+            y,
+            VALIDATION_HORIZON,
+            job.seed,
+            progress,
+            covariates=X,
+            set_aside=sets_aside(job.request),
         )
         if driven:
             fitted = {**fitted, "covariates": driven}

@@ -181,16 +181,24 @@ def _from_half(progress: Progress) -> Progress:
 
 
 def fit_library(
-    spec: dict[str, Any], series: Sequence[np.ndarray], progress: Progress
+    spec: dict[str, Any],
+    series: Sequence[np.ndarray],
+    progress: Progress,
+    seed: int = 0,
+    set_aside: bool = True,
 ) -> tuple[Forecaster, dict[str, Any]]:
     """A library kind fitted on several series (the first is its own). A library is a set of
-    references to match against: gaps in one are filled with their posterior mean."""
-    series = [impute(as_grid(y)).completed() if has_gaps(y) else y for y in series]
+    references to match against: gaps in one are filled with their posterior mean, and so
+    are its gross faults (`screened`), which a query would otherwise match and continue;
+    they are reported with the index of their series."""
     model = make_forecaster(spec["kind"], spec.get("params", {}))
     if not isinstance(model, LibraryForecaster):
         raise ValueError(f"{spec['kind']} does not keep a library of series")
+    screens = [screened(y, seed, set_aside) for y in series]
+    aside = [{"series": i, **f} for i, (_, a) in enumerate(screens) for f in a.get("set_aside", [])]
+    series = [impute(as_grid(y)).completed() if has_gaps(y) else y for y, _ in screens]
     model = model.fit_library(series, progress=progress)
-    return model, dict(model.params_)
+    return model, {**model.params_, **({"set_aside": aside} if aside else {})}
 
 
 def load_stored(factory: sessionmaker[Session], spec: dict[str, Any]) -> Forecaster:

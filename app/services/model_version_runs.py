@@ -55,7 +55,7 @@ def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
     y = ys[0]
     started = time.monotonic()
     if len(ys) > 1:  # a reference library (the schema allows it for library kinds only)
-        model, fitted = fit_library(spec, ys, progress)
+        model, fitted = fit_library(spec, ys, progress, job.seed, sets_aside(job.request))
     else:
         first = job.request["series"][0]
         X, _, driven = driver_arrays(drivers(first, gridded(first), 0))

@@ -321,19 +321,24 @@ def test_an_analog_library_forecasts_a_short_series(
     client: TestClient, headers: dict[str, str]
 ) -> None:
     """Several series make a library (a library kind only); a forecast with the version
-    matches a short posted series against it, and the version's own forecast holds up."""
+    matches a short posted series against it, and the version's own forecast holds up. A
+    logger's error code in a library series is set aside (not matched) and reported."""
     t = np.arange(300)
     library = [
         {"id": f"s{i}", "values": (3 + np.sin(2 * np.pi * t / 25 + i)).round(6).tolist()}
         for i in range(3)
     ]
+    library[1]["values"][40] = 9999.0
     body = {"name": "shapes", "model": {"kind": "analog"}, "series": library}
     r = client.post("/v1/models", json=body, headers=headers)
     assert r.status_code == 202, r.text
     job = wait_job(client, r.json()["id"], headers)
     assert job["status"] == "succeeded", job
     version = client.get("/v1/models/shapes/versions/1", headers=headers).json()
-    assert version["kind"] == "analog" and version["metrics"]["fitted"]["library_series"] == 3
+    fitted = version["metrics"]["fitted"]
+    assert version["kind"] == "analog" and fitted["library_series"] == 3
+    (aside,) = fitted["set_aside"]
+    assert (aside["series"], aside["index"], aside["value"]) == (1, 40, 9999.0)
 
     short = (3 + np.sin(2 * np.pi * np.arange(75) / 25 + 0.5)).round(6).tolist()
     ask = {"series": [{"id": "new", "values": short}], "horizon": 10}

@@ -6,9 +6,12 @@ the history before it as cleaned so far: a reading out beyond the threshold is r
 its prediction, so that neither it nor the readings after it are judged from it. (Judging
 against a history whose faults were imputed from both sides would let a fault's successors
 vouch for it: three 9999s in a row imputed each other.) Two or more readings in a row out on
-one side, and not all equal, are a move of the series rather than faults, and are kept;
-equal ones are an error code. The AR is then refitted without the faults, and the readings
-judged again, until the faults settle.
+one side, and not all equal, are a move of the series rather than faults, and are kept.
+Equal ones are a logger's error code when they are a burst (at most MAX_BURST) or held
+further from the history than CODE_JUMP times any step the series took before; otherwise
+they are the new level of a stepped series (a setpoint, a valve, a mode: after a constant
+stretch, any change is far outside a one-step interval), and are kept. The AR is then
+refitted without the faults, and the readings judged again, until the faults settle.
 
 The threshold is the level at which a clean Gaussian series of y's size has a FAULT_RATE
 chance of one fault (so a longer series needs a farther reading), widened by the series' own
@@ -33,6 +36,10 @@ from models.forecasting.bayes_ar import BayesianAR
 FAULT_RATE = 0.01
 # Gross faults are rare: readings out as far as the series' most extreme 2% are its own.
 FAULT_TAIL = 0.98
+# An error code comes in a burst of a few readings (a logger retrying, a dropped link), or
+# is held an order of magnitude beyond the series' own steps (9999 in a series of degrees).
+MAX_BURST = 5
+CODE_JUMP = 10.0
 
 
 def gross_faults(y: FloatArray, seed: int = 0) -> list[dict[str, Any]]:
@@ -115,12 +122,24 @@ def _judged_in_order(
         for j in np.nonzero(np.abs(z[t]) > limit)[0].tolist():
             faults[t, j], X[t, j] = True, mean[t, j]
             run = _run_to(t, j, faults, observed, z)
-            if len(run) >= 2 and np.ptp(Y[run, j]) > 0:  # the series moved: keep them
+            if len(run) >= 2 and not _error_code(Y[run, j], X[: run[-1], j]):  # a move
                 faults[run, j], X[run, j] = False, Y[run, j]
         stop = min(T, t + 1 + p)
         mean[t + 1 : stop], std[t + 1 : stop] = model.one_step(X[t + 1 - p : stop])
         t += 1
     return faults, (mean, std, z, limit)
+
+
+def _error_code(run: FloatArray, before: FloatArray) -> bool:
+    """Whether readings in a row out on one side (newest first) are a logger's error code:
+    equal, and a burst or far beyond every step of the cleaned history `before` them (a
+    history without a step cannot tell; see the module's note)."""
+    if np.ptp(run) > 0:
+        return False
+    steps = np.abs(np.diff(before))
+    largest = float(steps.max()) if steps.size else 0.0
+    jump = abs(float(run[0]) - float(before[-1])) if before.size else 0.0
+    return bool(run.size <= MAX_BURST or 0.0 < CODE_JUMP * largest < jump)
 
 
 def _run_to(t: int, j: int, faults: np.ndarray, observed: np.ndarray, z: FloatArray) -> list[int]:

@@ -458,3 +458,6 @@ def test_a_move_at_the_end_is_forecast_from_and_an_error_code_is_set_aside(
     s = forecast(client, headers, series=[{"id": "s", "values": coded}])
     assert [a["index"] for a in s["set_aside"]] == [197, 198, 199]
     assert abs(s["mean"][0] - clean.mean()) < 5 * float(clean.std())
+    setpoint = [20.0] * 60 + [22.0] * 40  # a stepped series holds its new level
+    s = forecast(client, headers, series=[{"id": "s", "values": setpoint}])
+    assert s["set_aside"] is None and abs(s["mean"][0] - 22.0) < 0.5

@@ -57,3 +57,18 @@ def test_a_move_in_the_newest_readings_is_kept_and_an_error_code_is_not() -> Non
 
 def test_a_series_too_short_to_judge_keeps_every_reading() -> None:
     assert gross_faults(np.array([1.0, 2.0, 50.0])) == []
+
+
+def test_a_stepped_series_keeps_its_new_level_and_a_held_error_code_is_set_aside() -> None:
+    """After a constant stretch any change is far outside a one-step interval: a setpoint or
+    a valve that moves and holds its new value is a move, however long it holds. An error
+    code held past a burst is set aside when it is far beyond the series' own steps."""
+    assert gross_faults(np.r_[np.zeros(50), np.ones(50)]) == []
+    setpoints = np.r_[np.full(30, 20.0), np.full(30, 22.0), np.full(40, 18.0)]
+    assert gross_faults(setpoints) == []
+    rng = np.random.default_rng(10)
+    logged = np.round(2 * (20 + np.cumsum(rng.normal(0, 0.1, 300)))) / 2  # 0.5-degree steps
+    for start, held in ((150, 30), (280, 20)):
+        coded = logged.copy()
+        coded[start : start + held] = 9999.0
+        assert [f["index"] for f in gross_faults(coded)] == list(range(start, start + held))

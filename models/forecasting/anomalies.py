@@ -96,7 +96,9 @@ def fitted_ar(
 
 
 def _stuck_runs(Y: FloatArray, alpha: float) -> np.ndarray:
-    """(T, d): True on the repeats of runs of equal readings too long to be chance."""
+    """(T, d): True on the repeats of runs of equal readings too long to be chance, at a value
+    the series takes nowhere else: one it keeps coming back to (a pump's 0 when off, a
+    saturated reading) is a state of the process, not a frozen sensor."""
     T, d = Y.shape
     out = np.zeros((T, d), dtype=bool)
     for j in range(d):
@@ -108,7 +110,8 @@ def _stuck_runs(Y: FloatArray, alpha: float) -> np.ndarray:
             if t < T and same[t - 1]:
                 continue
             length = t - start  # readings start..t-1 are equal
-            if length >= 3 and T * rate ** (length - 1) < alpha:
+            elsewhere = np.count_nonzero(x == x[start]) > length
+            if length >= 3 and T * rate ** (length - 1) < alpha and not elsewhere:
                 out[start + 1 : t, j] = True
             start = t
     return out

@@ -55,6 +55,14 @@ def test_counts_that_often_repeat_are_not_called_stuck() -> None:
     assert not [f for f in find_anomalies(counts[:, None], 99.0) if f["reason"] == "repeated"]
 
 
+def test_a_value_the_series_keeps_coming_back_to_is_not_called_stuck() -> None:
+    """A pump reads exactly 0 whenever it is off: its long runs of zeros are its states."""
+    rng = np.random.default_rng(7)
+    on = [50 + rng.normal(0, 1, 20) for _ in range(4)]
+    pump = np.concatenate([np.r_[np.zeros(30), run] for run in on])
+    assert not [f for f in find_anomalies(pump[:, None], 99.0) if f["reason"] == "repeated"]
+
+
 def test_a_flag_reports_its_prediction_interval_and_score() -> None:
     rng = np.random.default_rng(2)
     y = ar1(300, rng)

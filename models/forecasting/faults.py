@@ -40,6 +40,8 @@ FAULT_TAIL = 0.98
 # is held an order of magnitude beyond the series' own steps (9999 in a series of degrees).
 MAX_BURST = 5
 CODE_JUMP = 10.0
+# A reading whose square overflows float64 (a corrupted value) would break any fit.
+BEYOND_ARITHMETIC = 1e150
 
 
 def gross_faults(y: FloatArray, seed: int = 0) -> list[dict[str, Any]]:
@@ -51,26 +53,31 @@ def gross_faults(y: FloatArray, seed: int = 0) -> list[dict[str, Any]]:
     Y = Y[:, None] if Y.ndim == 1 else Y
     observed = np.isfinite(Y)
     z_rate = float(norm.ppf(1.0 - FAULT_RATE / max(int(observed.sum()), 1) / 2.0))
-    faults = np.zeros_like(observed)
+    beyond = observed & (np.abs(Y) > BEYOND_ARITHMETIC)  # always set aside, and unfitted
+    if 2 * beyond.sum() > observed.sum():
+        return []  # the series' own scale is beyond float64: its fit says so, not a fault
+    faults = beyond
     for _ in range(MAX_ROUNDS):
         try:
             model, complete = fitted_ar(np.where(faults, np.nan, Y), seed=seed)
         except SeriesTooShort:
             return []  # too short to tell a fault from the series: every reading is used
-        history = np.where(observed, Y, complete)  # missing values completed; faults not
+        history = np.where(observed & ~beyond, Y, complete)  # missing values completed
         now, judged = _judged_in_order(Y, history, model, z_rate)
+        now |= beyond
         if np.array_equal(now, faults):
             break
         faults = now
     mean, std, z, limit = judged
     lower, upper = mean - limit * std, mean + limit * std
+    predicted = np.isfinite(mean)  # the first readings have no prediction
     return [
         {
             "index": int(t),
             "component": int(j),
             "value": float(Y[t, j]),
-            "expected": float(mean[t, j]),
-            "interval": [float(lower[t, j]), float(upper[t, j])],
+            "expected": float(mean[t, j]) if predicted[t, j] else None,
+            "interval": [float(lower[t, j]), float(upper[t, j])] if predicted[t, j] else None,
             "score": float(z[t, j]),
             "reason": "outside",
         }

@@ -72,3 +72,15 @@ def test_a_stepped_series_keeps_its_new_level_and_a_held_error_code_is_set_aside
         coded = logged.copy()
         coded[start : start + held] = 9999.0
         assert [f["index"] for f in gross_faults(coded)] == list(range(start, start + held))
+
+
+def test_a_corrupted_reading_beyond_float_arithmetic_is_set_aside_wherever_it_is() -> None:
+    """A value whose square overflows float64 would break the fit itself: it is set aside
+    even among the first readings, which have no prediction to be judged against. A series
+    that is all that large is its own scale, and its fit says so."""
+    rng = np.random.default_rng(12)
+    y = ar1(200, rng)
+    y[[0, 120]] = [1e200, -3e250]
+    aside = gross_faults(y)
+    assert [(f["index"], f["expected"] is None) for f in aside] == [(0, True), (120, False)]
+    assert gross_faults(ar1(200, rng) * 1e200) == []

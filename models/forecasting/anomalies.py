@@ -110,8 +110,8 @@ def _stuck_runs(Y: FloatArray, alpha: float) -> np.ndarray:
             if t < T and same[t - 1]:
                 continue
             length = t - start  # readings start..t-1 are equal
-            elsewhere = np.count_nonzero(x == x[start]) > length
-            if length >= 3 and T * rate ** (length - 1) < alpha and not elsewhere:
-                out[start + 1 : t, j] = True
+            if length >= 3 and T * rate ** (length - 1) < alpha:
+                elsewhere = np.count_nonzero(x == x[start]) > length
+                out[start + 1 : t, j] = not elsewhere
             start = t
     return out

@@ -162,18 +162,25 @@ def _with_season(
 
 
 def driver_arrays(
-    found: Drivers | None,
+    found: Drivers | None, seed: int = 0, set_aside: bool = True
 ) -> tuple[np.ndarray | None, np.ndarray | None, dict[str, Any]]:
     """Drivers as (T, c) history (unknown values interpolated linearly) and (h, c) future,
-    with what was done to them; (None, None, {}) for a series without drivers."""
+    with what was done to them; (None, None, {}) for a series without drivers. set_aside: a
+    posted covariate's gross faults (`screened`) are unknown values too, listed by name, so
+    that a logger's 9999 in the temperature does not flatten the fitted coefficient."""
     if found is None:
         return None, None, {}
     history = np.asarray(found.history, dtype=float)  # None -> NaN
+    aside = []
+    for k, name in enumerate(found.names[: found.measured]):
+        history[:, k], report = screened(history[:, k], seed, set_aside)
+        aside += [{"covariate": name, **f} for f in report.get("set_aside", [])]
     unknown = int(np.isnan(history).sum())
     if unknown:
         history = interpolate(history)
     future = None if found.future is None else np.asarray(found.future, dtype=float)
-    return history, future, {"names": found.names, "interpolated": unknown}
+    done = {"names": found.names, "interpolated": unknown}
+    return history, future, done | ({"set_aside": aside} if aside else {})
 
 
 def _from_half(progress: Progress) -> Progress:

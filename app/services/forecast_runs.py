@@ -101,7 +101,11 @@ def forecast_series(
         # A floored forecast is summarised again from its cut paths.
         "return_samples": request["return_samples"] or nonnegative,
     }
-    X, known, driven = driver_arrays(drivers(s, grid, request["horizon"]))
+    times = [t.isoformat() for t in grid.times] if grid else None
+    X, known, driven = driver_arrays(
+        drivers(s, grid, request["horizon"]), seed, sets_aside(request)
+    )
+    located(driven.get("set_aside", []), True, times)  # a driver is one series of readings
     options["covariates"] = known
     anomalies = request.get("detect_anomalies") or {}
     flagged = None
@@ -121,7 +125,6 @@ def forecast_series(
         fitted = {**fitted, "grid": grid.info()}
     future = [t.isoformat() for t in grid.after(request["horizon"])] if grid else None
     payload = to_payload(forecast, y.ndim == 1, fitted, future)
-    times = [t.isoformat() for t in grid.times] if grid else None
     if imputation is not None:
         cells = imputation.cells(request["levels"])
         payload["imputed"] = located(cells, y.ndim == 1, times)

@@ -58,7 +58,9 @@ def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
         model, fitted = fit_library(spec, ys, progress, job.seed, sets_aside(job.request))
     else:
         first = job.request["series"][0]
-        X, _, driven = driver_arrays(drivers(first, gridded(first), 0))
+        X, _, driven = driver_arrays(
+            drivers(first, gridded(first), 0), job.seed, sets_aside(job.request)
+        )
         model, fitted = fit_spec(
             spec,
             y,

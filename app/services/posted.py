@@ -52,11 +52,14 @@ def as_modelled(series: list[dict[str, Any]], max_length: int) -> list[dict[str,
 @dataclass(frozen=True)
 class Drivers:
     """A series' covariates and calendar terms as columns: `history` (T rows, None where a
-    driver is unknown), `future` (horizon rows; None when a covariate has no future)."""
+    driver is unknown), `future` (horizon rows; None when a covariate has no future); the
+    first `measured` columns are the posted covariates (readings, which can be faulty), the
+    rest calendar terms."""
 
     names: list[str]
     history: list[list[float | None]]
     future: list[list[float]] | None
+    measured: int
 
 
 def drivers(s: dict[str, Any], grid: Gridded | None, horizon: int) -> Drivers | None:
@@ -82,7 +85,7 @@ def drivers(s: dict[str, Any], grid: Gridded | None, horizon: int) -> Drivers | 
     ahead = None
     if all(future[n] is not None for n in names):
         ahead = [list(row) for row in zip(*(future[n] or [] for n in names), strict=True)]
-    return Drivers(names, history, ahead)
+    return Drivers(names, history, ahead, len(covariates))
 
 
 def check_drivers(series: list[dict[str, Any]], horizon: int) -> None:

@@ -177,17 +177,20 @@ def forecast(client: Client, args: argparse.Namespace) -> int:
 
 
 def _print_anomalies(series: SeriesForecast, prefix: str = "") -> None:
-    """The set-aside and flagged past readings, on stderr (stdout stays the forecast's
-    table)."""
-    for what, readings in (("set aside", series.set_aside), ("anomaly", series.anomalies)):
+    """The set-aside and flagged past readings, the drivers' too, on stderr (stdout stays
+    the forecast's table)."""
+    drivers = series.fitted.get("covariates", {}).get("set_aside", [])
+    for what, why, readings in (
+        ("set aside", "a gross fault, fitted as missing", series.set_aside),
+        ("anomaly", None, series.anomalies),
+        ("set aside", "a gross fault, interpolated", drivers),
+    ):
         for a in readings:
             when = a.get("timestamp") or f"index {a['index']}"
             expected = a["expected"] if a["expected"] is None else format(a["expected"], ".6g")
-            reason = "a gross fault, fitted as missing" if what == "set aside" else a["reason"]
-            print(
-                f"{prefix}{what} at {when}: {a['value']:.6g} ({reason}, expected {expected})",
-                file=sys.stderr,
-            )
+            where = f" in {a['covariate']}" if "covariate" in a else ""
+            line = f"{what}{where} at {when}: {a['value']:.6g}"
+            print(f"{prefix}{line} ({why or a['reason']}, expected {expected})", file=sys.stderr)
 
 
 def backtest(client: Client, args: argparse.Namespace) -> int:

@@ -336,6 +336,28 @@ def test_a_covariate_with_its_future_drives_the_forecast(
     assert error < np.abs(np.array(plain["mean"]) - y[200:]).mean()
 
 
+def test_a_drivers_gross_fault_is_set_aside_by_name(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """A logger's 9999 in the temperature would flatten its coefficient to about 0: it is
+    an unknown value of the driver (interpolated), listed under the covariate's name."""
+    y, x = driven_series(206, 14)
+    faulty = [*x[:120], 9999.0, *x[121:200]]
+
+    def with_temp(values: list[float], **options: Any) -> dict[str, Any]:
+        cov = {"temp": {"values": values, "future": x[200:]}}
+        series = [{"id": "s", "values": y[:200], "covariates": cov}]
+        return forecast(client, headers, series=series, horizon=6, **options)
+
+    s, clean = with_temp(faulty), with_temp(x[:200])
+    (aside,) = s["fitted"]["covariates"]["set_aside"]
+    assert (aside["covariate"], aside["index"], aside["value"]) == ("temp", 120, 9999.0)
+    assert s["fitted"]["covariates"]["interpolated"] == 1 and s["set_aside"] is None
+    assert np.abs(np.array(s["mean"]) - clean["mean"]).max() < 0.1 * np.std(y)
+    kept = with_temp(faulty, outliers="keep")
+    assert "set_aside" not in kept["fitted"]["covariates"]
+
+
 def test_calendar_terms_and_a_version_that_keeps_its_drivers(
     client: TestClient, headers: dict[str, str]
 ) -> None:

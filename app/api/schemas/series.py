@@ -20,7 +20,8 @@ Row = list[Value]
 class CovariateIn(StrictModel):
     values: list[Value] = Field(
         description="The driver at each of the series' times (null where unknown: "
-        "interpolated linearly, and counted in fitted.covariates)"
+        "interpolated linearly, and counted in fitted.covariates; so are its gross faults, "
+        "listed in fitted.covariates.set_aside, unless outliers is keep)"
     )
     future: list[FiniteFloat] | None = Field(
         None, description="Its known values over the forecast's horizon (required to forecast)"

@@ -4,10 +4,12 @@ Pure Python (no numpy), so the API can check a request at submission with the sa
 worker runs. A frequency is a number of seconds (sub-daily steps, on absolute time) or of
 calendar units in local time: days, weeks, business days, months (quarters and years are 3
 and 12 months), so daily data keeps its wall-clock time across a DST change and monthly
-data lands on the same day of each month. Values are snapped to the nearest slot (jittered
-sensor clocks); an empty slot is a missing value; two values in one slot are refused or
-averaged. Accepted spellings: pandas-style aliases ("15min", "1h", "D", "B", "W", "MS",
-"QS", "YS", also "M", "Q", "Y") and ISO 8601 durations ("PT15M", "P1D", "P1M", "P1Y").
+data lands on the same day of each month, or on the last day of each month when every time
+is a month's last day (quarter ends, 30 June then 30 September then 31 December). Values
+are snapped to the nearest slot (jittered sensor clocks); an empty slot is a missing value;
+two values in one slot are refused or averaged. Accepted spellings: pandas-style aliases
+("15min", "1h", "D", "B", "W", "MS", "QS", "YS", also "M", "Q", "Y") and ISO 8601
+durations ("PT15M", "P1D", "P1M", "P1Y").
 """
 
 from __future__ import annotations
@@ -61,17 +63,19 @@ class Freq:
 
     unit: Unit
     n: int
+    end: bool = False  # months: on each month's last day
 
     @property
     def label(self) -> str:
-        """A canonical spelling: "15min", "1h", "1D", "7D", "B", "1MS", "3MS", ..."""
+        """A canonical spelling: "15min", "1h", "1D", "7D", "B", "1MS", "QS", "QE", ..."""
         if self.unit == "second":
             for size, name in ((3600, "h"), (60, "min")):
                 if self.n % size == 0:
                     return f"{self.n // size}{name}"
             return f"{self.n}s"
         if self.unit == "month":
-            return {3: "QS", 12: "YS"}.get(self.n, f"{self.n}MS")
+            edge = "E" if self.end else "S"
+            return {3: f"Q{edge}", 12: f"Y{edge}"}.get(self.n, f"{self.n}M{edge}")
         return {"day": f"{self.n}D", "business_day": f"{self.n}B"}[self.unit]
 
     def seasons(self) -> list[int]:
@@ -128,6 +132,14 @@ def _add_months(t: datetime, k: int) -> datetime:
     year, month = t.year + y, m + 1
     last = (_add_months_first(year, month) - timedelta(days=1)).day
     return t.replace(year=year, month=month, day=min(t.day, last))
+
+
+def _month_end(t: datetime) -> datetime:
+    return t.replace(day=(_add_months_first(t.year, t.month) - timedelta(days=1)).day)
+
+
+def _all_month_ends(wall: list[datetime]) -> bool:
+    return all((w + timedelta(days=1)).day == 1 for w in wall)
 
 
 def _add_months_first(year: int, month: int) -> date:
@@ -197,6 +209,7 @@ def place(times: list[datetime], freq: Freq, tz: ZoneInfo | None = None) -> Grid
         slots = [_business_days(first, _roll_forward(w.date())) // freq.n for w in wall]
     else:
         slots = [round((_months(w) - _months(wall[0])) / freq.n) for w in wall]
+        freq = Freq(freq.unit, freq.n, _all_month_ends(wall))
     return Grid(freq, slots, future(anchor, freq, range(slots[-1] + 1), zone, tz))
 
 
@@ -225,6 +238,7 @@ def future(
         local = [datetime.combine(_add_business_days(first, freq.n * k), clock) for k in steps]
     else:
         local = [_add_months(wall, freq.n * k) for k in steps]
+        local = [_month_end(t) for t in local] if freq.end else local
     if anchor.tzinfo is None:
         return local
     where = tz or zone
@@ -242,7 +256,7 @@ def infer_freq(times: list[datetime], tz: ZoneInfo | None = None) -> Freq:
     step = median(gaps)
     days = step / _DAY
     wall = [_local(t, tz) for t in times]
-    same_day_of_month = len({w.day for w in wall}) == 1
+    same_day_of_month = len({w.day for w in wall}) == 1 or _all_month_ends(wall)
     for months, (lo, hi) in ((1, (27, 32)), (3, (88, 93)), (12, (360, 370))):
         if lo <= days <= hi and (same_day_of_month or months == 1):
             return Freq("month", months)

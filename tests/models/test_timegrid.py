@@ -60,7 +60,21 @@ def test_month_ends_stay_month_ends() -> None:
     times = [datetime(2025, 1, 31), datetime(2025, 2, 28), datetime(2025, 3, 31)]
     g = grid_posted([1.0, 2.0, 3.0], times, freq="M")
     assert g.values == [1.0, 2.0, 3.0]
-    assert g.after(1)[0].month == 4
+    assert g.after(1) == [datetime(2025, 4, 30)]
+    from_february = grid_posted([1.0, 2.0], [datetime(2025, 2, 28), datetime(2025, 3, 31)])
+    assert from_february.info()["freq"] == "1ME"
+    assert from_february.after(2) == [datetime(2025, 4, 30), datetime(2025, 5, 31)]
+
+
+def test_quarter_ends_are_quarterly_and_a_missing_quarter_is_empty() -> None:
+    """30 June, 30 September, 31 December, 31 March: not one day of the month, but each
+    month's last (a financial export); the gaps of 90 to 92 days are not a step of days."""
+    ends = [(2024, 6, 30), (2024, 9, 30), (2024, 12, 31), (2025, 3, 31), (2025, 6, 30)]
+    ends += [(2025, 12, 31), (2026, 3, 31)]  # 30 September 2025 was not reported
+    g = grid_posted([float(i) for i in range(7)], [datetime(*d) for d in ends])
+    assert g.grid.freq == Freq("month", 3, end=True) and g.info()["freq"] == "QE"
+    assert g.values[5] is None and len(g.values) == 8
+    assert g.after(3) == [datetime(2026, 6, 30), datetime(2026, 9, 30), datetime(2026, 12, 31)]
 
 
 def test_business_days_skip_weekends_and_a_missing_day_is_empty() -> None:

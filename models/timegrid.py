@@ -142,6 +142,16 @@ def _all_month_ends(wall: list[datetime]) -> bool:
     return all((w + timedelta(days=1)).day == 1 for w in wall)
 
 
+def _on_months(wall: list[datetime], n: int) -> bool:
+    """Whether the times keep their place on a grid of n calendar months (each within a sixth
+    of a step of the others: the same day or the last day of the month, or a report dated a
+    few days apart), rather than drifting against the calendar as a fixed number of days
+    (91 days is not a quarter) does."""
+    start = _months(wall[0])
+    place = [((_months(w) - start) / n + 0.5) % 1.0 for w in wall]
+    return max(place) - min(place) <= 1 / 6
+
+
 def _add_months_first(year: int, month: int) -> date:
     y, m = divmod(month, 12)
     return date(year + y, m + 1, 1)
@@ -256,9 +266,11 @@ def infer_freq(times: list[datetime], tz: ZoneInfo | None = None) -> Freq:
     step = median(gaps)
     days = step / _DAY
     wall = [_local(t, tz) for t in times]
-    same_day_of_month = len({w.day for w in wall}) == 1 or _all_month_ends(wall)
+    same_day = len({w.day for w in wall}) == 1 or _all_month_ends(wall)
+    fixed_days = len(set(gaps)) == 1  # a schedule of N days, not of calendar months
     for months, (lo, hi) in ((1, (27, 32)), (3, (88, 93)), (12, (360, 370))):
-        if lo <= days <= hi and (same_day_of_month or months == 1):
+        calendar = same_day or months == 1 or (not fixed_days and _on_months(wall, months))
+        if lo <= days <= hi and calendar:
             return Freq("month", months)
     if 0.95 <= days <= 1.05:
         weekdays = {w.weekday() for w in wall}

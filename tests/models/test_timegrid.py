@@ -144,3 +144,11 @@ def test_the_inferred_season_follows_the_step() -> None:
     assert parse_freq("QS").seasons() == [4]
     hourly = [datetime(2026, 1, 1) + timedelta(hours=h) for h in range(48)]
     assert infer_freq(hourly).seasons() == [24, 168]
+
+
+def test_quarterly_reports_dated_a_few_days_apart_are_quarterly_and_91_days_are_not() -> None:
+    release = [datetime(2020 + i // 4, 3 * (i % 4) + 1, 2 + (5 * i) % 8) for i in range(16)]
+    assert infer_freq(release) == Freq("month", 3)
+    assert grid_posted([1.0] * 16, release).info()["empty_slots"] == 0
+    every_91_days = [datetime(2020, 1, 1) + timedelta(days=91 * i) for i in range(16)]
+    assert infer_freq(every_91_days) == Freq("day", 91)

@@ -58,15 +58,19 @@ def csv_dialect(text: str) -> dict[str, str]:
 
 
 def read_csv_text(text: str, header: bool | None, source: str) -> Any:
-    """The CSV `text` as a DataFrame, its dialect sniffed (`csv_dialect`); header None:
-    decided by whether the first line holds numbers only."""
+    """The CSV `text` as a DataFrame, its dialect sniffed (`csv_dialect`) after the lines
+    before the table (`_table_of`); header None: decided by whether the first line holds
+    numbers only. A units row under the header (`,degC`) is left out and said so."""
+    text = _table_of(text, source)
     dialect = csv_dialect(text)
+    comma = dialect.get("decimal") == ","
     if header is None:
         first = text.split("\n", 1)[0].split(dialect["sep"])
-        comma = dialect.get("decimal") == ","
         header = not all(
             _is_number(x.replace(",", ".") if comma else x) for x in first if x.strip()
         )
+    if header:
+        text = _without_units_row(text, dialect["sep"], comma, source)
     frame = pandas().read_csv(io.StringIO(text), header=0 if header else None, **dialect)
     if not isinstance(frame.index, pandas().RangeIndex):
         raise InputError(
@@ -74,6 +78,46 @@ def read_csv_text(text: str, header: bool | None, source: str) -> Any:
             f"(delimiter {dialect['sep']!r})"
         )
     return frame
+
+
+def _table_of(text: str, source: str) -> str:
+    """The text from the table's first line on. A logger's export often starts with lines
+    about the device (`# Logger: HOBO U12`, `Serial: 123`, a blank line): leading blank
+    lines, comments (#) and, when the table has columns, lines without its delimiter are
+    skipped and named on stderr (pandas read them as a one-column header and failed)."""
+    lines = text.splitlines(keepends=True)
+    table = [line for line in lines[:200] if line.strip() and not line.startswith("#")]
+    sep = csv_dialect("".join(table[-50:]))["sep"] if table else ","
+    columns = bool(table) and all(sep in line for line in table[-50:])
+    k = 0
+    while k < len(lines) and (
+        not lines[k].strip() or lines[k].startswith("#") or (columns and sep not in lines[k])
+    ):
+        k += 1
+    if k and k < len(lines):
+        shown = ", ".join(repr(line.strip()) for line in lines[:k] if line.strip())
+        print(f"{source}: {k} line(s) before the table skipped: {shown}", file=sys.stderr)
+        return "".join(lines[k:])
+    return text
+
+
+def _without_units_row(text: str, sep: str, comma: bool, source: str) -> str:
+    """The text without a units row right under the header (`,degC`, `s;°C`): a row with
+    no number and no time in it, named on stderr (its empty time cell was sent as a time
+    and refused, and its units read as a missing value)."""
+    head, _, rest = text.partition("\n")
+    row, _, body = rest.partition("\n")
+    cells = [c.strip() for c in row.split(sep) if c.strip()]
+    if not body.strip() or any(_is_number(c.replace(",", ".") if comma else c) for c in cells):
+        return text
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format"
+        times = pandas().to_datetime(pandas().Series(cells, dtype=object), errors="coerce")
+    if times.notna().any():
+        return text
+    print(f"{source}: row 1 {row.strip()!r} has no number and no time (units?): left out",
+          file=sys.stderr)  # fmt: skip
+    return f"{head}\n{body}"
 
 
 def read_frame(path: str, header: bool = True) -> Any:

@@ -40,6 +40,24 @@ def test_a_european_export_is_read_with_its_delimiter_decimal_comma_and_day_firs
     np.testing.assert_array_equal(got.to_numpy(), expected)
 
 
+def test_a_loggers_preamble_and_units_row_are_left_out_and_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    times, values = hourly()
+    rows = [
+        f"{t:%Y-%m-%d %H:%M};{str(v).replace('.', ',')}" for t, v in zip(times, values, strict=True)
+    ]
+    preamble = ["# Logger: HOBO U12", "Serial: 2041", "", "time;temp", ";degC"]
+    path = tmp_path / "hobo.csv"
+    path.write_text("\n".join(preamble + rows) + "\n")
+    got = read_series(str(path))
+    assert list(got.index) == list(times)
+    np.testing.assert_array_equal(got.to_numpy(), values)
+    err = capsys.readouterr().err
+    assert "3 line(s) before the table skipped: '# Logger: HOBO U12', 'Serial: 2041'" in err
+    assert "row 1 ';degC' has no number and no time (units?): left out" in err
+
+
 def test_month_first_dates_stay_month_first(tmp_path: Path) -> None:
     times, values = hourly()
     rows = [f"{t:%m/%d/%Y %H:%M},{v}" for t, v in zip(times, values, strict=True)]

@@ -172,12 +172,19 @@ def _disorder(times: Any) -> tuple[float, float]:
 
 
 def _time_column(frame: Any, name: str | None) -> str | None:
+    """The column of times: `name`, else one named as times (`time`, `ds`, ...), else a text
+    column whose name says date or time (a logger's `Date Time, GMT+01:00`), else a first
+    column of text."""
     if name is not None:
         if name not in frame.columns:
             raise InputError(f"--time-column {name!r}: not a column ({', '.join(frame.columns)})")
         return name
     for column in frame.columns:
         if str(column).lower() in TIME_NAMES:
+            return str(column)
+    for column in frame.columns:
+        said = any(word in str(column).lower() for word in ("date", "time"))
+        if said and frame[column].dtype == object:
             return str(column)
     first = frame.columns[0] if len(frame.columns) else None
     if first is not None and frame[first].dtype == object:
@@ -193,11 +200,12 @@ def read_series(path: str, time_column: str | None = None, columns: list[str] | 
     or --), each named on stderr; a column of text is left out (or, named in `columns`,
     refused) and said so, never dropped in silence."""
     pd = pandas()
-    frame = read_frame(path)
+    frame = _without_row_numbers(read_frame(path), path)
     if is_long_frame(frame):  # long format: one series per unique_id, other columns covariates
         return _long_columns(frame, path)
     tcol = _time_column(frame, time_column)
     if tcol is not None:
+        frame = _with_clock_times(frame, tcol, path)
         times = parse_times(frame[tcol], path)
         frame = frame.drop(columns=[tcol]).set_index(pd.DatetimeIndex(times, name=tcol))
     if columns:
@@ -211,10 +219,47 @@ def read_series(path: str, time_column: str | None = None, columns: list[str] | 
     return frame.iloc[:, 0] if frame.shape[1] == 1 else frame
 
 
+def _without_row_numbers(frame: Any, path: str) -> Any:
+    """The frame without a column that numbers its rows (`#`, `No.`, pandas' `Unnamed: 0`,
+    `index`: 1, 2, 3, ... or 0, 1, 2, ...), which is not a series to forecast; said on
+    stderr."""
+    for column in list(frame.columns):
+        name = str(column).strip().lower().rstrip(".")
+        if name not in ("", "#", "no", "nr", "index", "row") and not name.startswith("unnamed"):
+            continue
+        values = frame[column]
+        if not (pandas().api.types.is_integer_dtype(values) and len(values)):
+            continue
+        start = int(values.iloc[0])
+        if start in (0, 1) and (values.to_numpy() == np.arange(start, start + len(values))).all():
+            print(f"{path}: column {column!r} numbers the rows: left out", file=sys.stderr)
+            frame = frame.drop(columns=[column])
+    return frame
+
+
+CLOCK = r"\s*\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s*[AaPp][Mm])?\s*"
+
+
+def _with_clock_times(frame: Any, tcol: str, path: str) -> Any:
+    """The frame with its dates completed by a separate column of clock times (`Date`,
+    `Time`: 2026-11-01, 13:30), which is then dropped; said on stderr. Read from the dates
+    alone, the readings of a day fell in one slot."""
+    dates = frame[tcol].astype("string")
+    if frame[tcol].dtype != object or dates.str.contains(":").fillna(False).any():
+        return frame
+    for column in frame.columns:
+        cells = frame[column].astype("string")
+        if column != tcol and frame[column].dtype == object and cells.str.fullmatch(CLOCK).all():
+            print(f"{path}: times are column {tcol!r} and column {column!r}", file=sys.stderr)
+            joined = dates.str.strip() + " " + cells.str.strip()
+            return frame.drop(columns=[column]).assign(**{tcol: joined.astype(object)})
+    return frame
+
+
 def read_future(path: str) -> Any:
     """The drivers' future of a long-format forecast (unique_id, ds, covariates), read as
     the history is."""
-    frame = read_frame(path)
+    frame = _without_row_numbers(read_frame(path), path)
     absent = [c for c in ("unique_id", "ds") if c not in frame.columns]
     if absent:
         raise InputError(f"{path}: no column {', '.join(absent)} (unique_id, ds, covariates)")

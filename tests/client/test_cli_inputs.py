@@ -58,6 +58,28 @@ def test_a_loggers_preamble_and_units_row_are_left_out_and_named(
     assert "row 1 ';degC' has no number and no time (units?): left out" in err
 
 
+def test_a_loggers_row_numbers_and_separate_date_and_time_columns(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A HOBO export numbers its rows in `#` and names its times `Date Time, GMT+01:00`;
+    another logger writes the date and the clock time in two columns."""
+    times, values = hourly()
+    hobo = ['"#","Date Time, GMT+01:00","Temp, C"']
+    pairs = list(zip(times, values, strict=True))
+    hobo += [f"{i + 1},{t:%m/%d/%y %I:%M:%S %p},{v}" for i, (t, v) in enumerate(pairs)]
+    (tmp_path / "hobo.csv").write_text("\n".join(hobo) + "\n")
+    got = read_series(str(tmp_path / "hobo.csv"))
+    assert list(got.index) == list(times) and got.name == "Temp, C"
+    split = ["Date,Time,Temp"] + [f"{t:%Y-%m-%d},{t:%H:%M},{v}" for t, v in pairs]
+    (tmp_path / "split.csv").write_text("\n".join(split) + "\n")
+    got = read_series(str(tmp_path / "split.csv"))
+    assert list(got.index) == list(times)
+    np.testing.assert_array_equal(got.to_numpy(), values)
+    err = capsys.readouterr().err
+    assert "column '#' numbers the rows: left out" in err
+    assert "times are column 'Date' and column 'Time'" in err
+
+
 def test_month_first_dates_stay_month_first(tmp_path: Path) -> None:
     times, values = hourly()
     rows = [f"{t:%m/%d/%Y %H:%M},{v}" for t, v in zip(times, values, strict=True)]

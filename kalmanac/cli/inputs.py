@@ -18,6 +18,8 @@ PARQUET = (".parquet", ".pq")
 DELIMITERS = (",", ";", "\t", "|")
 # 12,5 or 1.234,5: a number written with a decimal comma (and dots between thousands)
 DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+\s*")
+# 1,234.5 or 1,234,567: commas between thousands (a spreadsheet's US number format)
+THOUSANDS_COMMA = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*")
 DOTTED_DATE = r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}"  # 31.12.2026: day first
 # Unix times by their size: seconds below 1e11 (the year 5138), then ms, us (ns beyond)
 UNIX_UNITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
@@ -309,11 +311,17 @@ def _every_number(column: Any, path: str, what: str) -> Any:
 
 def _parsed(column: Any) -> tuple[Any, Any]:
     """(the column as floats, NaN where a cell is empty or not a number; its cells as
-    stripped text, or as they are when the column is numeric)."""
+    stripped text, or as they are when the column is numeric). Commas between thousands
+    are read as such in a column that shows them unambiguously (1,234.5), and decimal
+    commas otherwise (12,5)."""
     pd = pandas()
     if pd.api.types.is_numeric_dtype(column):
         return column.astype(float), column
     text = column.astype("string").str.strip()
+    grouped = text.str.fullmatch(THOUSANDS_COMMA.pattern).fillna(False)
+    # 1,234 alone could be 1.234 written with a decimal comma; 1,234.5 or 1,234,567 cannot
+    if text[grouped].str.contains(r"\.|,\d{3},", regex=True).any():
+        text = text.where(~grouped, text.str.replace(",", "", regex=False))
     comma = text.str.fullmatch(DECIMAL_COMMA.pattern).fillna(False)
     pointed = text.str.replace(".", "", regex=False).str.replace(",", ".", regex=False)
     return pd.to_numeric(text.where(~comma, pointed), errors="coerce").astype(float), text

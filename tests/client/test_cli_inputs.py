@@ -80,6 +80,18 @@ def test_a_loggers_row_numbers_and_separate_date_and_time_columns(
     assert "times are column 'Date' and column 'Time'" in err
 
 
+def test_commas_between_thousands_are_read_as_such(tmp_path: Path) -> None:
+    """A spreadsheet's US number format writes 1,014.4 (quoted in a CSV); the column was
+    left out as text."""
+    times, values = hourly()
+    load = np.round(900 + 20 * values, 1)
+    rows = [f'{t:%Y-%m-%d %H:%M},"{v:,.1f}"' for t, v in zip(times, load, strict=True)]
+    path = tmp_path / "us.csv"
+    path.write_text("time,load\n" + "\n".join(rows) + "\n")
+    assert any(v >= 1000 for v in load)
+    np.testing.assert_array_equal(read_series(str(path)).to_numpy(), load)
+
+
 def test_month_first_dates_stay_month_first(tmp_path: Path) -> None:
     times, values = hourly()
     rows = [f"{t:%m/%d/%Y %H:%M},{v}" for t, v in zip(times, values, strict=True)]

@@ -23,6 +23,9 @@ THOUSANDS_COMMA = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*")
 DOTTED_DATE = r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}"  # 31.12.2026: day first
 # Unix times by their size: seconds below 1e11 (the year 5138), then ms, us (ns beyond)
 UNIX_UNITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
+# A spreadsheet's dates as numbers (Excel, LibreOffice: 45993.5 is 2025-12-02 12:00), 1927 to
+# 2173; as Unix seconds they would all fall on 1 and 2 January 1970
+SERIAL_DAYS = (10_000.0, 100_000.0)
 
 
 class InputError(ValueError):
@@ -139,7 +142,8 @@ def parse_times(column: Any, source: str) -> Any:
     January (month first) unless told, and a day-first export then came out as times
     jumping a month between days. Where both run alike (a few times), dotted dates are
     read day-first, as they are written (31.12.2026), and others month-first. Eight-digit
-    integers that read as dates (20260401) are dates."""
+    integers that read as dates (20260401) are dates, and numbers from 10 000 to 100 000
+    are a spreadsheet's day numbers."""
     pd = pandas()
     if pd.api.types.is_integer_dtype(column) and column.between(10**7, 10**8 - 1).all():
         try:
@@ -147,6 +151,11 @@ def parse_times(column: Any, source: str) -> Any:
         except ValueError:
             pass  # not dates: Unix seconds (early 1970), read below
     if pd.api.types.is_numeric_dtype(column):
+        days = column.to_numpy(dtype=float)
+        if np.nanmin(days, initial=np.inf) >= SERIAL_DAYS[0] and np.nanmax(days) < SERIAL_DAYS[1]:
+            print(f"{source}: column {column.name!r} read as spreadsheet day numbers "
+                  f"(days since 1899-12-30)", file=sys.stderr)  # fmt: skip
+            return pd.DatetimeIndex(pd.to_datetime(column, unit="D", origin="1899-12-30"))
         largest = float(np.nanmax(np.abs(column.to_numpy(dtype=float)), initial=0.0))
         unit = next((u for u, top in UNIX_UNITS if largest < top), "ns")
         return pd.DatetimeIndex(pd.to_datetime(column, unit=unit))

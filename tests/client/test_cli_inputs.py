@@ -92,6 +92,21 @@ def test_commas_between_thousands_are_read_as_such(tmp_path: Path) -> None:
     np.testing.assert_array_equal(read_series(str(path)).to_numpy(), load)
 
 
+def test_spreadsheet_day_numbers_are_dates(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Excel writes 1 April 2026 13:00 as 46113.541667 when a date cell is formatted as a
+    number; read as Unix seconds, it was 1 January 1970."""
+    times, values = hourly()
+    serial = (times - pd.Timestamp("1899-12-30")) / pd.Timedelta(days=1)
+    rows = [f"{d:.6f},{v}" for d, v in zip(serial, values, strict=True)]
+    path = tmp_path / "excel.csv"
+    path.write_text("date,temp\n" + "\n".join(rows) + "\n")
+    got = read_series(str(path)).index
+    assert (abs(got - times) < pd.Timedelta(seconds=1)).all()
+    assert "read as spreadsheet day numbers" in capsys.readouterr().err
+
+
 def test_month_first_dates_stay_month_first(tmp_path: Path) -> None:
     times, values = hourly()
     rows = [f"{t:%m/%d/%Y %H:%M},{v}" for t, v in zip(times, values, strict=True)]

@@ -89,7 +89,8 @@ def _table_of(text: str, source: str) -> str:
     """The text from the table's first line on. A logger's export often starts with lines
     about the device (`# Logger: HOBO U12`, `Serial: 123`, a blank line): leading blank
     lines, comments (#) and, when the table has columns, lines without its delimiter are
-    skipped and named on stderr (pandas read them as a one-column header and failed)."""
+    skipped and named on stderr (pandas read them as a one-column header and failed),
+    when what follows them is a header."""
     lines = text.splitlines(keepends=True)
     table = [line for line in lines[:200] if line.strip() and not line.startswith("#")]
     sep = csv_dialect("".join(table[-50:]))["sep"] if table else ","
@@ -99,7 +100,8 @@ def _table_of(text: str, source: str) -> str:
         not lines[k].strip() or lines[k].startswith("#") or (columns and sep not in lines[k])
     ):
         k += 1
-    if k and k < len(lines):
+    header = lines[k].split(sep) if k < len(lines) else []
+    if k and header and not all(_is_number(f.strip()) for f in header):  # a header follows
         shown = ", ".join(repr(line.strip()) for line in lines[:k] if line.strip())
         print(f"{source}: {k} line(s) before the table skipped: {shown}", file=sys.stderr)
         return "".join(lines[k:])

@@ -56,6 +56,10 @@ def test_a_loggers_preamble_and_units_row_are_left_out_and_named(
     err = capsys.readouterr().err
     assert "3 line(s) before the table skipped: '# Logger: HOBO U12', 'Serial: 2041'" in err
     assert "row 1 ';degC' has no number and no time (units?): left out" in err
+    # a one-word header over numbers with a comma is not a preamble: refused, not misread
+    (tmp_path / "one.csv").write_text("Wert\n" + "".join(f"1{i % 7},{i % 9}\n" for i in range(80)))
+    with pytest.raises(InputError, match="more fields than the header"):
+        read_series(str(tmp_path / "one.csv"))
 
 
 def test_a_loggers_row_numbers_and_separate_date_and_time_columns(

@@ -21,6 +21,7 @@ DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+\s*")
 # 1,234.5 or 1,234,567: commas between thousands (a spreadsheet's US number format)
 THOUSANDS_COMMA = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*")
 DOTTED_DATE = r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}"  # 31.12.2026: day first
+CLOCK = r"\s*\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s*[AaPp][Mm])?\s*"  # 13:30, 01:30:00 PM
 # Unix times by their size: seconds below 1e11 (the year 5138), then ms, us (ns beyond)
 UNIX_UNITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
 # A spreadsheet's dates as numbers (Excel, LibreOffice: 45993.5 is 2025-12-02 12:00), 1927 to
@@ -248,9 +249,6 @@ def _without_row_numbers(frame: Any, path: str) -> Any:
             print(f"{path}: column {column!r} numbers the rows: left out", file=sys.stderr)
             frame = frame.drop(columns=[column])
     return frame
-
-
-CLOCK = r"\s*\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s*[AaPp][Mm])?\s*"
 
 
 def _with_clock_times(frame: Any, tcol: str, path: str) -> Any:

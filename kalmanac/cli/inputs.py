@@ -21,6 +21,7 @@ DECIMAL_COMMA = re.compile(r"\s*[+-]?(\d{1,3}(\.\d{3})+|\d+),\d+\s*")
 # 1,234.5 or 1,234,567: commas between thousands (a spreadsheet's US number format)
 THOUSANDS_COMMA = re.compile(r"\s*[+-]?\d{1,3}(,\d{3})+(\.\d+)?\s*")
 DOTTED_DATE = r"\s*\d{1,2}\.\d{1,2}\.\d{2,4}"  # 31.12.2026: day first
+WITH_OFFSET = r".*\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|[+-]\d{2}:?\d{2})\s*"  # ...T13:00+02:00
 CLOCK = r"\s*\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(\s*[AaPp][Mm])?\s*"  # 13:30, 01:30:00 PM
 # Unix times by their size: seconds below 1e11 (the year 5138), then ms, us (ns beyond)
 UNIX_UNITS = (("s", 1e11), ("ms", 1e14), ("us", 1e17))
@@ -164,13 +165,19 @@ def parse_times(column: Any, source: str) -> Any:
         return pd.DatetimeIndex(pd.to_datetime(column, unit=unit))
     readings, error = [], None
     dotted = bool(column.astype("string").str.match(DOTTED_DATE).fillna(False).any())
+    # Local times written with their offset change it at a DST switch (+01:00, then +02:00):
+    # one time zone cannot hold them, UTC can.
+    offsets = bool(column.dropna().astype("string").str.fullmatch(WITH_OFFSET).all())
     for dayfirst in (True, False) if dotted else (False, True):  # ties: the first
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "parsing dates in ... format"
+            warnings.simplefilter("ignore", FutureWarning)  # "... mixed time zones ..."
             try:
                 readings.append(pd.DatetimeIndex(pd.to_datetime(column, dayfirst=dayfirst)))
             except (ValueError, TypeError) as exc:
                 error = exc
+                if offsets:
+                    readings.append(pd.DatetimeIndex(pd.to_datetime(column, utc=True)))
     if not readings:
         raise InputError(f"{source}: column {column.name!r} does not hold times ({error})")
     return min(readings, key=_disorder)

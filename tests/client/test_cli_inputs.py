@@ -111,6 +111,19 @@ def test_spreadsheet_day_numbers_are_dates(
     assert "read as spreadsheet day numbers" in capsys.readouterr().err
 
 
+def test_local_times_with_offsets_across_a_dst_change_are_read_as_instants(
+    tmp_path: Path,
+) -> None:
+    """Paris wall-clock times with their offsets, +01:00 then +02:00 from 29 March 2026:
+    refused before as 'does not hold times'."""
+    instants = pd.date_range("2026-03-28", periods=72, freq="h", tz="UTC")
+    local = instants.tz_convert("Europe/Paris")
+    rows = [f"{t.isoformat()},{i % 5}" for i, t in enumerate(local)]
+    path = tmp_path / "paris.csv"
+    path.write_text("time,temp\n" + "\n".join(rows) + "\n")
+    assert list(read_series(str(path)).index) == list(instants)
+
+
 def test_month_first_dates_stay_month_first(tmp_path: Path) -> None:
     times, values = hourly()
     rows = [f"{t:%m/%d/%Y %H:%M},{v}" for t, v in zip(times, values, strict=True)]

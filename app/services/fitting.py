@@ -116,6 +116,19 @@ def screened(y: np.ndarray, seed: int, set_aside: bool = True) -> tuple[np.ndarr
     return (as_missing(y, faults), {"set_aside": faults}) if faults else (y, {})
 
 
+def screened_each(
+    ys: Sequence[np.ndarray], keys: Sequence[Any], label: str, seed: int, set_aside: bool
+) -> tuple[list[np.ndarray], list[dict[str, Any]]]:
+    """Each series `screened`, and the gross faults of all of them, each tagged with its
+    series' key under `label` (a driver's name, a library series' index)."""
+    clean, aside = [], []
+    for key, y in zip(keys, ys, strict=True):
+        y, report = screened(y, seed, set_aside)
+        clean.append(y)
+        aside += [{label: key, **f} for f in report.get("set_aside", [])]
+    return clean, aside
+
+
 @dataclass
 class SpecFit:
     """A spec fitted as a forecast job fits it (`fit_spec`, with the settings as given), for
@@ -171,10 +184,12 @@ def driver_arrays(
     if found is None:
         return None, None, {}
     history = np.asarray(found.history, dtype=float)  # None -> NaN
-    aside = []
-    for k, name in enumerate(found.names[: found.measured]):
-        history[:, k], report = screened(history[:, k], seed, set_aside)
-        aside += [{"covariate": name, **f} for f in report.get("set_aside", [])]
+    names = found.names[: found.measured]
+    columns, aside = screened_each(
+        list(history[:, : found.measured].T), names, "covariate", seed, set_aside
+    )
+    if columns:
+        history[:, : found.measured] = np.column_stack(columns)
     unknown = int(np.isnan(history).sum())
     if unknown:
         history = interpolate(history)
@@ -201,9 +216,8 @@ def fit_library(
     model = make_forecaster(spec["kind"], spec.get("params", {}))
     if not isinstance(model, LibraryForecaster):
         raise ValueError(f"{spec['kind']} does not keep a library of series")
-    screens = [screened(y, seed, set_aside) for y in series]
-    aside = [{"series": i, **f} for i, (_, a) in enumerate(screens) for f in a.get("set_aside", [])]
-    series = [impute(as_grid(y)).completed() if has_gaps(y) else y for y, _ in screens]
+    series, aside = screened_each(series, range(len(series)), "series", seed, set_aside)
+    series = [impute(as_grid(y)).completed() if has_gaps(y) else y for y in series]
     model = model.fit_library(series, progress=progress)
     return model, {**model.params_, **({"set_aside": aside} if aside else {})}
 

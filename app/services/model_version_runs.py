@@ -54,21 +54,14 @@ def _fit_forecaster(job: JobInput, progress: Progress) -> Trained:
     ys = [np.asarray(values_of(s), dtype=float) for s in job.request["series"]]
     y = ys[0]
     started = time.monotonic()
+    set_aside = sets_aside(job.request)
     if len(ys) > 1:  # a reference library (the schema allows it for library kinds only)
-        model, fitted = fit_library(spec, ys, progress, job.seed, sets_aside(job.request))
+        model, fitted = fit_library(spec, ys, progress, job.seed, set_aside)
     else:
         first = job.request["series"][0]
-        X, _, driven = driver_arrays(
-            drivers(first, gridded(first), 0), job.seed, sets_aside(job.request)
-        )
+        X, _, driven = driver_arrays(drivers(first, gridded(first), 0), job.seed, set_aside)
         model, fitted = fit_spec(
-            spec,
-            y,
-            VALIDATION_HORIZON,
-            job.seed,
-            progress,
-            covariates=X,
-            set_aside=sets_aside(job.request),
+            spec, y, VALIDATION_HORIZON, job.seed, progress, covariates=X, set_aside=set_aside
         )
         if driven:
             fitted = {**fitted, "covariates": driven}

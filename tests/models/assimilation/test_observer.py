@@ -327,7 +327,7 @@ def _one_by_one(
 
 @pytest.mark.parametrize(
     "case",
-    [((4, 3), 0.5), ((0, 0), 0.5), ((4, 3), 1.0)],
+    [((4, 3), 0.15), ((0, 0), 0.15), ((4, 3), 1.0)],
     ids=["recurrent", "memoryless", "diverging"],
 )
 @pytest.mark.parametrize("members", [1, 3])
@@ -342,8 +342,10 @@ def test_a_run_of_cycles_is_the_cycles_one_by_one(
     obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
     (memory, bred), scale = case
     observer, l96 = _random_observer(obs, 2, memory=memory, bred=bred), Lorenz96(n=12)
-    # at half strength the random gain keeps the members on the attractor; at full strength
-    # it drives them off, and the forecast over the long interval overflows
+    # at 0.15 of full strength the random gain keeps the members on the attractor (|x| < 17
+    # here); at full strength it drives them off, and the forecast over the long interval
+    # overflows. At half strength one member was driven to the clamp on one CPU and
+    # overflowed there, not on another
     observer = dataclasses.replace(observer, theta=[scale * p[:members] for p in observer.theta])
     model = StreamModel.build(
         l96, observer, indices=list(range(0, 12, 2)), noise_std=1.0, dt=0.05, seed=0, gate=3.0

@@ -12,7 +12,7 @@ import numpy as np
 from kalmanac._ops import POLL_FIRST_S, POLL_MAX_S, Core, Progress, given, poll, query_params
 from kalmanac._protocol import Call, Op, Sleep
 from kalmanac.results import Analyses, Analysis, Forecast, Page, Pushed, Stream
-from kalmanac.series import to_observations
+from kalmanac.series import json_values, to_observations
 from kalmanac.sse import SseParser
 
 ANALYSES_PAGE = 1000
@@ -32,7 +32,10 @@ def create_stream(
     gap_timeout_s: float | None = None,
 ) -> Op[Stream]:
     """Opens an assimilation stream, e.g. `dynamics={"system": "lorenz63", "dt": 0.01}`,
-    `observation={"indices": [0, 2], "noise_std": 1.0}`, `filter={"method": "etkf"}`."""
+    `observation={"indices": [0, 2], "noise_std": 1.0}`, `filter={"method": "etkf"}`.
+    `initial["series"]` (model dynamics) may be an array, NaN or None where missing."""
+    if initial is not None and initial.get("series") is not None:
+        initial = {**initial, "series": _series_json(initial["series"])}
     body = {
         "dynamics": dynamics,
         **given(
@@ -161,6 +164,11 @@ def close_stream(core: Core, stream_id: str) -> Op[Stream]:
     return Stream.from_json(reply.body)
 
 
+def _series_json(series: Any) -> list[Any]:
+    """A model stream's series, (T,) or (T, d), as JSON rows: NaN or None (missing) as null."""
+    return json_values(np.asarray(series, dtype=float))
+
+
 def reset_stream(
     core: Core,
     stream_id: str,
@@ -173,7 +181,7 @@ def reset_stream(
     default the stream's initial ones): for a stream whose `health` says failing. A stream
     with model dynamics restarts from `series` (the series up to the stream's time: (T,) or
     (T, d)) or from a window's `mean`."""
-    rows = None if series is None else np.asarray(series, dtype=float).tolist()
+    rows = None if series is None else _series_json(series)
     initial = given(mean=None if mean is None else [float(v) for v in mean], std=std, series=rows)
     body = {"initial": initial} if initial else {}
     reply = yield from core.send(Call("POST", f"/v1/streams/{stream_id}/reset", json=body))

@@ -20,9 +20,9 @@ from app.db.repositories import streams as repo
 from app.db.tables import Stream
 from app.services import artifacts, observers
 from app.services.fitting import load_version
-from app.services.forecast_runs import to_payload
+from app.services.forecast_runs import located, to_payload
 from app.services.job_runner import JobInput, Progress, Store, run_job, store_rows
-from app.services.stream_config import StreamConfig, SurrogateDynamics
+from app.services.stream_config import StreamConfig, SurrogateDynamics, VersionRef
 from models.assimilation.config import FilterConfig
 from models.assimilation.filters import CycleAnalysis
 from models.assimilation.observer import NeuralObserver
@@ -41,6 +41,7 @@ from models.assimilation.stream import (
 from models.dynamics.base import Dynamics
 from models.dynamics.registry import make_dynamics
 from models.dynamics.surrogate import WindowForecaster
+from models.dynamics.surrogate_start import starting_windows
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +52,20 @@ NOT_FINITE = "the forecast or analysis overflowed; the previous ensemble was kep
 STALE = "observation time is before the stream's time"
 
 
+def _forecaster(session: Session, ref: VersionRef) -> WindowForecaster:
+    """A surrogate's stored forecaster (decoded once per process)."""
+    forecaster = artifacts.cached(ref.version_id, lambda: load_version(session, ref.version_id))
+    if not isinstance(forecaster, WindowForecaster):
+        raise ValueError(f"{ref.label} has no one-step sampler")
+    return forecaster
+
+
 def stream_model(session: Session, config: StreamConfig) -> StreamModel:
     """A stream's numerics, with the stored versions it pinned (decoded once per process)."""
     dyn, flt = config.dynamics, config.filter
     dynamics: Dynamics
     if isinstance(dyn, SurrogateDynamics):
-        ref = dyn.model
-        forecaster = artifacts.cached(ref.version_id, lambda: load_version(session, ref.version_id))
-        if not isinstance(forecaster, WindowForecaster):
-            raise ValueError(f"{ref.label} has no one-step sampler")
-        dynamics = surrogate(forecaster, flt.ensemble_size, config.seed)
+        dynamics = surrogate(_forecaster(session, dyn.model), flt.ensemble_size, config.seed)
     else:
         dynamics = make_dynamics(dyn.system, dyn.params)
     method: FilterConfig | NeuralObserver
@@ -84,6 +89,27 @@ def stream_model(session: Session, config: StreamConfig) -> StreamModel:
         seed=config.seed,
         gate=config.qc_gate,
     )
+
+
+def _initial_ensemble(
+    session: Session, stream: Stream, config: StreamConfig, model: StreamModel
+) -> Ensemble:
+    """The stream's first ensemble (or a reset's). A surrogate's members start from the
+    window of initial.series; what its screening set aside and what it drew for missing
+    values go on record in config.initial, by index in the series as posted."""
+    init = config.initial
+    if init.series is None or not isinstance(config.dynamics, SurrogateDynamics):
+        return model.initial_ensemble(init.mean, init.std)
+    forecaster = _forecaster(session, config.dynamics.model)
+    start, report = starting_windows(
+        init.series, forecaster, config.filter.ensemble_size, config.seed
+    )
+    first = int(stream.config["initial"].get("first_index", 0))
+    for entries in report.values():
+        for entry in located(entries, config.dynamics.dim == 1, None):
+            entry["index"] += first
+    stream.config = {**stream.config, "initial": {**stream.config["initial"], **report}}
+    return model.initial_ensemble(None, 1.0, start)
 
 
 @dataclass
@@ -142,11 +168,10 @@ def _drain_batch(session: Session, stream: Stream, outcome: CycleOutcome, now: d
     """One transaction's worth. Returns True when another batch may be waiting."""
     config = StreamConfig.parse(stream.config)
     model = stream_model(session, config)
-    init = config.initial
     E, memory = (
         from_bytes(stream.ensemble)
         if stream.ensemble is not None
-        else (model.initial_ensemble(init.mean, init.std, init.series), None)
+        else (_initial_ensemble(session, stream, config, model), None)
     )
     if stream.n_skipped:  # only a skipped gap lets an observation arrive behind last_seq
         repo.mark_late(session, stream.id, stream.last_seq)

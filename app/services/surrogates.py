@@ -20,6 +20,9 @@ SURROGATE_KINDS = tuple(k.name for k in KINDS if k.surrogate)
 # Observation times must sit on the stream's grid t0 + k (one unit per series step) to
 # within this; the worker treats a leftover sliver of a step as none (surrogate._DT_TOL).
 GRID_TOL = 1e-7
+# Rows before the window that a stream keeps from initial.series: the window's readings are
+# screened for gross faults against them, and its missing values drawn given them.
+HISTORY = 100
 
 
 def _resolve(session: Session, tenant_id: str, ref: dict[str, Any]) -> ModelVersion:
@@ -52,19 +55,32 @@ def window_shape(version: ModelVersion) -> tuple[int, int]:
     return int(version.metrics["min_context"]), int(version.metrics["fitted"]["dim"])
 
 
-def _window(series: list[Any], p: int, d: int) -> list[list[float]]:
-    """The last p rows of initial.series, checked against the model's dimension."""
+def _window(series: list[Any], p: int, d: int) -> dict[str, Any]:
+    """initial.series cut to the model's window of p rows and the HISTORY rows before it,
+    checked against the model's dimension, with `first_index`: where the cut starts in the
+    posted series."""
     if len(series) < p:
         raise InputError(
             "initial.series", f"{len(series)} values; the model's window needs at least {p}"
         )
-    rows = [row if isinstance(row, list) else [row] for row in series[len(series) - p :]]
-    for i, row in enumerate(rows, start=len(series) - p):
+    start = max(0, len(series) - p - HISTORY)
+    rows = [row if isinstance(row, list) else [row] for row in series[start:]]
+    for i, row in enumerate(rows, start=start):
         if len(row) != d:
             raise InputError(
                 f"initial.series.{i}", f"{len(row)} values; the model's series has d={d}"
             )
-    return rows
+    need = max(p, 2)
+    for j in range(d):
+        seen = sum(row[j] is not None for row in rows)
+        if seen < need:
+            which = f" of component {j}" if d > 1 else ""
+            raise InputError(
+                "initial.series",
+                f"{seen} observed values{which} in the last {len(rows)}; the model's window "
+                f"needs at least {need}",
+            )
+    return {"series": rows, "first_index": start}
 
 
 def pin(
@@ -72,7 +88,8 @@ def pin(
 ) -> tuple[dict[str, Any], int, int]:
     """(config, state_dim, obs_dim) of a surrogate stream: the model is pinned to the concrete
     version it resolves to now (a later alias move does not change a running stream) and
-    initial.series is cut to the window the stream starts from."""
+    initial.series is cut to the window the stream starts from and the history before it
+    (`_window`)."""
     ref = config["dynamics"]["model"]
     version = _resolve(session, tenant_id, ref)
     p, d = window_shape(version)
@@ -91,7 +108,7 @@ def pin(
             f"{len(initial['mean'])} values; the state is the model's window of {p} x {d} = {n}",
         )
     if initial["series"] is not None:
-        initial["series"] = _window(initial["series"], p, d)
+        initial.update(_window(initial["series"], p, d))
     pinned = {
         **{k: v for k, v in ref.items() if v is not None},  # the alias asked for, on record
         "version": version.version,
@@ -124,7 +141,7 @@ def restart(given: dict[str, Any], p: int, d: int) -> dict[str, Any]:
                 "members start at the window of initial.series exactly; the forecaster "
                 "supplies the spread",
             )
-        return {"mean": None, "std": 1.0, "series": _window(series, p, d)}
+        return {"mean": None, "std": 1.0, **_window(series, p, d)}
     return {"mean": mean, "std": given.get("std", 1.0), "series": None}
 
 

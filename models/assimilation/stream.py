@@ -36,7 +36,7 @@ from models.assimilation.observer.gain import make_gain
 from models.assimilation.quality import Sensors
 from models.dynamics.base import Dynamics, integrate
 from models.dynamics.lorenz96 import Lorenz96
-from models.dynamics.surrogate import SurrogateDynamics, WindowForecaster, window
+from models.dynamics.surrogate import SurrogateDynamics, WindowForecaster
 from models.forecasting.base import Forecast, summarize_samples
 from models.host import all_finite
 from models.seeding import derived_generator, derived_seed63
@@ -168,19 +168,20 @@ class StreamModel:
         self,
         mean: Sequence[float] | None,
         std: float,
-        series: Sequence[float] | Sequence[Sequence[float]] | None = None,
+        start: np.ndarray | None = None,
     ) -> Ensemble:
         """Members around `mean` with `std`, drawn with key (seed, 0); with no mean, a
         climatological ensemble: members drawn around zero, then run freely for
         SPIN_UP_STEPS onto the system's attractor (a cold start at the origin, which no
         trajectory of Lorenz-63 visits, had the quality control reject the first readings
         as 14 sd off and then pull the state far off the attractor); or, for a surrogate
-        given the series up to t0, every member at its last window (the forecaster
-        supplies the spread)."""
+        given the series up to t0, the members' windows `start` (N, n) from
+        `surrogate_start.starting_windows` (the forecaster supplies the spread)."""
         N = self.filter.members
-        if series is not None:
-            start = window(torch.tensor(series, dtype=DTYPE), len(series))
-            return start.expand(N, -1).clone()
+        if start is not None:
+            if start.shape != (N, self.dynamics.n):
+                raise ValueError(f"start must be ({N}, {self.dynamics.n}), got {start.shape}")
+            return torch.tensor(start, dtype=DTYPE)
         m = torch.tensor(mean if mean is not None else [0.0] * self.dynamics.n, dtype=DTYPE)
         E = ensemble_init(m, float(std), N, derived_generator(self.seed, 0))
         if mean is not None or isinstance(self.dynamics, SurrogateDynamics):

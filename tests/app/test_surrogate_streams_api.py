@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.config import Settings
+from app.services.surrogates import HISTORY
 from tests.app.test_models_api import train
 from tests.conftest import issue_key
 from tests.streams_support import wait_assimilated
@@ -172,7 +174,9 @@ def test_a_reset_restarts_from_the_latest_values(
     assert r.status_code == 200, r.text
     state = r.json()
     assert state["t"] == 10 and state["last_seq"] == 10 and state["health"]["status"] == "ok"
-    assert state["config"]["initial"]["series"] == [y[ORIGIN + 9].tolist()]  # the window
+    kept = state["config"]["initial"]  # the window (1 lag) and the history before it
+    assert kept["series"] == y[ORIGIN + 10 - 1 - HISTORY : ORIGIN + 10].tolist()
+    assert kept["first_index"] == ORIGIN + 10 - 1 - HISTORY
     r = client.post(f"/v1/streams/{sid}/observations", json={"observations": obs[10:15]},
                     headers=tenant)  # fmt: skip
     assert r.status_code == 202, r.text
@@ -183,6 +187,51 @@ def test_a_reset_restarts_from_the_latest_values(
 
     r = client.post(url, json={"initial": {"mean": [0.0, 0.0], "std": 0.5}}, headers=tenant)
     assert r.status_code == 200 and r.json()["mean"] == [0.0, 0.0], r.text
+
+
+def test_a_gap_or_a_fault_in_the_window_is_drawn_per_member(
+    client: TestClient, tenant: dict[str, str]
+) -> None:
+    """Real exports end with missing readings or a logger's 9999: the members start from
+    draws of the window given the readings around it, so a gap spreads the members and a
+    fault is set aside, both on record in config.initial by index in the posted series."""
+    y = var1(ORIGIN, seed=0).tolist()
+    gap, fault = [row[:] for row in y], [row[:] for row in y]
+    for row in gap[-3:]:
+        row[1] = None  # the newest values of one component, missing
+    fault[-1][0] = 9999.0
+    started: dict[str, dict[str, Any]] = {}
+    for name, series in (("clean", y), ("gap", gap), ("fault", fault)):
+        sid = open_stream(client, tenant, initial={"series": series})["id"]
+        started[name] = wait_started(client, sid, tenant)
+    assert started["clean"]["mean"] == pytest.approx(y[-1]) and started["clean"]["spread"] == [0, 0]
+    assert not {"set_aside", "imputed"} & set(started["clean"]["config"]["initial"])
+
+    imputed = started["gap"]["config"]["initial"]["imputed"]
+    assert [(c["index"], c["component"]) for c in imputed] == [(ORIGIN - k, 1) for k in (3, 2, 1)]
+    low, high = imputed[-1]["intervals"]["95"]
+    assert low < y[-1][1] < high
+    assert started["gap"]["spread"][0] == 0.0  # observed: every member starts at it
+    assert started["gap"]["spread"][1] == pytest.approx(imputed[-1]["std"], rel=0.3)
+
+    initial = started["fault"]["config"]["initial"]
+    (aside,) = initial["set_aside"]
+    assert (aside["index"], aside["component"], aside["value"]) == (ORIGIN - 1, 0, 9999.0)
+    assert [c["index"] for c in initial["imputed"]] == [ORIGIN - 1]
+    assert abs(started["fault"]["mean"][0] - y[-1][0]) < 3.0  # drawn, not 9999
+
+
+def wait_started(
+    client: TestClient, stream_id: str, headers: dict[str, str], timeout: float = 60
+) -> dict[str, Any]:
+    """The stream once the worker has drawn its first ensemble (it has a mean then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.get(f"/v1/streams/{stream_id}", headers=headers).json()
+        if state["mean"] is not None:
+            return dict(state)
+        time.sleep(0.05)
+    raise AssertionError(f"stream {stream_id} has no ensemble after {timeout} s: {state}")
 
 
 def test_pinned_version_survives_an_alias_move(client: TestClient, tenant: dict[str, str]) -> None:
@@ -200,7 +249,8 @@ def test_pinned_version_survives_an_alias_move(client: TestClient, tenant: dict[
         assert len(state["mean"]) == 2  # version 1's window (1 lag x 2), not version 2's
         newer = open_stream(client, tenant)
         assert newer["config"]["dynamics"]["model"]["version"] == 2
-        assert len(newer["config"]["initial"]["series"]) == 2  # cut to version 2's window
+        # cut to version 2's window (2 lags) and the history before it
+        assert len(newer["config"]["initial"]["series"]) == 2 + HISTORY
     finally:
         client.put("/v1/models/flow/aliases/prod", json={"version": 1}, headers=tenant)
 
@@ -217,7 +267,8 @@ BAD = [
     ({"dynamics": FLOW, "initial": {"series": [[1.0, 2.0]], **START}}, ""),
     ({"dynamics": FLOW, "initial": {"series": [[1.0, 2.0]], "std": 2.0}}, ""),
     ({"dynamics": FLOW, "initial": {"series": [[1.0, 2.0, 3.0]]}}, "initial.series.0"),
-    ({"dynamics": FLOW, "initial": {"series": [1.0, 2.0]}}, "initial.series.1"),
+    ({"dynamics": FLOW, "initial": {"series": [1.0, 2.0]}}, "initial.series.0"),
+    ({"dynamics": FLOW, "initial": {"series": [[1.0, None], [2.0, None]]}}, "initial.series"),
     ({"dynamics": FLOW, "initial": {"series": []}}, "initial.series"),
     ({"dynamics": FLOW, "initial": {"mean": [1.0, 2.0, 3.0]}}, "initial.mean"),
     ({"dynamics": FLOW, "initial": START, "observation": {"indices": [2]}}, "observation.indices"),
@@ -275,7 +326,7 @@ def test_ensemble_version_as_dynamics(client: TestClient, tenant: dict[str, str]
         filter={"method": "etkf", "ensemble_size": 6},
         initial={"series": y[-10:].tolist()},
     )
-    assert stream["config"]["initial"]["series"] == [[v] for v in y[-4:].tolist()]
+    assert stream["config"]["initial"]["series"] == [[v] for v in y[-10:].tolist()]
     url = f"/v1/streams/{stream['id']}"
     obs = [{"seq": k, "t": k, "values": [float(y[-1])]} for k in (1, 2, 3)]
     client.post(f"{url}/observations", json={"observations": obs}, headers=tenant)

@@ -145,7 +145,8 @@ def test_stream_round_trip(client: Client) -> None:
 
 
 def test_a_model_stream_resets_from_the_latest_values(client: Client) -> None:
-    """A stream stepping a stored forecaster restarts from a (T, d) array of the series."""
+    """A stream stepping a stored forecaster restarts from a (T, d) array of the series, a
+    missing reading (NaN) included."""
     rng = np.random.default_rng(1)
     y = np.cumsum(rng.normal(size=(120, 2)), axis=0) * 0.1
     version = client.train_model("client-flow", y[:100], model={"kind": "bayes_ar",
@@ -155,9 +156,14 @@ def test_a_model_stream_resets_from_the_latest_values(client: Client) -> None:
         observation={"indices": [0], "noise_std": 0.1},
         initial={"series": y[:100].tolist()},
     )
-    reset = client.reset_stream(stream.id, series=y[:110])
-    p = reset.config["dynamics"]["model"]["lags"]
-    assert reset.config["initial"]["series"] == y[110 - p : 110].tolist()  # the model's window
+    latest = y[:110].copy()
+    latest[-2, 1] = np.nan  # a missing reading: sent as null, drawn per member
+    reset = client.reset_stream(stream.id, series=latest)
+    # the model's window and up to 100 values before it, to screen it against
+    sent = [[None if np.isnan(v) else float(v) for v in row] for row in latest]
+    start = max(0, 110 - reset.config["dynamics"]["model"]["lags"] - 100)
+    assert reset.config["initial"]["series"] == sent[start:]
+    assert reset.config["initial"]["first_index"] == start
     assert reset.health["status"] == "ok" and reset.t == 0
 
 

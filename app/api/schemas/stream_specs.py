@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from app.api.schemas.common import FiniteFloat, StoredModelRef, StoredText, StrictModel
+from app.api.schemas.series import Row, Value
 
 
 class Lorenz63Params(StrictModel):
@@ -180,10 +181,13 @@ class InitialSpec(StrictModel):
         "attractor)",
     )
     std: FiniteFloat = Field(1.0, gt=0, le=1e6)
-    series: list[FiniteFloat] | list[list[FiniteFloat]] | None = Field(
+    series: list[Value] | list[Row] | None = Field(
         None,
-        description="Model dynamics only: the series up to t0 (numbers, or rows of d values); "
-        "every member starts at its last p values, and the forecaster supplies the spread",
+        description="Model dynamics only: the series up to t0 (numbers, or rows of d values; "
+        "null where missing); every member starts at its last p values, and the forecaster "
+        "supplies the spread. A missing value or gross fault there is drawn, one draw per "
+        "member, given the values around it (listed in initial.imputed and initial.set_aside "
+        "once the stream has started)",
     )
 
 

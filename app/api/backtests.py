@@ -40,7 +40,8 @@ def create_backtest(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> BacktestRead:
     """`folds` origins `horizon` apart at the end of each series; at each a fresh model is
-    fitted on the data before it and scored on the next `horizon` points."""
+    fitted on the data before it and scored on the next `horizon` points. A series' drivers
+    need no `future`: each fold takes their values over its horizon as the known future."""
     job = backtest_service.submit(
         uow.session,
         uow.outbox,

@@ -36,7 +36,7 @@ def submit(
         min_length=lambda d: min_length(d) + held_out,
         idempotency_key=idempotency_key,
         kind="backtest",
-        no_drivers="a backtest",
+        drivers_future=False,
     )
     return job
 

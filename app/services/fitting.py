@@ -131,19 +131,24 @@ def screened_each(
 
 @dataclass
 class SpecFit:
-    """A spec fitted as a forecast job fits it (`fit_spec`, with the settings as given), for
-    work that refits it at every origin: backtests' folds, and the benches."""
+    """A spec fitted as a forecast job fits it (`fit_spec`, with the settings as given and
+    the seasons its time grid offers), for work that refits it at every origin: backtests'
+    folds, and the benches."""
 
     spec: dict[str, Any]
     horizon: int
     seed: int = 0
     set_aside: bool = True
+    periods: Sequence[int] = ()
 
-    def fit(self, y: np.ndarray, progress: Progress | None = None) -> SpecFit:
+    def fit(
+        self, y: np.ndarray, progress: Progress | None = None, covariates: np.ndarray | None = None
+    ) -> SpecFit:
         report = progress or (lambda _f: None)
         self.model, _ = fit_spec(
-            self.spec, y, self.horizon, self.seed, report, set_aside=self.set_aside
-        )
+            self.spec, y, self.horizon, self.seed, report, list(self.periods), covariates,
+            self.set_aside,
+        )  # fmt: skip
         return self
 
     def predict(self, horizon: int, **options: Any) -> Forecast:

@@ -139,7 +139,7 @@ def forecast_series(
     if aside:
         payload["set_aside"] = located(aside, y.ndim == 1, times)
     if request.get("calibration") == "conformal":
-        payload.update(_calibrate(model, as_missing(y, aside), forecast, request, seed))
+        payload.update(_calibrate(model, as_missing(y, aside), X, forecast, request, seed))
     return payload
 
 
@@ -188,10 +188,16 @@ def located(
 
 
 def _calibrate(
-    model: Forecaster, y: np.ndarray, forecast: Forecast, request: dict[str, Any], seed: int
+    model: Forecaster,
+    y: np.ndarray,
+    X: np.ndarray | None,
+    forecast: Forecast,
+    request: dict[str, Any],
+    seed: int,
 ) -> dict[str, Any]:
     """Split-conformal intervals from backtests of the forecasting model on the posted series
-    (each fold forecasts from its own history with the same fitted model, no refit)."""
+    (each fold forecasts from its own history with the same fitted model, no refit), with its
+    drivers X over each fold's horizon as their known future."""
     folds = request["calibration_folds"]
     bt = calibration_backtest(
         model,
@@ -201,6 +207,7 @@ def _calibrate(
         levels=request["levels"],
         num_samples=min(request["num_samples"], 500),
         seed=seed,
+        covariates=X,
     )
     calibrated = conformal_adjust(forecast, bt.scores)
     if request.get("support") == "nonnegative":

@@ -22,7 +22,6 @@ from app.services.posted import (
     check_drivers,
     check_kind_takes_drivers,
     check_version_drivers,
-    refuse_drivers,
 )
 
 
@@ -85,7 +84,6 @@ def _model_and_queue(
     else:
         queue = queue_for(model["kind"])
     if request.get("calibration") == "conformal":
-        refuse_drivers(series, "conformal calibration")
         # Folds forecast `horizon` steps from origins after the model's window, one apart.
         extra = request["horizon"] + request["calibration_folds"]
         model_versions.check_series_length(
@@ -106,14 +104,14 @@ def submit(
     min_length: Callable[[int], int],
     idempotency_key: str | None,
     kind: str = "forecast",
-    no_drivers: str | None = None,
+    drivers_future: bool = True,
 ) -> tuple[Job, bool]:
-    """Check and enqueue; `no_drivers` names work that cannot take covariates."""
+    """Check and enqueue; drivers_future: whether the covariates' future must be posted (a
+    backtest's folds take theirs from the history instead)."""
     series = as_modelled(request["series"], settings.max_series_length)
-    if no_drivers:
-        refuse_drivers(series, no_drivers)
     check_kind_takes_drivers(series, request["model"])
-    check_drivers(series, request["horizon"])
+    if drivers_future:
+        check_drivers(series, request["horizon"])
     check_limits(request, settings, min_length, series)
     model, queue = _model_and_queue(session, tenant_id, request, min_length, series)
     return job_service.submit(

@@ -129,10 +129,3 @@ def check_version_drivers(series: list[dict[str, Any]], trained_with: list[str])
                 f"this version was trained with drivers {trained_with or 'none'}; the series "
                 f"has {driver_names(s) or 'none'}",
             )
-
-
-def refuse_drivers(series: list[dict[str, Any]], what: str) -> None:
-    """InputError naming the first series with drivers, for work that cannot use them."""
-    for i, s in enumerate(series):
-        if driver_names(s):
-            raise InputError(f"series.{i}.covariates", f"{what} does not take covariates yet")

@@ -27,7 +27,8 @@ VPT_THRESHOLD = 30.0  # sMAPE (0-200) above which a chaotic forecast stops being
 
 
 class Backtestable(Protocol):
-    """The part of the `Forecaster` interface a backtest uses."""
+    """The part of the `Forecaster` interface a backtest uses (with drivers, `fit` takes
+    `covariates=` and `predict` their future as `covariates=`)."""
 
     def fit(self, y: Any) -> Self: ...
 
@@ -182,8 +183,11 @@ def rolling_origin(
     step: int | None = None,
     mase_lag: int = 1,
     min_train: int = 2,
+    covariates: ArrayLike | None = None,
 ) -> BacktestResult:
-    """Rolling-origin evaluation of `make_model()` on y: (T,) or (T, d).
+    """Rolling-origin evaluation of `make_model()` on y: (T,) or (T, d), with `covariates`
+    (T, c), known drivers, when given: each fold fits with theirs up to its origin and takes
+    theirs over its horizon as their known future.
 
     Fold k fits a fresh model on y[:o_k] and draws `num_samples` paths (seed + k) for `horizon`
     steps; origins are spaced by `step` (default: horizon) and the last forecast ends at T.
@@ -209,6 +213,9 @@ def rolling_origin(
     if not dt > 0:
         raise ValueError(f"dt must be positive, got {dt!r}")
     min_train = max(int(min_train), m + 1)
+    C = None if covariates is None else as_series(covariates, "covariates")
+    if C is not None and C.shape[0] != T:
+        raise ValueError(f"covariates have {C.shape[0]} rows for {T} values")
     origins = tuple(T - h - (F - 1 - k) * s for k in range(F))
     if origins[0] < min_train:
         need = min_train + h + (F - 1) * s
@@ -220,16 +227,19 @@ def rolling_origin(
     per_fold: list[FoldScores] = []
     for k, o in enumerate(origins):
         train = Y[:o, 0] if np.ndim(y) == 1 else Y[:o]
+        drivers = {} if C is None else {"covariates": C[:o]}
+        ahead = {} if C is None else {"covariates": C[o : o + h]}
         try:
-            model = make_model().fit(train)
+            model = make_model().fit(train, **drivers)
         except ValueError as exc:
             raise ValueError(
                 f"fold {k + 1}/{F} (origin {o}): the model rejected its {o}-point training "
                 f"part: {exc}"
             ) from exc
         fc = model.predict(
-            h, levels=lv, num_samples=int(num_samples), seed=seed + k, return_samples=True
-        )
+            h, levels=lv, num_samples=int(num_samples), seed=seed + k, return_samples=True,
+            **ahead,
+        )  # fmt: skip
         per_fold.append(score_fold(fc, Y[o : o + h], Y[:o], lv, m))
         if progress is not None:
             progress((k + 1) / F)

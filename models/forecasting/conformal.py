@@ -155,7 +155,8 @@ class ConditionedOn:
         self.model = model
         self.context: FloatArray | None = None
 
-    def fit(self, y: Any) -> Self:
+    def fit(self, y: Any, covariates: Any = None) -> Self:
+        """Keep y as the context (the model was fitted with its drivers already)."""
         self.context = np.asarray(y, dtype=np.float64)
         return self
 
@@ -172,11 +173,13 @@ def calibration_backtest(
     levels: Sequence[float] = (80, 95),
     num_samples: int = 500,
     seed: int = 0,
+    covariates: Any = None,
 ) -> BacktestResult:
     """Backtest folds of the fitted `model` on y (the series it was fitted on, or the context
     it forecasts from), for `conformal_adjust`: `folds` origins evenly spaced from p + 1 (p: the
     model's window, e.g. its lag order) to T - horizon, each forecast from
-    y[:origin] without refitting (see the module notes on why not refit)."""
+    y[:origin] without refitting (see the module notes on why not refit); covariates: y's
+    drivers (T, c), when the model has them, each fold's as its known future."""
     T = np.shape(y)[0]
     window = model.window_shape_[0]
     first = window + 1
@@ -198,4 +201,5 @@ def calibration_backtest(
         num_samples=num_samples,
         seed=seed,
         min_train=first,
+        covariates=covariates,
     )

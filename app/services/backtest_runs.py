@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,7 +25,9 @@ def compute(job: JobInput, progress: Progress) -> Store:
         # and with its drivers, whose values over each fold's horizon are their known future.
         grid = gridded(s)
         y = np.asarray(grid.values if grid else s["values"], dtype=float)
-        X, _, driven = driver_arrays(drivers(s, grid, horizon), seed, set_aside)
+        found = drivers(s, grid, horizon)
+        history = found and replace(found, future=None)  # a posted future is not scored
+        X, _, driven = driver_arrays(history, seed, set_aside)
         times = [t.isoformat() for t in grid.times] if grid else None
         located(driven.get("set_aside", []), True, times)  # a driver is one series of readings
         periods = grid.grid.freq.seasons() if grid else []

@@ -185,22 +185,27 @@ def driver_arrays(
     """Drivers as (T, c) history (unknown values interpolated linearly) and (h, c) future,
     with what was done to them; (None, None, {}) for a series without drivers. set_aside: a
     posted covariate's gross faults (`screened`) are unknown values too, listed by name, so
-    that a logger's 9999 in the temperature does not flatten the fitted coefficient."""
+    that a logger's 9999 in the temperature does not flatten the fitted coefficient. Its
+    future is screened as the continuation of its readings (a 9999 in a posted plan would be
+    the forecast's input): such a value is interpolated between its neighbours and listed
+    with `"future": true` and its step in the future as `index`."""
     if found is None:
         return None, None, {}
-    history = np.asarray(found.history, dtype=float)  # None -> NaN
-    names = found.names[: found.measured]
-    columns, aside = screened_each(
-        list(history[:, : found.measured].T), names, "covariate", seed, set_aside
-    )
+    T, m = len(found.history), found.measured
+    whole = np.asarray(found.history + (found.future or []), dtype=float)  # None -> NaN
+    columns, aside = screened_each(list(whole[:, :m].T), found.names[:m], "covariate", seed,
+                                   set_aside)  # fmt: skip
     if columns:
-        history[:, : found.measured] = np.column_stack(columns)
-    unknown = int(np.isnan(history).sum())
-    if unknown:
-        history = interpolate(history)
-    future = None if found.future is None else np.asarray(found.future, dtype=float)
+        whole[:, :m] = np.column_stack(columns)
+    unknown = int(np.isnan(whole[:T]).sum())
+    if np.isnan(whole).any():
+        whole = interpolate(whole)
+    for fault in aside:
+        if fault["index"] >= T:
+            fault.update(index=fault["index"] - T, future=True)
+    future = None if found.future is None else whole[T:]
     done = {"names": found.names, "interpolated": unknown}
-    return history, future, done | ({"set_aside": aside} if aside else {})
+    return whole[:T], future, done | ({"set_aside": aside} if aside else {})
 
 
 def _from_half(progress: Progress) -> Progress:

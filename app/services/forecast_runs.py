@@ -105,7 +105,10 @@ def forecast_series(
     X, known, driven = driver_arrays(
         drivers(s, grid, request["horizon"]), seed, sets_aside(request)
     )
-    located(driven.get("set_aside", []), True, times)  # a driver is one series of readings
+    ahead = [t.isoformat() for t in grid.after(request["horizon"])] if grid else None
+    driver_faults = driven.get("set_aside", [])  # a driver is one series of readings
+    located([f for f in driver_faults if not f.get("future")], True, times)
+    located([f for f in driver_faults if f.get("future")], True, ahead)
     options["covariates"] = known
     anomalies = request.get("detect_anomalies") or {}
     flagged = None
@@ -123,8 +126,7 @@ def forecast_series(
                            request["return_samples"])  # fmt: skip
     if grid is not None:
         fitted = {**fitted, "grid": grid.info()}
-    future = [t.isoformat() for t in grid.after(request["horizon"])] if grid else None
-    payload = to_payload(forecast, y.ndim == 1, fitted, future)
+    payload = to_payload(forecast, y.ndim == 1, fitted, ahead)
     if imputation is not None:
         cells = imputation.cells(request["levels"])
         payload["imputed"] = located(cells, y.ndim == 1, times)

@@ -359,6 +359,28 @@ def test_a_drivers_gross_fault_is_set_aside_by_name(
     assert "set_aside" not in kept["fitted"]["covariates"]
 
 
+def test_a_gross_fault_in_a_drivers_future_is_set_aside_too(
+    client: TestClient, headers: dict[str, str]
+) -> None:
+    """A 9999 in a posted plan would be the forecast's input at that step: it is screened as
+    the continuation of the driver's readings, interpolated, and listed as in the future."""
+    y, x = driven_series(206, 14)
+    faulty = [*x[200:202], 9999.0, *x[203:206]]
+
+    def with_future(future: list[float], **options: Any) -> dict[str, Any]:
+        cov = {"temp": {"values": x[:200], "future": future}}
+        series = [{"id": "s", "values": y[:200], "covariates": cov}]
+        return forecast(client, headers, series=series, horizon=6, **options)
+
+    s, clean = with_future(faulty), with_future(x[200:])
+    (aside,) = s["fitted"]["covariates"]["set_aside"]
+    assert (aside["covariate"], aside["index"], aside["future"]) == ("temp", 2, True)
+    assert aside["value"] == 9999.0 and s["fitted"]["covariates"]["interpolated"] == 0
+    assert np.abs(np.array(s["mean"]) - clean["mean"]).max() < 0.2 * np.std(y)
+    kept = with_future(faulty, outliers="keep")
+    assert abs(kept["mean"][2] - clean["mean"][2]) > 100 * np.std(y)  # what it would do
+
+
 def test_calendar_terms_and_a_version_that_keeps_its_drivers(
     client: TestClient, headers: dict[str, str]
 ) -> None:

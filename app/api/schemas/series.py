@@ -24,7 +24,10 @@ class CovariateIn(StrictModel):
         "listed in fitted.covariates.set_aside, unless outliers is keep)"
     )
     future: list[FiniteFloat] | None = Field(
-        None, description="Its known values over the forecast's horizon (required to forecast)"
+        None,
+        description="Its known values over the forecast's horizon (required to forecast; a "
+        "gross fault there is interpolated and listed in fitted.covariates.set_aside with "
+        "'future': true, unless outliers is keep)",
     )
 
 

@@ -186,26 +186,42 @@ def driver_arrays(
     with what was done to them; (None, None, {}) for a series without drivers. set_aside: a
     posted covariate's gross faults (`screened`) are unknown values too, listed by name, so
     that a logger's 9999 in the temperature does not flatten the fitted coefficient. Its
-    future is screened as the continuation of its readings (a 9999 in a posted plan would be
-    the forecast's input): such a value is interpolated between its neighbours and listed
-    with `"future": true` and its step in the future as `index`."""
+    future is then screened as the continuation of the cleaned readings (a 9999 in a posted
+    plan would be the forecast's input): such a value is interpolated between its neighbours
+    and listed with `"future": true` and its step in the future as `index`."""
     if found is None:
         return None, None, {}
     T, m = len(found.history), found.measured
-    whole = np.asarray(found.history + (found.future or []), dtype=float)  # None -> NaN
-    columns, aside = screened_each(list(whole[:, :m].T), found.names[:m], "covariate", seed,
-                                   set_aside)  # fmt: skip
-    if columns:
-        whole[:, :m] = np.column_stack(columns)
-    unknown = int(np.isnan(whole[:T]).sum())
-    if np.isnan(whole).any():
-        whole = interpolate(whole)
-    for fault in aside:
-        if fault["index"] >= T:
-            fault.update(index=fault["index"] - T, future=True)
-    future = None if found.future is None else whole[T:]
+    history, aside = _screened_columns(np.asarray(found.history, dtype=float), m, found.names,
+                                       seed, set_aside)  # fmt: skip  # None -> NaN
+    unknown = int(np.isnan(history).sum())
+    if unknown:
+        history = interpolate(history)
     done = {"names": found.names, "interpolated": unknown}
-    return whole[:T], future, done | ({"set_aside": aside} if aside else {})
+    if found.future is None:
+        return history, None, done | ({"set_aside": aside} if aside else {})
+    # The history judged alone first, so that a fault in the plan cannot mask one in it.
+    future = np.asarray(found.future, dtype=float).reshape(-1, history.shape[1])  # h may be 0
+    whole = np.vstack([history, future])
+    whole, ahead = _screened_columns(whole, m, found.names, seed, set_aside, after=T)
+    for fault in ahead:
+        fault.update(index=fault["index"] - T, future=True)
+    aside += ahead
+    whole = interpolate(whole) if ahead else whole
+    return history, whole[T:], done | ({"set_aside": aside} if aside else {})
+
+
+def _screened_columns(
+    X: np.ndarray, m: int, names: list[str], seed: int, set_aside: bool, after: int = 0
+) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """X (rows, c) with the gross faults of its first m columns (the posted covariates, by
+    name) at rows >= `after` made NaN, and those faults."""
+    _, aside = screened_each(list(X[:, :m].T), names[:m], "covariate", seed, set_aside)
+    aside = [f for f in aside if f["index"] >= after]
+    out = np.array(X)
+    for f in aside:
+        out[f["index"], names.index(f["covariate"])] = np.nan
+    return out, aside
 
 
 def _from_half(progress: Progress) -> Progress:

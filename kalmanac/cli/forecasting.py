@@ -189,6 +189,7 @@ def _print_anomalies(series: SeriesForecast, prefix: str = "") -> None:
             when = a.get("timestamp") or f"index {a['index']}"
             expected = a["expected"] if a["expected"] is None else format(a["expected"], ".6g")
             where = f" in {a['covariate']}" if "covariate" in a else ""
+            where += "'s future" if a.get("future") else ""
             line = f"{what}{where} at {when}: {a['value']:.6g}"
             print(f"{prefix}{line} ({why or a['reason']}, expected {expected})", file=sys.stderr)
 

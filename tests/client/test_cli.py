@@ -214,6 +214,7 @@ def test_forecast_of_a_long_csv_with_future_covariates(
     long = pd.DataFrame({"unique_id": "site", "ds": ds, "y": 3 * temp, "temp": temp})
     long.loc[40, "y"] += 30.0  # a spike
     long.loc[20, "temp"] = 9999.0  # the driver's logger failed once
+    long.loc[61, "temp"] = 9999.0  # and its posted plan holds one too
     long.iloc[:60].to_csv(tmp_path / "long.csv", index=False)
     long.iloc[60:][["unique_id", "ds", "temp"]].to_csv(tmp_path / "future.csv", index=False)
     argv = ["forecast", str(tmp_path / "long.csv"), "--horizon", "3", "--params", PARAMS]
@@ -225,6 +226,7 @@ def test_forecast_of_a_long_csv_with_future_covariates(
     assert {"lo-80", "hi-95"} <= set(rows.columns)
     assert "site: anomaly at 2026-02-10" in err  # each series' flags, named
     assert "site: set aside in temp at 2026-01-21" in err
+    assert "site: set aside in temp's future at 2026-03-03" in err
     assert main([*argv, "--plot", str(tmp_path / "out.png")]) == 2  # one series' chart only
     assert "--plot" in capsys.readouterr().err and not (tmp_path / "out.png").exists()
 

@@ -45,6 +45,13 @@ def signed_in(browser: webdriver.Chrome, server: Stack, key: str) -> None:
         enter_key_if_asked(browser, key)
 
 
+def api_client(server: Stack, key: str) -> httpx.Client:
+    """The API as the tests call it beside the browser; its timeout outlasts the server's
+    longest `wait` (30 s): httpx's default of 5 s failed a forecast that took longer."""
+    return httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"},
+                        timeout=60)  # fmt: skip
+
+
 def test_submit_a_forecast_and_see_its_fan_chart(
     browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot
 ) -> None:
@@ -76,7 +83,7 @@ def test_submit_a_forecast_and_see_its_fan_chart(
 def test_stream_chart_moves_with_pushed_observations(
     browser: webdriver.Chrome, server: Stack, key: str, shoot: Shoot, signed_in: None
 ) -> None:
-    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    api = api_client(server, key)
     body = {
         "name": "live",
         "dynamics": {"system": "lorenz63", "dt": 0.01},
@@ -123,7 +130,7 @@ def test_a_failing_stream_says_so_live(
 ) -> None:
     """Readings far off the model's scale, with quality control off, throw the ensemble out
     of its range: the open page says the stream is failing, live."""
-    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    api = api_client(server, key)
     body = {"dynamics": {"system": "lorenz63", "dt": 0.01}, "qc": None}
     sid = api.post("/v1/streams", json=body).raise_for_status().json()["id"]
     browser.get(f"{server.base}/#/streams/{sid}")
@@ -156,7 +163,7 @@ def test_the_fan_chart_marks_imputed_gaps_and_anomalies(
         "horizon": 12,
         "detect_anomalies": {"level": 99.9},
     }
-    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    api = api_client(server, key)
     job = api.post("/v1/forecasts?wait=30", json=body).raise_for_status().json()
     assert job["status"] == "succeeded", job
     browser.get(f"{server.base}/#/forecasts/{job['id']}")
@@ -216,7 +223,7 @@ def test_a_multivariate_forecast_shows_the_component_chosen(
 ) -> None:
     rows = [[10 + (i % 5), -50 - (i % 3)] for i in range(80)]
     body = {"series": [{"id": "pair", "values": rows}], "horizon": 6}
-    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    api = api_client(server, key)
     job = api.post("/v1/forecasts?wait=30", json=body).raise_for_status().json()
     browser.get(f"{server.base}/#/forecasts/{job['id']}")
     pick = wait_for(browser, "select.component", timeout=60)[0]
@@ -237,7 +244,7 @@ def test_the_backtest_coverage_chart_keeps_its_bars_inside_the_axes(
     values = [10 + 3 * ((7 * i) % 11) / 11 for i in range(160)]
     body = {"series": [{"id": "b", "values": values}], "horizon": 6, "folds": 3,
             "levels": [50, 80, 95]}  # fmt: skip
-    api = httpx.Client(base_url=server.base, headers={"Authorization": f"Bearer {key}"})
+    api = api_client(server, key)
     job = api.post("/v1/backtests", json=body).raise_for_status().json()
     browser.get(f"{server.base}/#/backtests/{job['id']}")
     bars = wait_for(browser, ".coverage g.bars rect", timeout=60)

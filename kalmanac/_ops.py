@@ -214,7 +214,9 @@ def backtest(
 ) -> Op[Backtest]:
     """Rolling-origin backtest: `folds` origins `horizon` apart at the end of each series;
     returns CRPS, MASE, sMAPE, coverage and Winkler score per series. Each fold is fitted as
-    a forecast is (`outliers="keep"`: on every reading, gross faults too)."""
+    a forecast is (`outliers="keep"`: on every reading, gross faults too). `series` as for
+    `forecast`; a long-format DataFrame's covariate columns are drivers, whose values over
+    each fold's horizon are their known future (no X_df)."""
     started = time.monotonic()
     body = {
         "series": [s.payload() for s in to_series_list(series)],

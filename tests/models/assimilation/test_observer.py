@@ -342,7 +342,7 @@ def test_a_run_of_cycles_is_the_cycles_one_by_one(
     obs = LinearObs.subset(12, list(range(0, 12, 2)), 1.0)
     (memory, bred), scale = case
     observer, l96 = _random_observer(obs, 2, memory=memory, bred=bred), Lorenz96(n=12)
-    # at 0.15 of full strength the random gain keeps the members on the attractor (|x| < 17
+    # at 0.15 of full strength the random gain keeps the members on the attractor (|x| < 18
     # here); at full strength it drives them off, and the forecast over the long interval
     # overflows. At half strength one member was driven to the clamp on one CPU and
     # overflowed there, not on another

@@ -7,11 +7,13 @@ import json
 import sys
 from typing import Any
 
-from kalmanac.cli.inputs import InputError, read_observations
+from kalmanac._ops import model_spec
+from kalmanac.cli.inputs import InputError, read_observations, read_series
 from kalmanac.cli.progress import ProgressBar
 from kalmanac.cli.tables import forecast_table, rows
 from kalmanac.client import Client
 from kalmanac.results import Job
+from kalmanac.series import is_long_frame
 
 
 def _when(value: Any) -> str:
@@ -129,12 +131,23 @@ def jobs_cancel(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+SERIES_HELP = (
+    "model streams: CSV or Parquet of the series up to t0 (as `kalmanac forecast` reads it; "
+    "empty cells are missing values)"
+)
+
+
 def add_stream_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
     streams = sub.add_parser("stream", help="online data assimilation").add_subparsers(
         dest="stream_command", required=True
     )
     p = streams.add_parser("create", parents=[parent], help="open a stream; prints its id")
-    p.add_argument("--system", choices=["lorenz63", "lorenz96", "ks"], default="lorenz63")
+    p.add_argument("--system", choices=["lorenz63", "lorenz96", "ks"], help="default lorenz63")
+    p.add_argument(
+        "--model", help="NAME@VERSION or NAME@ALIAS: a stored forecaster as the dynamics (a "
+        "learned surrogate), with --series",
+    )  # fmt: skip
+    p.add_argument("--series", help=SERIES_HELP)
     p.add_argument("--system-params", help='JSON, e.g. \'{"n": 40, "F": 8}\'')
     p.add_argument("--dt", type=float)
     p.add_argument("--indices", type=int, nargs="+", help="observed components (default all)")
@@ -176,6 +189,7 @@ def add_stream_commands(sub: Any, parent: argparse.ArgumentParser) -> None:
     p.add_argument("stream_id")
     p.add_argument("--initial-mean", type=float, nargs="+")
     p.add_argument("--initial-std", type=float)
+    p.add_argument("--series", help=SERIES_HELP.replace("t0", "the stream's time"))
     p.set_defaults(handler=stream_reset)
     p = streams.add_parser("close", parents=[parent], help="close (history stays)")
     p.add_argument("stream_id")
@@ -200,10 +214,16 @@ def stream_create(client: Client, args: argparse.Namespace) -> int:
             inflation = float(inflation)
         except ValueError as exc:
             raise InputError('--inflation: a number >= 1, "adaptive" or "enkf_n"') from exc
-    dynamics = {
-        "system": args.system,
-        **_given(params=_json_arg("--system-params", args.system_params), dt=args.dt),
-    }
+    if args.model is not None:
+        if args.system is not None or args.series is None:
+            raise InputError("--model: give --series (the series up to now), not --system")
+        dynamics: dict[str, Any] = {"model": model_spec(args.model)}
+    else:
+        dynamics = {
+            "system": args.system or "lorenz63",
+            **_given(params=_json_arg("--system-params", args.system_params), dt=args.dt),
+        }
+    series = None if args.series is None else _series_values(args.series)
     stream = client.create_stream(
         dynamics,
         observation={"indices": args.indices, "noise_std": args.noise_std},
@@ -215,7 +235,7 @@ def stream_create(client: Client, args: argparse.Namespace) -> int:
                 localization_radius=args.localization_radius,
             ),
         },
-        initial=_given(mean=args.initial_mean, std=args.initial_std) or None,
+        initial=_given(mean=args.initial_mean, std=args.initial_std, series=series) or None,
         name=args.name,
         seed=args.seed,
         gap_timeout_s=args.gap_timeout,
@@ -281,8 +301,20 @@ def stream_forecast(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
+def _series_values(path: str) -> Any:
+    """A model stream's series from a file, read as `kalmanac forecast` reads one: (T,) or
+    (T, d) values, NaN where missing (the server draws those)."""
+    history = read_series(path)
+    if is_long_frame(history):
+        raise InputError(f"{path}: one series (wide), not a long-format file")
+    return history.to_numpy(dtype=float)
+
+
 def stream_reset(client: Client, args: argparse.Namespace) -> int:
-    s = client.reset_stream(args.stream_id, mean=args.initial_mean, std=args.initial_std)
+    series = None if args.series is None else _series_values(args.series)
+    s = client.reset_stream(
+        args.stream_id, mean=args.initial_mean, std=args.initial_std, series=series
+    )
     print(f"stream {s.id}: ensemble redrawn at t={s.t:g}")
     return 0
 

@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -178,6 +179,32 @@ def test_stream_create_push_watch(
     assert capsys.readouterr().out.splitlines()[1].endswith("rejected [1]")
     assert main(["stream", "reset", stream_id, "--initial-std", "0.5"]) == 0
     assert "ensemble redrawn at t=0.3" in capsys.readouterr().out
+
+
+def test_a_model_stream_from_a_csv_with_gaps(
+    env: None, server: Stack, api_key: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A learned surrogate opened and reset from exports, empty cells included: the members
+    start from draws of what is missing."""
+    frame = history()
+    with Client(server.base, api_key=api_key) as client:
+        client.train_model("cli-sales", frame.set_index("date")["sales"], timeout=60,
+                           model={"kind": "bayes_ar", "params": {"max_lag": 2}})  # fmt: skip
+        frame.loc[59, "sales"] = np.nan  # the newest reading is missing
+        frame.to_csv(tmp_path / "sales.csv", index=False)
+        argv = ["stream", "create", "--model", "cli-sales@1", "--noise-std", "0.1"]
+        assert main([*argv, "--series", str(tmp_path / "sales.csv"), "--ensemble-size", "8"]) == 0
+        stream_id = capsys.readouterr().out.strip()
+        deadline = time.monotonic() + 60
+        while (stream := client.get_stream(stream_id)).mean is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        (cell,) = stream.config["initial"]["imputed"]
+        assert cell["index"] == 59 and stream.spread[-1] > 0  # drawn, one draw per member
+        assert main(["stream", "reset", stream_id, "--series", str(tmp_path / "sales.csv")]) == 0
+        assert "ensemble redrawn at t=0" in capsys.readouterr().out
+    assert main([*argv, "--system", "lorenz63", "--series", "x.csv"]) == 2
+    assert "--model" in capsys.readouterr().err
 
 
 def test_forecast_of_a_csv_with_empty_cells_and_anomalies(

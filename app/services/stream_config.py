@@ -70,6 +70,7 @@ class InitialState:
     mean: tuple[float, ...] | None
     std: float
     series: tuple[Any, ...] | None  # a surrogate's window: numbers, or rows of d
+    first_index: int = 0  # where `series` starts in the series as posted
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class StreamConfig:
                 None if init["mean"] is None else tuple(init["mean"]),
                 float(init["std"]),
                 None if init.get("series") is None else tuple(init["series"]),
+                int(init.get("first_index", 0)),
             ),
             t0=float(c["t0"]),
             seed=int(c["seed"]),

@@ -104,10 +104,9 @@ def _initial_ensemble(
     start, report = starting_windows(
         init.series, forecaster, config.filter.ensemble_size, config.seed
     )
-    first = int(stream.config["initial"].get("first_index", 0))
     for entries in report.values():
         for entry in located(entries, config.dynamics.dim == 1, None):
-            entry["index"] += first
+            entry["index"] += init.first_index
     stream.config = {**stream.config, "initial": {**stream.config["initial"], **report}}
     return model.initial_ensemble(None, 1.0, start)
 

@@ -60,6 +60,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/analog_api.py
 	$(BIN)/python bench/real_series.py
 	$(BIN)/python bench/missing_data.py
+	$(BIN)/python bench/long_series.py
 	$(BIN)/python bench/anomalies.py
 	$(BIN)/python bench/covariates.py
 	$(BIN)/python bench/seasons.py

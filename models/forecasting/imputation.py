@@ -228,33 +228,40 @@ def _draw_missing(
     A = B[n_det:].reshape(p, d, d).transpose(0, 2, 1)  # z_t = ... + A_i z_{t-i}
     C = np.concatenate([np.eye(d)[None], -A])  # (p+1, d, d)
     Lam = np.linalg.inv(U @ U.T)
-    m = D[p:] @ B[:n_det]  # (T-p, d)
-    # band[s, p + k] = Q block (s, s + k), k = -p..p
-    band = np.zeros((T, 2 * p + 1, d, d))
-    lin = np.zeros((T, d))
-    for a in range(p + 1):
-        lin[p - a : T - a] += m @ Lam @ C[a]
-        for b in range(p + 1):
-            band[p - a : T - a, p + a - b] += C[a].T @ Lam @ C[b]
-    # Q z0 with the missing cells at zero: the observed cells' pull on the missing ones.
+    # r_t = m_t - sum_b C_b z0_{t-b}, t = p..T-1: each equation's residual with the missing
+    # cells at zero, so its part of the linear term, C_a' Lam r_t, is the observed cells' pull
+    # on the missing ones (and the deterministic mean's).
     z0 = np.where(missing, 0.0, z)
-    pull = np.zeros((T, d))
-    for k in range(-p, p + 1):
-        lo, hi = max(0, -k), min(T, T - k)
-        pull[lo:hi] += np.einsum("tij,tj->ti", band[lo:hi, p + k], z0[lo + k : hi + k])
+    r = D[p:] @ B[:n_det]
+    for b in range(p + 1):
+        r -= z0[p - b : T - b] @ C[b].T
+    r_lam = r @ Lam
     t_m, j_m = np.nonzero(missing)
     n = t_m.size
+    # Only the rows holding a missing cell are needed: band[i, p + k] = Q block (s, s + k) for
+    # s = rows[i], k = -p..p, summed over the equations t = s + a in p..T-1 that z_s enters
+    # (as lag a). Costs O(rows x p^2), not O(T x p^2).
+    rows, row_of = np.unique(t_m, return_inverse=True)
+    band = np.zeros((rows.size, 2 * p + 1, d, d))
+    rhs_rows = np.zeros((rows.size, d))
+    for a in range(p + 1):
+        t = rows + a
+        ok = (t >= p) & (t < T)
+        rhs_rows[ok] += r_lam[t[ok] - p] @ C[a]
+        # offsets k = a - b for b = 0..p: from a down to a - p
+        band[ok, a : a + p + 1] += (C[a].T @ Lam @ C)[::-1]
     # Cells are in time order, so two cells interact only within `width` positions.
     width = int(np.max(np.searchsorted(t_m, t_m + p, side="right") - 1 - np.arange(n)))
     ab = np.zeros((width + 1, n))  # upper banded storage: ab[width + i - j, j] = Q[i, j]
-    ab[width] = band[t_m, p, j_m, j_m] + np.where(t_m < p, 1.0, _VAGUE_PRECISION)
+    ab[width] = band[row_of, p, j_m, j_m] + np.where(t_m < p, 1.0, _VAGUE_PRECISION)
     for o in range(1, width + 1):
         i, j = np.arange(n - o), np.arange(o, n)
         dt = t_m[j] - t_m[i]
         near = dt <= p
-        ab[width - o, o:] = np.where(near, band[t_m[i], p + np.minimum(dt, p), j_m[i], j_m[j]], 0.0)
+        q = band[row_of[i], p + np.minimum(dt, p), j_m[i], j_m[j]]
+        ab[width - o, o:] = np.where(near, q, 0.0)
     R = cholesky_banded(ab)  # Q_mm = R' R, R upper
-    rhs = lin[t_m, j_m] - pull[t_m, j_m]
+    rhs = rhs_rows[row_of, j_m]
     # mean = Q^-1 rhs = R^-1 R'^-1 rhs; the draw adds R^-1 xi (covariance Q^-1).
     lower = _transpose_upper_band(R)
     w = solve_banded((width, 0), lower, rhs)

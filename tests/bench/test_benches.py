@@ -21,6 +21,18 @@ def test_forecast_speed_quick(tmp_path: Path) -> None:
         assert row["median_seconds"] > 0 and 0 <= row["coverage95"] <= 1
 
 
+def test_long_series_quick(tmp_path: Path) -> None:
+    """A gappy record goes through the worker's fit path and is scored on complete values."""
+    from bench.long_series import main as long_series
+
+    out = tmp_path / "long_series.json"
+    result = long_series(["--quick", "--out", str(out)])
+    (row,) = json.loads(out.read_text())["rows"]
+    assert row == json.loads(json.dumps(result["rows"][0]))
+    assert (row["kind"], row["T"]) == ("bayes_ar", 500) and 0.06 < row["missing"] < 0.1
+    assert row["seconds"] > 0 and np.isfinite(row["crps"]) and 0 <= row["cov95"] <= 1
+
+
 def test_stream_throughput_quick_loses_nothing(tmp_path: Path, redis_url: str) -> None:
     from bench.stream_throughput import main as stream_throughput
 

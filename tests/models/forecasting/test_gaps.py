@@ -26,12 +26,14 @@ def ar1(T: int, seed: int, phi: float = 0.8) -> np.ndarray:
 
 
 def test_missing_cells_follow_their_exact_gaussian_conditional() -> None:
-    """For a fixed VAR draw, the banded sampler matches the dense Gaussian conditional."""
+    """For a fixed VAR draw, the banded sampler matches the dense Gaussian conditional, at
+    the series' ends too (a first value enters only as a lag; a last one only in its own
+    equation)."""
     rng = np.random.default_rng(0)
     T, d, p = 24, 2, 2
     z = rng.standard_normal((T, d))
     missing = rng.random((T, d)) < 0.3
-    missing[:p] = False  # keep the check on cells with the vague prior only
+    missing[0, 0] = missing[1, 1] = missing[-1, 0] = True
     B = 0.3 * rng.standard_normal((1 + p * d, d))
     U = np.linalg.cholesky(np.array([[1.0, 0.3], [0.3, 0.5]]))
     D = np.ones((T, 1))
@@ -45,7 +47,9 @@ def test_missing_cells_follow_their_exact_gaussian_conditional() -> None:
     W = np.kron(np.eye(T - p), np.linalg.inv(U @ U.T))
     Q, lin = L.T @ W @ L, L.T @ W @ np.tile(B[0], T - p)
     m, o = np.nonzero(missing.reshape(-1))[0], np.nonzero(~missing.reshape(-1))[0]
-    Qmm = Q[np.ix_(m, m)] + imputation._VAGUE_PRECISION * np.eye(m.size)
+    # the prior of a cell: N(0, 1) among the first p values, else vague
+    prior = np.where(m // d < p, 1.0, imputation._VAGUE_PRECISION)
+    Qmm = Q[np.ix_(m, m)] + np.diag(prior)
     mean = np.linalg.solve(Qmm, lin[m] - Q[np.ix_(m, o)] @ z.reshape(-1)[o])
     cov = np.linalg.inv(Qmm)
     draws = imputation._draw_missing(z, missing, B, U, D, p, rng, count=40_000).T

@@ -20,7 +20,7 @@ from app.services.posted import Drivers
 from models.forecasting.auto import auto_choice
 from models.forecasting.base import Forecast, Forecaster, LibraryForecaster
 from models.forecasting.faults import as_missing, gross_faults
-from models.forecasting.gaps import GapForecaster, as_grid, has_gaps
+from models.forecasting.gaps import GapForecaster, as_grid, has_gaps, leading_missing
 from models.forecasting.imputation import impute, interpolate
 from models.forecasting.registry import AUTO, BY_NAME, kind_info, make_forecaster
 from models.forecasting.seasons import choose_season, shared_max_lag
@@ -51,8 +51,16 @@ def fit_spec(
     time step suggests, from which (and the data's own) an AR kind given no season picks one;
     None keeps the settings as given (a model version: a stream can only step a model
     without seasonal terms). covariates: (T, c) drivers, for the kinds that take them.
-    set_aside: fit through y's gross faults as missing values (`screened`)."""
+    set_aside: fit through y's gross faults as missing values (`screened`). A record that
+    starts late (`leading_missing`) is fitted from its first reading; what the fit reports
+    indexes the posted y all the same, with "leading_missing" the rows it started after."""
+    lead = leading_missing(y)
+    if lead:
+        y = y[lead:]
+        covariates = None if covariates is None else covariates[lead:]
     y, aside = screened(y, seed, set_aside)
+    for fault in aside.get("set_aside", []):
+        fault["index"] += lead
     kind, params = spec["kind"], dict(spec.get("params", {}))
     gappy = has_gaps(y)
     # Choices (auto's, a season's) are made on the posterior-mean completion; fits go
@@ -99,7 +107,8 @@ def fit_spec(
         model = model.fit(y, progress=progress, covariates=covariates)
     else:
         model = make().fit(y, progress=progress, covariates=covariates)
-    return model, {**model.params_, **{k: v for k, v in found.items() if v is not None}, **aside}
+    report = {**model.params_, **{k: v for k, v in found.items() if v is not None}, **aside}
+    return model, report | ({"leading_missing": lead} if lead else {})
 
 
 def sets_aside(request: dict[str, Any]) -> bool:

@@ -129,6 +129,8 @@ def forecast_series(
     payload = to_payload(forecast, y.ndim == 1, fitted, ahead)
     if imputation is not None:
         cells = imputation.cells(request["levels"])
+        for cell in cells:  # the imputation covers the record from its first reading on
+            cell["index"] += fitted.get("leading_missing", 0)
         payload["imputed"] = located(cells, y.ndim == 1, times)
     if anomalies:
         level = anomalies["level"]

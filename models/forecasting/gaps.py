@@ -45,6 +45,14 @@ def has_gaps(y: ArrayLike) -> bool:
     return bool(np.isnan(np.asarray(y, dtype=np.float64)).any())
 
 
+def leading_missing(y: ArrayLike) -> int:
+    """How many of y's first rows miss every component: a record that starts late (a sensor
+    installed after the export's first row). They hold nothing to fit through: as gaps they
+    were filled from the model alone, and a season then had to be found through them."""
+    seen = np.flatnonzero(~np.isnan(as_grid(y)).all(axis=1))
+    return int(seen[0]) if seen.size else 0
+
+
 def as_grid(y: ArrayLike) -> FloatArray:
     """y as (T, d) float64 with NaN for missing values (None included)."""
     Y = np.asarray(y, dtype=np.float64)

@@ -10,7 +10,7 @@ import pytest
 from models.forecasting import imputation
 from models.forecasting.base import Forecast, pool_forecasts
 from models.forecasting.bayes_ar import BayesianAR
-from models.forecasting.gaps import GapForecaster, imputation_template
+from models.forecasting.gaps import GapForecaster, imputation_template, leading_missing
 from models.forecasting.registry import KINDS, kind_info, make_forecaster
 from models.forecasting.serialize import dumps, loads
 
@@ -178,3 +178,10 @@ def test_a_multivariate_series_with_missing_components() -> None:
     assert model.predict(3).mean.shape == (3, 2)
     cells = model.imputation_.cells()
     assert {c["component"] for c in cells} == {0, 1}
+
+
+def test_leading_missing_counts_the_rows_before_any_component_is_read() -> None:
+    nan = np.nan
+    assert leading_missing([nan, nan, 1.0, nan, 2.0]) == 2
+    assert leading_missing([[nan, nan], [nan, 3.0], [1.0, 2.0]]) == 1
+    assert leading_missing([1.0, nan]) == 0 and leading_missing([nan, nan]) == 0

@@ -54,13 +54,8 @@ def fit_spec(
     set_aside: fit through y's gross faults as missing values (`screened`). A record that
     starts late (`leading_missing`) is fitted from its first reading; what the fit reports
     indexes the posted y all the same, with "leading_missing" the rows it started after."""
-    lead = leading_missing(y)
-    if lead:
-        y = y[lead:]
-        covariates = None if covariates is None else covariates[lead:]
-    y, aside = screened(y, seed, set_aside)
-    for fault in aside.get("set_aside", []):
-        fault["index"] += lead
+    lead, y, aside = screened_record(y, seed, set_aside)
+    covariates = None if covariates is None else covariates[lead:]
     kind, params = spec["kind"], dict(spec.get("params", {}))
     gappy = has_gaps(y)
     # Choices (auto's, a season's) are made on the posterior-mean completion; fits go
@@ -107,8 +102,7 @@ def fit_spec(
         model = model.fit(y, progress=progress, covariates=covariates)
     else:
         model = make().fit(y, progress=progress, covariates=covariates)
-    report = {**model.params_, **{k: v for k, v in found.items() if v is not None}, **aside}
-    return model, report | ({"leading_missing": lead} if lead else {})
+    return model, {**model.params_, **{k: v for k, v in found.items() if v is not None}, **aside}
 
 
 def sets_aside(request: dict[str, Any]) -> bool:
@@ -123,6 +117,19 @@ def screened(y: np.ndarray, seed: int, set_aside: bool = True) -> tuple[np.ndarr
     to report (nothing when there are none, or when not set_aside)."""
     faults = gross_faults(y, seed) if set_aside else []
     return (as_missing(y, faults), {"set_aside": faults}) if faults else (y, {})
+
+
+def screened_record(
+    y: np.ndarray, seed: int, set_aside: bool = True
+) -> tuple[int, np.ndarray, dict[str, Any]]:
+    """y `screened` from its first reading on: how many rows it starts after
+    (`leading_missing`), what is left of y, and the report, whose set-aside faults are
+    indexed in the posted y, with "leading_missing" when y starts late."""
+    lead = leading_missing(y)
+    y, aside = screened(y[lead:], seed, set_aside)
+    for fault in aside.get("set_aside", []):
+        fault["index"] += lead
+    return lead, y, aside | ({"leading_missing": lead} if lead else {})
 
 
 def screened_each(

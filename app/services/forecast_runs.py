@@ -12,7 +12,7 @@ from app.services.fitting import (
     driver_arrays,
     fit_spec,
     load_stored,
-    screened,
+    screened_record,
     sets_aside,
 )
 from app.services.job_runner import JobInput, Progress, Store, per_series, run_job, store_rows
@@ -165,7 +165,7 @@ def _fit_and_predict(
     if "version_id" in spec:
         # A stored version is conditioned on the posted series, without refitting.
         model = load_stored(factory, spec)
-        y, aside = screened(y, seed, set_aside)
+        _, y, aside = screened_record(y, seed, set_aside)
         fitted = {"stored": spec, **aside}
         if has_gaps(y):
             imp = impute(as_grid(y), template=imputation_template(model), seed=seed)

@@ -84,13 +84,25 @@ def test_a_version_trained_with_gaps_forecasts_a_context_with_gaps(
     job = train(client, headers, "gappy", {"kind": "bayes_ar"}, gappy(300, 1, 0.1))  # type: ignore[arg-type]
     assert job["status"] == "succeeded"
     context = gappy(60, 2, 0.2)
+    first = next(i for i, v in enumerate(context) if v is not None)
     s = forecast(
         client,
         headers,
         series=[{"id": "s", "values": context}],
         model={"name": "gappy", "version": 1},
     )
-    assert [c["index"] for c in s["imputed"]] == [i for i, v in enumerate(context) if v is None]
+    gaps = [i for i, v in enumerate(context) if v is None and i > first]
+    assert [c["index"] for c in s["imputed"]] == gaps
+    # a context that starts late is conditioned on from its first reading
+    late = forecast(
+        client,
+        headers,
+        series=[{"id": "s", "values": [None] * 5 + context}],
+        model={"name": "gappy", "version": 1},
+    )
+    assert late["fitted"]["leading_missing"] == first + 5
+    assert [c["index"] - 5 for c in late["imputed"]] == gaps
+    np.testing.assert_allclose(late["mean"], s["mean"], rtol=1e-9)
 
 
 def test_a_multivariate_row_may_miss_a_component(

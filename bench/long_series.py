@@ -32,7 +32,11 @@ from models.seeding import derived_seed  # noqa: E402
 H, S, LEVELS, PERIODS = 48, 500, (80, 95), (24, 168)
 OUTAGE = 24
 # kind -> the lengths it runs at (auto trains the ensemble among its candidates)
-FULL = {"bayes_ar": (2_000, 20_000, 100_000), "bayes_ar_pool": (2_000, 20_000), "auto": (2_000,)}
+FULL = {
+    "bayes_ar": (2_000, 20_000, 100_000),
+    "bayes_ar_pool": (2_000, 20_000),
+    "auto": (2_000, 20_000, 100_000),
+}
 QUICK = {"bayes_ar": (500,)}
 
 

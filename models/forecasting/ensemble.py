@@ -86,8 +86,9 @@ class AnchoredEnsembleAR:
 
     prior_std: prior scale (weights ~ N(0, prior_std^2 / fan_in), biases ~ N(0, prior_std^2),
     standardised units); val_fraction: last fraction of the windows held out for early
-    stopping (patience epochs without improvement, per member); device: None picks CUDA
-    when available. Training is deterministic under `seed` on the CPU.
+    stopping (patience epochs without improvement, per member); max_steps: the most optimiser
+    steps, to which the epochs are cut on a long series (`TrainConfig.epochs_for`); device:
+    None picks CUDA when available. Training is deterministic under `seed` on the CPU.
     """
 
     lags: int = 32
@@ -100,12 +101,13 @@ class AnchoredEnsembleAR:
     prior_std: float = 1.0
     val_fraction: float = 0.2
     patience: int = 30
+    max_steps: int = 10_000
     seed: int = 0
     device: str | None = None
     _fit: _Fitted | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for name in ("lags", "hidden", "depth", "epochs", "batch_size", "patience"):
+        for name in ("lags", "hidden", "depth", "epochs", "batch_size", "patience", "max_steps"):
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)!r}")
         if int(self.members) != self.members or self.members < 2:
@@ -157,7 +159,7 @@ class AnchoredEnsembleAR:
         sizes = layer_sizes(self.lags * d + Xc.shape[1], self.hidden, self.depth, d)
         stds = prior_stds(sizes, self.prior_std)
         anchor = [a.to(device) for a in sample_prior(self.members, sizes, self.prior_std, gen)]
-        cfg = TrainConfig(self.epochs, self.batch_size, self.lr, self.patience)
+        cfg = TrainConfig(self.epochs, self.batch_size, self.lr, self.patience, self.max_steps)
         Xt, Yt, Xv, Yv = (tensor(a) for a in (X[:-n_val], Y[:-n_val], X[-n_val:], Y[-n_val:]))
         macs = self.members * step_macs(sizes, min(self.batch_size, N))
         with cpu_threads(device, macs):

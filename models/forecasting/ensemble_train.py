@@ -20,12 +20,22 @@ from models.forecasting.batched_mlp import anchor_penalty, forward, gaussian_nll
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Optimiser settings: epochs, minibatch size, Adam learning rate, early-stop patience."""
+    """Optimiser settings: epochs, minibatch size, Adam learning rate, early-stop patience,
+    and the most optimiser steps, to which the epochs are cut: a long series' epoch holds
+    many steps (80,000 windows: 313), and its members went on improving a little for all 300
+    epochs, a training budget that grew with the series without bound."""
 
     epochs: int
     batch_size: int
     lr: float
     patience: int
+    max_steps: int | None = None
+
+    def epochs_for(self, n_batches: int) -> int:
+        """The epochs to run with n_batches steps each."""
+        if self.max_steps is None:
+            return self.epochs
+        return max(1, min(self.epochs, self.max_steps // n_batches))
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +65,8 @@ def train_anchored(
     anchor: [W_0, b_0, ...] with leading axis M, on the training device; stds: prior std of
     each tensor; X: (N, n_in), Y: (N, d) training windows; X_val: (N_val, n_in),
     Y_val: (N_val, d). `generator` (CPU) drives the shuffles, so a seed fixes the run.
-    `progress(epoch / epochs)` is called after every epoch; what it raises propagates.
+    `progress(epoch / epochs)` is called after every epoch (of `cfg.epochs_for` the
+    minibatches an epoch holds); what it raises propagates.
     """
     M = anchor[0].shape[0]
     N = X.shape[0]
@@ -64,12 +75,13 @@ def train_anchored(
     opt = torch.optim.Adam(theta, lr=cfg.lr)
     # Equal-sized minibatches (no ragged last batch whose few windows would get a big step).
     n_batches = max(1, -(-N // cfg.batch_size))
+    epochs = cfg.epochs_for(n_batches)
 
     best = [a.detach().clone() for a in anchor]
     best_nll = torch.full((M,), float("inf"), device=device)
     best_epoch = torch.zeros(M, dtype=torch.long, device=device)
     epoch = 0
-    for epoch in range(1, cfg.epochs + 1):
+    for epoch in range(1, epochs + 1):
         perm = torch.argsort(torch.rand(M, N, generator=generator), dim=1).to(device)
         for idx in torch.tensor_split(perm, n_batches, dim=1):  # idx: (M, B)
             mu, var = forward(theta, X[idx])
@@ -88,11 +100,11 @@ def train_anchored(
             for b, p in zip(best, theta, strict=True):
                 b.copy_(torch.where(better.view(M, 1, 1), p, b))
         if progress is not None:
-            progress(epoch / cfg.epochs)
+            progress(epoch / epochs)
         if bool(torch.all(epoch - best_epoch >= cfg.patience)):
             break
 
-    if progress is not None and epoch < cfg.epochs:
+    if progress is not None and epoch < epochs:
         progress(1.0)
     return TrainResult(
         theta=best,

@@ -48,7 +48,7 @@ def has_gaps(y: ArrayLike) -> bool:
 def leading_missing(y: ArrayLike) -> int:
     """How many of y's first rows miss every component: a record that starts late (a sensor
     installed after the export's first row). They hold nothing to fit through: as gaps they
-    were filled from the model alone, and a season then had to be found through them."""
+    would be drawn from the model alone, and a season would have to be found through them."""
     seen = np.flatnonzero(~np.isnan(as_grid(y)).all(axis=1))
     return int(seen[0]) if seen.size else 0
 

@@ -133,6 +133,12 @@ class EnsembleParams(KindParams):
     prior_std: FiniteFloat = Field(1.0, gt=0, le=100, description="Anchor prior std")
     val_fraction: FiniteFloat = Field(0.2, gt=0, lt=0.9)
     patience: StrictInt = Field(30, ge=1, le=5000)
+    max_steps: StrictInt = Field(
+        10_000,
+        ge=1,
+        le=10_000_000,
+        description="Most optimiser steps: a long series' epochs are cut to fit them",
+    )
     seed: StrictInt = Field(0, ge=0, lt=2**31)
 
     def min_length(self, dim: int = 1) -> int:

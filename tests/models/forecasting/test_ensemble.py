@@ -141,6 +141,19 @@ def test_progress_is_reported_and_can_cancel() -> None:
         m.predict(3)
 
 
+def test_a_long_series_epochs_are_cut_to_the_step_budget() -> None:
+    """200 values: 1 minibatch an epoch, all 8 epochs; 2,000 values with 64-window batches:
+    25 steps an epoch, so a budget of 100 steps runs 4 (progress still ends at 1)."""
+    short = AnchoredEnsembleAR(**{**SMALL, "epochs": 8, "patience": 100, "max_steps": 100})
+    assert short.fit(simulate_ar2(200, seed=3)).params_["epochs_run"] == 8
+    seen: list[float] = []
+    long = AnchoredEnsembleAR(
+        **{**SMALL, "epochs": 8, "patience": 100, "max_steps": 100, "batch_size": 64}
+    )
+    assert long.fit(simulate_ar2(2000, seed=3), progress=seen.append).params_["epochs_run"] == 4
+    assert seen == pytest.approx([k / 4 for k in range(1, 5)])
+
+
 def test_multivariate_shapes_and_min_length() -> None:
     n = AnchoredEnsembleAR.min_length(lags=4)
     y = np.random.default_rng(4).standard_normal((n, 3))
@@ -151,7 +164,15 @@ def test_multivariate_shapes_and_min_length() -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"members": 1}, {"lags": 0}, {"val_fraction": 1.0}, {"lr": 0.0}, {"device": "tpu?"}]
+    "kwargs",
+    [
+        {"members": 1},
+        {"lags": 0},
+        {"val_fraction": 1.0},
+        {"lr": 0.0},
+        {"device": "tpu?"},
+        {"max_steps": 0},
+    ],
 )
 def test_invalid_hyperparameters_raise(kwargs: dict[str, object]) -> None:
     with pytest.raises((ValueError, RuntimeError)):
